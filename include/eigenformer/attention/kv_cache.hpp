@@ -1,0 +1,128 @@
+// eigenformer/attention/kv_cache.hpp — the keys and values of the positions already seen.
+//
+// Generating token n+1 needs the attention of position n over positions 0..n. Their keys and values do
+// not change once computed (each depends only on its own token and earlier ones), so a decoder keeps them:
+// each step computes q, k, v for the one new position, appends k and v here, and attends over all of them.
+// That turns step n from O(n) projections into O(1) — the per-step time stays nearly flat.
+//
+// Layout: (B, capacity, Hkv·D) row-major, i.e. a (B·capacity, Hkv·D) matrix in which sequence b owns
+// rows [b·capacity, b·capacity + length). Keys are stored *after* RoPE. Capacity grows by doubling when
+// needed; reserve() up front to never reallocate during generation.
+//
+// Cross-attention uses the same type: its keys and values come from the encoder output, are computed on
+// the first decoder step and reused for every later step (clear() the cache when the source changes).
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "eigenformer/attention/attention.hpp"
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/tensor.hpp"
+
+namespace eigenformer {
+
+template <class T>
+class KVCache {
+ public:
+  KVCache() = default;
+
+  Index batch() const { return batch_; }
+  Index capacity() const { return capacity_; }
+  Index length() const { return length_; }  // positions stored (S)
+  Index width() const { return keys.cols(); }  // Hkv·D
+  bool empty() const { return length_ == 0; }
+
+  /// Makes room for `capacity` positions of `batch` sequences of `width` features, keeping what is stored.
+  void reserve(Index batch, Index capacity, Index width) {
+    if (length_ > 0 && (batch != batch_ || width != keys.cols())) {
+      throw ShapeError(detail::cat("[KVCache::reserve] the cache holds ", batch_, " sequences of width ", keys.cols(),
+                                   "; cannot reserve for ", batch, " of width ", width, " without clear()"));
+    }
+    if (capacity <= capacity_ && batch == batch_ && width == keys.cols()) return;
+    capacity = std::max(capacity, length_);
+    Matrix<T> new_keys(batch * capacity, width), new_values(batch * capacity, width);
+    for (Index b = 0; b < batch_ && length_ > 0; ++b) {
+      new_keys.middleRows(b * capacity, length_) = keys.middleRows(b * capacity_, length_);
+      new_values.middleRows(b * capacity, length_) = values.middleRows(b * capacity_, length_);
+    }
+    keys.swap(new_keys);
+    values.swap(new_values);
+    batch_ = batch;
+    capacity_ = capacity;
+  }
+
+  /// Appends T new positions per sequence. k, v: (B·T, Hkv·D), row b·T + t = sequence b, new position t.
+  void append(const Eigen::Ref<const Matrix<T>>& k, const Eigen::Ref<const Matrix<T>>& v, Index batch) {
+    if (batch <= 0 || k.rows() % batch != 0 || k.rows() != v.rows() || k.cols() != v.cols()) {
+      throw ShapeError(detail::cat("[KVCache::append] keys ", detail::shape_str(shape_of(k)), " and values ",
+                                   detail::shape_str(shape_of(v)), " are not both (B·T, Hkv·D) with B = ", batch));
+    }
+    if (length_ > 0 && (batch != batch_ || k.cols() != keys.cols())) {
+      throw ShapeError(detail::cat("[KVCache::append] the cache holds ", batch_, " sequences of width ", keys.cols(),
+                                   " but the new keys are ", batch, " sequences of width ", k.cols()));
+    }
+    const Index added = k.rows() / batch;
+    if (length_ + added > capacity_ || batch != batch_ || k.cols() != keys.cols()) {
+      reserve(batch, std::max(length_ + added, 2 * capacity_), k.cols());
+    }
+    for (Index b = 0; b < batch; ++b) {
+      keys.middleRows(b * capacity_ + length_, added) = k.middleRows(b * added, added);
+      values.middleRows(b * capacity_ + length_, added) = v.middleRows(b * added, added);
+    }
+    length_ += added;
+  }
+
+  /// The stored keys / values as (B, S, Hkv·D) HeadsViews of `heads` heads.
+  HeadsView<const T> key_heads(Index heads) const { return view(keys, heads); }
+  HeadsView<const T> value_heads(Index heads) const { return view(values, heads); }
+
+  /// Beam search: new sequence i becomes a copy of old sequence source[i]. The batch may change size.
+  void reorder(const std::vector<Index>& source) {
+    const Index new_batch = static_cast<Index>(source.size());
+    Matrix<T> new_keys(new_batch * capacity_, keys.cols()), new_values(new_batch * capacity_, keys.cols());
+    for (Index i = 0; i < new_batch; ++i) {
+      const Index from = source[static_cast<std::size_t>(i)];
+      if (from < 0 || from >= batch_) {
+        throw ValueError(detail::cat("[KVCache::reorder] source sequence ", from, " does not exist (batch ", batch_, ")"));
+      }
+      new_keys.middleRows(i * capacity_, length_) = keys.middleRows(from * capacity_, length_);
+      new_values.middleRows(i * capacity_, length_) = values.middleRows(from * capacity_, length_);
+    }
+    keys.swap(new_keys);
+    values.swap(new_values);
+    batch_ = new_batch;
+  }
+
+  /// Forgets every position (keeps the memory for reuse).
+  void clear() { length_ = 0; }
+
+  /// Drops positions beyond `length` (e.g. to re-run from a shorter prefix).
+  void truncate(Index length) {
+    if (length < 0 || length > length_) {
+      throw ValueError(detail::cat("[KVCache::truncate] cannot truncate ", length_, " positions to ", length));
+    }
+    length_ = length;
+  }
+
+  Matrix<T> keys;    // (B·capacity, Hkv·D)
+  Matrix<T> values;  // (B·capacity, Hkv·D)
+
+ private:
+  HeadsView<const T> view(const Matrix<T>& m, Index heads) const {
+    HeadsView<const T> h;
+    h.data = m.data();
+    h.batch = batch_;
+    h.length = length_;
+    h.batch_stride = capacity_;
+    h.heads = heads;
+    h.head_dim = heads > 0 ? m.cols() / heads : 0;
+    return h;
+  }
+
+  Index batch_ = 0;
+  Index capacity_ = 0;
+  Index length_ = 0;
+};
+
+}  // namespace eigenformer

@@ -1,0 +1,107 @@
+// eigenformer/blocks/block_config.hpp — the choices that make a block BERT's, Llama's or T5's.
+//
+// A Transformer block is always "attention, then a feed-forward network, each wrapped in a residual
+// connection and a normalisation". Families differ only in these choices:
+//
+//                     norm       placement  FFN                attention biases   score scale
+//   original (2017)   LayerNorm  post       ReLU               yes                1/√D
+//   BERT              LayerNorm  post       GELU (erf)         yes                1/√D
+//   T5 (t5-small)     RMSNorm    pre        ReLU               no                 1
+//   T5 v1.1, flan-t5  RMSNorm    pre        GeGLU (tanh GELU)  no                 1
+//   Llama             RMSNorm    pre        SwiGLU             no                 1/√D
+//
+// and in the position scheme, which lives in the stack (it is shared by all layers): sinusoidal or
+// learned vectors added before the first block, RoPE inside every self-attention, or T5's relative bias
+// added to every self-attention's scores.
+//
+// The choices are plain runtime values rather than template parameters: a checkpoint's config.json picks
+// them when the program runs, and one compiled code path is what a student steps through.
+#pragma once
+
+#include "eigenformer/attention/multi_head_attention.hpp"
+#include "eigenformer/core/tensor.hpp"
+#include "eigenformer/layers/feed_forward.hpp"
+#include "eigenformer/layers/norm.hpp"
+
+namespace eigenformer {
+
+/// Where the normalisation sits around each sublayer f (attention or FFN):
+///   Pre   y = x + f(Norm(x))     GPT-2, T5, Llama — the residual stream is never normalised; trains deep
+///   Post  y = Norm(x + f(x))     the original Transformer and BERT
+enum class NormPlacement { Pre, Post };
+
+struct BlockConfig {
+  AttentionConfig attention;        // the self-attention; its width is the block's width C
+  AttentionConfig cross_attention;  // CrossDecoderBlock only; width 0 means "same as attention"
+  FeedForwardConfig ffn;
+  NormConfig norm;
+  NormPlacement placement = NormPlacement::Pre;
+
+  Index width() const { return attention.width; }
+  const AttentionConfig& resolved_cross_attention() const {
+    return cross_attention.width > 0 ? cross_attention : attention;
+  }
+};
+
+/// What one block call needs besides its input. All pointers are optional.
+template <class T>
+struct BlockOptions {
+  // Self-attention
+  const KeyPadding* padding = nullptr;       // padding keys of the sequence itself
+  const Tensor4<T>* bias = nullptr;          // added to the self-attention scores (T5's relative bias)
+  const RotaryEmbedding<T>* rope = nullptr;  // RoPE (Llama)
+  KVCache<T>* cache = nullptr;               // decoders: keys and values of earlier positions
+  Tensor4<T>* probs = nullptr;               // receives the self-attention weights (B, H, T, S)
+  // Cross-attention (CrossDecoderBlock only)
+  const Tensor3<T>* memory = nullptr;          // the encoder output (B, S, C)
+  const KeyPadding* memory_padding = nullptr;  // padding positions of the encoder input
+  KVCache<T>* cross_cache = nullptr;           // keys and values of the memory, computed once
+  Tensor4<T>* cross_probs = nullptr;           // receives the cross-attention weights (B, H, T, S)
+};
+
+/// One residual sublayer's two ends, for either placement:
+///     x → input(x) → [ the sublayer f ] → add(x, f) → y
+/// input(x) is Norm(x) for pre-norm and x itself for post-norm; add() is x + f for pre-norm and
+/// Norm(x + f) for post-norm.
+template <class T>
+class Residual {
+ public:
+  using Scalar = T;
+
+  Residual() = default;
+  Residual(Index width, const NormConfig& norm_config, NormPlacement placement)
+      : norm(width, norm_config), placement_(placement) {}
+
+  NormPlacement placement() const { return placement_; }
+
+  /// What the sublayer reads: Norm(x) (pre-norm) or x (post-norm).  x: (B, T, C).
+  const Tensor3<T>& input(const Tensor3<T>& x) {
+    if (placement_ == NormPlacement::Post) return x;
+    normed.resize(x.dimensions());
+    norm.forward(as_matrix(x), as_matrix(normed));
+    return normed;
+  }
+
+  /// y = x + f (pre-norm) or y = Norm(x + f) (post-norm).  x, f, y: (B, T, C); y may be x.
+  void add(const Tensor3<T>& x, const Tensor3<T>& f, Tensor3<T>& y) {
+    if (placement_ == NormPlacement::Pre) {
+      y.resize(x.dimensions());
+      as_matrix(y) = as_matrix(x) + as_matrix(f);
+    } else {
+      sum = as_matrix(x) + as_matrix(f);
+      y.resize(x.dimensions());
+      norm.forward(sum, as_matrix(y));
+    }
+  }
+
+  void collect_parameters(const std::string& prefix, ParameterList<T>& out) { norm.collect_parameters(prefix, out); }
+
+  Norm<T> norm;
+
+ private:
+  NormPlacement placement_ = NormPlacement::Pre;
+  Tensor3<T> normed;  // (B, T, C)  Norm(x), pre-norm
+  Matrix<T> sum;      // (B·T, C)   x + f, post-norm
+};
+
+}  // namespace eigenformer

@@ -1,0 +1,94 @@
+// eigenformer/blocks/cross_decoder_block.hpp — the decoder block of an encoder-decoder (the original
+// Transformer, T5, BART): three sublayers.
+//
+//     h1 = Residual(x,  CausalSelfAttention)   the target so far: token t sees target tokens 0..t
+//     h2 = Residual(h1, CrossAttention(memory)) each target token reads the source sentence (the encoder
+//                                               output); this is where translation "looks up" the input
+//     y  = Residual(h2, FFN)
+#pragma once
+
+#include <string>
+
+#include "eigenformer/blocks/block_config.hpp"
+
+namespace eigenformer {
+
+/// Intermediates of the last forward call.
+template <class T>
+struct CrossDecoderBlockActivations {
+  Tensor3<T> self_attention_out;   // (B, T, C)
+  Tensor3<T> h1;                   // (B, T, C)  after the self-attention sublayer
+  Tensor3<T> cross_attention_out;  // (B, T, C)
+  Tensor3<T> h2;                   // (B, T, C)  after the cross-attention sublayer
+  Tensor3<T> ffn_out;              // (B, T, C)
+};
+
+template <class T>
+class CrossDecoderBlock {
+ public:
+  using Scalar = T;
+
+  CrossDecoderBlock() = default;
+  explicit CrossDecoderBlock(const BlockConfig& config)
+      : config_(config),
+        self_attention(config.attention),
+        self_attention_residual(config.width(), config.norm, config.placement),
+        cross_attention(config.resolved_cross_attention()),
+        cross_attention_residual(config.width(), config.norm, config.placement),
+        ffn(config.width(), config.ffn),
+        ffn_residual(config.width(), config.norm, config.placement) {}
+
+  const BlockConfig& config() const { return config_; }
+
+  /// x (B, T, C) and options.memory (B, S, C) → y (B, T, C). y must not be x.
+  void forward(const Tensor3<T>& x, Tensor3<T>& y, const BlockOptions<T>& options) {
+    // 1) Causal self-attention over the target.
+    AttentionOptions<T> self;
+    self.mode = AttentionMode::Causal;
+    self.padding = options.padding;
+    self.bias = options.bias;
+    self.rope = options.rope;
+    self.cache = options.cache;
+    self.probs = options.probs;
+    self_attention.forward(self_attention_residual.input(x), act.self_attention_out, self);
+    self_attention_residual.add(x, act.self_attention_out, act.h1);
+
+    // 2) Cross-attention: queries from the target, keys and values from the encoder output.
+    AttentionOptions<T> cross;
+    cross.mode = AttentionMode::Cross;
+    cross.memory = options.memory;
+    cross.padding = options.memory_padding;
+    cross.cache = options.cross_cache;
+    cross.probs = options.cross_probs;
+    cross_attention.forward(cross_attention_residual.input(act.h1), act.cross_attention_out, cross);
+    cross_attention_residual.add(act.h1, act.cross_attention_out, act.h2);
+
+    // 3) Feed-forward, each token alone.
+    ffn.forward(ffn_residual.input(act.h2), act.ffn_out);
+    ffn_residual.add(act.h2, act.ffn_out, y);
+  }
+
+  /// Names: self_attn.*, self_attn_norm.*, cross_attn.*, cross_attn_norm.*, ffn.*, ffn_norm.*
+  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+    self_attention.collect_parameters(prefix + "self_attn.", out);
+    self_attention_residual.collect_parameters(prefix + "self_attn_norm.", out);
+    cross_attention.collect_parameters(prefix + "cross_attn.", out);
+    cross_attention_residual.collect_parameters(prefix + "cross_attn_norm.", out);
+    ffn.collect_parameters(prefix + "ffn.", out);
+    ffn_residual.collect_parameters(prefix + "ffn_norm.", out);
+  }
+
+ private:
+  BlockConfig config_;
+
+ public:
+  MultiHeadAttention<T> self_attention;
+  Residual<T> self_attention_residual;
+  MultiHeadAttention<T> cross_attention;
+  Residual<T> cross_attention_residual;
+  FeedForward<T> ffn;
+  Residual<T> ffn_residual;
+  CrossDecoderBlockActivations<T> act;
+};
+
+}  // namespace eigenformer

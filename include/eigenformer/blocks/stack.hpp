@@ -1,0 +1,213 @@
+// eigenformer/blocks/stack.hpp — N blocks in a row: the Encoder, the Decoder and the CrossDecoder.
+//
+//     h_0 = x                                   (the embedded tokens, positions already added if absolute)
+//     h_l = Block_l(h_{l-1})        l = 1 .. N
+//     y   = FinalNorm(h_N)                      (pre-norm families: T5, Llama; nn.Transformer)
+//
+// Position schemes that every layer shares live here and are prepared once per call:
+//   RoPE          one RotaryEmbedding, used by every self-attention
+//   relative bias T5's table (held by "block 0" in Hugging Face files), turned into a (1, H, T, S) bias
+//                 once and added to the scores of every self-attention of the stack
+//
+//     Encoder<T>       = Stack<T, EncoderBlock<T>>       bidirectional self-attention + FFN
+//     Decoder<T>       = Stack<T, DecoderBlock<T>>       causal self-attention + FFN (Llama); KV cache
+//     CrossDecoder<T>  = Stack<T, CrossDecoderBlock<T>>  causal self-attention + cross-attention + FFN
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eigenformer/blocks/block_config.hpp"
+#include "eigenformer/blocks/cross_decoder_block.hpp"
+#include "eigenformer/blocks/decoder_block.hpp"
+#include "eigenformer/blocks/encoder_block.hpp"
+#include "eigenformer/layers/relative_position_bias.hpp"
+#include "eigenformer/layers/rope.hpp"
+
+namespace eigenformer {
+
+struct StackConfig {
+  BlockConfig block;
+  Index layers = 0;
+  bool final_norm = false;                                 // a norm after the last block
+  std::optional<RopeConfig> rope;                          // RoPE in every self-attention
+  std::optional<RelativePositionBiasConfig> relative_bias; // T5: one learned table for the whole stack
+
+  void validate() const {
+    if (layers <= 0) throw ValueError(detail::cat("[StackConfig] a stack needs at least one layer, got ", layers));
+    block.attention.validate();
+    if (block.cross_attention.width > 0) block.cross_attention.validate();
+    if (block.ffn.hidden <= 0) throw ValueError(detail::cat("[StackConfig] FFN width must be positive, got ", block.ffn.hidden));
+    if (!(block.norm.eps > 0)) throw ValueError(detail::cat("[StackConfig] norm eps must be positive, got ", block.norm.eps));
+    if (rope && rope->head_dim != block.attention.resolved_head_dim()) {
+      throw ValueError(detail::cat("[StackConfig] RoPE head width ", rope->head_dim, " differs from the attention's ",
+                                   block.attention.resolved_head_dim()));
+    }
+    if (relative_bias && relative_bias->heads != block.attention.heads) {
+      throw ValueError(detail::cat("[StackConfig] relative bias has ", relative_bias->heads, " heads, attention has ",
+                                   block.attention.heads));
+    }
+  }
+};
+
+/// The per-layer key/value caches of a decoder stack, for incremental decoding.
+template <class T>
+struct DecoderCache {
+  std::vector<KVCache<T>> self;   // one per layer: keys and values of the positions generated so far
+  std::vector<KVCache<T>> cross;  // one per layer (CrossDecoder only): keys and values of the memory
+
+  /// Positions already processed (the position of the next token).
+  Index length() const { return self.empty() ? 0 : self.front().length(); }
+
+  void clear() {
+    for (KVCache<T>& c : self) c.clear();
+    for (KVCache<T>& c : cross) c.clear();
+  }
+
+  /// Beam search: new sequence i continues old sequence source[i] (self caches; cross caches too, so
+  /// every beam keeps its copy of the source).
+  void reorder(const std::vector<Index>& source) {
+    for (KVCache<T>& c : self) c.reorder(source);
+    for (KVCache<T>& c : cross) c.reorder(source);
+  }
+};
+
+/// What a stack records when asked, with the meaning of Hugging Face's output_hidden_states and
+/// output_attentions.
+template <class T>
+struct Capture {
+  bool keep_hidden_states = true;
+  bool keep_attentions = true;
+  /// N + 1 entries: [0] the stack's input, [l] the output of block l for l < N, and [N] the stack's
+  /// output (after the final norm, when there is one — as Hugging Face reports it).
+  std::vector<Tensor3<T>> hidden_states;
+  std::vector<Tensor4<T>> attentions;        // N entries, (B, H, T, S): self-attention weights per layer
+  std::vector<Tensor4<T>> cross_attentions;  // N entries (CrossDecoder only)
+};
+
+/// What one stack call needs besides its input. All pointers are optional.
+template <class T>
+struct StackOptions {
+  const KeyPadding* padding = nullptr;         // padding keys of the input (over cached + new positions)
+  DecoderCache<T>* cache = nullptr;            // Decoder / CrossDecoder: incremental decoding
+  const Tensor3<T>* memory = nullptr;          // CrossDecoder: the encoder output (B, S, C)
+  const KeyPadding* memory_padding = nullptr;  // CrossDecoder: padding of the encoder input
+  Capture<T>* capture = nullptr;               // record hidden states and attention weights
+};
+
+template <class T, class Block>
+class Stack {
+ public:
+  using Scalar = T;
+
+  Stack() = default;
+  explicit Stack(const StackConfig& config) : config_(config) {
+    config.validate();
+    for (Index l = 0; l < config.layers; ++l) layers.emplace_back(config.block);
+    if (config.final_norm) final_norm = Norm<T>(config.block.width(), config.block.norm);
+    if (config.rope) rope = RotaryEmbedding<T>(*config.rope);
+    if (config.relative_bias) relative_bias = RelativePositionBias<T>(*config.relative_bias);
+    layer_outputs.resize(static_cast<std::size_t>(config.layers));
+  }
+
+  const StackConfig& config() const { return config_; }
+  Index width() const { return config_.block.width(); }
+  Index num_layers() const { return static_cast<Index>(layers.size()); }
+
+  /// x (B, T, C) → y (B, T, C). With options.cache, x holds only the new positions.
+  void forward(const Tensor3<T>& x, Tensor3<T>& y, const StackOptions<T>& options = {}) {
+    if (x.dimension(2) != width()) {
+      throw ShapeError(detail::cat("[Stack::forward] input ", detail::shape_str(shape_of(x)), " has width ",
+                                   x.dimension(2), " but the stack is ", width(), " wide"));
+    }
+    const Index B = x.dimension(0), T_ = x.dimension(1);
+    const std::size_t L = layers.size();
+    DecoderCache<T>* cache = options.cache;
+    if (cache != nullptr) {
+      cache->self.resize(L);
+      if (std::is_same_v<Block, CrossDecoderBlock<T>>) cache->cross.resize(L);
+    }
+    const Index first = cache != nullptr ? cache->length() : 0;  // position of x's first token
+    Capture<T>* capture = options.capture;
+    if (capture != nullptr) {
+      capture->hidden_states.assign(capture->keep_hidden_states ? L + 1 : 0, Tensor3<T>());
+      capture->attentions.assign(capture->keep_attentions ? L : 0, Tensor4<T>());
+      const bool cross = std::is_same_v<Block, CrossDecoderBlock<T>> && capture->keep_attentions;
+      capture->cross_attentions.assign(cross ? L : 0, Tensor4<T>());
+      if (capture->keep_hidden_states) capture->hidden_states[0] = x;
+    }
+
+    // 0) Positions shared by all layers: T5's relative bias for queries first..first+T-1 over keys
+    //    0..first+T-1, computed once for the whole stack.
+    const Tensor4<T>* bias = nullptr;
+    if (relative_bias) {
+      position_bias = relative_bias->compute(T_, first + T_, first);
+      bias = &position_bias;
+    }
+
+    // 1) The blocks, each reading the previous one's output.
+    const Tensor3<T>* h = &x;
+    for (std::size_t l = 0; l < L; ++l) {
+      BlockOptions<T> block_options;
+      block_options.padding = options.padding;
+      block_options.bias = bias;
+      block_options.rope = rope ? &*rope : nullptr;
+      block_options.cache = cache != nullptr ? &cache->self[l] : nullptr;
+      block_options.memory = options.memory;
+      block_options.memory_padding = options.memory_padding;
+      block_options.cross_cache = (cache != nullptr && !cache->cross.empty()) ? &cache->cross[l] : nullptr;
+      if (capture != nullptr && capture->keep_attentions) {
+        block_options.probs = &capture->attentions[l];
+        if (!capture->cross_attentions.empty()) block_options.cross_probs = &capture->cross_attentions[l];
+      }
+      layers[l].forward(*h, layer_outputs[l], block_options);
+      h = &layer_outputs[l];
+      if (capture != nullptr && capture->keep_hidden_states && l + 1 < L) capture->hidden_states[l + 1] = *h;
+    }
+
+    // 2) The final norm, where the family has one.
+    y.resize(B, T_, width());
+    if (final_norm) {
+      final_norm->forward(as_matrix(*h), as_matrix(y));
+    } else {
+      y = *h;
+    }
+    if (capture != nullptr && capture->keep_hidden_states) capture->hidden_states[L] = y;
+  }
+
+  Tensor3<T> operator()(const Tensor3<T>& x, const StackOptions<T>& options = {}) {
+    Tensor3<T> y;
+    forward(x, y, options);
+    return y;
+  }
+
+  /// Names: layers.<l>.*, final_norm.*, relative_bias.weight
+  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      layers[l].collect_parameters(prefix + "layers." + std::to_string(l) + ".", out);
+    }
+    if (final_norm) final_norm->collect_parameters(prefix + "final_norm.", out);
+    if (relative_bias) relative_bias->collect_parameters(prefix + "relative_bias.", out);
+  }
+
+ private:
+  StackConfig config_;
+
+ public:
+  std::vector<Block> layers;
+  std::optional<Norm<T>> final_norm;
+  std::optional<RotaryEmbedding<T>> rope;
+  std::optional<RelativePositionBias<T>> relative_bias;
+  std::vector<Tensor3<T>> layer_outputs;  // (B, T, C) per layer: the output of each block, last call
+  Tensor4<T> position_bias;               // (1, H, T, S): the relative bias of the last call
+};
+
+template <class T>
+using Encoder = Stack<T, EncoderBlock<T>>;
+template <class T>
+using Decoder = Stack<T, DecoderBlock<T>>;
+template <class T>
+using CrossDecoder = Stack<T, CrossDecoderBlock<T>>;
+
+}  // namespace eigenformer

@@ -1,0 +1,133 @@
+// eigenformer/core/parameters.hpp — named parameters: list, count, load and save them by name.
+//
+// Every layer keeps its learnable tensors as plain Eigen members (`Matrix<T> weight; // (out, in)`), so a
+// student sees them directly in a debugger. To handle them by *name*, each layer offers
+//
+//     void collect_parameters(const std::string& prefix, ParameterList<T>& out);
+//
+// which appends one ParameterRef per tensor: its full dotted name ("layers.3.attn.q.weight"), its shape as
+// PyTorch reports it, and a pointer to its storage. Containers prefix the names of what they hold, so a
+// stack's list names every tensor of the model. Loading, saving, counting and (later) gradient buffers
+// and optimizers all work on this one list.
+#pragma once
+
+#include <functional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/safetensors.hpp"
+#include "eigenformer/core/tensor.hpp"
+
+namespace eigenformer {
+
+/// A view of one named parameter: where it lives and how PyTorch would describe it.
+template <class T>
+struct ParameterRef {
+  std::string name;                 // "layers.3.attn.q.weight"
+  std::vector<std::int64_t> shape;  // PyTorch shape: {out, in} for a weight, {n} for a bias
+  T* data = nullptr;                // row-major storage of numel() elements
+
+  std::int64_t numel() const {
+    std::int64_t n = 1;
+    for (std::int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+template <class T>
+using ParameterList = std::vector<ParameterRef<T>>;
+
+/// Appends a 2-D parameter (rows, cols).
+template <class T>
+void add_parameter(ParameterList<T>& out, const std::string& name, Matrix<T>& m) {
+  out.push_back({name, {static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())}, m.data()});
+}
+
+/// Appends a 1-D parameter (n).
+template <class T>
+void add_parameter(ParameterList<T>& out, const std::string& name, RowVector<T>& v) {
+  out.push_back({name, {static_cast<std::int64_t>(v.size())}, v.data()});
+}
+
+/// All parameters of a module (anything with collect_parameters), names prefixed by `prefix`.
+template <class Module>
+auto named_parameters(Module& module, const std::string& prefix = "") {
+  using T = typename Module::Scalar;
+  ParameterList<T> out;
+  module.collect_parameters(prefix, out);
+  return out;
+}
+
+/// Number of scalars in all parameters of a module.
+template <class Module>
+std::int64_t count_parameters(Module& module) {
+  std::int64_t n = 0;
+  for (const auto& p : named_parameters(module)) n += p.numel();
+  return n;
+}
+
+/// How to match file tensors to module parameters.
+struct LoadOptions {
+  /// Strict: every parameter must be in the file, and every file tensor must be a parameter (except
+  /// those `ignore` accepts). A shape mismatch is always an error.
+  bool strict = true;
+  /// Maps a parameter name to the name in the file (identity when empty), e.g. to Hugging Face names.
+  std::function<std::string(const std::string&)> rename;
+  /// File tensors that are not parameters and may be skipped (buffers such as position_ids).
+  std::function<bool(const std::string&)> ignore;
+};
+
+/// Loads every parameter of `params` from an open safetensors file, converting dtypes.
+/// Throws FormatError naming the tensor: missing, unexpected (strict) or with a mismatched shape.
+template <class T>
+void load_parameters(ParameterList<T>& params, SafeTensorsReader& file, const LoadOptions& options = {}) {
+  std::set<std::string> used;
+  for (ParameterRef<T>& p : params) {
+    const std::string file_name = options.rename ? options.rename(p.name) : p.name;
+    const TensorInfo* t = file.find(file_name);
+    if (t == nullptr) {
+      if (!options.strict) continue;
+      throw FormatError(detail::cat("[load] ", file.path(), ": missing tensor '", file_name, "' (expected shape ",
+                                    detail::shape_str(p.shape), ")"));
+    }
+    if (t->shape != p.shape) {
+      throw FormatError(detail::cat("[load] ", file.path(), ": tensor '", file_name, "' has shape ",
+                                    detail::shape_str(t->shape), " but the model expects ",
+                                    detail::shape_str(p.shape)));
+    }
+    file.read_into(*t, p.data);
+    used.insert(file_name);
+  }
+  if (options.strict) {
+    for (const TensorInfo& t : file.tensors()) {
+      if (used.count(t.name) == 0 && !(options.ignore && options.ignore(t.name))) {
+        throw FormatError(detail::cat("[load] ", file.path(), ": unexpected tensor '", t.name, "' with shape ",
+                                      detail::shape_str(t.shape), " (the model has no parameter by that name)"));
+      }
+    }
+  }
+}
+
+/// Loads a module's parameters from a .safetensors file.
+template <class Module>
+void load_safetensors(Module& module, const std::string& path, const LoadOptions& options = {}) {
+  SafeTensorsReader file(path);
+  auto params = named_parameters(module);
+  load_parameters(params, file, options);
+}
+
+/// Saves a module's parameters to a .safetensors file (atomically), as `dtype`.
+template <class Module>
+void save_safetensors(Module& module, const std::string& path, DType dtype = DType::F32,
+                      const std::function<std::string(const std::string&)>& rename = {}) {
+  SafeTensorsWriter writer;
+  for (const auto& p : named_parameters(module)) {
+    writer.add(rename ? rename(p.name) : p.name, p.shape, p.data, dtype);
+  }
+  writer.write(path);
+}
+
+}  // namespace eigenformer

@@ -1,0 +1,114 @@
+// eigenformer/core/tensor.hpp — how activations and weights are laid out, and the views over them.
+//
+// Shape legend (used in every header of eigenformer):
+//   B  batch            T  query positions       S  key/value positions
+//   C  model width      H  query heads           Hkv key/value heads       D  head width
+//   F  feed-forward width                         V  vocabulary size
+//
+// Layout: row-major, outermost dimension first, exactly as PyTorch stores a contiguous tensor:
+//   activations  x(b, t, c)   Tensor3<T> of dimensions (B, T, C)
+//   weights      W(o, i)      Matrix<T>  of dimensions (out, in)   — nn.Linear's layout, so a safetensors
+//                                                                      weight is copied in byte for byte
+// Inside a layer the activations are *viewed*, never copied:
+//   as_matrix(x)            (B*T, C)   one row per token: one GEMM per projection covers the whole batch
+//   head_block(q, b, h,...) (T, D)     the columns of head h in the rows of sequence b, a strided view
+#pragma once
+
+#include <Eigen/Core>
+#include <unsupported/Eigen/CXX11/Tensor>
+
+#include <array>
+#include <cassert>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/types.hpp"
+
+namespace eigenformer {
+
+using Index = Eigen::Index;
+
+/// Row-major dynamic matrix: row r is contiguous, so row t of (T, C) data is one token.
+template <class T>
+using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// A (1, n) row vector: biases and norm weights, broadcast over the rows of a (N, n) matrix.
+template <class T>
+using RowVector = Eigen::Matrix<T, 1, Eigen::Dynamic>;
+
+/// Activations (B, T, C), row-major.
+template <class T>
+using Tensor3 = Eigen::Tensor<T, 3, Eigen::RowMajor>;
+
+/// Per-head maps such as attention probabilities (B, H, T, S) or biases (B|1, H|1, T, S), row-major.
+template <class T>
+using Tensor4 = Eigen::Tensor<T, 4, Eigen::RowMajor>;
+
+/// Token ids of a batch (B, T), row-major.
+using TokenIds = Eigen::Matrix<TokenId, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+template <class T>
+using MatrixMap = Eigen::Map<Matrix<T>>;
+template <class T>
+using ConstMatrixMap = Eigen::Map<const Matrix<T>>;
+
+/// A (rows, cols) window into a wider row-major matrix whose rows are `stride` elements apart.
+template <class T>
+using StridedMap = Eigen::Map<Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class T>
+using ConstStridedMap = Eigen::Map<const Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// ---------------------------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------------------------
+
+/// Views activations (B, T, C) as a (B*T, C) matrix, one row per token. No copy.
+template <class T>
+MatrixMap<T> as_matrix(Tensor3<T>& x) {
+  return MatrixMap<T>(x.data(), x.dimension(0) * x.dimension(1), x.dimension(2));
+}
+template <class T>
+ConstMatrixMap<T> as_matrix(const Tensor3<T>& x) {
+  return ConstMatrixMap<T>(x.data(), x.dimension(0) * x.dimension(1), x.dimension(2));
+}
+
+/// Views the (T, S) slice [b, h] of a (B, H, T, S) tensor as a matrix. No copy.
+template <class T>
+MatrixMap<T> as_matrix(Tensor4<T>& x, Index b, Index h) {
+  const Index t = x.dimension(2), s = x.dimension(3);
+  return MatrixMap<T>(x.data() + (b * x.dimension(1) + h) * t * s, t, s);
+}
+template <class T>
+ConstMatrixMap<T> as_matrix(const Tensor4<T>& x, Index b, Index h) {
+  const Index t = x.dimension(2), s = x.dimension(3);
+  return ConstMatrixMap<T>(x.data() + (b * x.dimension(1) + h) * t * s, t, s);
+}
+
+/// Wraps a (N, C) matrix's storage as activations (B, T, C) with B*T = N. Copies (a Tensor owns data).
+template <class T>
+Tensor3<T> to_tensor3(const Matrix<T>& m, Index batch, Index positions) {
+  assert(batch * positions == m.rows());
+  Tensor3<T> x(batch, positions, m.cols());
+  as_matrix(x) = m;
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shapes in messages and checks
+// ---------------------------------------------------------------------------------------------
+
+template <class T, int Rank>
+std::vector<Index> shape_of(const Eigen::Tensor<T, Rank, Eigen::RowMajor>& x) {
+  std::vector<Index> s(Rank);
+  for (int i = 0; i < Rank; ++i) s[static_cast<std::size_t>(i)] = x.dimension(i);
+  return s;
+}
+
+template <class Derived>
+std::vector<Index> shape_of(const Eigen::DenseBase<Derived>& m) {
+  return {m.rows(), m.cols()};
+}
+
+}  // namespace eigenformer

@@ -1,0 +1,98 @@
+// eigenformer/layers/relative_position_bias.hpp — T5's learned relative position bias
+// (Raffel et al. 2020, "Exploring the Limits of Transfer Learning...", §2.1).
+//
+// T5 adds no position vectors to its tokens. Instead every attention score gets a learned scalar that
+// depends on the distance between query and key, one per head:
+//
+//     scores(h, i, j) += bias(bucket(j − i), h)           bias: (num_buckets, H)
+//
+// Distances are grouped into buckets: half of them exact (0, 1, 2, ...), the rest logarithmically wider up
+// to max_distance, beyond which everything shares the last bucket. The encoder is bidirectional (half the
+// buckets for keys to the left, half to the right); the decoder only looks left.
+// The table lives in block 0 of each stack and is shared by all its layers; the cross-attention has none.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/parameters.hpp"
+#include "eigenformer/core/tensor.hpp"
+
+namespace eigenformer {
+
+struct RelativePositionBiasConfig {
+  Index heads = 0;           // H
+  Index num_buckets = 32;    // "relative_attention_num_buckets"
+  Index max_distance = 128;  // "relative_attention_max_distance"
+  bool bidirectional = true; // encoder: true; decoder: false
+};
+
+/// The bucket of relative position (key − query).
+///   bidirectional: buckets [0, n/2) for keys at or left of the query, [n/2, n) for keys to the right.
+///   Within a direction, with m = buckets/2 of that direction: distance d < m gets bucket d; larger d get
+///   m + ⌊log(d/m) / log(max_distance/m) · (buckets − m)⌋, capped at the last bucket.
+/// The logarithm is evaluated in single precision, as the reference implementation does, so that
+/// distances on a bucket boundary land in the same bucket.
+inline Index relative_position_bucket(Index relative_position, bool bidirectional, Index num_buckets,
+                                      Index max_distance) {
+  Index bucket = 0;
+  Index distance = 0;
+  if (bidirectional) {
+    num_buckets /= 2;
+    if (relative_position > 0) bucket += num_buckets;
+    distance = relative_position < 0 ? -relative_position : relative_position;
+  } else {
+    distance = std::max<Index>(-relative_position, 0);
+  }
+  const Index max_exact = num_buckets / 2;
+  if (distance < max_exact) return bucket + distance;
+  const float log_ratio = std::log(static_cast<float>(distance) / static_cast<float>(max_exact));
+  const float log_range = static_cast<float>(std::log(static_cast<double>(max_distance) / static_cast<double>(max_exact)));
+  const Index large = max_exact + static_cast<Index>(log_ratio / log_range * static_cast<float>(num_buckets - max_exact));
+  return bucket + std::min(large, num_buckets - 1);
+}
+
+template <class T>
+class RelativePositionBias {
+ public:
+  using Scalar = T;
+
+  RelativePositionBias() = default;
+  explicit RelativePositionBias(const RelativePositionBiasConfig& config)
+      : config_(config), weight(Matrix<T>::Zero(config.num_buckets, config.heads)) {
+    if (config.heads <= 0 || config.num_buckets <= 1 || config.max_distance <= 0) {
+      throw ValueError(detail::cat("[RelativePositionBias] needs heads > 0, num_buckets > 1 and max_distance > 0; got ",
+                                   config.heads, ", ", config.num_buckets, ", ", config.max_distance));
+    }
+  }
+
+  const RelativePositionBiasConfig& config() const { return config_; }
+
+  /// The bias for `queries` positions starting at `first_query` against `keys` positions starting at 0:
+  /// a (1, H, T, S) tensor to add to the scores (broadcast over the batch).
+  Tensor4<T> compute(Index queries, Index keys, Index first_query = 0) const {
+    Tensor4<T> bias(1, config_.heads, queries, keys);
+    for (Index i = 0; i < queries; ++i) {
+      for (Index j = 0; j < keys; ++j) {
+        const Index b = relative_position_bucket(j - (first_query + i), config_.bidirectional, config_.num_buckets,
+                                                 config_.max_distance);
+        for (Index h = 0; h < config_.heads; ++h) bias(0, h, i, j) = weight(b, h);
+      }
+    }
+    return bias;
+  }
+
+  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+    add_parameter(out, prefix + "weight", weight);
+  }
+
+ private:
+  RelativePositionBiasConfig config_;
+
+ public:
+  Matrix<T> weight;  // (num_buckets, H)
+};
+
+}  // namespace eigenformer

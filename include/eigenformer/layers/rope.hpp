@@ -1,0 +1,183 @@
+// eigenformer/layers/rope.hpp — rotary position embeddings (RoPE; Su et al. 2021, "RoFormer", §3.4).
+//
+// Instead of adding a position vector to the token, RoPE *rotates* each query and key: the D features of
+// a head are split into D/2 pairs, and pair i of the vector at position p turns by the angle p·θ_i,
+//
+//     θ_i = base^(-2i/D)          i = 0 .. D/2-1     (base, "rope_theta": 10000 for Llama 2, 500000 for Llama 3)
+//     (x, y) ↦ (x cos pθ_i − y sin pθ_i,  x sin pθ_i + y cos pθ_i)
+//
+// Because rotations compose, q(m)·k(n) depends on m and n only through m − n: attention scores see
+// *relative* positions, yet each token is rotated once, by its absolute position (the KV cache stores
+// keys already rotated).
+//
+// Which features form a pair is a layout choice, and checkpoints differ:
+//   HalfSplit   pair (i, i + D/2)  — Hugging Face transformers ("rotate_half"); HF Llama checkpoints
+//   Interleaved pair (2i, 2i + 1)  — Meta's original Llama code, llama2.c, GPT-J
+// The two give identical attention scores once the rows of W_q and W_k are permuted within each head:
+//   half-split row  j       = interleaved row 2j
+//   half-split row  D/2 + j = interleaved row 2j + 1          (j < D/2)
+// (rope_interleaved_to_half_split below; this is the permutation HF's Llama conversion script applies.)
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/tensor.hpp"
+
+namespace eigenformer {
+
+enum class RopeLayout { HalfSplit, Interleaved };
+
+/// Frequency scaling for contexts longer than the model was trained on.
+struct RopeScaling {
+  enum class Kind { None, Linear, Llama3 };
+  Kind kind = Kind::None;
+  double factor = 1.0;                   // Linear: θ_i / factor; Llama3: see rotary_inverse_frequencies
+  double low_freq_factor = 1.0;          // Llama3
+  double high_freq_factor = 4.0;         // Llama3
+  double original_max_positions = 8192;  // Llama3: the context length before scaling
+};
+
+struct RopeConfig {
+  Index head_dim = 0;        // D (even)
+  double base = 10000.0;     // "rope_theta"
+  RopeLayout layout = RopeLayout::HalfSplit;
+  RopeScaling scaling;
+};
+
+/// θ_i for i = 0 .. D/2-1, after any scaling.
+///
+/// Llama 3 scaling (Meta's llama3 reference, also HF `rope_type: "llama3"`), with wavelength λ_i = 2π/θ_i
+/// and L = original_max_positions:
+///   λ_i < L / high_freq_factor   (high frequencies)  θ_i unchanged
+///   λ_i > L / low_freq_factor    (low frequencies)   θ_i / factor
+///   otherwise                                        (1 − s) θ_i / factor + s θ_i,
+///                                                    s = (L/λ_i − low_freq_factor) / (high_freq_factor − low_freq_factor)
+inline std::vector<double> rotary_inverse_frequencies(const RopeConfig& c) {
+  if (c.head_dim <= 0 || c.head_dim % 2 != 0) {
+    throw ValueError(detail::cat("[rope] head dimension must be even and positive, got ", c.head_dim));
+  }
+  if (!(c.base > 0)) throw ValueError(detail::cat("[rope] base (rope_theta) must be positive, got ", c.base));
+  const Index half = c.head_dim / 2;
+  std::vector<double> inv_freq(static_cast<std::size_t>(half));
+  for (Index i = 0; i < half; ++i) {
+    inv_freq[static_cast<std::size_t>(i)] =
+        1.0 / std::pow(c.base, static_cast<double>(2 * i) / static_cast<double>(c.head_dim));
+  }
+  const RopeScaling& s = c.scaling;
+  if (s.kind == RopeScaling::Kind::Linear) {
+    for (double& f : inv_freq) f /= s.factor;
+  } else if (s.kind == RopeScaling::Kind::Llama3) {
+    const double pi = 3.14159265358979323846;
+    const double low_freq_wavelen = s.original_max_positions / s.low_freq_factor;
+    const double high_freq_wavelen = s.original_max_positions / s.high_freq_factor;
+    for (double& f : inv_freq) {
+      const double wavelen = 2 * pi / f;
+      if (wavelen < high_freq_wavelen) continue;
+      if (wavelen > low_freq_wavelen) {
+        f /= s.factor;
+      } else {
+        const double smooth = (s.original_max_positions / wavelen - s.low_freq_factor) /
+                              (s.high_freq_factor - s.low_freq_factor);
+        f = (1 - smooth) * f / s.factor + smooth * f;
+      }
+    }
+  }
+  return inv_freq;
+}
+
+template <class T>
+class RotaryEmbedding {
+ public:
+  RotaryEmbedding() = default;
+  explicit RotaryEmbedding(const RopeConfig& config)
+      : config_(config),
+        inv_freq_(rotary_inverse_frequencies(config)),
+        cos_(static_cast<std::size_t>(config.head_dim / 2)),
+        sin_(static_cast<std::size_t>(config.head_dim / 2)) {}
+
+  const RopeConfig& config() const { return config_; }
+  Index head_dim() const { return config_.head_dim; }
+
+  /// Rotates, in place, every head of every token of a (B·T, heads·D) matrix; row b·T + t sits at
+  /// position first_position + t.
+  void rotate(Eigen::Ref<Matrix<T>> x, Index batch, Index heads, Index first_position) const {
+    const Index D = config_.head_dim, half = D / 2;
+    if (batch <= 0 || x.rows() % batch != 0 || x.cols() != heads * D) {
+      throw ShapeError(detail::cat("[rope] input ", detail::shape_str(shape_of(x)), " is not (B·T, heads·D) with B = ",
+                                   batch, ", heads = ", heads, ", D = ", D));
+    }
+    const Index positions = x.rows() / batch;
+    // The angles p·θ_i are computed in double: at p = 100000, a float angle would be off by ~0.004 rad.
+    for (Index t = 0; t < positions; ++t) {
+      const double p = static_cast<double>(first_position + t);
+      for (Index i = 0; i < half; ++i) {
+        cos_[static_cast<std::size_t>(i)] = static_cast<T>(std::cos(p * inv_freq_[static_cast<std::size_t>(i)]));
+        sin_[static_cast<std::size_t>(i)] = static_cast<T>(std::sin(p * inv_freq_[static_cast<std::size_t>(i)]));
+      }
+      for (Index b = 0; b < batch; ++b) {
+        T* row = x.row(b * positions + t).data();
+        for (Index h = 0; h < heads; ++h) rotate_head(row + h * D);
+      }
+    }
+  }
+
+ private:
+  // One head's D features: turn each pair (first, second) by its angle.
+  void rotate_head(T* v) const {
+    const Index half = config_.head_dim / 2;
+    for (Index i = 0; i < half; ++i) {
+      const Index a = config_.layout == RopeLayout::HalfSplit ? i : 2 * i;
+      const Index b = config_.layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1;
+      const T x = v[a], y = v[b];
+      const T c = cos_[static_cast<std::size_t>(i)], s = sin_[static_cast<std::size_t>(i)];
+      v[a] = x * c - y * s;
+      v[b] = x * s + y * c;
+    }
+  }
+
+  RopeConfig config_;
+  std::vector<double> inv_freq_;          // θ_i (D/2)
+  mutable std::vector<T> cos_, sin_;      // scratch: cos pθ_i and sin pθ_i for one position (D/2)
+};
+
+/// Permutes the rows of a q or k projection weight (heads·D, in) from the interleaved RoPE layout to the
+/// half-split one, head by head. Biases (heads·D) permute the same way; pass them as a (heads·D, 1) matrix.
+template <class T>
+Matrix<T> rope_interleaved_to_half_split(const Matrix<T>& w, Index heads) {
+  const Index D = w.rows() / heads, half = D / 2;
+  if (w.rows() != heads * D || D % 2 != 0) {
+    throw ShapeError(detail::cat("[rope] weight ", detail::shape_str(shape_of(w)), " is not (heads·D, in) with ",
+                                 heads, " heads of even width"));
+  }
+  Matrix<T> out(w.rows(), w.cols());
+  for (Index h = 0; h < heads; ++h) {
+    for (Index j = 0; j < half; ++j) {
+      out.row(h * D + j) = w.row(h * D + 2 * j);
+      out.row(h * D + half + j) = w.row(h * D + 2 * j + 1);
+    }
+  }
+  return out;
+}
+
+/// The inverse permutation: half-split rows back to interleaved.
+template <class T>
+Matrix<T> rope_half_split_to_interleaved(const Matrix<T>& w, Index heads) {
+  const Index D = w.rows() / heads, half = D / 2;
+  if (w.rows() != heads * D || D % 2 != 0) {
+    throw ShapeError(detail::cat("[rope] weight ", detail::shape_str(shape_of(w)), " is not (heads·D, in) with ",
+                                 heads, " heads of even width"));
+  }
+  Matrix<T> out(w.rows(), w.cols());
+  for (Index h = 0; h < heads; ++h) {
+    for (Index j = 0; j < half; ++j) {
+      out.row(h * D + 2 * j) = w.row(h * D + j);
+      out.row(h * D + 2 * j + 1) = w.row(h * D + half + j);
+    }
+  }
+  return out;
+}
+
+}  // namespace eigenformer

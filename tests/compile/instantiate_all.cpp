@@ -1,0 +1,29 @@
+// Instantiates every class template of eigenformer for float and double, so that the whole library is
+// compiled (and checked for warnings) even where no test happens to use a member.
+#include "eigenformer/eigenformer.hpp"
+
+namespace eigenformer {
+#define EIGENFORMER_INSTANTIATE(T)                      \
+  template class Linear<T>;                             \
+  template class Embedding<T>;                          \
+  template class Norm<T>;                               \
+  template class FeedForward<T>;                        \
+  template class RotaryEmbedding<T>;                    \
+  template class RelativePositionBias<T>;               \
+  template class KVCache<T>;                            \
+  template class MultiHeadAttention<T>;                 \
+  template class Residual<T>;                           \
+  template class SelfAttentionBlock<T>;                 \
+  template class EncoderBlock<T>;                       \
+  template class DecoderBlock<T>;                       \
+  template class CrossDecoderBlock<T>;                  \
+  template class Stack<T, EncoderBlock<T>>;             \
+  template class Stack<T, DecoderBlock<T>>;             \
+  template class Stack<T, CrossDecoderBlock<T>>;        \
+  template class EncoderDecoder<T>;
+EIGENFORMER_INSTANTIATE(float)
+EIGENFORMER_INSTANTIATE(double)
+#undef EIGENFORMER_INSTANTIATE
+}  // namespace eigenformer
+
+int main() { return 0; }

