@@ -1,0 +1,104 @@
+// Named parameters: strict loading with errors that name the tensor, saving, and the round trip.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "eigenformer/eigenformer.hpp"
+#include "support/fixture.hpp"
+
+using namespace eigenformer;
+using namespace eigenformer::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string scratch(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("eigenformer-test-parameters-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return (dir / name).string();
+}
+
+StackConfig small_encoder() {
+  StackConfig s;
+  s.block.attention = AttentionConfig{8, 2, 0, 0, 0, true, true, std::nullopt};
+  s.block.ffn = FeedForwardConfig{12, Activation::GeluErf, false, true};
+  s.block.norm = NormConfig{NormKind::LayerNorm, 1e-12, true};
+  s.block.placement = NormPlacement::Post;
+  s.layers = 2;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a saved model loads back into the same outputs") {
+  Encoder<float> a(small_encoder());
+  randomize_parameters(a, 11);
+  const std::string path = scratch("encoder.safetensors");
+  save_safetensors(a, path);
+  Encoder<float> b(small_encoder());
+  load_safetensors(b, path);
+  const Tensor3<float> x = random_tensor3<float>(2, 4, 8, 12);
+  const Tensor3<float> ya = a(x), yb = b(x);
+  CHECK(relative_max_error(ya.data(), yb.data(), static_cast<std::size_t>(ya.size())) == 0.0);
+
+  // Saved as BF16 and loaded as double: close, not equal.
+  save_safetensors(a, scratch("encoder-bf16.safetensors"), DType::BF16);
+  Encoder<double> c(small_encoder());
+  load_safetensors(c, scratch("encoder-bf16.safetensors"));
+  const auto pa = named_parameters(a);
+  const auto pc = named_parameters(c);
+  REQUIRE(pa.size() == pc.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    for (std::int64_t j = 0; j < pa[i].numel(); ++j) {
+      CHECK(std::abs(static_cast<double>(pa[i].data[j]) - pc[i].data[j]) <= 4e-3 * std::abs(pc[i].data[j]) + 1e-30);
+    }
+  }
+}
+
+TEST_CASE("strict loading names the missing, unexpected or misshapen tensor") {
+  Encoder<float> model(small_encoder());
+  const std::string path = scratch("model.safetensors");
+  save_safetensors(model, path);
+
+  // One tensor too many.
+  {
+    SafeTensorsWriter w;
+    for (const auto& p : named_parameters(model)) w.add(p.name, p.shape, p.data);
+    const float extra[2] = {0, 0};
+    w.add("position_ids", {2}, extra);
+    w.write(scratch("extra.safetensors"));
+    CHECK_THROWS_WITH_AS(load_safetensors(model, scratch("extra.safetensors")),
+                         doctest::Contains("unexpected tensor 'position_ids' with shape [2]"), FormatError);
+    LoadOptions ignore_buffers;
+    ignore_buffers.ignore = [](const std::string& n) { return n == "position_ids"; };
+    CHECK_NOTHROW(load_safetensors(model, scratch("extra.safetensors"), ignore_buffers));
+  }
+  // One tensor missing, one with a wrong shape.
+  {
+    SafeTensorsWriter missing, misshapen;
+    for (const auto& p : named_parameters(model)) {
+      if (p.name != "layers.1.ffn.up.bias") missing.add(p.name, p.shape, p.data);
+      std::vector<std::int64_t> shape = p.shape;
+      if (p.name == "layers.0.attn.k.weight") shape = {4, 16};
+      misshapen.add(p.name, shape, p.data);
+    }
+    missing.write(scratch("missing.safetensors"));
+    misshapen.write(scratch("misshapen.safetensors"));
+    CHECK_THROWS_WITH_AS(load_safetensors(model, scratch("missing.safetensors")),
+                         doctest::Contains("missing tensor 'layers.1.ffn.up.bias' (expected shape [12])"), FormatError);
+    CHECK_THROWS_WITH_AS(load_safetensors(model, scratch("misshapen.safetensors")),
+                         doctest::Contains("tensor 'layers.0.attn.k.weight' has shape [4, 16] but the model expects [8, 8]"),
+                         FormatError);
+    LoadOptions lenient;
+    lenient.strict = false;
+    CHECK_NOTHROW(load_safetensors(model, scratch("missing.safetensors"), lenient));
+    CHECK_THROWS_AS(load_safetensors(model, scratch("misshapen.safetensors"), lenient), FormatError);  // shapes always
+  }
+  // Renaming to another layout (here: a prefix, as Hugging Face files have "bert.").
+  save_safetensors(model, scratch("prefixed.safetensors"), DType::F32, [](const std::string& n) { return "bert." + n; });
+  LoadOptions prefixed;
+  prefixed.rename = [](const std::string& n) { return "bert." + n; };
+  CHECK_NOTHROW(load_safetensors(model, scratch("prefixed.safetensors"), prefixed));
+  CHECK_THROWS_AS(load_safetensors(model, scratch("prefixed.safetensors")), FormatError);
+}
