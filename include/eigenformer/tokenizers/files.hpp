@@ -17,10 +17,10 @@ namespace eigenformer::tokenizers {
 /// The bytes of the file at `path`. Throws FileError naming `who` and the path when it cannot be read.
 inline std::string read_file_bytes(const std::string& path, std::string_view who) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(detail::cat("[", who, "] cannot open '", path, "'"));
+  if (!in) throw FileError(eigenformer::detail::cat("[", who, "] cannot open '", path, "'"));
   std::ostringstream buffer;
   buffer << in.rdbuf();
-  if (in.bad()) throw FileError(detail::cat("[", who, "] error while reading '", path, "'"));
+  if (in.bad()) throw FileError(eigenformer::detail::cat("[", who, "] error while reading '", path, "'"));
   return buffer.str();
 }
 

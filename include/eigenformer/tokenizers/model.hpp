@@ -41,6 +41,10 @@ class Model {
 
   /// One more than the largest id the model uses (the number of embedding rows it needs).
   virtual std::size_t vocab_size() const = 0;
+
+  /// True when every byte string has an encoding (byte-level BPE): then encode_bytes() accepts input
+  /// that is not UTF-8.
+  virtual bool byte_level() const { return false; }
 };
 
 }  // namespace eigenformer::tokenizers

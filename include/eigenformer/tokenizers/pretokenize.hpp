@@ -100,7 +100,7 @@ inline unsigned classify(char32_t cp) {
   }
   using unicode::Category;
   const Category c = unicode::category(cp);
-  unsigned bits = unicode::is_white_space(cp) ? kSpace : 0;
+  unsigned bits = unicode::is_white_space(cp) ? unsigned{kSpace} : 0u;
   switch (c) {
     case Category::Lu:
     case Category::Lt: bits |= kLetter | kUpperish; break;

@@ -124,7 +124,7 @@ inline void require_utf8(std::string_view text, std::string_view who) {
   const Utf8Scan s = utf8_scan(text, bad);
   char hex[8];
   std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[bad]));
-  throw InvalidUtf8Error(detail::cat("[", who, "] input is not valid UTF-8: the sequence at byte offset ", bad,
+  throw InvalidUtf8Error(eigenformer::detail::cat("[", who, "] input is not valid UTF-8: the sequence at byte offset ", bad,
                                      " (first byte ", hex, ") ",
                                      s.truncated ? "is cut short by the end of the text"
                                                  : "is not a well-formed character"),

@@ -1,0 +1,351 @@
+// eigenformer/tokenizers/pipeline.hpp — the stages around the model: normalizers, pre-tokenizers,
+// decoders and the post-processing template, as Hugging Face's tokenizer.json describes them.
+//
+//     normalize:      text -> text         (NFC, lowercase, BERT cleaning, SentencePiece rules, ...)
+//     pre-tokenize:   text -> pieces       (split patterns, whitespace, "▁" for SentencePiece, ...)
+//     post-process:   ids  -> ids          ([CLS] ids [SEP], <|begin_of_text|> ids, ids </s>)
+//     decode:         tokens -> bytes      (join, strip "##", "▁" -> " ", <0x41> -> "A", ...)
+//
+// Each stage is a list of small steps; a tokenizer.json "Sequence" becomes several steps of one list.
+// Steps are plain structs in a std::variant, applied by std::visit — easy to print in a debugger.
+// Only the steps real checkpoints use are here; load.hpp refuses the others by name (ConfigError).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "eigenformer/core/types.hpp"
+#include "eigenformer/tokenizers/precompiled.hpp"
+#include "eigenformer/tokenizers/pretokenize.hpp"
+#include "eigenformer/tokenizers/unicode.hpp"
+#include "eigenformer/tokenizers/utf8.hpp"
+#include "eigenformer/tokenizers/wordpiece.hpp"
+
+namespace eigenformer::tokenizers {
+
+// ------------------------------------------------------------------------------------------------
+// Normalizers
+// ------------------------------------------------------------------------------------------------
+namespace normalizers {
+struct Bert {  // BertNormalizer (wordpiece.hpp)
+  BertNormalizerOptions options;
+};
+struct Unicode {  // NFC / NFD / NFKC / NFKD
+  unicode::NormalForm form;
+};
+struct Lowercase {};
+struct StripAccents {};  // drops nonspacing marks (use after NFD/NFKD)
+struct Strip {           // removes leading / trailing whitespace
+  bool left = true, right = true;
+};
+struct Replace {  // every occurrence of a literal string
+  std::string pattern, content;
+};
+struct Prepend {  // a prefix in front of non-empty text (SentencePiece "▁" for Llama 2 style models)
+  std::string prefix;
+};
+struct Precompiled {  // SentencePiece rules (precompiled.hpp)
+  std::shared_ptr<const PrecompiledCharsmap> charsmap;
+};
+}  // namespace normalizers
+
+using NormalizerStep = std::variant<normalizers::Bert, normalizers::Unicode, normalizers::Lowercase,
+                                    normalizers::StripAccents, normalizers::Strip, normalizers::Replace,
+                                    normalizers::Prepend, normalizers::Precompiled>;
+
+/// Replaces every occurrence of `pattern` (non-empty) in `text` by `content`.
+inline std::string replace_all(std::string_view text, std::string_view pattern, std::string_view content) {
+  std::string out;
+  std::size_t i = 0;
+  while (true) {
+    const std::size_t at = text.find(pattern, i);
+    if (at == std::string_view::npos || pattern.empty()) break;
+    out.append(text.substr(i, at - i));
+    out.append(content);
+    i = at + pattern.size();
+  }
+  out.append(text.substr(i));
+  return out;
+}
+
+/// Applies one normalization step to valid UTF-8 text.
+inline std::string normalize_step(const NormalizerStep& step, std::string_view text) {
+  return std::visit(
+      [&](const auto& s) -> std::string {
+        using S = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<S, normalizers::Bert>) {
+          return bert_normalize(text, s.options);
+        } else if constexpr (std::is_same_v<S, normalizers::Unicode>) {
+          return unicode::normalize(text, s.form);
+        } else if constexpr (std::is_same_v<S, normalizers::Lowercase>) {
+          return unicode::to_lowercase(text);
+        } else if constexpr (std::is_same_v<S, normalizers::StripAccents>) {
+          std::string out;
+          std::size_t i = 0;
+          while (i < text.size()) {
+            const char32_t c = next_code_point(text, i);
+            if (unicode::category(c) != unicode::Category::Mn) append_utf8(out, c);
+          }
+          return out;
+        } else if constexpr (std::is_same_v<S, normalizers::Strip>) {
+          std::size_t begin = 0, end = text.size();
+          if (s.left) {
+            while (begin < end) {
+              std::size_t k = begin;
+              if (!unicode::is_white_space(next_code_point(text, k))) break;
+              begin = k;
+            }
+          }
+          if (s.right) {
+            while (end > begin) {
+              std::size_t start = end - 1;
+              while (start > begin && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) --start;
+              std::size_t k = start;
+              if (!unicode::is_white_space(next_code_point(text, k))) break;
+              end = start;
+            }
+          }
+          return std::string(text.substr(begin, end - begin));
+        } else if constexpr (std::is_same_v<S, normalizers::Replace>) {
+          return replace_all(text, s.pattern, s.content);
+        } else if constexpr (std::is_same_v<S, normalizers::Prepend>) {
+          return text.empty() ? std::string() : s.prefix + std::string(text);
+        } else {
+          return s.charsmap->normalize(text);
+        }
+      },
+      step);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Pre-tokenizers
+// ------------------------------------------------------------------------------------------------
+namespace pre_tokenizers {
+struct ByteLevel {  // HF ByteLevel: optional leading space, then (use_regex) the GPT-2 pattern
+  bool add_prefix_space = false;
+  bool use_regex = true;
+};
+struct Pattern {  // HF Split with a known regex and behavior "Isolated" (pretokenize.hpp)
+  SplitPattern pattern;
+};
+struct WhitespaceSplit {};  // split on whitespace, which disappears
+struct Bert {};             // BertPreTokenizer (wordpiece.hpp)
+struct Metaspace {          // SentencePiece's "▁": spaces become ▁, a ▁ is prepended, split before each ▁
+  std::string replacement = "\xE2\x96\x81";  // U+2581
+  enum class Prepend { always, first, never } prepend = Prepend::always;
+  bool split = true;
+};
+struct Digits {  // digits apart from the rest; individual_digits: each digit alone
+  bool individual_digits = false;
+};
+}  // namespace pre_tokenizers
+
+using PreTokenizerStep = std::variant<pre_tokenizers::ByteLevel, pre_tokenizers::Pattern, pre_tokenizers::WhitespaceSplit,
+                                      pre_tokenizers::Bert, pre_tokenizers::Metaspace, pre_tokenizers::Digits>;
+
+/// One piece of text during pre-tokenization; `at_start` is true for the piece that begins the input
+/// (Metaspace's prepend_scheme "first" needs it).
+struct Piece {
+  std::string text;
+  bool at_start;
+};
+
+/// Applies one pre-tokenization step to every piece.
+inline std::vector<Piece> pre_tokenize_step(const PreTokenizerStep& step, std::vector<Piece> pieces) {
+  std::vector<Piece> out;
+  const auto emit = [&](std::string_view text, bool at_start) {
+    if (!text.empty()) out.push_back(Piece{std::string(text), at_start});
+  };
+  for (const Piece& p : pieces) {
+    const std::string_view text = p.text;
+    std::visit(
+        [&](const auto& s) {
+          using S = std::decay_t<decltype(s)>;
+          if constexpr (std::is_same_v<S, pre_tokenizers::ByteLevel>) {
+            std::string spaced;
+            if (s.add_prefix_space && text.rfind(' ', 0) != 0) spaced = " " + p.text;
+            const std::string_view t = spaced.empty() ? text : std::string_view(spaced);
+            if (!s.use_regex) {
+              emit(t, p.at_start);
+              return;
+            }
+            bool first = true;
+            split_pieces(t, SplitPattern::gpt2, [&](std::string_view piece) {
+              emit(piece, p.at_start && first);
+              first = false;
+            });
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::Pattern>) {
+            bool first = true;
+            split_pieces(text, s.pattern, [&](std::string_view piece) {
+              emit(piece, p.at_start && first);
+              first = false;
+            });
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::WhitespaceSplit>) {
+            std::size_t i = 0, start = 0;
+            while (i < text.size()) {
+              const std::size_t at = i;
+              if (unicode::is_white_space(next_code_point(text, i))) {
+                emit(text.substr(start, at - start), p.at_start && start == 0);
+                start = i;
+              }
+            }
+            emit(text.substr(start), p.at_start && start == 0);
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::Bert>) {
+            for (std::string_view w : bert_pre_tokenize(text)) emit(w, p.at_start && w.data() == text.data());
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::Metaspace>) {
+            std::string t = replace_all(text, " ", s.replacement);
+            const bool prepend = s.prepend == pre_tokenizers::Metaspace::Prepend::always ||
+                                 (s.prepend == pre_tokenizers::Metaspace::Prepend::first && p.at_start);
+            if (prepend && t.rfind(s.replacement, 0) != 0) t = s.replacement + t;
+            if (!s.split) {
+              emit(t, p.at_start);
+              return;
+            }
+            // Split so that each replacement character starts a new piece ("MergedWithNext").
+            std::size_t start = 0;
+            std::size_t at = t.find(s.replacement, 1);
+            while (at != std::string::npos) {
+              emit(std::string_view(t).substr(start, at - start), p.at_start && start == 0);
+              start = at;
+              at = t.find(s.replacement, at + s.replacement.size());
+            }
+            emit(std::string_view(t).substr(start), p.at_start && start == 0);
+          } else {  // Digits
+            std::size_t i = 0, start = 0;
+            bool in_digits = false;
+            while (i < text.size()) {
+              const std::size_t at = i;
+              const char32_t c = next_code_point(text, i);
+              const bool digit = unicode::category(c) == unicode::Category::Nd;
+              if (at > start && (digit != in_digits || (digit && s.individual_digits))) {
+                emit(text.substr(start, at - start), p.at_start && start == 0);
+                start = at;
+              }
+              in_digits = digit;
+            }
+            emit(text.substr(start), p.at_start && start == 0);
+          }
+        },
+        step);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Decoders (token surfaces -> text bytes)
+// ------------------------------------------------------------------------------------------------
+namespace decoders {
+struct ByteLevel {};  // byte-level surfaces are raw bytes already: nothing to do
+struct WordPiece {    // "##ing" joins the previous token; other tokens get a space before them
+  std::string prefix = "##";
+  bool cleanup = true;
+};
+struct Metaspace {  // "▁" -> " "; in the first token every "▁" is dropped (as the reference does)
+  std::string replacement = "\xE2\x96\x81";
+  bool strip_first = true;
+};
+struct ByteFallback {};  // "<0x41>" -> byte 0x41
+struct Fuse {};          // all tokens into one
+struct Strip {           // remove `start` leading and `stop` trailing copies of `content` from each token
+  std::string content;
+  std::size_t start = 0, stop = 0;
+};
+struct Replace {
+  std::string pattern, content;
+};
+}  // namespace decoders
+
+using DecoderStep = std::variant<decoders::ByteLevel, decoders::WordPiece, decoders::Metaspace, decoders::ByteFallback,
+                                 decoders::Fuse, decoders::Strip, decoders::Replace>;
+
+/// BERT's detokenizer clean-up (Hugging Face "cleanup": " ." -> ".", " n't" -> "n't", ...).
+inline std::string wordpiece_cleanup(std::string s) {
+  const std::pair<const char*, const char*> rules[] = {
+      {" .", "."},   {" ?", "?"},   {" !", "!"},   {" ,", ","},           {" ' ", "'"},  {" n't", "n't"},
+      {" 'm", "'m"}, {" do not", " don't"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const auto& [from, to] : rules) s = replace_all(s, from, to);
+  return s;
+}
+
+/// Applies one decoding step to the list of token surfaces.
+inline std::vector<std::string> decode_step(const DecoderStep& step, std::vector<std::string> tokens) {
+  return std::visit(
+      [&](const auto& s) -> std::vector<std::string> {
+        using S = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<S, decoders::ByteLevel>) {
+          return tokens;
+        } else if constexpr (std::is_same_v<S, decoders::WordPiece>) {
+          for (std::size_t i = 0; i < tokens.size(); ++i) {
+            if (i != 0) {
+              if (tokens[i].rfind(s.prefix, 0) == 0) {
+                tokens[i].erase(0, s.prefix.size());
+              } else {
+                tokens[i].insert(0, " ");
+              }
+            }
+            if (s.cleanup) tokens[i] = wordpiece_cleanup(tokens[i]);
+          }
+          return tokens;
+        } else if constexpr (std::is_same_v<S, decoders::Metaspace>) {
+          for (std::size_t i = 0; i < tokens.size(); ++i) {
+            tokens[i] = replace_all(tokens[i], s.replacement, i == 0 && s.strip_first ? "" : " ");
+          }
+          return tokens;
+        } else if constexpr (std::is_same_v<S, decoders::ByteFallback>) {
+          // Runs of <0xXX> tokens become their bytes (our decode() turns broken UTF-8 into U+FFFD later).
+          std::vector<std::string> out;
+          std::string bytes;
+          bool in_bytes = false;
+          for (const std::string& t : tokens) {
+            unsigned value = 0;
+            const bool is_byte = t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' &&
+                                 std::sscanf(t.c_str() + 3, "%2X", &value) == 1 && std::isxdigit(static_cast<unsigned char>(t[3])) &&
+                                 std::isxdigit(static_cast<unsigned char>(t[4]));
+            if (is_byte) {
+              bytes += static_cast<char>(value);
+              in_bytes = true;
+              continue;
+            }
+            if (in_bytes) out.push_back(std::move(bytes)), bytes.clear(), in_bytes = false;
+            out.push_back(t);
+          }
+          if (in_bytes) out.push_back(std::move(bytes));
+          return out;
+        } else if constexpr (std::is_same_v<S, decoders::Fuse>) {
+          std::string all;
+          for (const std::string& t : tokens) all += t;
+          return {all};
+        } else if constexpr (std::is_same_v<S, decoders::Strip>) {
+          for (std::string& t : tokens) {
+            for (std::size_t k = 0; k < s.start && !s.content.empty() && t.rfind(s.content, 0) == 0; ++k) {
+              t.erase(0, s.content.size());
+            }
+            for (std::size_t k = 0; k < s.stop && !s.content.empty() && t.size() >= s.content.size() &&
+                                    t.compare(t.size() - s.content.size(), s.content.size(), s.content) == 0;
+                 ++k) {
+              t.erase(t.size() - s.content.size());
+            }
+          }
+          return tokens;
+        } else {
+          for (std::string& t : tokens) t = replace_all(t, s.pattern, s.content);
+          return tokens;
+        }
+      },
+      step);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Post-processing template
+// ------------------------------------------------------------------------------------------------
+
+/// What add_special_tokens wraps around one encoded sequence: [CLS] $A [SEP] is {prefix {101}, suffix {102}}.
+struct Template {
+  TokenSequence prefix;
+  TokenSequence suffix;
+};
+
+}  // namespace eigenformer::tokenizers
