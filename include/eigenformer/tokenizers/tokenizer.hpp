@@ -300,11 +300,12 @@ class Tokenizer {
             base + i);
       }
       std::size_t start = i, end = i + best->content.size();
+      const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
       if (best->lstrip) {
-        while (start > segment_start && text[start - 1] == ' ') --start;
+        while (start > segment_start && blank(text[start - 1])) --start;
       }
       if (best->rstrip) {
-        while (end < text.size() && text[end] == ' ') ++end;
+        while (end < text.size() && blank(text[end])) ++end;
       }
       if (start > segment_start) emit(text.substr(segment_start, start - segment_start), base + segment_start, nullptr);
       emit(std::string_view(), base + start, best);
