@@ -31,10 +31,10 @@ namespace eigenformer {
 enum class NormPlacement { Pre, Post };
 
 struct BlockConfig {
-  AttentionConfig attention;        // the self-attention; its width is the block's width C
-  AttentionConfig cross_attention;  // CrossDecoderBlock only; width 0 means "same as attention"
-  FeedForwardConfig ffn;
-  NormConfig norm;
+  AttentionConfig attention{};      // the self-attention; its width is the block's width C
+  AttentionConfig cross_attention{};// CrossDecoderBlock only; width 0 means "same as attention"
+  FeedForwardConfig ffn{};
+  NormConfig norm{};
   NormPlacement placement = NormPlacement::Pre;
 
   Index width() const { return attention.width; }

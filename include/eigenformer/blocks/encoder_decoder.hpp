@@ -14,8 +14,8 @@
 namespace eigenformer {
 
 struct EncoderDecoderConfig {
-  StackConfig encoder;
-  StackConfig decoder;
+  StackConfig encoder{};
+  StackConfig decoder{};
 };
 
 template <class T>

@@ -28,11 +28,11 @@
 namespace eigenformer {
 
 struct StackConfig {
-  BlockConfig block;
+  BlockConfig block{};
   Index layers = 0;
   bool final_norm = false;                                 // a norm after the last block
-  std::optional<RopeConfig> rope;                          // RoPE in every self-attention
-  std::optional<RelativePositionBiasConfig> relative_bias; // T5: one learned table for the whole stack
+  std::optional<RopeConfig> rope{};                        // RoPE in every self-attention
+  std::optional<RelativePositionBiasConfig> relative_bias{}; // T5: one learned table for the whole stack
 
   void validate() const {
     if (layers <= 0) throw ValueError(detail::cat("[StackConfig] a stack needs at least one layer, got ", layers));

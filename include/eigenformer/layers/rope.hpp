@@ -44,7 +44,7 @@ struct RopeConfig {
   Index head_dim = 0;        // D (even)
   double base = 10000.0;     // "rope_theta"
   RopeLayout layout = RopeLayout::HalfSplit;
-  RopeScaling scaling;
+  RopeScaling scaling{};
 };
 
 /// θ_i for i = 0 .. D/2-1, after any scaling.

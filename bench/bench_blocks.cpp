@@ -1,0 +1,150 @@
+// bench_blocks — the attention core and each block at the BERT-base shape (C = 768, H = 12, D = 64,
+// F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter.
+//
+// Run (see ../shared PERF_NOTES for fair conditions; Eigen here runs on one thread):
+//     ./build/release/bench/bench_blocks --benchmark_counters_tabular=true
+// Reference on this machine (PERF_NOTES): PyTorch 1.13 TransformerEncoderLayer 768/12/3072, B=1, T=128,
+// one thread: 12.7 ms; B=8: 84 ms. Eigen 3.4 GEMM at these shapes: 109–116 GFLOP/s on one thread.
+//
+// FLOP counts (multiply-add = 2 FLOPs; the softmax, norms and activations are left out — they are small):
+//     projection  2·N·in·out        with N = B·T tokens
+//     attention   4·B·H·T·S·D       (Q Kᵀ and weights·V)
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+
+#include "eigenformer/eigenformer.hpp"
+
+using namespace eigenformer;
+
+namespace {
+
+constexpr Index kWidth = 768, kHeads = 12, kHeadDim = 64, kFfn = 3072, kPositions = 128;
+
+double projection_flops(Index tokens, Index in, Index out) { return 2.0 * static_cast<double>(tokens * in * out); }
+double core_flops(Index batch, Index t, Index s) {
+  return 4.0 * static_cast<double>(batch * kHeads * t * s * kHeadDim);
+}
+double attention_layer_flops(Index batch, Index t, Index s) {
+  return 2 * projection_flops(batch * t, kWidth, kWidth) + 2 * projection_flops(batch * s, kWidth, kWidth) +
+         core_flops(batch, t, s);
+}
+
+void set_gflops(benchmark::State& state, double flops_per_iteration) {
+  state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <class Module>
+void randomize(Module& module) {
+  std::srand(42);
+  for (auto& p : named_parameters(module)) {
+    for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.02f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);
+  }
+}
+
+Tensor3<float> random_input(Index batch, Index positions) {
+  Tensor3<float> x(batch, positions, kWidth);
+  x.setRandom();
+  return x;
+}
+
+BlockConfig bert_block() {
+  BlockConfig c;
+  c.attention = AttentionConfig{kWidth, kHeads, 0, 0, 0, true, true, std::nullopt};
+  c.ffn = FeedForwardConfig{kFfn, Activation::GeluErf, false, true};
+  c.norm = NormConfig{NormKind::LayerNorm, 1e-12, true};
+  c.placement = NormPlacement::Post;
+  return c;
+}
+
+BlockConfig llama_block() {
+  BlockConfig c;
+  c.attention = AttentionConfig{kWidth, kHeads, 0, 0, 0, false, false, std::nullopt};
+  c.ffn = FeedForwardConfig{kFfn, Activation::SiLU, true, false};
+  c.norm = NormConfig{NormKind::RMSNorm, 1e-6, false};
+  c.placement = NormPlacement::Pre;
+  return c;
+}
+
+// softmax(Q Kᵀ/√D + mask) V alone, on precomputed (B·T, H·D) queries, keys and values.
+void BM_AttentionCore(benchmark::State& state) {
+  const Index B = state.range(0), T = kPositions;
+  Matrix<float> q = Matrix<float>::Random(B * T, kWidth), k = Matrix<float>::Random(B * T, kWidth),
+                v = Matrix<float>::Random(B * T, kWidth), context(B * T, kWidth), scratch;
+  const HeadsView<const float> qv{q.data(), B, T, T, kHeads, kHeadDim}, kv{k.data(), B, T, T, kHeads, kHeadDim},
+      vv{v.data(), B, T, T, kHeads, kHeadDim};
+  const HeadsView<float> cv{context.data(), B, T, T, kHeads, kHeadDim};
+  AttentionMask<float> mask;
+  mask.causal = state.range(1) != 0;
+  for (auto _ : state) {
+    scaled_dot_product_attention<float>(qv, kv, vv, cv, mask, 0.125f, scratch);
+    benchmark::DoNotOptimize(context.data());
+  }
+  set_gflops(state, core_flops(B, T, T));
+}
+BENCHMARK(BM_AttentionCore)->ArgNames({"B", "causal"})->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})
+    ->Unit(benchmark::kMillisecond);
+
+// Multi-head self-attention: four projections around the core.
+void BM_MultiHeadAttention(benchmark::State& state) {
+  const Index B = state.range(0);
+  MultiHeadAttention<float> mha(bert_block().attention);
+  randomize(mha);
+  const Tensor3<float> x = random_input(B, kPositions);
+  Tensor3<float> y;
+  for (auto _ : state) {
+    mha.forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gflops(state, attention_layer_flops(B, kPositions, kPositions));
+}
+BENCHMARK(BM_MultiHeadAttention)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+
+// BERT's encoder block: post-norm LayerNorm, biases, GELU FFN.
+void BM_EncoderBlock(benchmark::State& state) {
+  const Index B = state.range(0);
+  EncoderBlock<float> block(bert_block());
+  randomize(block);
+  const Tensor3<float> x = random_input(B, kPositions);
+  Tensor3<float> y;
+  for (auto _ : state) {
+    block.forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gflops(state, attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
+}
+BENCHMARK(BM_EncoderBlock)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+
+// Llama's decoder block at the same width: causal, RMSNorm pre-norm, SwiGLU (three FFN matrices).
+void BM_DecoderBlock(benchmark::State& state) {
+  const Index B = state.range(0);
+  DecoderBlock<float> block(llama_block());
+  randomize(block);
+  const Tensor3<float> x = random_input(B, kPositions);
+  Tensor3<float> y;
+  for (auto _ : state) {
+    block.forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gflops(state, attention_layer_flops(B, kPositions, kPositions) + 3 * projection_flops(B * kPositions, kWidth, kFfn));
+}
+BENCHMARK(BM_DecoderBlock)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+
+// The encoder-decoder's decoder block: causal self-attention, cross-attention over a 128-position source, FFN.
+void BM_CrossDecoderBlock(benchmark::State& state) {
+  const Index B = state.range(0);
+  CrossDecoderBlock<float> block(bert_block());
+  randomize(block);
+  const Tensor3<float> x = random_input(B, kPositions), memory = random_input(B, kPositions);
+  Tensor3<float> y;
+  BlockOptions<float> options;
+  options.memory = &memory;
+  for (auto _ : state) {
+    block.forward(x, y, options);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gflops(state, 2 * attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
+}
+BENCHMARK(BM_CrossDecoderBlock)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+
+}  // namespace
