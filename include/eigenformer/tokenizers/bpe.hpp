@@ -372,24 +372,10 @@ class BytePairEncoding : public Model {
         last_was_unk = false;
         continue;
       }
-      if (!options_.byte_level && options_.byte_fallback) {
-        bool all = true;
-        TokenSequence bytes;
-        for (std::size_t i = p.begin; i < p.end; ++i) {
-          char name[8];
-          std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(piece[i]));
-          const auto id = vocab_.find(name);
-          if (!id) {
-            all = false;
-            break;
-          }
-          bytes.push_back(*id);
-        }
-        if (all) {
-          out.insert(out.end(), bytes.begin(), bytes.end());
-          last_was_unk = false;
-          continue;
-        }
+      if (!options_.byte_level && options_.byte_fallback &&
+          append_byte_tokens(vocab_, piece.substr(p.begin, p.end - p.begin), out)) {
+        last_was_unk = false;
+        continue;
       }
       if (!options_.unk_id) {
         throw ValueError(eigenformer::detail::cat("[bpe] the piece '", utf8_lossy(piece), "' has the byte sequence '",

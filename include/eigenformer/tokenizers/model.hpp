@@ -14,8 +14,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "eigenformer/core/types.hpp"
+#include "eigenformer/tokenizers/vocabulary.hpp"
 
 namespace eigenformer::tokenizers {
 
@@ -45,6 +47,24 @@ class Model {
   /// True when every byte string has an encoding (byte-level BPE): then encode_bytes() accepts input
   /// that is not UTF-8.
   virtual bool byte_level() const { return false; }
+};
+
+/// A model whose vocabulary entries are spelled as they are used (WordPiece, Unigram): token lookups are
+/// plain vocabulary lookups, and a token's surface is its spelling.
+class SpelledVocabularyModel : public Model {
+ public:
+  std::optional<TokenId> token_to_id(std::string_view token) const override { return vocab_.find(token); }
+  std::optional<std::string> id_to_token(TokenId id) const override {
+    if (!vocab_.contains(id)) return std::nullopt;
+    return std::string(vocab_.text(id));
+  }
+  std::optional<std::string> token_surface(TokenId id) const override { return id_to_token(id); }
+  std::size_t vocab_size() const override { return vocab_.id_bound(); }
+  const Vocabulary& vocabulary() const { return vocab_; }
+
+ protected:
+  explicit SpelledVocabularyModel(Vocabulary vocab = {}) : vocab_(std::move(vocab)) {}
+  Vocabulary vocab_;
 };
 
 }  // namespace eigenformer::tokenizers

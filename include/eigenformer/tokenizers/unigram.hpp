@@ -38,7 +38,7 @@
 
 namespace eigenformer::tokenizers {
 
-class Unigram : public Model {
+class Unigram : public SpelledVocabularyModel {
  public:
   /// `pieces[id]` = (piece, score). unk_id must index a piece when given. Throws FormatError naming
   /// `source` for a repeated piece or a bad unk_id.
@@ -129,18 +129,11 @@ class Unigram : public Model {
         out.push_back(*id);
         continue;
       }
-      if (byte_fallback_ && emit_bytes(s, out)) continue;
+      if (byte_fallback_ && append_byte_tokens(vocab_, s, out)) continue;
       out.push_back(*unk_id_);
     }
   }
 
-  std::optional<TokenId> token_to_id(std::string_view token) const override { return vocab_.find(token); }
-  std::optional<std::string> id_to_token(TokenId id) const override {
-    if (!vocab_.contains(id)) return std::nullopt;
-    return std::string(vocab_.text(id));
-  }
-  std::optional<std::string> token_surface(TokenId id) const override { return id_to_token(id); }
-  std::size_t vocab_size() const override { return vocab_.id_bound(); }
 
  private:
   static constexpr double kUnkPenalty = 10.0;
@@ -153,19 +146,6 @@ class Unigram : public Model {
       target.start = start;
       target.id = id;
     }
-  }
-
-  bool emit_bytes(std::string_view s, TokenSequence& out) const {
-    TokenSequence bytes;
-    for (char c : s) {
-      char name[8];
-      std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(c));
-      const auto id = vocab_.find(name);
-      if (!id) return false;
-      bytes.push_back(*id);
-    }
-    out.insert(out.end(), bytes.begin(), bytes.end());
-    return true;
   }
 
   // A byte trie of the pieces: node 0 is the root; children are found through one hash map keyed by
@@ -192,7 +172,6 @@ class Unigram : public Model {
     if (!piece.empty()) trie_[static_cast<std::size_t>(node)].id = id;
   }
 
-  Vocabulary vocab_;
   std::vector<double> scores_;
   double min_score_ = 0;
   std::optional<TokenId> unk_id_;

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <string>
@@ -97,5 +98,20 @@ class Vocabulary {
   std::vector<TokenId> slots_;  // -1 = empty
   std::size_t count_ = 0;
 };
+
+/// Byte fallback (SentencePiece): appends the ids of the tokens "<0xE2>", "<0x82>", ... for each byte of
+/// `bytes` and returns true — or appends nothing and returns false when one of them is missing.
+inline bool append_byte_tokens(const Vocabulary& vocab, std::string_view bytes, TokenSequence& out) {
+  TokenSequence ids;
+  for (char c : bytes) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(c));
+    const auto id = vocab.find(name);
+    if (!id) return false;
+    ids.push_back(*id);
+  }
+  out.insert(out.end(), ids.begin(), ids.end());
+  return true;
+}
 
 }  // namespace eigenformer::tokenizers

@@ -145,11 +145,11 @@ struct WordPieceOptions {
   std::size_t max_input_chars_per_word = 100;
 };
 
-class WordPiece : public Model {
+class WordPiece : public SpelledVocabularyModel {
  public:
   /// `vocab` must contain options.unk_token; throws FormatError naming `source` otherwise.
   WordPiece(Vocabulary vocab, WordPieceOptions options, std::string_view source = "<vocab>")
-      : vocab_(std::move(vocab)), options_(std::move(options)) {
+      : SpelledVocabularyModel(std::move(vocab)), options_(std::move(options)) {
     const auto unk = vocab_.find(options_.unk_token);
     if (!unk) {
       throw FormatError(eigenformer::detail::cat("[wordpiece] ", source, ": the unknown token '", options_.unk_token,
@@ -196,16 +196,8 @@ class WordPiece : public Model {
     out.insert(out.end(), pieces.begin(), pieces.end());
   }
 
-  std::optional<TokenId> token_to_id(std::string_view token) const override { return vocab_.find(token); }
-  std::optional<std::string> id_to_token(TokenId id) const override {
-    if (!vocab_.contains(id)) return std::nullopt;
-    return std::string(vocab_.text(id));
-  }
-  std::optional<std::string> token_surface(TokenId id) const override { return id_to_token(id); }
-  std::size_t vocab_size() const override { return vocab_.id_bound(); }
 
  private:
-  Vocabulary vocab_;
   WordPieceOptions options_;
   TokenId unk_id_ = 0;
 };
