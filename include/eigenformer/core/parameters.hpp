@@ -82,8 +82,10 @@ struct LoadOptions {
 
 /// Loads every parameter of `params` from an open safetensors file, converting dtypes.
 /// Throws FormatError naming the tensor: missing, unexpected (strict) or with a mismatched shape.
-template <class T>
-void load_parameters(ParameterList<T>& params, SafeTensorsReader& file, const LoadOptions& options = {}) {
+/// `file` is a SafeTensorsReader, or any source with the same path(), find(name), tensors() and
+/// read_into(info, T*) members (a sharded checkpoint folder: models/checkpoint.hpp).
+template <class T, class Source = SafeTensorsReader>
+void load_parameters(ParameterList<T>& params, Source& file, const LoadOptions& options = {}) {
   std::set<std::string> used;
   for (ParameterRef<T>& p : params) {
     const std::string file_name = options.rename ? options.rename(p.name) : p.name;

@@ -1,0 +1,290 @@
+// examples/t5/t5.hpp — T5 (Raffel et al. 2020, "Exploring the Limits of Transfer Learning with a Unified
+// Text-to-Text Transformer") assembled from eigenformer's blocks.
+//
+// What it picks from the kit:
+//   embedding   one table E (V, C) for the source, the target and (when tied) the output; nothing is added to
+//               it — positions enter as a learned bias on the attention scores
+//   encoder     EncoderBlock, pre-norm:  h = x + Attention(RMSNorm(x));  y = h + FFN(RMSNorm(h))
+//   decoder     CrossDecoderBlock, pre-norm: causal self-attention, then cross-attention to the encoder
+//               output, then the FFN
+//   attention   H heads of width D = d_kv (H·D may differ from C: T5 v1.1, flan-t5), no biases, and *no* score
+//               scaling — T5 folds 1/√D into its initialisation
+//   positions   RelativePositionBias: one (num_buckets, H) table per stack, held by block 0 in the files and
+//               added to the scores of every self-attention of that stack; bidirectional buckets in the
+//               encoder, causal ones in the decoder; the cross-attention has none
+//   RMSNorm     "T5LayerNorm": y = x / √(mean(x²) + ε) ⊙ γ — no mean, no bias; a final norm in each stack
+//   FFN         feed_forward_proj "relu" (t5-small): wo(ReLU(wi x));
+//               "gated-gelu" (T5 v1.1, flan-t5): wo(GELU_tanh(wi_0 x) ⊙ wi_1 x)
+//   head        tied (t5-small): logits = (h · C^-½) Eᵀ — the rescale Mesh TensorFlow applies;
+//               untied (v1.1, flan-t5): logits = h W_lmᵀ
+//
+// It loads Hugging Face checkpoints with model_type "t5" (t5-small/base/large, google/t5-v1_1-*, flan-t5-*) or
+// "mt5".
+//
+// Shapes: B batch, S source positions, T target positions, C d_model, H num_heads, D d_kv, F d_ff, V vocab_size.
+#pragma once
+
+#include <eigenformer/eigenformer.hpp>
+#include <eigenformer/models/models.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace eigenformer {
+
+/// config.json of a T5 checkpoint, with Hugging Face's field names and defaults (T5Config).
+struct T5Config {
+  Index vocab_size = 0;                        // V
+  Index d_model = 0;                           // C
+  Index d_kv = 0;                              // D
+  Index d_ff = 0;                              // F
+  Index num_layers = 0;                        // encoder blocks
+  Index num_decoder_layers = 0;                // decoder blocks (default num_layers)
+  Index num_heads = 0;                         // H
+  Index relative_attention_num_buckets = 32;
+  Index relative_attention_max_distance = 128;
+  double layer_norm_epsilon = 1e-6;
+  std::string feed_forward_proj = "relu";      // "relu", "gated-gelu", "gated-silu", ...
+  bool gated = false;                          // from feed_forward_proj
+  Activation activation = Activation::ReLU;    // from feed_forward_proj ("gated-gelu" means the tanh GELU)
+  bool tie_word_embeddings = true;
+  SpecialTokenIds special_tokens;              // pad 0, eos 1, decoder_start 0 unless config.json says otherwise
+  json::Value original;                        // the file as read, so that saving keeps fields we do not use
+
+  static T5Config from(const ModelConfig& c) {
+    const std::string type = c.string("model_type", "");
+    c.check(type == "t5" || type == "mt5", detail::cat("model_type is '", type, "', expected 't5' or 'mt5'"));
+    T5Config t;
+    t.original = c.json();
+    t.vocab_size = c.positive("vocab_size");
+    t.d_model = c.positive("d_model");
+    t.d_kv = c.positive("d_kv");
+    t.d_ff = c.positive("d_ff");
+    t.num_layers = c.positive("num_layers");
+    t.num_decoder_layers = c.positive_or("num_decoder_layers", t.num_layers);
+    t.num_heads = c.positive("num_heads");
+    // The buckets: half exact, half logarithmic up to max_distance, which must lie beyond the exact ones.
+    t.relative_attention_num_buckets = c.positive_or("relative_attention_num_buckets", 32, 4);
+    t.relative_attention_max_distance = c.positive_or("relative_attention_max_distance", 128);
+    c.check(t.relative_attention_max_distance > t.relative_attention_num_buckets / 2,
+            detail::cat("relative_attention_max_distance ", t.relative_attention_max_distance, " must exceed half of ",
+                        t.relative_attention_num_buckets, " relative_attention_num_buckets"));
+    t.layer_norm_epsilon = c.positive_number("layer_norm_epsilon", 1e-6);
+    // feed_forward_proj is "<act>" or "gated-<act>"; "gated-gelu" means the tanh GELU (configuration_t5.py).
+    t.feed_forward_proj = c.string("feed_forward_proj", "relu");
+    const std::size_t dash = t.feed_forward_proj.find('-');
+    const std::string head = t.feed_forward_proj.substr(0, dash);
+    const std::string act = dash == std::string::npos ? t.feed_forward_proj : t.feed_forward_proj.substr(dash + 1);
+    c.check(dash == std::string::npos || (head == "gated" && act.find('-') == std::string::npos),
+            detail::cat("feed_forward_proj '", t.feed_forward_proj, "' is not '<activation>' or 'gated-<activation>'"));
+    t.gated = dash != std::string::npos;
+    t.activation = t.feed_forward_proj == "gated-gelu" ? Activation::GeluTanh : activation_field(c, "feed_forward_proj", act);
+    t.tie_word_embeddings = c.boolean("tie_word_embeddings", true);
+    t.special_tokens = SpecialTokenIds::from(c, t.vocab_size);
+    if (!t.special_tokens.pad) t.special_tokens.pad = 0;                   // T5Config's defaults
+    if (t.special_tokens.eos.empty()) t.special_tokens.eos = {1};
+    if (!t.special_tokens.decoder_start) t.special_tokens.decoder_start = t.special_tokens.pad;
+    return t;
+  }
+
+  json::Value to_json() const {
+    json::Value j = original.is_object() ? original : json::Value(json::Object{});
+    j.set("model_type", "t5");
+    if (!j.find("architectures")) j.set("architectures", json::Array{json::Value("T5ForConditionalGeneration")});
+    j.set("vocab_size", vocab_size);
+    j.set("d_model", d_model);
+    j.set("d_kv", d_kv);
+    j.set("d_ff", d_ff);
+    j.set("num_layers", num_layers);
+    j.set("num_decoder_layers", num_decoder_layers);
+    j.set("num_heads", num_heads);
+    j.set("relative_attention_num_buckets", relative_attention_num_buckets);
+    j.set("relative_attention_max_distance", relative_attention_max_distance);
+    j.set("layer_norm_epsilon", layer_norm_epsilon);
+    j.set("feed_forward_proj", feed_forward_proj);
+    j.set("tie_word_embeddings", tie_word_embeddings);
+    j.set("is_encoder_decoder", true);
+    return j;
+  }
+
+  /// The two stacks this family picks (see the top of this file).
+  EncoderDecoderConfig stacks() const {
+    StackConfig s;
+    s.block.attention = AttentionConfig{d_model, num_heads, 0, d_kv, 0, false, false, /*scale=*/1.0};
+    s.block.ffn = FeedForwardConfig{d_ff, activation, gated, /*bias=*/false};
+    s.block.norm = NormConfig{NormKind::RMSNorm, layer_norm_epsilon, /*bias=*/false};
+    s.block.placement = NormPlacement::Pre;
+    s.layers = num_layers;
+    s.final_norm = true;
+    s.relative_bias = RelativePositionBiasConfig{num_heads, relative_attention_num_buckets,
+                                                 relative_attention_max_distance, /*bidirectional=*/true};
+    EncoderDecoderConfig config{s, s};
+    config.decoder.layers = num_decoder_layers;
+    config.decoder.relative_bias->bidirectional = false;  // the decoder only looks left
+    return config;
+  }
+
+  std::int64_t parameter_count() const {
+    const std::int64_t C = d_model, HD = num_heads * d_kv, F = d_ff;
+    const std::int64_t attention = 4 * C * HD, ffn = (gated ? 3 : 2) * C * F;
+    const std::int64_t bias = relative_attention_num_buckets * num_heads;
+    const std::int64_t encoder = num_layers * (attention + ffn + 2 * C) + C + bias;
+    const std::int64_t decoder = num_decoder_layers * (2 * attention + ffn + 3 * C) + C + bias;
+    return vocab_size * C * (tie_word_embeddings ? 1 : 2) + encoder + decoder;
+  }
+};
+
+/// What one forward call may do besides computing logits. All optional.
+template <class T>
+struct T5Options {
+  const KeyPadding* source_padding = nullptr;  // padding of the source (B, S)
+  Capture<T>* encoder_capture = nullptr;       // encoder hidden states and attention maps (HF meaning)
+  Capture<T>* decoder_capture = nullptr;       // decoder hidden states, self- and cross-attention maps
+  DecoderCache<T>* cache = nullptr;            // incremental decoding
+  bool last_only = false;                      // logits of the last target position only: (B, V)
+};
+
+template <class T>
+class T5 : public Seq2SeqLM<T> {
+ public:
+  using Scalar = T;
+
+  explicit T5(const T5Config& config)
+      : config_(config), shared(config.vocab_size, config.d_model), model(config.stacks()) {
+    if (!config.tie_word_embeddings) lm_head = Linear<T>(config.d_model, config.vocab_size, /*bias=*/false);
+  }
+
+  /// Opens a checkpoint folder, checks config.json against the weights' sizes, builds and loads (strict).
+  static T5 from_pretrained(const std::string& folder) {
+    Checkpoint checkpoint(folder);
+    const T5Config config = T5Config::from(checkpoint.config());
+    checkpoint.check_parameter_count(config.parameter_count());
+    T5 t5(config);
+    t5.load(checkpoint);
+    return t5;
+  }
+
+  /// source (B, S), target (B, T) → logits (B·T, V), or (B, V) with options.last_only.
+  void forward(const TokenIds& source, const TokenIds& target, Matrix<T>& logits, const T5Options<T>& options = {}) {
+    // 1) Embed the source. Nothing is added: positions enter as the relative bias.       x (B, S, C)
+    shared.forward(source, x);
+
+    // 2) The encoder reads the whole source at once.                                      memory (B, S, C)
+    model.encode(x, memory, options.source_padding, options.encoder_capture);
+
+    // 3) Embed the target and run the decoder over it, each block reading the memory.    h (B, T, C)
+    shared.forward(target, y);
+    model.decode(y, memory, h, options.source_padding, /*target_padding=*/nullptr, options.cache, options.decoder_capture);
+
+    // 4) The LM head.                                                                      (B·T, V) or (B, V)
+    head(h, target.rows(), options.last_only, logits);
+  }
+
+  // ---- Seq2SeqLM ---------------------------------------------------------------------------------------------------
+  Index vocab_size() const override { return config_.vocab_size; }
+  const SpecialTokenIds& special_tokens() const override { return config_.special_tokens; }
+
+  void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<T>& out) override {
+    shared.forward(source, x);
+    model.encode(x, out, padding);
+  }
+
+  void decode(const TokenIds& target, const Tensor3<T>& encoded, const KeyPadding* source_padding, DecoderCache<T>& cache,
+              Matrix<T>& logits, bool last_only = false) override {
+    shared.forward(target, y);
+    model.decode(y, encoded, h, source_padding, nullptr, &cache);
+    head(h, target.rows(), last_only, logits);
+  }
+
+  // ---- Names, loading, saving ------------------------------------------------------------------------------------
+  const T5Config& config() const { return config_; }
+
+  /// Names: shared.weight, encoder.layers.<i>.*, encoder.final_norm.weight, encoder.relative_bias.weight, the
+  /// same under decoder. (with self_attn, cross_attn and their norms), lm_head.weight (untied only).
+  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+    shared.collect_parameters(prefix + "shared.", out);
+    model.collect_parameters(prefix, out);
+    if (!config_.tie_word_embeddings) lm_head.collect_parameters(prefix + "lm_head.", out);
+  }
+
+  /// Our names ↔ the names in Hugging Face T5 checkpoints (T5ForConditionalGeneration). The FFN's names depend
+  /// on its kind: wi (plain) or wi_0 = gate and wi_1 = up (gated).
+  NameTable hf_names() const {
+    const std::string up = config_.gated ? "wi_1." : "wi.";
+    return NameTable({
+        {"shared.", "shared."},
+        {"encoder.layers.{i}.attn_norm.", "encoder.block.{i}.layer.0.layer_norm."},
+        {"encoder.layers.{i}.attn.", "encoder.block.{i}.layer.0.SelfAttention."},  // q, k, v, o
+        {"encoder.layers.{i}.ffn_norm.", "encoder.block.{i}.layer.1.layer_norm."},
+        {"encoder.layers.{i}.ffn.gate.", "encoder.block.{i}.layer.1.DenseReluDense.wi_0."},
+        {"encoder.layers.{i}.ffn.up.", "encoder.block.{i}.layer.1.DenseReluDense." + up},
+        {"encoder.layers.{i}.ffn.down.", "encoder.block.{i}.layer.1.DenseReluDense.wo."},
+        {"encoder.final_norm.", "encoder.final_layer_norm."},
+        {"encoder.relative_bias.", "encoder.block.0.layer.0.SelfAttention.relative_attention_bias."},
+        {"decoder.layers.{i}.self_attn_norm.", "decoder.block.{i}.layer.0.layer_norm."},
+        {"decoder.layers.{i}.self_attn.", "decoder.block.{i}.layer.0.SelfAttention."},
+        {"decoder.layers.{i}.cross_attn_norm.", "decoder.block.{i}.layer.1.layer_norm."},
+        {"decoder.layers.{i}.cross_attn.", "decoder.block.{i}.layer.1.EncDecAttention."},
+        {"decoder.layers.{i}.ffn_norm.", "decoder.block.{i}.layer.2.layer_norm."},
+        {"decoder.layers.{i}.ffn.gate.", "decoder.block.{i}.layer.2.DenseReluDense.wi_0."},
+        {"decoder.layers.{i}.ffn.up.", "decoder.block.{i}.layer.2.DenseReluDense." + up},
+        {"decoder.layers.{i}.ffn.down.", "decoder.block.{i}.layer.2.DenseReluDense.wo."},
+        {"decoder.final_norm.", "decoder.final_layer_norm."},
+        {"decoder.relative_bias.", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias."},
+        {"lm_head.", "lm_head."},
+    });
+  }
+
+  /// Hugging Face files store the embedding as "shared" and often again as encoder/decoder.embed_tokens (or
+  /// only as those); old files also carry a cross-attention bias T5 never uses, and tied ones may carry lm_head.
+  NameMapping names() const {
+    NameMapping m;
+    m.to_hf = [table = hf_names()](const std::string& ours) { return table.to_hf(ours); };
+    m.aliases = [](const std::string& hf) -> std::vector<std::string> {
+      if (hf == "shared.weight") return {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"};
+      return {};
+    };
+    const bool tied = config_.tie_word_embeddings;
+    m.ignore = [tied](const std::string& name) {
+      return name == "decoder.block.0.layer.1.EncDecAttention.relative_attention_bias.weight" ||
+             (tied && name == "lm_head.weight");
+    };
+    return m;
+  }
+
+  void load(Checkpoint& checkpoint) {
+    ParameterList<T> params = named_parameters(*this);
+    load_checkpoint(params, checkpoint, names());
+  }
+
+  void save_pretrained(const std::string& folder, DType dtype = DType::F32) {
+    save_checkpoint(folder, config_.to_json(), named_parameters(*this), names(), dtype);
+  }
+
+ private:
+  // logits = (h · C^-½) Eᵀ when tied, h W_lmᵀ otherwise; all positions or the last of each sequence.
+  void head(const Tensor3<T>& hidden, Index batch, bool last_only, Matrix<T>& logits) const {
+    const Matrix<T>& weight = config_.tie_word_embeddings ? shared.weight : lm_head.weight;
+    const T scale = config_.tie_word_embeddings ? T(1) / std::sqrt(static_cast<T>(config_.d_model)) : T(1);
+    if (last_only) {
+      logits.noalias() = (detail::last_rows<T>(as_matrix(hidden), batch) * scale) * weight.transpose();
+    } else {
+      logits.noalias() = (as_matrix(hidden) * scale) * weight.transpose();
+    }
+  }
+
+  T5Config config_;
+
+ public:
+  Embedding<T> shared;      // E (V, C)
+  EncoderDecoder<T> model;  // encoder and decoder stacks (each with its relative bias and final norm)
+  Linear<T> lm_head;        // W_lm (V, C); empty when tied
+  // Intermediates of the last forward call.
+  Tensor3<T> x;             // (B, S, C) the embedded source
+  Tensor3<T> memory;        // (B, S, C) the encoder output
+  Tensor3<T> y;             // (B, T, C) the embedded target
+  Tensor3<T> h;             // (B, T, C) the decoder output, after its final norm (before any rescale)
+};
+
+}  // namespace eigenformer

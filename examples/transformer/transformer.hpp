@@ -1,0 +1,83 @@
+// examples/transformer/transformer.hpp — the Transformer of "Attention is all you need" (Vaswani et al. 2017),
+// assembled from the same blocks as BERT, Llama and T5.
+//
+//   embedding   one table E (V, C) shared by source, target and output (§3.4), multiplied by √C, plus the
+//               fixed sinusoidal positions (§3.5)
+//   encoder     N × EncoderBlock, post-norm: LayerNorm(x + Sublayer(x)) (§3.1), biases everywhere,
+//               FFN(x) = ReLU(x W_1 + b_1) W_2 + b_2 (§3.3)
+//   decoder     N × CrossDecoderBlock: masked self-attention, attention over the encoder output, FFN
+//   output      logits = h Eᵀ ("the pre-softmax linear transformation" shares E)
+//
+// The paper's base model is C = 512, H = 8, F = 2048, N = 6.
+// Shapes: B batch, S source positions, T target positions, C width, V vocabulary.
+#pragma once
+
+#include <eigenformer/eigenformer.hpp>
+
+#include <cmath>
+#include <string>
+
+namespace eigenformer {
+
+struct TransformerConfig {
+  Index vocab = 37000;  // the paper's shared English-German byte-pair vocabulary
+  Index width = 512;    // C = d_model
+  Index heads = 8;      // H
+  Index ffn = 2048;     // F = d_ff
+  Index layers = 6;     // N, in the encoder and in the decoder
+  double eps = 1e-5;    // LayerNorm ε (the paper gives none; PyTorch's default)
+
+  EncoderDecoderConfig stacks() const {
+    StackConfig s;
+    s.block.attention = AttentionConfig{width, heads, 0, 0, 0, /*qkv_bias=*/true, /*out_bias=*/true, std::nullopt};
+    s.block.ffn = FeedForwardConfig{ffn, Activation::ReLU, /*gated=*/false, /*bias=*/true};
+    s.block.norm = NormConfig{NormKind::LayerNorm, eps, /*bias=*/true};
+    s.block.placement = NormPlacement::Post;
+    s.layers = layers;
+    return EncoderDecoderConfig{s, s};
+  }
+};
+
+template <class T>
+class Transformer {
+ public:
+  using Scalar = T;
+
+  explicit Transformer(const TransformerConfig& config)
+      : config_(config), embedding(config.vocab, config.width), model(config.stacks()) {}
+
+  /// source (B, S), target (B, T) → logits (B·T, V): the score of every next target token.
+  void forward(const TokenIds& source, const TokenIds& target, Matrix<T>& logits) {
+    // 1) Source: E[source]·√C + PE, then the encoder.                    memory (B, S, C)
+    embed(source, x);
+    model.encode(x, memory);
+    // 2) Target: E[target]·√C + PE, then the decoder reading the memory.  h (B, T, C)
+    embed(target, y);
+    model.decode(y, memory, h);
+    // 3) Output: logits = h Eᵀ.                                            (B·T, V)
+    logits.noalias() = as_matrix(h) * embedding.weight.transpose();
+  }
+
+  /// Names: embedding.weight, encoder.*, decoder.*
+  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+    embedding.collect_parameters(prefix + "embedding.", out);
+    model.collect_parameters(prefix, out);
+  }
+
+ private:
+  void embed(const TokenIds& ids, Tensor3<T>& out) const {
+    embedding.forward(ids, out);
+    as_matrix(out) *= std::sqrt(static_cast<T>(config_.width));
+    add_sinusoidal_positions(out);
+  }
+
+  TransformerConfig config_;
+
+ public:
+  Embedding<T> embedding;   // E (V, C)
+  EncoderDecoder<T> model;  // encoder and decoder stacks
+  Tensor3<T> x, memory;     // (B, S, C) the embedded source, the encoder output
+  Tensor3<T> y, h;          // (B, T, C) the embedded target, the decoder output
+};
+
+}  // namespace eigenformer

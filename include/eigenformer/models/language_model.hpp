@@ -1,0 +1,124 @@
+// eigenformer/models/language_model.hpp — what text generation needs from a model, and nothing more.
+//
+// Generation (greedy, sampling, beam search) is written once, against these two interfaces; the families
+// implement them (examples/llama/llama.hpp: CausalLM, examples/t5/t5.hpp: Seq2SeqLM). Both work
+// incrementally: a DecoderCache keeps the keys and values of every position already processed, so each step
+// feeds only the new tokens.
+//
+//     prompt:  forward(prompt_ids (B, T), cache, logits, /*last_only=*/true)   cache.length(): 0 → T
+//     step:    forward(next_ids (B, 1),   cache, logits, true)                 cache.length(): T → T + 1
+//
+// Shapes: B batch, T new positions in this call, S source positions, C width, V vocabulary.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eigenformer/attention/attention.hpp"
+#include "eigenformer/blocks/stack.hpp"
+#include "eigenformer/core/tensor.hpp"
+#include "eigenformer/core/types.hpp"
+#include "eigenformer/models/config.hpp"
+
+namespace eigenformer {
+
+/// The token ids with a role in generation, as config.json gives them (generation_config.json may override
+/// them; the generation code reads that file).
+struct SpecialTokenIds {
+  std::optional<TokenId> bos;            // "bos_token_id": prepended to a prompt by the tokenizer
+  std::vector<TokenId> eos;              // "eos_token_id": any of them ends a sequence (Llama 3 lists several)
+  std::optional<TokenId> pad;            // "pad_token_id": fills finished sequences of a batch
+  std::optional<TokenId> decoder_start;  // "decoder_start_token_id": the first decoder input (T5: pad, 0)
+
+  bool is_eos(TokenId id) const {
+    for (TokenId e : eos) {
+      if (e == id) return true;
+    }
+    return false;
+  }
+
+  /// Reads bos_token_id, eos_token_id (an id or a list), pad_token_id and decoder_start_token_id; each must lie
+  /// in [0, vocab_size) when present (ConfigError otherwise).
+  static SpecialTokenIds from(const ModelConfig& config, Index vocab_size) {
+    const auto one = [&](const char* field) -> std::optional<TokenId> {
+      if (!config.has(field)) return std::nullopt;
+      return checked(config, field, config.integer(field), vocab_size);
+    };
+    SpecialTokenIds ids;
+    ids.bos = one("bos_token_id");
+    ids.pad = one("pad_token_id");
+    ids.decoder_start = one("decoder_start_token_id");
+    for (std::int64_t id : config.integers("eos_token_id")) ids.eos.push_back(checked(config, "eos_token_id", id, vocab_size));
+    return ids;
+  }
+
+ private:
+  static TokenId checked(const ModelConfig& config, const char* field, std::int64_t id, Index vocab_size) {
+    if (id < 0 || id >= vocab_size) {
+      config.fail(detail::cat("field '", field, "' is ", id, ", outside the vocabulary of ", vocab_size, " tokens"));
+    }
+    return static_cast<TokenId>(id);
+  }
+};
+
+/// A decoder-only language model (Llama, GPT): p(next token | tokens so far).
+template <class T>
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+
+  /// V, the number of rows of logits per position.
+  virtual Index vocab_size() const = 0;
+  /// The context length the model was trained for ("max_position_embeddings"); forward() refuses to go past it.
+  virtual Index max_positions() const = 0;
+  virtual const SpecialTokenIds& special_tokens() const = 0;
+
+  /// Runs `ids` (B, T), the T positions that follow the cache.length() positions already in `cache`, and
+  /// appends their keys and values to the cache (an empty cache starts a new batch).
+  ///   logits    (B·T, V): row b·T + t scores the token after position t of sequence b; or, with
+  ///             last_only, (B, V) for the last position of each sequence only — a prompt then costs one
+  ///             LM-head row per sequence instead of T.
+  ///   padding   optional, over the cache.length() + T key positions, for left-padded prompts of different
+  ///             lengths: padding keys are hidden from every query. RoPE depends only on the distance between
+  ///             two positions, so a left-padded sequence attends exactly as the same tokens unpadded.
+  /// ValueError for a token id outside [0, V) or a cache that would pass max_positions().
+  virtual void forward(const TokenIds& ids, DecoderCache<T>& cache, Matrix<T>& logits, bool last_only = false,
+                       const KeyPadding* padding = nullptr) = 0;
+};
+
+/// An encoder-decoder language model (T5, BART): p(next target token | source, target so far).
+template <class T>
+class Seq2SeqLM {
+ public:
+  virtual ~Seq2SeqLM() = default;
+
+  virtual Index vocab_size() const = 0;
+  /// Includes decoder_start (the first decoder input) and eos.
+  virtual const SpecialTokenIds& special_tokens() const = 0;
+
+  /// source (B, S) → memory (B, S, C), the encoder output every decoder step reads. `padding` marks the real
+  /// source tokens (right padding, or any mask).
+  virtual void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<T>& memory) = 0;
+
+  /// target (B, T): the T decoder positions that follow cache.length() cached ones (the first call starts with
+  /// decoder_start). The cache keeps the decoder's self-attention keys and values and, from the first call on,
+  /// the cross-attention keys and values of `memory`. Clear the cache when the source changes.
+  ///   logits (B·T, V), or (B, V) for the last position of each sequence with last_only.
+  virtual void decode(const TokenIds& target, const Tensor3<T>& memory, const KeyPadding* source_padding,
+                      DecoderCache<T>& cache, Matrix<T>& logits, bool last_only = false) = 0;
+};
+
+namespace detail {
+
+/// The last row of each of the B sequences of a (B·T, C) matrix: (B, C). Used for last_only logits.
+template <class T>
+Matrix<T> last_rows(const Eigen::Ref<const Matrix<T>>& rows, Index batch) {
+  const Index positions = rows.rows() / batch;
+  Matrix<T> last(batch, rows.cols());
+  for (Index b = 0; b < batch; ++b) last.row(b) = rows.row(b * positions + positions - 1);
+  return last;
+}
+
+}  // namespace detail
+}  // namespace eigenformer
