@@ -7,6 +7,7 @@
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/json.hpp"
 #include "eigenformer/core/dtype.hpp"
+#include "eigenformer/core/atomic_file.hpp"
 #include "eigenformer/core/safetensors.hpp"
 #include "eigenformer/core/parameters.hpp"
 

@@ -20,8 +20,7 @@
 // Every failure is a FormatError naming the file, the tensor and the problem.
 //
 // The writer puts tensors in the order they were added, pads the header with spaces to a multiple of
-// 8 bytes, and writes atomically: to a temporary file in the same folder, flushed and fsync'ed, then
-// renamed over the target — a crash never leaves a half-written file under the final name.
+// 8 bytes, and writes atomically (core/atomic_file.hpp): a crash never leaves a half-written file.
 #pragma once
 
 #include <algorithm>
@@ -35,10 +34,7 @@
 #include <utility>
 #include <vector>
 
-#if defined(__unix__) || defined(__APPLE__)
-#include <unistd.h>  // fsync
-#endif
-
+#include "eigenformer/core/atomic_file.hpp"
 #include "eigenformer/core/dtype.hpp"
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/json.hpp"
@@ -329,32 +325,15 @@ class SafeTensorsWriter {
     std::string text = entries_.empty() && metadata_.empty() ? std::string("{}") : json::dump(header);
     while ((8 + text.size()) % 8 != 0) text += ' ';
 
-    // 2) Everything to a temporary file next to the target, then rename: atomic on POSIX.
-    const std::string tmp = detail::cat(path, ".tmp-", process_id());
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (f == nullptr) throw FileError(detail::cat("[safetensors] cannot create '", tmp, "'"));
-    bool ok = true;
+    // 2) Everything to a temporary file next to the target, then renamed over it (atomic_file.hpp).
+    AtomicFile out(path, "[safetensors]");
     unsigned char len[8];
-    std::uint64_t n = text.size();
+    const std::uint64_t n = text.size();
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xFF);
-    ok = ok && std::fwrite(len, 1, 8, f) == 8;
-    ok = ok && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    for (const Entry& e : entries_) {
-      ok = ok && (e.bytes.empty() || std::fwrite(e.bytes.data(), 1, e.bytes.size(), f) == e.bytes.size());
-    }
-    ok = ok && std::fflush(f) == 0;
-#if defined(__unix__) || defined(__APPLE__)
-    ok = ok && ::fsync(::fileno(f)) == 0;
-#endif
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok) {
-      std::remove(tmp.c_str());
-      throw FileError(detail::cat("[safetensors] error while writing '", tmp, "' (disk full?); '", path, "' is unchanged"));
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      throw FileError(detail::cat("[safetensors] cannot rename '", tmp, "' to '", path, "'"));
-    }
+    out.write(len, 8);
+    out.write(text);
+    for (const Entry& e : entries_) out.write(e.bytes.data(), e.bytes.size());
+    out.commit();
   }
 
  private:
@@ -362,14 +341,6 @@ class SafeTensorsWriter {
     TensorInfo info;
     std::vector<unsigned char> bytes;
   };
-
-  static long process_id() {
-#if defined(__unix__) || defined(__APPLE__)
-    return static_cast<long>(::getpid());
-#else
-    return 0;
-#endif
-  }
 
   std::vector<Entry> entries_;
   std::map<std::string, std::string> metadata_;

@@ -1,0 +1,500 @@
+// eigenformer/generation/generate.hpp — the generation loop: score, choose, append, until EOS.
+//
+//     tokens = prompt
+//     repeat:
+//         scores = model(tokens)[last position]        (V)   one score per vocabulary entry
+//         scores = filters(scores)                           logits_processing.hpp
+//         next   = choose(scores)                            greedy: argmax; sampling: a draw
+//         tokens = tokens + next
+//     until next is an EOS token, a stop string appears, or max_new_tokens are generated
+//
+// Thanks to the KV cache, each step feeds only the one new token (session.hpp).
+//
+// Beam search keeps the num_beams most probable partial sequences instead of one. Each step scores every
+// extension of every beam by its total log-probability Σ log p, ranks the best 2·num_beams (more when there
+// are several EOS ids), and walks down the ranking: an extension ending in EOS becomes a finished
+// hypothesis (if it ranks among the top num_beams), any other becomes one of the next beams, until
+// num_beams beams are filled. Finished hypotheses are compared by Σ log p / length^length_penalty
+// (length = generated tokens, EOS included), and the best num_beams are kept. This is Hugging Face's
+// BeamSearchScorer, step for step; two deliberate differences: a hypothesis keeps the EOS token it actually
+// ended with (Hugging Face writes eos_token_id[0] back), and a stop string ends a hypothesis just as an EOS
+// does (Hugging Face stops the whole search only when every beam has met one).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/tensor.hpp"
+#include "eigenformer/generation/config.hpp"
+#include "eigenformer/generation/logits_processing.hpp"
+#include "eigenformer/generation/sampling.hpp"
+#include "eigenformer/generation/session.hpp"
+#include "eigenformer/generation/stopping.hpp"
+#include "eigenformer/generation/trace.hpp"
+#include "eigenformer/models/language_model.hpp"
+#include "eigenformer/tokenizers/stream_decoder.hpp"
+#include "eigenformer/tokenizers/tokenizer.hpp"
+
+namespace eigenformer::generation {
+
+/// One generated sequence.
+struct GeneratedSequence {
+  TokenSequence tokens;               // the generated tokens only (the EOS that ended it included)
+  std::string text;                   // their text, special tokens left out (when a tokenizer was given)
+  StopReason stop_reason = StopReason::MaxNewTokens;
+  std::optional<TokenId> eos_token;   // which EOS id ended it
+  std::string stop_string;            // which stop string ended it
+  double log_probability = 0;         // Σ log p(token) under the model's unfiltered distribution
+  double score = 0;                   // beam search: the length-penalised score it was ranked by;
+                                      // otherwise log_probability
+};
+
+/// Optional companions of a run.
+struct GenerationIO {
+  /// Decodes text (results, stop strings, streaming) and spells tokens in traces.
+  const tokenizers::Tokenizer* tokenizer = nullptr;
+  /// Streaming (greedy and sampling, sequence 0): called once per generated token with the text it
+  /// completes — possibly "" while a multi-byte character is incomplete. Needs the tokenizer.
+  std::function<void(TokenId token, const std::string& text)> on_token;
+  /// Receives a step-by-step record (trace.hpp).
+  Trace* trace = nullptr;
+};
+
+namespace detail {
+
+/// Converts a model's score row to double and checks it.
+template <class Derived>
+Scores score_row(const Eigen::MatrixBase<Derived>& row, std::int64_t step) {
+  Scores z(static_cast<std::size_t>(row.size()));
+  for (Index v = 0; v < row.size(); ++v) z[static_cast<std::size_t>(v)] = static_cast<double>(row(v));
+  check_finite(z, step);
+  return z;
+}
+
+/// The top `n` entries of a probability vector, best first (ties: lower id first).
+inline std::vector<Candidate> top_candidates(const std::vector<double>& prob, std::size_t n) {
+  std::vector<std::size_t> order(prob.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  n = std::min(n, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n), order.end(),
+                    [&](std::size_t a, std::size_t b) { return prob[a] > prob[b] || (prob[a] == prob[b] && a < b); });
+  std::vector<Candidate> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back({static_cast<TokenId>(order[i]), prob[order[i]]});
+  return out;
+}
+
+inline FilterStage stage(const std::string& name, const Scores& z, std::size_t top_n) {
+  const std::vector<double> prob = softmax(z);
+  FilterStage s{name, top_candidates(prob, top_n), 0};
+  for (double p : prob) s.kept += p > 0 ? 1 : 0;
+  return s;
+}
+
+inline bool is_eos(const GenerationConfig& config, TokenId id) {
+  return std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) != config.eos_token_ids.end();
+}
+
+/// The generated text of `tokens` (special tokens skipped), or "" without a tokenizer.
+inline std::string text_of(const GenerationIO& io, const TokenSequence& tokens) {
+  if (io.tokenizer == nullptr) return "";
+  tokenizers::DecodeOptions options;
+  options.skip_special_tokens = true;
+  return io.tokenizer->decode(tokens, options);
+}
+
+/// The stop string that appending `token` to `tokens` completes, or "". Works on the decoded bytes, so a
+/// stop string may span tokens; one that was complete before `token` does not count again.
+inline std::string completed_stop_string(const GenerationIO& io, const GenerationConfig& config, const TokenSequence& tokens,
+                                         TokenId token) {
+  if (config.stop_strings.empty()) return "";
+  TokenSequence extended = tokens;
+  extended.push_back(token);
+  tokenizers::DecodeOptions options;
+  options.skip_special_tokens = true;
+  const std::string before = io.tokenizer->decode_bytes(tokens, options);
+  const std::string after = io.tokenizer->decode_bytes(extended, options);
+  StopStringMatcher matcher(config.stop_strings);
+  if (after.compare(0, before.size(), before) == 0) {
+    matcher.append(before);
+    return matcher.append(after.substr(before.size())).value_or("");
+  }
+  return matcher.append(after).value_or("");  // a decoder rewrote earlier text (rare): search all of it
+}
+
+/// Checks everything a run needs before the first model call.
+template <class T>
+void check_run(const DecodingSession<T>& session, const TokenSequence& prompt, const GenerationConfig& config,
+               const GenerationIO& io, std::optional<Index> max_positions) {
+  config.validate();
+  if (prompt.empty()) {
+    throw ValueError("[generation] the prompt is empty: give at least one token (a decoder usually starts with BOS)");
+  }
+  const Index V = session.vocab_size();
+  for (std::size_t i = 0; i < prompt.size(); ++i) {
+    if (prompt[i] < 0 || prompt[i] >= V) {
+      throw ValueError(eigenformer::detail::cat("[generation] prompt token ", i, " has id ", prompt[i],
+                                                ", outside the vocabulary of ", V, " tokens"));
+    }
+  }
+  for (TokenId e : config.eos_token_ids) {
+    if (e < 0 || e >= V) {
+      throw ValueError(eigenformer::detail::cat("[generation] EOS id ", e, " is outside the vocabulary of ", V, " tokens"));
+    }
+  }
+  if (max_positions && static_cast<Index>(prompt.size()) + config.max_new_tokens > *max_positions) {
+    throw ValueError(eigenformer::detail::cat("[generation] the prompt (", prompt.size(), " tokens) plus max_new_tokens (",
+                                              config.max_new_tokens, ") exceeds the model's context of ", *max_positions,
+                                              " positions"));
+  }
+  if (!config.stop_strings.empty() && io.tokenizer == nullptr) {
+    throw ValueError("[generation] stop strings are matched in the text: they need a tokenizer");
+  }
+  if (io.on_token && io.tokenizer == nullptr) throw ValueError("[generation] streaming needs a tokenizer to decode text");
+  if (io.on_token && config.strategy == Strategy::Beam) {
+    throw ValueError("[generation] streaming is for greedy search and sampling: beam search only knows its result at the end");
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Greedy search and sampling
+// ------------------------------------------------------------------------------------------------
+
+template <class T>
+std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<T>& session, const GenerationConfig& config,
+                                                const GenerationIO& io) {
+  const bool sampling = config.samples();
+  const Index B = sampling ? config.num_return_sequences : 1;
+  std::vector<GeneratedSequence> results(static_cast<std::size_t>(B));
+  if (config.max_new_tokens == 0) return results;  // nothing to generate: the prompt stands alone
+
+  std::vector<bool> finished(static_cast<std::size_t>(B), false);
+  std::vector<StopStringMatcher> stops(static_cast<std::size_t>(B), StopStringMatcher(config.stop_strings));
+  // One stream decoder per sequence, when text is needed as it comes: it holds back the bytes of an
+  // incomplete UTF-8 character until the character is complete.
+  std::vector<std::unique_ptr<tokenizers::StreamDecoder>> streams;
+  if (io.tokenizer != nullptr && (io.on_token || !config.stop_strings.empty())) {
+    for (Index b = 0; b < B; ++b) streams.push_back(std::make_unique<tokenizers::StreamDecoder>(*io.tokenizer));
+  }
+  Rng rng(config.seed);
+  const TokenId filler = config.pad_token_id ? *config.pad_token_id
+                                             : (config.eos_token_ids.empty() ? 0 : config.eos_token_ids.front());
+
+  Matrix<T> logits;
+  session.start(B, logits);
+  for (std::int64_t step = 0;; ++step) {
+    std::vector<TokenId> next(static_cast<std::size_t>(B), filler);
+    for (Index b = 0; b < B; ++b) {
+      const std::size_t ub = static_cast<std::size_t>(b);
+      if (finished[ub]) continue;
+      // 1) The model's scores for the next token.
+      Scores z = score_row(logits.row(b), step);
+      if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(z);
+      const Scores log_p = log_softmax(z);
+      TokenStep record;
+      record.step = step;
+      record.sequence = b;
+      const std::size_t top_n = io.trace != nullptr ? io.trace->top_n : 0;
+      if (io.trace != nullptr) record.stages.push_back(stage("model", z, top_n));
+
+      // 2) The filters, in Hugging Face's order.
+      const TokenSequence& context = session.sequences()[ub];
+      if (config.repetition_penalty != 1.0) {
+        apply_repetition_penalty(z, context, config.repetition_penalty);
+        if (io.trace != nullptr) record.stages.push_back(stage("repetition_penalty", z, top_n));
+      }
+      if (config.no_repeat_ngram_size > 0) {
+        apply_no_repeat_ngram(z, context, config.no_repeat_ngram_size);
+        if (io.trace != nullptr) record.stages.push_back(stage("no_repeat_ngram", z, top_n));
+      }
+      TokenId chosen = 0;
+      if (sampling) {
+        apply_temperature(z, config.temperature);
+        if (io.trace != nullptr && config.temperature != 1.0) record.stages.push_back(stage("temperature", z, top_n));
+        if (config.top_k > 0) {
+          apply_top_k(z, config.top_k);
+          if (io.trace != nullptr) record.stages.push_back(stage("top_k", z, top_n));
+        }
+        if (config.top_p < 1.0) {
+          apply_top_p(z, config.top_p);
+          if (io.trace != nullptr) record.stages.push_back(stage("top_p", z, top_n));
+        }
+        if (config.min_p > 0) {
+          apply_min_p(z, config.min_p);
+          if (io.trace != nullptr) record.stages.push_back(stage("min_p", z, top_n));
+        }
+        // 3a) Sampling: a draw from the filtered distribution.
+        chosen = sample(softmax(z), rng);
+      } else {
+        // 3b) Greedy: the best score (ties: the lowest id).
+        chosen = argmax(z);
+      }
+      if (io.trace != nullptr) {
+        record.chosen = chosen;
+        record.chosen_probability = softmax(z)[static_cast<std::size_t>(chosen)];
+        io.trace->steps.push_back(std::move(record));
+      }
+
+      // 4) Append, stream, and check whether the sequence ends here.
+      GeneratedSequence& r = results[ub];
+      r.tokens.push_back(chosen);
+      r.log_probability += log_p[static_cast<std::size_t>(chosen)];
+      next[ub] = chosen;
+      if (!streams.empty()) {
+        const std::string piece = streams[ub]->push(chosen);
+        if (io.on_token && b == 0) io.on_token(chosen, piece);
+        if (auto s = stops[ub].append(piece)) {
+          finished[ub] = true;
+          r.stop_reason = StopReason::StopString;
+          r.stop_string = *s;
+        }
+      }
+      if (!finished[ub] && is_eos(config, chosen)) {
+        finished[ub] = true;
+        r.stop_reason = StopReason::EndOfSequence;
+        r.eos_token = chosen;
+      }
+    }
+    const bool all_done = std::all_of(finished.begin(), finished.end(), [](bool f) { return f; });
+    if (all_done || step + 1 >= config.max_new_tokens) break;  // the last token needs no forward pass
+    session.step(next, logits);
+  }
+  for (GeneratedSequence& r : results) {
+    r.score = r.log_probability;
+    r.text = text_of(io, r.tokens);
+  }
+  return results;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Beam search
+// ------------------------------------------------------------------------------------------------
+
+/// The finished hypotheses of one search: the best num_beams by length-penalised score.
+struct BeamHypotheses {
+  struct Hypothesis {
+    double score;          // Σ log p / length^length_penalty
+    double sum_log_probs;  // Σ log p (of the processed scores, as ranked)
+    TokenSequence tokens;  // generated tokens, EOS included when it ended the hypothesis
+    StopReason reason;
+    std::string stop_string;
+  };
+
+  std::size_t num_beams;
+  double length_penalty;
+  EarlyStopping early_stopping;
+  std::int64_t max_new_tokens;
+  std::vector<Hypothesis> beams;
+  double worst_score = 1e9;
+
+  double penalised(double sum_log_probs, std::size_t length) const {
+    return sum_log_probs / std::pow(static_cast<double>(length), length_penalty);
+  }
+
+  /// Adds a hypothesis if there is room or it beats the worst one (which is then dropped).
+  /// Returns whether it was kept and its score.
+  bool add(TokenSequence tokens, double sum_log_probs, StopReason reason, std::string stop_string, double* score_out) {
+    const double score = penalised(sum_log_probs, tokens.size());
+    if (score_out != nullptr) *score_out = score;
+    if (beams.size() < num_beams || score > worst_score) {
+      beams.push_back({score, sum_log_probs, std::move(tokens), reason, std::move(stop_string)});
+      if (beams.size() > num_beams) {
+        std::size_t worst = 0;
+        for (std::size_t i = 1; i < beams.size(); ++i) {
+          if (beams[i].score < beams[worst].score) worst = i;
+        }
+        beams.erase(beams.begin() + static_cast<std::ptrdiff_t>(worst));
+        worst_score = beams.front().score;
+        for (const Hypothesis& h : beams) worst_score = std::min(worst_score, h.score);
+      } else {
+        worst_score = std::min(score, worst_score);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /// Whether no running beam can improve the kept hypotheses (early_stopping decides how that is judged).
+  /// best_sum_log_probs: the best running candidate's Σ log p; length: its generated length.
+  bool is_done(double best_sum_log_probs, std::size_t length) const {
+    if (beams.size() < num_beams) return false;
+    switch (early_stopping) {
+      case EarlyStopping::Yes: return true;
+      case EarlyStopping::Heuristic: return worst_score >= penalised(best_sum_log_probs, length);
+      case EarlyStopping::Never: {
+        // The highest score any continuation could reach: Σ log p only falls as tokens are added, so with a
+        // positive length penalty the best case is the longest allowed length; otherwise the current one.
+        const std::size_t best_length = length_penalty > 0 ? static_cast<std::size_t>(max_new_tokens) : length;
+        return worst_score >= penalised(best_sum_log_probs, best_length);
+      }
+    }
+    return false;
+  }
+};
+
+template <class T>
+std::vector<GeneratedSequence> beam_search(DecodingSession<T>& session, const GenerationConfig& config,
+                                           const GenerationIO& io) {
+  const Index nb = config.num_beams;
+  const std::size_t unb = static_cast<std::size_t>(nb);
+  BeamHypotheses hyps{unb, config.length_penalty, config.early_stopping, config.max_new_tokens, {}, 1e9};
+  if (config.max_new_tokens == 0) return std::vector<GeneratedSequence>(static_cast<std::size_t>(config.num_return_sequences));
+
+  // Every beam starts as the prompt; only beam 0 is live at first, so the first step does not pick the
+  // same token num_beams times.
+  std::vector<double> beam_scores(unb, -1e9);
+  beam_scores[0] = 0;
+  std::vector<TokenSequence> generated(unb);
+  std::vector<double> model_log_prob(unb, 0.0);  // Σ log p under the unfiltered model, per beam
+  const std::size_t n_keep = static_cast<std::size_t>(std::max<std::size_t>(2, 1 + config.eos_token_ids.size())) * unb;
+
+  Matrix<T> logits;
+  session.start(nb, logits);
+  bool done = false;
+  std::int64_t step = 0;
+  for (;; ++step) {
+    // 1) Every extension of every beam: its beam's score + log p(token) (processed scores, as HF ranks).
+    struct Extension {
+      double score;
+      double model_log_p;
+      std::size_t beam;
+      TokenId token;
+    };
+    std::vector<Extension> all;
+    const std::size_t V = static_cast<std::size_t>(session.vocab_size());
+    all.reserve(unb * V);
+    for (std::size_t i = 0; i < unb; ++i) {
+      const Scores raw = score_row(logits.row(static_cast<Index>(i)), step);
+      if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(raw);
+      const Scores log_p = log_softmax(raw);
+      Scores z = log_p;
+      apply_repetition_penalty(z, session.sequences()[i], config.repetition_penalty);
+      apply_no_repeat_ngram(z, session.sequences()[i], config.no_repeat_ngram_size);
+      for (std::size_t v = 0; v < V; ++v) all.push_back({z[v] + beam_scores[i], log_p[v], i, static_cast<TokenId>(v)});
+    }
+    // 2) The best n_keep, best first (ties: the earlier beam, then the lower id).
+    const std::size_t keep = std::min(n_keep, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                      [](const Extension& a, const Extension& b) {
+                        if (a.score != b.score) return a.score > b.score;
+                        if (a.beam != b.beam) return a.beam < b.beam;
+                        return a.token < b.token;
+                      });
+    // 3) Walk down the ranking: finished hypotheses and the next beams.
+    BeamStep record;
+    record.step = step;
+    std::vector<std::size_t> parents;
+    std::vector<TokenId> tokens;
+    std::vector<double> scores, model_scores;
+    for (std::size_t rank = 0; rank < keep && parents.size() < unb; ++rank) {
+      const Extension& e = all[rank];
+      BeamCandidate c{static_cast<std::int64_t>(e.beam), e.token, e.score, BeamCandidate::Fate::Dropped, -1, 0};
+      TokenSequence extended = generated[e.beam];
+      extended.push_back(e.token);
+      const std::string stop_string = is_eos(config, e.token) ? "" : completed_stop_string(io, config, generated[e.beam], e.token);
+      if (is_eos(config, e.token) || !stop_string.empty()) {
+        // An ended hypothesis counts only if it ranks among the top num_beams (as Hugging Face).
+        if (rank < unb) {
+          double final_score = 0;
+          hyps.add(extended, e.score, stop_string.empty() ? StopReason::EndOfSequence : StopReason::StopString,
+                   stop_string, &final_score);
+          c.fate = BeamCandidate::Fate::Finished;
+          c.final_score = final_score;
+        }
+      } else {
+        c.fate = BeamCandidate::Fate::Kept;
+        c.beam = static_cast<std::int64_t>(parents.size());
+        parents.push_back(e.beam);
+        tokens.push_back(e.token);
+        scores.push_back(e.score);
+        model_scores.push_back(model_log_prob[e.beam] + e.model_log_p);
+      }
+      record.candidates.push_back(c);
+    }
+    if (io.trace != nullptr) io.trace->beam_steps.push_back(std::move(record));
+    if (parents.size() < unb) {
+      throw ValueError(eigenformer::detail::cat("[generation] beam search found only ", parents.size(), " of ", nb,
+                                                " beams to continue (too few tokens with a finite score)"));
+    }
+
+    // 4) The new beams.
+    std::vector<TokenSequence> new_generated(unb);
+    for (std::size_t i = 0; i < unb; ++i) {
+      new_generated[i] = generated[parents[i]];
+      new_generated[i].push_back(tokens[i]);
+    }
+    generated = std::move(new_generated);
+    beam_scores = scores;
+    model_log_prob = model_scores;
+
+    done = hyps.is_done(all[0].score, static_cast<std::size_t>(step + 1));
+    if (done || step + 1 >= config.max_new_tokens) break;
+    std::vector<Index> source(parents.begin(), parents.end());
+    session.reorder(source);
+    session.step(tokens, logits);
+  }
+
+  // 5) Out of steps without being done: the running beams compete with the finished hypotheses.
+  if (!done) {
+    for (std::size_t i = 0; i < unb; ++i) hyps.add(generated[i], beam_scores[i], StopReason::MaxNewTokens, "", nullptr);
+  }
+  std::vector<BeamHypotheses::Hypothesis> best = hyps.beams;
+  std::stable_sort(best.begin(), best.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+  std::vector<GeneratedSequence> results;
+  for (std::int64_t n = 0; n < config.num_return_sequences && n < static_cast<std::int64_t>(best.size()); ++n) {
+    const auto& h = best[static_cast<std::size_t>(n)];
+    GeneratedSequence r;
+    r.tokens = h.tokens;
+    r.stop_reason = h.reason;
+    r.stop_string = h.stop_string;
+    if (h.reason == StopReason::EndOfSequence) r.eos_token = h.tokens.back();
+    r.score = h.score;
+    r.log_probability = h.sum_log_probs;
+    r.text = text_of(io, r.tokens);
+    results.push_back(std::move(r));
+  }
+  return results;
+}
+
+template <class T>
+std::vector<GeneratedSequence> run(DecodingSession<T>& session, const GenerationConfig& config, const GenerationIO& io) {
+  if (config.strategy == Strategy::Beam && config.num_beams > 1) return beam_search(session, config, io);
+  return greedy_or_sample(session, config, io);
+}
+
+/// The EOS ids to stop on: the caller's, or else the model's (config.json).
+inline GenerationConfig with_model_eos(GenerationConfig config, const SpecialTokenIds& special) {
+  if (config.eos_token_ids.empty()) config.eos_token_ids = special.eos;
+  if (!config.pad_token_id) config.pad_token_id = special.pad;
+  return config;
+}
+
+}  // namespace detail
+
+/// Continues `prompt` with a decoder-only model. Returns one sequence (greedy), num_return_sequences
+/// samples, or the num_return_sequences best beams, best first.
+template <class T>
+std::vector<GeneratedSequence> generate(CausalLM<T>& model, const TokenSequence& prompt, const GenerationConfig& config,
+                                        const GenerationIO& io = {}) {
+  const GenerationConfig c = detail::with_model_eos(config, model.special_tokens());
+  CausalSession<T> session(model, prompt, c.use_cache);
+  detail::check_run(session, prompt, c, io, model.max_positions());
+  return detail::run(session, c, io);
+}
+
+/// Writes the target for `source` with an encoder-decoder model (the encoder runs once).
+template <class T>
+std::vector<GeneratedSequence> generate(Seq2SeqLM<T>& model, const TokenSequence& source, const GenerationConfig& config,
+                                        const GenerationIO& io = {}) {
+  const GenerationConfig c = detail::with_model_eos(config, model.special_tokens());
+  Seq2SeqSession<T> session(model, source, c.use_cache);
+  detail::check_run(session, source, c, io, std::nullopt);
+  return detail::run(session, c, io);
+}
+
+}  // namespace eigenformer::generation

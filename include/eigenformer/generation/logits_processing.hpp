@@ -1,0 +1,149 @@
+// eigenformer/generation/logits_processing.hpp — from the model's scores over the vocabulary to a choice.
+//
+// The model gives one score (logit) z_v per vocabulary entry v. p(v) = softmax(z)_v = e^{z_v} / Σ_u e^{z_u}.
+// Before a token is picked, the scores pass through filters, each a small function on the V scores,
+// in the order Hugging Face's generate() applies them:
+//
+//   repetition_penalty   z_v → z_v / θ if z_v > 0, z_v · θ otherwise, for every v already in the text
+//                        (Keskar et al. 2019, CTRL §4.1) — θ > 1 makes repeats less likely either way
+//   no_repeat_ngram      z_v → −∞ if the last n−1 tokens followed by v already occurred (an n-gram repeat)
+//   ---- sampling only ----
+//   temperature          z → z / τ: τ < 1 sharpens the distribution, τ > 1 flattens it
+//   top_k                keep the k highest scores (ties with the k-th are kept), the rest → −∞
+//   top_p                keep the smallest set of tokens whose probabilities sum to ≥ p (Holtzman et al.
+//                        2020, nucleus sampling), the rest → −∞
+//   min_p                keep tokens with p(v) ≥ min_p · max_u p(u) (Nguyen et al. 2024), the rest → −∞
+//
+// Every filter keeps at least one token. Scores are handled in double: a vocabulary of 128k entries is
+// summed in the softmax, and beam search adds log-probabilities over many steps.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/types.hpp"
+
+namespace eigenformer::generation {
+
+using Scores = std::vector<double>;  // (V) one score per vocabulary entry
+
+constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
+
+/// softmax(z)_v = exp(z_v − max z) / Σ_u exp(z_u − max z). Entries at −∞ get probability 0.
+inline std::vector<double> softmax(const Scores& z) {
+  const double m = *std::max_element(z.begin(), z.end());
+  std::vector<double> p(z.size());
+  double sum = 0;
+  for (std::size_t v = 0; v < z.size(); ++v) sum += (p[v] = std::exp(z[v] - m));
+  for (double& x : p) x /= sum;
+  return p;
+}
+
+/// log softmax(z)_v = z_v − max z − log Σ_u exp(z_u − max z).
+inline Scores log_softmax(const Scores& z) {
+  const double m = *std::max_element(z.begin(), z.end());
+  double sum = 0;
+  for (double x : z) sum += std::exp(x - m);
+  const double log_sum = m + std::log(sum);
+  Scores out(z.size());
+  for (std::size_t v = 0; v < z.size(); ++v) out[v] = z[v] - log_sum;
+  return out;
+}
+
+/// The highest score's id; among equal scores the lowest id (as torch.argmax).
+inline TokenId argmax(const Scores& z) {
+  std::size_t best = 0;
+  for (std::size_t v = 1; v < z.size(); ++v) {
+    if (z[v] > z[best]) best = v;
+  }
+  return static_cast<TokenId>(best);
+}
+
+/// Throws ValueError when the model's scores hold NaN or ±infinity (a broken model or a numeric overflow):
+/// no choice made from them would mean anything.
+inline void check_finite(const Scores& z, std::int64_t step) {
+  for (std::size_t v = 0; v < z.size(); ++v) {
+    if (!std::isfinite(z[v])) {
+      throw ValueError(eigenformer::detail::cat("[generation] step ", step, ": the model's score for token id ", v, " is ", z[v],
+                                   " (NaN or infinite logits)"));
+    }
+  }
+}
+
+/// CTRL's repetition penalty: each distinct token of `context` has its score divided by θ when positive,
+/// multiplied by θ when negative.
+inline void apply_repetition_penalty(Scores& z, const TokenSequence& context, double theta) {
+  if (theta == 1.0) return;
+  std::vector<bool> seen(z.size(), false);
+  for (TokenId id : context) {
+    const std::size_t v = static_cast<std::size_t>(id);
+    if (v >= z.size() || seen[v]) continue;
+    seen[v] = true;
+    z[v] = z[v] < 0 ? z[v] * theta : z[v] / theta;
+  }
+}
+
+/// Bans every token that would complete an n-gram already present in `context`.
+inline void apply_no_repeat_ngram(Scores& z, const TokenSequence& context, std::int64_t n) {
+  const std::size_t len = context.size();
+  if (n <= 0 || len + 1 < static_cast<std::size_t>(n)) return;
+  const std::size_t m = static_cast<std::size_t>(n);
+  // The (n−1)-token prefix the next token would extend.
+  const auto prefix_begin = context.end() - static_cast<std::ptrdiff_t>(m - 1);
+  for (std::size_t start = 0; start + m <= len; ++start) {
+    if (std::equal(prefix_begin, context.end(), context.begin() + static_cast<std::ptrdiff_t>(start))) {
+      const std::size_t banned = static_cast<std::size_t>(context[start + m - 1]);
+      if (banned < z.size()) z[banned] = kMinusInfinity;
+    }
+  }
+}
+
+inline void apply_temperature(Scores& z, double tau) {
+  if (tau == 1.0) return;
+  for (double& x : z) x /= tau;
+}
+
+/// Keeps the k highest scores; scores equal to the k-th highest are kept too (as Hugging Face does).
+inline void apply_top_k(Scores& z, std::int64_t k) {
+  if (k <= 0 || static_cast<std::size_t>(k) >= z.size()) return;
+  Scores sorted = z;
+  std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<double>());
+  const double threshold = sorted[static_cast<std::size_t>(k - 1)];
+  for (double& x : z) {
+    if (x < threshold) x = kMinusInfinity;
+  }
+}
+
+/// Nucleus: sort by score ascending, accumulate probabilities, and remove the low tail whose cumulative
+/// probability is ≤ 1 − p; the highest-scoring token always stays. Ties sort by id (stable).
+inline void apply_top_p(Scores& z, double p) {
+  if (p >= 1.0) return;
+  const std::vector<double> prob = softmax(z);
+  std::vector<std::size_t> order(z.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return z[a] < z[b]; });
+  double cumulative = 0;
+  for (std::size_t i = 0; i + 1 < order.size(); ++i) {  // the last (best) one is never removed
+    cumulative += prob[order[i]];
+    if (cumulative <= 1.0 - p) z[order[i]] = kMinusInfinity;
+  }
+}
+
+/// Keeps tokens whose probability is at least min_p times the top probability (the top token always).
+inline void apply_min_p(Scores& z, double min_p) {
+  if (min_p <= 0) return;
+  const std::vector<double> prob = softmax(z);
+  const std::size_t best = static_cast<std::size_t>(argmax(z));
+  const double threshold = min_p * prob[best];
+  for (std::size_t v = 0; v < z.size(); ++v) {
+    if (v != best && prob[v] < threshold) z[v] = kMinusInfinity;
+  }
+}
+
+}  // namespace eigenformer::generation

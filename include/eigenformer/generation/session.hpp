@@ -1,0 +1,171 @@
+// eigenformer/generation/session.hpp — one generation run's view of a model: feed tokens, get scores.
+//
+// The strategies (generate.hpp) are written once for both kinds of model. A session hides the difference:
+//
+//   decoder-only (CausalLM, Llama)       the prompt is the start of the sequence itself
+//   encoder-decoder (Seq2SeqLM, T5)      the prompt is the *source*: the encoder reads it once; the
+//                                        decoder's sequence starts with decoder_start_token_id
+//
+// Either way a session holds B sequences that grow by one token per step, and a DecoderCache with the keys
+// and values of every position processed so far, so that a step feeds only the B new tokens:
+//
+//     start(B)        the prompt (or the source and decoder_start) for B identical sequences → scores (B, V)
+//     step(next)      next[b] appended to sequence b, one position per sequence         → scores (B, V)
+//     reorder(src)    beam search: sequence i becomes a copy of sequence src[i] (cache included)
+//
+// With use_cache = false every step clears the cache and runs each whole sequence again: slower by the
+// sequence length, and the reference the cached path is tested against.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/tensor.hpp"
+#include "eigenformer/models/language_model.hpp"
+
+namespace eigenformer::generation {
+
+template <class T>
+class DecodingSession {
+ public:
+  virtual ~DecodingSession() = default;
+
+  virtual Index vocab_size() const = 0;
+  virtual const SpecialTokenIds& special_tokens() const = 0;
+
+  /// Starts `copies` identical sequences. logits: (copies, V), the scores of the first generated token.
+  virtual void start(Index copies, Matrix<T>& logits) = 0;
+  /// Appends next[b] to sequence b. logits: (B, V), the scores of each sequence's following token.
+  virtual void step(const std::vector<TokenId>& next, Matrix<T>& logits) = 0;
+  /// New sequence i continues old sequence source[i].
+  virtual void reorder(const std::vector<Index>& source) {
+    std::vector<TokenSequence> reordered;
+    reordered.reserve(source.size());
+    for (Index i : source) reordered.push_back(sequences_[static_cast<std::size_t>(i)]);
+    sequences_ = std::move(reordered);
+    if (use_cache_) cache_.reorder(source);
+  }
+
+  /// Each sequence so far: prompt + generated (decoder-only) or decoder_start + generated (encoder-decoder).
+  /// What repetition penalty and n-gram bans look at, as in Hugging Face.
+  const std::vector<TokenSequence>& sequences() const { return sequences_; }
+  /// How many leading tokens of each sequence were not generated.
+  Index prefix_length() const { return prefix_length_; }
+
+ protected:
+  explicit DecodingSession(bool use_cache) : use_cache_(use_cache) {}
+
+  /// (B, L) ids: the last `positions` tokens of every sequence.
+  TokenIds tail_ids(Index positions) const {
+    TokenIds ids(static_cast<Index>(sequences_.size()), positions);
+    for (std::size_t b = 0; b < sequences_.size(); ++b) {
+      const TokenSequence& s = sequences_[b];
+      for (Index t = 0; t < positions; ++t) ids(static_cast<Index>(b), t) = s[s.size() - static_cast<std::size_t>(positions - t)];
+    }
+    return ids;
+  }
+
+  void append(const std::vector<TokenId>& next) {
+    if (next.size() != sequences_.size()) {
+      throw ShapeError(eigenformer::detail::cat("[generation] step got ", next.size(), " tokens for ", sequences_.size(), " sequences"));
+    }
+    for (std::size_t b = 0; b < next.size(); ++b) sequences_[b].push_back(next[b]);
+  }
+
+  bool use_cache_;
+  DecoderCache<T> cache_;
+  std::vector<TokenSequence> sequences_;
+  Index prefix_length_ = 0;
+};
+
+/// A decoder-only model: the prompt starts the sequence.
+template <class T>
+class CausalSession : public DecodingSession<T> {
+ public:
+  CausalSession(CausalLM<T>& model, TokenSequence prompt, bool use_cache)
+      : DecodingSession<T>(use_cache), model_(model), prompt_(std::move(prompt)) {
+    this->prefix_length_ = static_cast<Index>(prompt_.size());
+  }
+
+  Index vocab_size() const override { return model_.vocab_size(); }
+  const SpecialTokenIds& special_tokens() const override { return model_.special_tokens(); }
+
+  void start(Index copies, Matrix<T>& logits) override {
+    // The prompt runs once, for one sequence; the cache is then copied for the others.
+    this->sequences_.assign(1, prompt_);
+    this->cache_.clear();
+    model_.forward(this->tail_ids(static_cast<Index>(prompt_.size())), this->cache_, logits, /*last_only=*/true);
+    this->sequences_.assign(static_cast<std::size_t>(copies), prompt_);
+    if (copies > 1) {
+      if (this->use_cache_) this->cache_.reorder(std::vector<Index>(static_cast<std::size_t>(copies), 0));
+      logits = logits.row(0).replicate(copies, 1).eval();
+    }
+  }
+
+  void step(const std::vector<TokenId>& next, Matrix<T>& logits) override {
+    this->append(next);
+    if (this->use_cache_) {
+      model_.forward(this->tail_ids(1), this->cache_, logits, /*last_only=*/true);
+    } else {
+      this->cache_.clear();
+      model_.forward(this->tail_ids(static_cast<Index>(this->sequences_.front().size())), this->cache_, logits, true);
+    }
+  }
+
+ private:
+  CausalLM<T>& model_;
+  TokenSequence prompt_;
+};
+
+/// An encoder-decoder model: the prompt is the source, encoded once; the decoder starts from decoder_start.
+template <class T>
+class Seq2SeqSession : public DecodingSession<T> {
+ public:
+  Seq2SeqSession(Seq2SeqLM<T>& model, TokenSequence source, bool use_cache)
+      : DecodingSession<T>(use_cache), model_(model), source_(std::move(source)) {
+    if (!model.special_tokens().decoder_start) {
+      throw ConfigError("[generation] the encoder-decoder model has no decoder_start_token_id: its decoder cannot start");
+    }
+    this->prefix_length_ = 1;
+  }
+
+  Index vocab_size() const override { return model_.vocab_size(); }
+  const SpecialTokenIds& special_tokens() const override { return model_.special_tokens(); }
+
+  void start(Index copies, Matrix<T>& logits) override {
+    // 1) The encoder reads the source once.
+    TokenIds source(1, static_cast<Index>(source_.size()));
+    for (std::size_t s = 0; s < source_.size(); ++s) source(0, static_cast<Index>(s)) = source_[s];
+    Tensor3<T> memory;
+    model_.encode(source, nullptr, memory);
+    // 2) Every sequence reads the same memory: one copy per sequence (the cross-attention keys and values
+    //    are computed from it once, on the first decoder call, and cached).
+    memory_.resize(copies, memory.dimension(1), memory.dimension(2));
+    for (Index b = 0; b < copies; ++b) {
+      as_matrix(memory_).middleRows(b * memory.dimension(1), memory.dimension(1)) = as_matrix(memory);
+    }
+    // 3) The decoder starts from decoder_start_token_id.
+    this->sequences_.assign(static_cast<std::size_t>(copies), TokenSequence{*model_.special_tokens().decoder_start});
+    this->cache_.clear();
+    model_.decode(this->tail_ids(1), memory_, nullptr, this->cache_, logits, /*last_only=*/true);
+  }
+
+  void step(const std::vector<TokenId>& next, Matrix<T>& logits) override {
+    this->append(next);
+    if (this->use_cache_) {
+      model_.decode(this->tail_ids(1), memory_, nullptr, this->cache_, logits, true);
+    } else {
+      this->cache_.clear();
+      model_.decode(this->tail_ids(static_cast<Index>(this->sequences_.front().size())), memory_, nullptr, this->cache_,
+                    logits, true);
+    }
+  }
+
+ private:
+  Seq2SeqLM<T>& model_;
+  TokenSequence source_;
+  Tensor3<T> memory_;  // (B, S, C): the encoder output, once per sequence
+};
+
+}  // namespace eigenformer::generation
