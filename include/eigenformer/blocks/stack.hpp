@@ -65,6 +65,12 @@ struct DecoderCache {
     for (KVCache<T>& c : cross) c.clear();
   }
 
+  /// Forgets the positions from `length` on (the cross caches keep the source). E.g. to decode again
+  /// from a shorter prefix.
+  void truncate(Index length) {
+    for (KVCache<T>& c : self) c.truncate(length);
+  }
+
   /// Beam search: new sequence i continues old sequence source[i] (self caches; cross caches too, so
   /// every beam keeps its copy of the source).
   void reorder(const std::vector<Index>& source) {

@@ -1,0 +1,100 @@
+// bench_decode — how fast a Llama-shaped model generates, at the shapes of llama2.c's TinyStories models:
+//   stories15M   dim 288, 6 layers, 6 heads, FFN 768,   vocab 32000, tied embeddings
+//   stories110M  dim 768, 12 layers, 12 heads, FFN 2048, vocab 32000, tied embeddings
+// fp32, random weights (speed does not depend on their values), a 16-token prompt and 256 new tokens of
+// greedy search through the generation API, with the KV cache.
+//
+//   BM_Generate/<model>/threads    whole runs: tokens per second (the headline figure)
+//   BM_DecodeStep/<model>/pos      one decode step at position 16, 128 or 256: it should stay nearly flat —
+//                                  each step reads every weight once and only the attention grows with the
+//                                  position
+//
+// Run (see ../shared/PERF_NOTES.md): ./build/release/bench/bench_decode --benchmark_counters_tabular=true
+// Threads take effect only when built with OpenMP (found automatically); Eigen parallelises matrix-matrix
+// products, not the matrix-vector products of a single decode step. Reference on this machine (PERF_NOTES):
+// PyTorch eager with a KV cache, stories15M 138 tok/s; stories110M 18.4 tok/s (1 thread), 25.5 (2 threads).
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+
+#include "eigenformer/generation.hpp"
+#include "llama/llama.hpp"
+
+using namespace eigenformer;
+
+namespace {
+
+constexpr Index kPrompt = 16, kNewTokens = 256;
+
+LlamaConfig stories(bool large) {
+  LlamaConfig c;
+  c.vocab_size = 32000;
+  c.hidden_size = large ? 768 : 288;
+  c.intermediate_size = large ? 2048 : 768;
+  c.num_hidden_layers = large ? 12 : 6;
+  c.num_attention_heads = c.num_key_value_heads = large ? 12 : 6;
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  c.max_position_embeddings = 1024;
+  c.rms_norm_eps = 1e-5;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+// One model per shape, built once (110M random parameters take a moment).
+Llama<float>& model(bool large) {
+  static Llama<float>* models[2] = {nullptr, nullptr};
+  Llama<float>*& m = models[large ? 1 : 0];
+  if (m == nullptr) {
+    m = new Llama<float>(stories(large));
+    std::srand(1);
+    for (auto& p : named_parameters(*m)) {
+      for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);
+    }
+  }
+  return *m;
+}
+
+TokenSequence prompt() {
+  TokenSequence ids;
+  for (Index i = 0; i < kPrompt; ++i) ids.push_back(static_cast<TokenId>(1 + 37 * i));
+  return ids;
+}
+
+void BM_Generate(benchmark::State& state) {
+  Llama<float>& m = model(state.range(0) != 0);
+  Eigen::setNbThreads(static_cast<int>(state.range(1)));
+  generation::GenerationConfig config;
+  config.max_new_tokens = kNewTokens;  // the random model has no EOS: every run generates all of them
+  std::size_t generated = 0;
+  for (auto _ : state) {
+    const auto result = generation::generate(m, prompt(), config);
+    generated += result.front().tokens.size();
+  }
+  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(generated), benchmark::Counter::kIsRate);
+  state.SetLabel(state.range(0) ? "stories110M" : "stories15M");
+}
+BENCHMARK(BM_Generate)->ArgNames({"110M", "threads"})->Args({0, 1})->Args({0, 2})->Args({1, 1})->Args({1, 2})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_DecodeStep(benchmark::State& state) {
+  Llama<float>& m = model(state.range(0) != 0);
+  Eigen::setNbThreads(1);
+  const Index position = state.range(1);
+  // Fill the cache up to `position` once; each iteration decodes one token there and drops it again.
+  DecoderCache<float> cache;
+  TokenIds ids(1, position);
+  for (Index t = 0; t < position; ++t) ids(0, t) = static_cast<TokenId>(1 + (37 * t) % 31999);
+  Matrix<float> logits;
+  m.forward(ids, cache, logits, true);
+  TokenIds next(1, 1);
+  next(0, 0) = 42;
+  for (auto _ : state) {
+    m.forward(next, cache, logits, true);
+    cache.truncate(position);
+    benchmark::DoNotOptimize(logits.data());
+  }
+  state.SetLabel(state.range(0) ? "stories110M" : "stories15M");
+}
+BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos"})->ArgsProduct({{0, 1}, {16, 128, 256}})->Unit(benchmark::kMicrosecond);
+
+}  // namespace
