@@ -147,12 +147,12 @@ struct LlamaConfig {
     if (kind == "default") return s;
     if (kind == "linear") {
       s.kind = RopeScaling::Kind::Linear;
-      s.factor = r.positive_number("factor", 0);
+      s.factor = r.positive_number("factor");
     } else if (kind == "llama3") {
       s.kind = RopeScaling::Kind::Llama3;
-      s.factor = r.positive_number("factor", 0);
-      s.low_freq_factor = r.positive_number("low_freq_factor", 0);
-      s.high_freq_factor = r.positive_number("high_freq_factor", 0);
+      s.factor = r.positive_number("factor");
+      s.low_freq_factor = r.positive_number("low_freq_factor");
+      s.high_freq_factor = r.positive_number("high_freq_factor");
       s.original_max_positions = static_cast<double>(r.positive("original_max_position_embeddings"));
       r.check(s.high_freq_factor > s.low_freq_factor, detail::cat("high_freq_factor ", s.high_freq_factor,
                                                                   " must exceed low_freq_factor ", s.low_freq_factor));

@@ -214,6 +214,9 @@ class T5 : public Seq2SeqLM<T> {
     const std::string up = config_.gated ? "wi_1." : "wi.";
     return NameTable({
         {"shared.", "shared."},
+        // The relative bias first: its Hugging Face name also starts like block 0's attention (first match wins).
+        {"encoder.relative_bias.", "encoder.block.0.layer.0.SelfAttention.relative_attention_bias."},
+        {"decoder.relative_bias.", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias."},
         {"encoder.layers.{i}.attn_norm.", "encoder.block.{i}.layer.0.layer_norm."},
         {"encoder.layers.{i}.attn.", "encoder.block.{i}.layer.0.SelfAttention."},  // q, k, v, o
         {"encoder.layers.{i}.ffn_norm.", "encoder.block.{i}.layer.1.layer_norm."},
@@ -221,7 +224,6 @@ class T5 : public Seq2SeqLM<T> {
         {"encoder.layers.{i}.ffn.up.", "encoder.block.{i}.layer.1.DenseReluDense." + up},
         {"encoder.layers.{i}.ffn.down.", "encoder.block.{i}.layer.1.DenseReluDense.wo."},
         {"encoder.final_norm.", "encoder.final_layer_norm."},
-        {"encoder.relative_bias.", "encoder.block.0.layer.0.SelfAttention.relative_attention_bias."},
         {"decoder.layers.{i}.self_attn_norm.", "decoder.block.{i}.layer.0.layer_norm."},
         {"decoder.layers.{i}.self_attn.", "decoder.block.{i}.layer.0.SelfAttention."},
         {"decoder.layers.{i}.cross_attn_norm.", "decoder.block.{i}.layer.1.layer_norm."},
@@ -231,7 +233,6 @@ class T5 : public Seq2SeqLM<T> {
         {"decoder.layers.{i}.ffn.up.", "decoder.block.{i}.layer.2.DenseReluDense." + up},
         {"decoder.layers.{i}.ffn.down.", "decoder.block.{i}.layer.2.DenseReluDense.wo."},
         {"decoder.final_norm.", "decoder.final_layer_norm."},
-        {"decoder.relative_bias.", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias."},
         {"lm_head.", "lm_head."},
     });
   }

@@ -110,10 +110,12 @@ class Checkpoint {
     return n;
   }
 
-  /// ConfigError unless a model of `parameters` parameters can be filled from this checkpoint. Run before
-  /// building the model: a config.json whose sizes disagree with the weights is caught before it allocates.
+  /// Run before building a model of `parameters` parameters from config.json: ConfigError when the config asks
+  /// for far more than the checkpoint stores (more than twice its values, plus a million), so that a corrupt or
+  /// mismatched config.json is refused before it allocates. Smaller disagreements pass here and are reported
+  /// precisely by the loader, which names the missing or misshapen tensor.
   void check_parameter_count(std::int64_t parameters) const {
-    if (parameters > stored_values()) {
+    if (parameters > 2 * stored_values() + 1'000'000) {
       config_.fail(detail::cat("describes a model of ", parameters, " parameters, but ", path_, " stores only ",
                                stored_values(), " values: config.json and the weights disagree"));
     }

@@ -127,11 +127,15 @@ class ModelConfig {
   Index positive_or(std::string_view field, std::int64_t fallback, std::int64_t minimum = 1) const {
     return has(field) ? positive(field, minimum) : static_cast<Index>(fallback);
   }
-  /// A positive number (eps, rope_theta, scaling factors).
-  double positive_number(std::string_view field, double fallback) const {
-    const double x = number(field, fallback);
+  /// A required positive number (scaling factors).
+  double positive_number(std::string_view field) const {
+    const double x = number(field);
     if (!(x > 0) || !std::isfinite(x)) fail(detail::cat("field '", field, "' must be a positive number, got ", x));
     return x;
+  }
+  /// An optional positive number with a fallback (eps, rope_theta).
+  double positive_number(std::string_view field, double fallback) const {
+    return has(field) ? positive_number(field) : fallback;
   }
 
   // ---- Errors ------------------------------------------------------------------------------------------------

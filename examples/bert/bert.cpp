@@ -1,0 +1,167 @@
+// bert — fill in the [MASK]s of a sentence, or turn it into a sentence embedding, with a BERT checkpoint.
+//
+// What it teaches: an encoder reads the whole sentence at once — every token sees every other, left and right —
+// so a masked word is guessed from both sides (the masked-LM head), and the hidden states make a sentence
+// vector (mean pooling, as sentence-transformers does, or the [CLS] pooler). The model is
+// examples/bert/bert.hpp: word + position + type embeddings → LayerNorm → N post-norm encoder blocks → heads.
+//
+// Run on a generated checkpoint (tests/fixtures/models, made by tools/fixtures/make_model_fixtures.py, with a
+// made-up 67-word vocab.txt):
+//     ./build/release/examples/bert/bert --model tests/fixtures/models/bert-base-style --text "the cat [MASK] on the mat"
+//     ./build/release/examples/bert/bert --model tests/fixtures/models/bert-model-f16 --ids 2,17,33,3 --embed
+// On a real one (see docs/models.md):
+//     ./build/release/examples/bert/bert --model ~/models/bert-base-uncased --text "Paris is the [MASK] of France."
+// Compare with another implementation:
+//     ... --ids 101,3000,2003,1996,103,1997,2605,1012,102 --dump bert.safetensors
+#include "bert/bert.hpp"
+#include "common/cli.hpp"
+
+#include <cstdio>
+#include <string>
+
+using namespace eigenformer;
+
+namespace {
+
+const char* const kHelp = R"(usage: bert --model DIR (--ids LIST | --text TEXT) [--mask-id ID] [--embed [--pooling mean|cls|pooler]]
+            [--top-k N] [--dump FILE] [--double]
+
+Runs a BERT checkpoint (Hugging Face layout, model_type "bert": bert-base-uncased, bert-large-*, fine-tuned
+classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sentence:
+  fill-mask      when the checkpoint has a masked-LM head and the input holds [MASK] tokens: the top-k
+                 candidates for each of them
+  classification when the checkpoint has a classifier: the probability of each label (id2label)
+  embedding      with --embed, or when the checkpoint has neither head: a sentence vector
+
+  --model DIR     the checkpoint folder: config.json and model.safetensors (or a sharded index); vocab.txt or
+                  tokenizer.json in it are used for --text and to print tokens
+  --ids LIST      the input as token ids, comma-separated (bert-base-uncased: 101 = [CLS], 102 = [SEP], 103 = [MASK])
+  --text TEXT     the input as text, through the folder's tokenizer ([CLS] and [SEP] are added; write [MASK]
+                  where a word should be guessed)
+  --mask-id ID    the id of [MASK] (default: from the tokenizer; required with --ids when there is none)
+  --embed         print the sentence embedding
+  --pooling KIND  mean (default: the mean of the last hidden states), cls (the [CLS] hidden state) or pooler
+                  (tanh layer over [CLS], when the checkpoint has one)
+  --top-k N       how many candidates to print for each [MASK] (default 5)
+  --dump FILE     also write, in F32 safetensors: logits (T, V) of the masked-LM head (or (L) of the classifier),
+                  pooler_output (C), hidden_states.<i> (T, C) for i = 0 (the embeddings) to N, attentions.<i>
+                  (H, T, T) for each layer — the meaning of Hugging Face's output_hidden_states / output_attentions
+  --double        compute in double instead of float
+  --help          this text
+
+Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.
+)";
+
+template <class T>
+int run(const cli::Arguments& args) {
+  // 1) The checkpoint, its heads, and its tokenizer (if it ships one).
+  const std::string folder = args.value("--model");
+  cli::check_input_given(args);  // a usage mistake is reported before a large model is loaded
+  Bert<T> model = Bert<T>::from_pretrained(folder);
+  const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
+  const BertConfig& c = model.config();
+  const BertHeads& heads = model.heads();
+  std::printf("model   %s\n        bert: %ld layers, %ld heads, width %ld, vocabulary %ld, %.3fM parameters; heads:%s%s%s%s\n",
+              folder.c_str(), static_cast<long>(c.num_hidden_layers), static_cast<long>(c.num_attention_heads),
+              static_cast<long>(c.hidden_size), static_cast<long>(c.vocab_size),
+              static_cast<double>(count_parameters(model)) / 1e6, heads.masked_lm ? " masked-LM" : "",
+              heads.pooler ? " pooler" : "", heads.next_sentence ? " next-sentence" : "", heads.classifier ? " classifier" : "");
+
+  // 2) The sentence.
+  const TokenSequence ids = cli::input_ids(args, tokenizer);
+  cli::check_vocabulary(ids, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
+  std::printf("input   %zu tokens: %s\n", ids.size(), cli::join_ids(ids).c_str());
+
+  // 3) The encoder, keeping every hidden state and attention map when they are to be dumped.
+  Tensor3<T> hidden;  // (1, T, C)
+  Capture<T> capture;
+  BertOptions<T> options;
+  if (args.has("--dump")) options.capture = &capture;
+  model.forward(cli::as_batch(ids), hidden, options);
+  SafeTensorsWriter dump;
+
+  // 4) Fill-mask: the masked-LM scores at each [MASK] position.
+  std::optional<TokenId> mask_id;
+  if (args.has("--mask-id")) {
+    mask_id = static_cast<TokenId>(args.positive("--mask-id", 0));
+  } else if (tokenizer) {
+    mask_id = tokenizer->special_tokens().id(tokenizers::Role::mask);
+  }
+  if (heads.masked_lm) {
+    Matrix<T> logits;  // (T, V)
+    model.masked_lm_logits(hidden, logits);
+    add_rows<T>(dump, "logits", logits);
+    bool any = false;
+    for (std::size_t t = 0; mask_id && t < ids.size(); ++t) {
+      if (ids[t] != *mask_id) continue;
+      any = true;
+      std::printf("[MASK] at position %zu:\n", t);
+      cli::print_candidates(cli::top_k(logits.row(static_cast<Index>(t)), args.positive("--top-k", 5)), tokenizer);
+    }
+    if (!any && mask_id) std::printf("no [MASK] (id %d) in the input: nothing to fill\n", *mask_id);
+    if (!mask_id) std::printf("the [MASK] id is unknown (no tokenizer files): pass --mask-id to fill masks\n");
+  }
+
+  // 5) The pooler and the classifier read the [CLS] position.
+  Matrix<T> pooled;  // (1, C)
+  if (heads.pooler) {
+    model.pool(hidden, pooled);
+    add_vector<T>(dump, "pooler_output", pooled.row(0));
+  }
+  if (heads.classifier) {
+    Matrix<T> scores;  // (1, L)
+    model.classify(pooled, scores);
+    if (!heads.masked_lm) add_vector<T>(dump, "logits", scores.row(0));
+    const std::vector<cli::Candidate> labels = cli::top_k(scores.row(0), scores.cols());
+    std::printf("classification:\n");
+    const json::Value* names = c.original.find("id2label");
+    for (const cli::Candidate& label : labels) {
+      const json::Value* name = names != nullptr ? names->find(std::to_string(label.id)) : nullptr;
+      std::printf("  %-12s %8.4f\n", name != nullptr && name->is_string() ? name->as_string().c_str() : std::to_string(label.id).c_str(),
+                  label.probability);
+    }
+  }
+
+  // 6) A sentence embedding.
+  if (args.has("--embed") || (!heads.masked_lm && !heads.classifier)) {
+    const std::string pooling = args.has("--pooling") ? args.value("--pooling") : "mean";
+    RowVector<T> embedding;
+    if (pooling == "mean") {
+      embedding = Bert<T>::mean_pooling(hidden).row(0);
+    } else if (pooling == "cls") {
+      embedding = as_matrix(hidden).row(0);
+    } else if (pooling == "pooler" && heads.pooler) {
+      embedding = pooled.row(0);
+    } else {
+      throw cli::UsageError(detail::cat("--pooling must be mean, cls", heads.pooler ? " or pooler" : "", ", got '", pooling, "'"));
+    }
+    std::printf("embedding (%s pooling, %ld values, norm %.4f):", pooling.c_str(), static_cast<long>(embedding.size()),
+                static_cast<double>(embedding.norm()));
+    for (Index i = 0; i < std::min<Index>(embedding.size(), 8); ++i) std::printf(" %.4f", static_cast<double>(embedding(i)));
+    std::printf("%s\n", embedding.size() > 8 ? " ..." : "");
+  }
+
+  if (args.has("--dump")) {
+    add_capture(dump, "", capture);
+    dump.write(args.value("--dump"));
+    std::printf("dump    %s: %zu tensors\n", args.value("--dump").c_str(), dump.size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<cli::Option> options = cli::common_options();
+  options.push_back({"--mask-id", true});
+  options.push_back({"--embed", false});
+  options.push_back({"--pooling", true});
+  return cli::run("bert", [&] {
+    const cli::Arguments args(argc, argv, options);
+    if (args.has("--help")) {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+    return args.has("--double") ? run<double>(args) : run<float>(args);
+  });
+}

@@ -1,0 +1,186 @@
+// The family programs (examples/bert, examples/llama, examples/t5) through their command line: --dump matches the
+// PyTorch references within the tolerance, --text goes through the tokenizer, --help explains, and every bad folder,
+// config, tensor or argument ends the program with exit code 1 (2 for usage) and exactly one line on stderr.
+#include <doctest/doctest.h>
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+#include "model_fixture.hpp"
+
+using namespace eigenformer;
+using namespace eigenformer::testing;
+
+#if defined(EIGENFORMER_BERT_PROGRAM) && defined(EIGENFORMER_LLAMA_PROGRAM) && defined(EIGENFORMER_T5_PROGRAM)
+
+namespace {
+
+struct Result {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+/// Runs `program args...`, capturing its exit code, stdout and stderr.
+Result run(const std::string& program, const std::vector<std::string>& args) {
+  static const TempDir tmp("programs-io");
+  std::string command = quote(program);
+  for (const std::string& a : args) command += " " + quote(a);
+  command += " > " + quote(tmp / "out") + " 2> " + quote(tmp / "err");
+  const int status = std::system(command.c_str());
+  Result r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_text(tmp / "out");
+  r.err = read_text(tmp / "err");
+  return r;
+}
+
+std::string program_of(const std::string& family) {
+  if (family == "bert") return EIGENFORMER_BERT_PROGRAM;
+  if (family == "llama") return EIGENFORMER_LLAMA_PROGRAM;
+  return EIGENFORMER_T5_PROGRAM;
+}
+
+std::string ids_text(const TokenIds& ids) {
+  std::string s;
+  for (Index i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids.data()[i]);
+  return s;
+}
+
+/// Expects a failure with `code`, one line on stderr, "<program>: error: " and `fragment` in it.
+void expect_failure(const std::string& family, const std::vector<std::string>& args, int code, const std::string& fragment) {
+  const Result r = run(program_of(family), args);
+  INFO(family << " stderr: " << r.err);
+  CHECK(r.exit_code == code);
+  CHECK(r.err.rfind(family + ": error: ", 0) == 0);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK(r.err.find(fragment) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("The programs' --dump matches the PyTorch reference for every generated checkpoint") {
+  const std::vector<std::pair<std::string, std::string>> checkpoints = {
+      {"bert", "bert-base-style"}, {"bert", "bert-model-f16"}, {"bert", "bert-classifier"},
+      {"llama", "llama-gqa-sharded"}, {"llama", "llama-tied-bf16"}, {"llama", "llama-mqa-f16"},
+      {"t5", "t5-small-style"}, {"t5", "flan-t5-style"}};
+  TempDir tmp("dumps");
+  for (const auto& [family, name] : checkpoints) {
+    for (const bool in_double : {false, true}) {
+      CAPTURE(name);
+      CAPTURE(in_double);
+      Reference ref(name);
+      const std::string dump = tmp / (name + (in_double ? "-double" : "") + ".safetensors");
+      std::vector<std::string> args = {"--model", model_dir(name), "--ids", ids_text(ref.ids("input_ids")), "--dump", dump};
+      if (ref.has("decoder_input_ids")) {
+        args.push_back("--decoder-ids");
+        args.push_back(ids_text(ref.ids("decoder_input_ids")));
+      }
+      if (in_double) args.push_back("--double");
+      const Result r = run(program_of(family), args);
+      INFO("stderr: " << r.err);
+      REQUIRE(r.exit_code == 0);
+      CHECK(r.err.empty());
+
+      // Every reference tensor of the one sequence (not the batch.* extras, not the inputs) is in the dump, F32,
+      // with the same shape, within the float tolerance (the dump is F32 even when computed in double).
+      SafeTensorsReader out(dump);
+      std::size_t compared = 0;
+      double worst = 0;
+      SafeTensorsReader expected(fixture_path("models/" + name + ".reference.safetensors"));
+      for (const TensorInfo& t : expected.tensors()) {
+        if (t.name.rfind("batch.", 0) == 0 || t.name.find("input_ids") != std::string::npos) continue;
+        CAPTURE(t.name);
+        REQUIRE(out.contains(t.name));
+        CHECK(out.info(t.name).dtype == DType::F32);
+        CHECK(out.info(t.name).shape == t.shape);
+        const std::vector<double> got = out.read<double>(t.name);
+        worst = std::max(worst, ref.check<float>(got.data(), got.size(), t.name));
+        ++compared;
+      }
+      CHECK(compared + 1 >= out.tensors().size());  // nothing left unchecked but, at most, an extra pooler/logits
+      MESSAGE(family << " --dump " << name << (in_double ? " --double" : "") << ": " << compared
+                     << " tensors, max abs error " << worst);
+    }
+  }
+}
+
+TEST_CASE("bert --text: WordPiece through the folder's vocab.txt, and fill-mask at each [MASK]") {
+  const Result r = run(EIGENFORMER_BERT_PROGRAM,
+                       {"--model", model_dir("bert-base-style"), "--text", "The cat [MASK] on the mat.", "--top-k", "3"});
+  INFO(r.out << r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.out.find("input   9 tokens: 2,5,6,4,8,5,9,3") == std::string::npos);  // "mat." is two tokens
+  CHECK(r.out.find("input   9 tokens: 2,5,6,4,8,5,9,") != std::string::npos);
+  CHECK(r.out.find("[MASK] at position 3:") != std::string::npos);
+  CHECK(r.out.find("\"was\"") != std::string::npos);  // the reference's top candidate, spelled by the vocabulary
+
+  const Result e = run(EIGENFORMER_BERT_PROGRAM, {"--model", model_dir("bert-model-f16"), "--ids", "2,17,33,3", "--embed"});
+  REQUIRE(e.exit_code == 0);
+  CHECK(e.out.find("embedding (mean pooling, 20 values") != std::string::npos);
+}
+
+TEST_CASE("--help explains the contract and exits 0") {
+  for (const std::string family : {"bert", "llama", "t5"}) {
+    CAPTURE(family);
+    const Result r = run(program_of(family), {"--help"});
+    CHECK(r.exit_code == 0);
+    for (const char* word : {"--model DIR", "--ids", "--text", "--dump", "hidden_states.<i>", "attentions.<i>", "--double"}) {
+      CHECK_MESSAGE(r.out.find(word) != std::string::npos, word);
+    }
+  }
+  CHECK(run(EIGENFORMER_T5_PROGRAM, {"--help"}).out.find("--decoder-ids") != std::string::npos);
+  CHECK(run(EIGENFORMER_T5_PROGRAM, {"--help"}).out.find("cross_attentions.<i>") != std::string::npos);
+}
+
+TEST_CASE("Bad folders, configs, tensors and ids: exit code 1 and one clear line on stderr") {
+  TempDir tmp("program-errors");
+  const std::string llama = model_dir("llama-mqa-f16");
+  expect_failure("llama", {"--model", tmp / "nowhere", "--ids", "1"}, 1, "[checkpoint] '" + (tmp / "nowhere") + "' does not exist");
+  expect_failure("llama", {"--model", llama + "/config.json", "--ids", "1"}, 1, "is not a folder");
+  expect_failure("t5", {"--model", llama, "--ids", "1"}, 1, "model_type is 'llama', expected 't5' or 'mt5'");
+  expect_failure("bert", {"--model", model_dir("t5-small-style"), "--ids", "1"}, 1, "model_type is 't5', expected 'bert'");
+
+  const std::string bad_config = tmp.copy_checkpoint("llama-tied-bf16");
+  edit_config(bad_config, [](json::Value& c) { c.set("num_attention_heads", 3); });
+  expect_failure("llama", {"--model", bad_config, "--ids", "1"}, 1,
+                 "tensor 'model.layers.0.self_attn.q_proj.weight' has shape [24, 20] but config.json implies [36, 20]");
+  const std::string huge = tmp.copy_checkpoint("llama-gqa-sharded");
+  edit_config(huge, [](json::Value& c) { c.set("vocab_size", 16000000); });  // would allocate 2 GB: refused first
+  expect_failure("llama", {"--model", huge, "--ids", "1"}, 1, "config.json and the weights disagree");
+  const std::string bad_json = tmp.copy_checkpoint("bert-classifier");
+  write_text(bad_json + "/config.json", "{\"model_type\": \"bert\",");
+  expect_failure("bert", {"--model", bad_json, "--ids", "1"}, 1, "config.json: line 1 column 23");
+
+  const std::string bad_tensor = tmp.copy_checkpoint("t5-small-style");
+  edit_safetensors(bad_tensor + "/model.safetensors", [](std::vector<StoredTensor>& t) {
+    for (StoredTensor& s : t) {
+      if (s.name == "decoder.final_layer_norm.weight") {
+        s.shape = {8};
+        s.values.resize(8);
+      }
+    }
+  });
+  expect_failure("t5", {"--model", bad_tensor, "--ids", "1"}, 1,
+                 "tensor 'decoder.final_layer_norm.weight' has shape [8] but config.json implies [16]");
+
+  expect_failure("llama", {"--model", llama, "--ids", "1,2,x"}, 1, "--ids: 'x' is not a token id");
+  expect_failure("llama", {"--model", llama, "--ids", "1,50"}, 1, "--ids: token id 50 at position 1 is outside the vocabulary of 50");
+  expect_failure("t5", {"--model", model_dir("t5-small-style"), "--ids", "1", "--decoder-ids", "0,,3"}, 1,
+                 "--decoder-ids: '' is not a token id");
+  expect_failure("llama", {"--model", llama, "--text", "hello"}, 1, "--text needs tokenizer files");
+  expect_failure("llama", {"--model", llama}, 2, "give the input as --ids or as --text");
+  expect_failure("llama", {"--ids", "1"}, 2, "--model is required");
+  expect_failure("bert", {"--model", model_dir("bert-classifier"), "--ids", "1", "--frobnicate"}, 2,
+                 "unknown argument '--frobnicate'");
+  expect_failure("bert", {"--model", model_dir("bert-classifier"), "--ids", "2,3", "--embed", "--pooling", "max"}, 2,
+                 "--pooling must be mean, cls or pooler, got 'max'");
+}
+
+#endif  // the programs were built
