@@ -71,7 +71,8 @@ TEST_CASE("The programs' --dump matches the PyTorch reference for every generate
       {"llama", "llama-gqa-sharded"}, {"llama", "llama-tied-bf16"}, {"llama", "llama-mqa-f16"},
       {"t5", "t5-small-style"}, {"t5", "flan-t5-style"}};
   TempDir tmp("dumps");
-  for (const auto& [family, name] : checkpoints) {
+  for (const auto& checkpoint : checkpoints) {
+    const std::string family = checkpoint.first, name = checkpoint.second;  // (clang 14: no lambda capture of bindings)
     for (const bool in_double : {false, true}) {
       CAPTURE(name);
       CAPTURE(in_double);
@@ -105,7 +106,7 @@ TEST_CASE("The programs' --dump matches the PyTorch reference for every generate
         ++compared;
       }
       CHECK(compared + 1 >= out.tensors().size());  // nothing left unchecked but, at most, an extra pooler/logits
-      MESSAGE(family << " --dump " << name << (in_double ? " --double" : "") << ": " << compared
+      MESSAGE(family << " --dump " << name << std::string(in_double ? " --double" : "") << ": " << compared
                      << " tensors, max abs error " << worst);
     }
   }

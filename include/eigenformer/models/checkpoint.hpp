@@ -24,9 +24,7 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "eigenformer/core/atomic_file.hpp"
 #include "eigenformer/core/dtype.hpp"
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/json.hpp"
@@ -266,25 +265,6 @@ void load_checkpoint(ParameterList<T>& params, Checkpoint& checkpoint, const Nam
 
 namespace detail {
 
-/// Writes text to `path` atomically: a temporary file in the same folder, then a rename.
-inline void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw FileError(cat("[checkpoint] cannot create '", tmp, "'"));
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw FileError(cat("[checkpoint] error while writing '", tmp, "' (disk full?); '", path, "' is unchanged"));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw FileError(cat("[checkpoint] cannot rename '", tmp, "' to '", path, "'"));
-  }
-}
-
 inline const char* torch_dtype_name(DType dtype) {
   switch (dtype) {
     case DType::F16: return "float16";
@@ -323,7 +303,7 @@ void save_checkpoint(const std::string& folder, const json::Value& config, const
   // 2) The config, last: a folder with a config.json always has the weights it describes.
   json::Value out = config;
   out.set("torch_dtype", detail::torch_dtype_name(dtype));
-  detail::write_text_atomically((fs::path(folder) / Checkpoint::kConfig).string(), json::dump(out, 2) + "\n");
+  write_file_atomically((fs::path(folder) / Checkpoint::kConfig).string(), json::dump(out, 2) + "\n", "[checkpoint]");
 }
 
 }  // namespace eigenformer
