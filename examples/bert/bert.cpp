@@ -156,12 +156,5 @@ int main(int argc, char** argv) {
   options.push_back({"--mask-id", true});
   options.push_back({"--embed", false});
   options.push_back({"--pooling", true});
-  return cli::run("bert", [&] {
-    const cli::Arguments args(argc, argv, options);
-    if (args.has("--help")) {
-      std::fputs(kHelp, stdout);
-      return 0;
-    }
-    return args.has("--double") ? run<double>(args) : run<float>(args);
-  });
+  return cli::run_program(argc, argv, "bert", kHelp, options, &run<float>, &run<double>);
 }

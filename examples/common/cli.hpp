@@ -223,4 +223,18 @@ inline int run(const char* program, const std::function<int()>& body) {
   }
 }
 
+/// A family program's main(): parses the command line against `options`, prints `help` for --help, runs the
+/// body in float (or in double with --double), and turns every exception into one line on stderr (run above).
+inline int run_program(int argc, char** argv, const char* program, const char* help, const std::vector<Option>& options,
+                       int (*in_float)(const Arguments&), int (*in_double)(const Arguments&)) {
+  return run(program, [&] {
+    const Arguments args(argc, argv, options);
+    if (args.has("--help")) {
+      std::fputs(help, stdout);
+      return 0;
+    }
+    return args.has("--double") ? in_double(args) : in_float(args);
+  });
+}
+
 }  // namespace eigenformer::cli

@@ -99,12 +99,5 @@ int run(const cli::Arguments& args) {
 int main(int argc, char** argv) {
   std::vector<cli::Option> options = cli::common_options();
   options.push_back({"--decoder-ids", true});
-  return cli::run("t5", [&] {
-    const cli::Arguments args(argc, argv, options);
-    if (args.has("--help")) {
-      std::fputs(kHelp, stdout);
-      return 0;
-    }
-    return args.has("--double") ? run<double>(args) : run<float>(args);
-  });
+  return cli::run_program(argc, argv, "t5", kHelp, options, &run<float>, &run<double>);
 }
