@@ -61,11 +61,12 @@ int run(const cli::Arguments& args) {
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const BertConfig& c = model.config();
   const BertHeads& heads = model.heads();
-  std::printf("model   %s\n        bert: %ld layers, %ld heads, width %ld, vocabulary %ld, %.3fM parameters; heads:%s%s%s%s\n",
+  const std::string head_names = std::string(heads.masked_lm ? " masked-LM" : "") + (heads.pooler ? " pooler" : "") +
+                                 (heads.next_sentence ? " next-sentence" : "") + (heads.classifier ? " classifier" : "");
+  std::printf("model   %s\n        bert: %ld layers, %ld heads, width %ld, vocabulary %ld, %.3fM parameters; heads:%s\n",
               folder.c_str(), static_cast<long>(c.num_hidden_layers), static_cast<long>(c.num_attention_heads),
               static_cast<long>(c.hidden_size), static_cast<long>(c.vocab_size),
-              static_cast<double>(count_parameters(model)) / 1e6, heads.masked_lm ? " masked-LM" : "",
-              heads.pooler ? " pooler" : "", heads.next_sentence ? " next-sentence" : "", heads.classifier ? " classifier" : "");
+              static_cast<double>(count_parameters(model)) / 1e6, head_names.c_str());
 
   // 2) The sentence.
   const TokenSequence ids = cli::input_ids(args, tokenizer);
@@ -117,8 +118,8 @@ int run(const cli::Arguments& args) {
     const json::Value* names = c.original.find("id2label");
     for (const cli::Candidate& label : labels) {
       const json::Value* name = names != nullptr ? names->find(std::to_string(label.id)) : nullptr;
-      std::printf("  %-12s %8.4f\n", name != nullptr && name->is_string() ? name->as_string().c_str() : std::to_string(label.id).c_str(),
-                  label.probability);
+      const std::string text = name != nullptr && name->is_string() ? name->as_string() : std::to_string(label.id);
+      std::printf("  %-12s %8.4f\n", text.c_str(), label.probability);
     }
   }
 
@@ -133,11 +134,14 @@ int run(const cli::Arguments& args) {
     } else if (pooling == "pooler" && heads.pooler) {
       embedding = pooled.row(0);
     } else {
-      throw cli::UsageError(detail::cat("--pooling must be mean, cls", heads.pooler ? " or pooler" : "", ", got '", pooling, "'"));
+      throw cli::UsageError(
+          detail::cat("--pooling must be mean, cls", heads.pooler ? " or pooler" : "", ", got '", pooling, "'"));
     }
     std::printf("embedding (%s pooling, %ld values, norm %.4f):", pooling.c_str(), static_cast<long>(embedding.size()),
                 static_cast<double>(embedding.norm()));
-    for (Index i = 0; i < std::min<Index>(embedding.size(), 8); ++i) std::printf(" %.4f", static_cast<double>(embedding(i)));
+    for (Index i = 0; i < std::min<Index>(embedding.size(), 8); ++i) {
+      std::printf(" %.4f", static_cast<double>(embedding(i)));
+    }
     std::printf("%s\n", embedding.size() > 8 ? " ..." : "");
   }
 

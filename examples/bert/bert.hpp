@@ -64,7 +64,8 @@ struct BertConfig {
     b.layer_norm_eps = c.positive_number("layer_norm_eps", 1e-12);
     b.hidden_act = activation_field(c, "hidden_act", c.string("hidden_act", "gelu"));
     const std::string positions = c.string("position_embedding_type", "absolute");
-    c.check(positions == "absolute", detail::cat("position_embedding_type '", positions, "' is not supported (only 'absolute')"));
+    c.check(positions == "absolute",
+            detail::cat("position_embedding_type '", positions, "' is not supported (only 'absolute')"));
     b.num_labels = c.has("id2label") ? c.object_size("id2label", 2) : c.positive_or("num_labels", 2);
     c.check(b.num_labels >= 1, "id2label is empty");
     b.tie_word_embeddings = c.boolean("tie_word_embeddings", true);
@@ -116,7 +117,8 @@ struct BertHeads {
       if (t.name.compare(0, 5, "bert.") == 0) h.prefixed = true;
     }
     const std::string p = h.prefixed ? "bert." : "";
-    h.masked_lm = checkpoint.contains("cls.predictions.bias") || checkpoint.contains("cls.predictions.transform.dense.weight");
+    h.masked_lm =
+        checkpoint.contains("cls.predictions.bias") || checkpoint.contains("cls.predictions.transform.dense.weight");
     h.next_sentence = checkpoint.contains("cls.seq_relationship.weight");
     h.classifier = checkpoint.contains("classifier.weight");
     // Both sentence-level heads read the pooled output, so they need the pooler (missing → a clear error).
@@ -195,7 +197,7 @@ class Bert {
   /// Masked-LM scores for every position: hidden (B, T, C) → logits (B·T, V).
   ///     logits = LayerNorm(GELU(h W_tᵀ + b_t)) Eᵀ + b
   void masked_lm_logits(const Tensor3<T>& hidden, Matrix<T>& logits) {
-    require(heads_.masked_lm, "a masked-LM head (cls.predictions)");
+    require(heads_.masked_lm, "masked-LM head (cls.predictions)");
     mlm_transform.forward(as_matrix(hidden), transformed);
     apply_activation<T>(config_.hidden_act, transformed);
     mlm_norm.forward(transformed, Eigen::Ref<Matrix<T>>(transformed));
@@ -206,7 +208,7 @@ class Bert {
 
   /// The pooler: the first ([CLS]) token of each sequence through a tanh layer. hidden (B, T, C) → pooled (B, C).
   void pool(const Tensor3<T>& hidden, Matrix<T>& pooled) {
-    require(heads_.pooler, "a pooler (pooler.dense)");
+    require(heads_.pooler, "pooler (pooler.dense)");
     const Index B = hidden.dimension(0), T_ = hidden.dimension(1);
     Matrix<T> first(B, hidden.dimension(2));
     for (Index b = 0; b < B; ++b) first.row(b) = as_matrix(hidden).row(b * T_);
@@ -216,7 +218,7 @@ class Bert {
 
   /// Sequence classification: pooled (B, C) → logits (B, L).
   void classify(const Matrix<T>& pooled, Matrix<T>& logits) {
-    require(heads_.classifier, "a classifier");
+    require(heads_.classifier, "classifier");
     classifier.forward(pooled, logits);
   }
 

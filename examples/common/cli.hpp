@@ -81,7 +81,8 @@ class Arguments {
   Index positive(const std::string& option, Index fallback) const {
     if (!has(option)) return fallback;
     const std::string& text = value(option);
-    if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos || std::stol(text) == 0) {
+    const bool digits = !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits || std::stol(text) == 0) {
       throw UsageError(detail::cat(option, " needs a positive integer, got '", text, "'"));
     }
     return static_cast<Index>(std::stol(text));
@@ -196,7 +197,8 @@ std::vector<Candidate> top_k(const Row& logits, Index k) {
   return all;
 }
 
-inline void print_candidates(const std::vector<Candidate>& candidates, const std::optional<tokenizers::Tokenizer>& tokenizer) {
+inline void print_candidates(const std::vector<Candidate>& candidates,
+                             const std::optional<tokenizers::Tokenizer>& tokenizer) {
   std::printf("  %4s %8s %10s %8s  %s\n", "rank", "id", "logit", "prob", tokenizer ? "token" : "");
   for (std::size_t i = 0; i < candidates.size(); ++i) {
     std::printf("  %4zu %8d %10.4f %8.4f  %s\n", i + 1, candidates[i].id, candidates[i].logit, candidates[i].probability,

@@ -270,7 +270,8 @@ class Llama : public CausalLM<T> {
     const bool tied = config_.tie_word_embeddings;
     m.ignore = [tied](const std::string& name) {
       const std::string buffer = ".rotary_emb.inv_freq";
-      const bool is_buffer = name.size() > buffer.size() && name.compare(name.size() - buffer.size(), buffer.size(), buffer) == 0;
+      const bool is_buffer =
+          name.size() > buffer.size() && name.compare(name.size() - buffer.size(), buffer.size(), buffer) == 0;
       return is_buffer || (tied && name == "lm_head.weight");
     };
     return m;

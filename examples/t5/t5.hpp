@@ -79,7 +79,8 @@ struct T5Config {
     c.check(dash == std::string::npos || (head == "gated" && act.find('-') == std::string::npos),
             detail::cat("feed_forward_proj '", t.feed_forward_proj, "' is not '<activation>' or 'gated-<activation>'"));
     t.gated = dash != std::string::npos;
-    t.activation = t.feed_forward_proj == "gated-gelu" ? Activation::GeluTanh : activation_field(c, "feed_forward_proj", act);
+    t.activation =
+        t.feed_forward_proj == "gated-gelu" ? Activation::GeluTanh : activation_field(c, "feed_forward_proj", act);
     t.tie_word_embeddings = c.boolean("tie_word_embeddings", true);
     t.special_tokens = SpecialTokenIds::from(c, t.vocab_size);
     if (!t.special_tokens.pad) t.special_tokens.pad = 0;                   // T5Config's defaults

@@ -43,7 +43,8 @@ TEST_CASE_TEMPLATE("BERT checkpoints match the PyTorch reference: hidden states,
     } else {
       CHECK_FALSE(ref.has("logits"));
     }
-    MESSAGE(name << (std::is_same_v<T, float> ? std::string(" (float)") : std::string(" (double)")) << ": max abs error " << worst);
+    const std::string scalar = std::is_same_v<T, float> ? "float" : "double";
+    MESSAGE(name << " (" << scalar << "): max abs error " << worst);
   }
 }
 
@@ -84,8 +85,8 @@ TEST_CASE("BERT heads and names are found from the checkpoint") {
   Tensor3<float> hidden(1, 2, 20);
   hidden.setZero();
   Matrix<float> logits;
-  CHECK_THROWS_WITH_AS(bare_model.masked_lm_logits(hidden, logits), "[Bert] this checkpoint has no a masked-LM head (cls.predictions)",
-                       ValueError);
+  CHECK_THROWS_WITH_AS(bare_model.masked_lm_logits(hidden, logits),
+                       "[Bert] this checkpoint has no masked-LM head (cls.predictions)", ValueError);
 }
 
 TEST_CASE("Pitfall: bert-base-uncased's LayerNorm.gamma/beta names load as weight/bias") {

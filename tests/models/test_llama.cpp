@@ -32,7 +32,8 @@ TEST_CASE_TEMPLATE("Llama checkpoints match the PyTorch reference: logits, hidde
     Capture<T> capture;
     const Matrix<T> logits = full_logits(model, ref.ids("input_ids"), &capture);
     const double worst = std::max(ref.check(logits, "logits"), ref.check_capture(capture, ""));
-    MESSAGE(name << (std::is_same_v<T, float> ? std::string(" (float)") : std::string(" (double)")) << ": max abs error " << worst);
+    const std::string scalar = std::is_same_v<T, float> ? "float" : "double";
+    MESSAGE(name << " (" << scalar << "): max abs error " << worst);
   }
 }
 

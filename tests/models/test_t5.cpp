@@ -40,7 +40,8 @@ TEST_CASE_TEMPLATE("T5 checkpoints match the PyTorch reference: logits, hidden s
     double worst = ref.check(logits, "logits");
     worst = std::max(worst, ref.check_capture(encoder, "encoder_"));
     worst = std::max(worst, ref.check_capture(decoder, "decoder_"));
-    MESSAGE(name << (std::is_same_v<T, float> ? std::string(" (float)") : std::string(" (double)")) << ": max abs error " << worst);
+    const std::string scalar = std::is_same_v<T, float> ? "float" : "double";
+    MESSAGE(name << " (" << scalar << "): max abs error " << worst);
   }
 }
 

@@ -148,7 +148,8 @@ class Checkpoint {
                                   kConfig, " and ", kWeights, ")"));
     }
     if (!fs::is_regular_file(dir / kConfig, ec)) {
-      throw FileError(detail::cat("[checkpoint] '", folder, "' has no ", kConfig, " (is it a Hugging Face checkpoint folder?)"));
+      throw FileError(
+          detail::cat("[checkpoint] '", folder, "' has no ", kConfig, " (is it a Hugging Face checkpoint folder?)"));
     }
     return ModelConfig::from_file((dir / kConfig).string());
   }
@@ -175,9 +176,12 @@ class Checkpoint {
     std::map<std::string, std::size_t> shard_index;
     std::vector<std::string> shard_names;
     for (const json::Member& m : map->as_object()) {
-      if (!m.second.is_string()) index_error(detail::cat("tensor '", m.first, "' maps to ", json::type_name(m.second.type()), ", not a file name"));
+      if (!m.second.is_string()) {
+        index_error(detail::cat("tensor '", m.first, "' maps to ", json::type_name(m.second.type()), ", not a file name"));
+      }
       const std::string& file = m.second.as_string();
-      if (file.empty() || file.find('/') != std::string::npos || file.find('\\') != std::string::npos || file == "." || file == "..") {
+      const bool plain = !file.empty() && file != "." && file != ".." && file.find_first_of("/\\") == std::string::npos;
+      if (!plain) {
         index_error(detail::cat("tensor '", m.first, "' maps to '", file, "', which is not a file name in this folder"));
       }
       if (shard_index.count(file) == 0) {
@@ -203,8 +207,9 @@ class Checkpoint {
     for (std::size_t i = 0; i < tensors_.size(); ++i) {
       auto it = listed.find(tensors_[i].name);
       if (it == listed.end() || it->second != shard_names[shard_of_[i]]) {
+        const std::string where = it == listed.end() ? "does not list" : "places in '" + it->second + "'";
         index_error(detail::cat("shard '", shard_names[shard_of_[i]], "' holds tensor '", tensors_[i].name,
-                                "', which the index ", it == listed.end() ? "does not list" : "places in '" + it->second + "'"));
+                                "', which the index ", where));
       }
     }
     if (tensors_.size() != listed.size()) index_error("a tensor appears in more than one shard");

@@ -49,7 +49,9 @@ struct SpecialTokenIds {
     ids.bos = one("bos_token_id");
     ids.pad = one("pad_token_id");
     ids.decoder_start = one("decoder_start_token_id");
-    for (std::int64_t id : config.integers("eos_token_id")) ids.eos.push_back(checked(config, "eos_token_id", id, vocab_size));
+    for (std::int64_t id : config.integers("eos_token_id")) {
+      ids.eos.push_back(checked(config, "eos_token_id", id, vocab_size));
+    }
     return ids;
   }
 
