@@ -9,6 +9,8 @@
 // so that its scores are a *bigram* table counted from a six-sentence corpus: the score of word w after word
 // u is log P(w | u). Its attention and feed-forward weights are zero, so each position's vector is just its
 // own word, and the LM head reads the table row. Every number it produces can be checked against the corpus.
+// Such a model sees only the last word, so here it is the prompt's last word that steers; a trained model
+// reads the whole prompt through attention (run the llama program on a real checkpoint with --prompt).
 // Tokens are whole words here (a real model uses sub-word tokens; see the tokenize example), and "." is EOS.
 //
 // Run: ./build/release/examples/generation_walkthrough/generation_walkthrough
@@ -30,8 +32,8 @@ namespace {
 
 const std::vector<std::string> kWords = {".", "the", "cat", "dog", "sat", "ran", "on", "to", "mat", "park", "in", "sun", "a", "and"};
 const char* kCorpus[] = {
-    "the cat sat on the mat .",   "the dog ran to the park .", "the cat sat in the sun .",
-    "the dog sat on a mat .",     "a dog ran in the park .",   "the cat and the dog sat in the sun .",
+    "the cat sat on the mat .",  "the dog ran to the park .",  "the cat sat in the sun .",
+    "a dog ran in the park .",   "the cat and a dog sat on the mat .", "a cat sat in the sun .",
 };
 
 TokenId id_of(const std::string& word) {
@@ -119,11 +121,16 @@ int main() {
   GenerationConfig greedy;
   greedy.max_new_tokens = 12;
   std::printf("\nGreedy search — the prompt steers the continuation:\n");
-  for (const char* start : {"the cat", "the dog", "a dog", "the sun"}) {
+  for (const char* start : {"the cat", "the dog", "in the sun"}) {
     const GeneratedSequence r = generate(model, words(start), greedy).front();
-    std::printf("  %-8s → %-24s (stopped: %s, log p = %.2f)\n", start, text_of(r.tokens).c_str(), to_string(r.stop_reason),
-                r.log_probability);
+    std::printf("  %-10s → %-36s (stopped: %s, log p = %.2f)\n", start, text_of(r.tokens).c_str(),
+                to_string(r.stop_reason), r.log_probability);
   }
+  // Greedy search loops as soon as it revisits a word. Forbidding any repeated word pair breaks the loop.
+  GenerationConfig no_repeat = greedy;
+  no_repeat.no_repeat_ngram_size = 2;
+  const GeneratedSequence unlooped = generate(model, words("the cat"), no_repeat).front();
+  std::printf("  %-10s → %-36s (no_repeat_ngram_size = 2)\n", "the cat", text_of(unlooped.tokens).c_str());
 
   // 3) Sampling: draw from the distribution instead. Temperature reshapes it; a seed reproduces a run.
   std::printf("\nSampling \"the dog ...\" (top-k off, three seeds per temperature):\n");
