@@ -24,7 +24,7 @@ using namespace eigenformer;
 namespace {
 
 const char* const kHelp = R"(usage: bert --model DIR (--ids LIST | --text TEXT) [--mask-id ID] [--embed [--pooling mean|cls|pooler]]
-            [--top-k N] [--dump FILE] [--double]
+            [--candidates N] [--dump FILE] [--double]
 
 Runs a BERT checkpoint (Hugging Face layout, model_type "bert": bert-base-uncased, bert-large-*, fine-tuned
 classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sentence:
@@ -42,7 +42,7 @@ classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sente
   --embed         print the sentence embedding
   --pooling KIND  mean (default: the mean of the last hidden states), cls (the [CLS] hidden state) or pooler
                   (tanh layer over [CLS], when the checkpoint has one)
-  --top-k N       how many candidates to print for each [MASK] (default 5)
+  --candidates N  how many candidates to print for each [MASK] (default 5)
   --dump FILE     also write, in F32 safetensors: logits (T, V) of the masked-LM head (or (L) of the classifier),
                   pooler_output (C), hidden_states.<i> (T, C) for i = 0 (the embeddings) to N, attentions.<i>
                   (H, T, T) for each layer — the meaning of Hugging Face's output_hidden_states / output_attentions
@@ -97,7 +97,7 @@ int run(const cli::Arguments& args) {
       if (ids[t] != *mask_id) continue;
       any = true;
       std::printf("[MASK] at position %zu:\n", t);
-      cli::print_candidates(cli::top_k(logits.row(static_cast<Index>(t)), args.positive("--top-k", 5)), tokenizer);
+      cli::print_candidates(cli::top_k(logits.row(static_cast<Index>(t)), args.positive("--candidates", 5)), tokenizer);
     }
     if (!any && mask_id) std::printf("no [MASK] (id %d) in the input: nothing to fill\n", *mask_id);
     if (!mask_id) std::printf("the [MASK] id is unknown (no tokenizer files): pass --mask-id to fill masks\n");

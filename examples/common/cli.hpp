@@ -1,12 +1,12 @@
 // examples/common/cli.hpp — the command-line contract the family programs (bert, llama, t5) share.
 //
-//     <program> --model DIR [--ids 101,7592,102 | --text "..."] [--dump FILE.safetensors] [--top-k N] [--double]
+//     <program> --model DIR [--ids 101,7592,102 | --text "..."] [--dump FILE.safetensors] [--candidates N] [--double]
 //
 //   --model DIR    a Hugging Face checkpoint folder (config.json + model.safetensors or a sharded index)
 //   --ids LIST     input token ids, comma-separated, bypassing any tokenizer
 //   --text TEXT    input text, through the tokenizer files of the folder (tokenizer.json, vocab.txt, ...)
 //   --dump FILE    writes logits, hidden_states.<i> and attentions.<i> in F32 (models/dump.hpp)
-//   --top-k N      how many candidates to print
+//   --candidates N how many candidates to print
 //   --double       computes in double instead of float
 //   --help         the program's own help
 //
@@ -46,7 +46,7 @@ struct Option {
 /// The options every family program accepts.
 inline std::vector<Option> common_options() {
   return {{"--model", true}, {"--ids", true}, {"--text", true}, {"--dump", true},
-          {"--top-k", true}, {"--double", false}, {"--help", false}};
+          {"--candidates", true}, {"--double", false}, {"--help", false}};
 }
 
 /// The parsed command line: each option at most once.

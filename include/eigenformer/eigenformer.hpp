@@ -34,3 +34,12 @@
 #include "eigenformer/blocks/cross_decoder_block.hpp"
 #include "eigenformer/blocks/stack.hpp"
 #include "eigenformer/blocks/encoder_decoder.hpp"
+
+// Tokenizers: text ↔ token ids (byte-level BPE, WordPiece, Unigram, special tokens).
+#include "eigenformer/tokenizers.hpp"
+
+// Models: config.json, checkpoint folders, the model interfaces (the families are assembled in examples/).
+#include "eigenformer/models/models.hpp"
+
+// Generation: greedy, sampling and beam search until EOS.
+#include "eigenformer/generation.hpp"

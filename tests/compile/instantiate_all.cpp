@@ -1,6 +1,15 @@
-// Instantiates every class template of eigenformer for float and double, so that the whole library is
-// compiled (and checked for warnings) even where no test happens to use a member.
+// Instantiates every class template of eigenformer — the library, the model assemblies of examples/ and the
+// generation sessions — for float and double, so that all of it is compiled (and checked for warnings) even
+// where no test happens to use a member.
 #include "eigenformer/eigenformer.hpp"
+#include "eigenformer/generation.hpp"
+#include "eigenformer/models/models.hpp"
+#include "eigenformer/tokenizers.hpp"
+
+#include "bert/bert.hpp"
+#include "llama/llama.hpp"
+#include "t5/t5.hpp"
+#include "transformer/transformer.hpp"
 
 namespace eigenformer {
 #define EIGENFORMER_INSTANTIATE(T)                      \
@@ -20,7 +29,13 @@ namespace eigenformer {
   template class Stack<T, EncoderBlock<T>>;             \
   template class Stack<T, DecoderBlock<T>>;             \
   template class Stack<T, CrossDecoderBlock<T>>;        \
-  template class EncoderDecoder<T>;
+  template class EncoderDecoder<T>;                     \
+  template class Bert<T>;                               \
+  template class Llama<T>;                              \
+  template class T5<T>;                                 \
+  template class Transformer<T>;                        \
+  template class generation::CausalSession<T>;          \
+  template class generation::Seq2SeqSession<T>;
 EIGENFORMER_INSTANTIATE(float)
 EIGENFORMER_INSTANTIATE(double)
 #undef EIGENFORMER_INSTANTIATE

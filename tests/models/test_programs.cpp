@@ -114,7 +114,7 @@ TEST_CASE("The programs' --dump matches the PyTorch reference for every generate
 
 TEST_CASE("bert --text: WordPiece through the folder's vocab.txt, and fill-mask at each [MASK]") {
   const Result r = run(EIGENFORMER_BERT_PROGRAM,
-                       {"--model", model_dir("bert-base-style"), "--text", "The cat [MASK] on the mat.", "--top-k", "3"});
+                       {"--model", model_dir("bert-base-style"), "--text", "The cat [MASK] on the mat.", "--candidates", "3"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.out.find("input   9 tokens: 2,5,6,4,8,5,9,3") == std::string::npos);  // "mat." is two tokens
@@ -182,6 +182,81 @@ TEST_CASE("Bad folders, configs, tensors and ids: exit code 1 and one clear line
                  "unknown argument '--frobnicate'");
   expect_failure("bert", {"--model", model_dir("bert-classifier"), "--ids", "2,3", "--embed", "--pooling", "max"}, 2,
                  "--pooling must be mean, cls or pooler, got 'max'");
+}
+
+TEST_CASE("Generation from the command line: the same sequences as the API and the PyTorch reference") {
+  // Greedy on Llama: the reference case llama-gqa-sharded/greedy (tests/fixtures/generation).
+  const Result g = run(EIGENFORMER_LLAMA_PROGRAM, {"--model", model_dir("llama-gqa-sharded"), "--ids", "1,5,9,33",
+                                                   "--max-new-tokens", "12"});
+  INFO(g.out << g.err);
+  REQUIRE(g.exit_code == 0);
+  CHECK(g.out.find("ids   50,64,32,27,56,11,2\n") != std::string::npos);
+  CHECK(g.out.find("stopped by end of sequence (id 2)") != std::string::npos);
+  CHECK(g.out.find("EOS ids 2") != std::string::npos);  // from config.json
+
+  // Beam search on T5: the reference case flan-t5-style/beam4, best two sequences.
+  const Result b = run(EIGENFORMER_T5_PROGRAM, {"--model", model_dir("flan-t5-style"), "--ids", "8,2,30,1", "--num-beams", "4",
+                                                "--max-new-tokens", "7", "--num-return-sequences", "2"});
+  INFO(b.out << b.err);
+  REQUIRE(b.exit_code == 0);
+  CHECK(b.out.find("strategy beam") != std::string::npos);
+  CHECK(b.out.find("sequence 1: 7 tokens, stopped by max_new_tokens") != std::string::npos);
+  CHECK(b.out.find("ids   53,23,19,46,46,46,46\n") != std::string::npos);
+  CHECK(b.out.find("ids   53,23,19,13,29,46,46\n") != std::string::npos);
+
+  // Sampling: a seed reproduces the run; the trace is written as JSON and printed with --explain.
+  TempDir tmp("generate-cli");
+  const std::vector<std::string> sample = {"--model", model_dir("llama-mqa-f16"), "--ids", "1,7,3", "--strategy", "sample",
+                                           "--temperature", "0.8", "--top-p", "0.9", "--seed", "11", "--max-new-tokens", "6",
+                                           "--trace", tmp / "trace.json", "--explain"};
+  const Result s1 = run(EIGENFORMER_LLAMA_PROGRAM, sample), s2 = run(EIGENFORMER_LLAMA_PROGRAM, sample);
+  REQUIRE(s1.exit_code == 0);
+  const auto ids_line = [](const std::string& out) { return out.substr(out.find("  ids   "), out.find('\n', out.find("  ids   ")) - out.find("  ids   ")); };
+  CHECK(ids_line(s1.out) == ids_line(s2.out));
+  CHECK(s1.out.find("top_p") != std::string::npos);
+  const json::Value trace = json::parse_file(tmp / "trace.json");
+  CHECK(trace.at("steps").as_array().size() >= 1);
+
+  // Streaming needs text: a copy of the checkpoint with a WordPiece vocabulary of 71 entries.
+  const std::string folder = tmp.copy_checkpoint("llama-gqa-sharded");
+  std::string vocab = read_text(model_dir("bert-base-style") + "/vocab.txt");
+  for (const char* extra : {"zebra\n", "quokka\n", "axolotl\n", "narwhal\n"}) vocab += extra;
+  write_text(folder + "/vocab.txt", vocab);
+  const Result st = run(EIGENFORMER_LLAMA_PROGRAM, {"--model", folder, "--prompt", "the cat", "--max-new-tokens", "5", "--stream"});
+  INFO(st.out << st.err);
+  REQUIRE(st.exit_code == 0);
+  const std::size_t open = st.out.find("--- streamed ---\n"), close = st.out.find("\n--- end ---");
+  REQUIRE(open != std::string::npos);
+  REQUIRE(close != std::string::npos);
+  const std::string streamed = st.out.substr(open + 17, close - open - 17);
+  CHECK(st.out.find("  text  " + streamed + "\n") != std::string::npos);  // the stream spells the final text
+}
+
+TEST_CASE("Generation options: bad values exit 1, usage mistakes 2, each with one line") {
+  const std::string llama = model_dir("llama-gqa-sharded");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--max-new-tokens", "5", "--temperature", "-1", "--strategy", "sample"},
+                 1, "temperature must be a finite number >= 0, got -1");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--max-new-tokens", "5", "--top-p", "0"}, 1,
+                 "top_p must lie in (0, 1], got 0");
+  expect_failure("llama", {"--model", llama, "--ids", "1,2", "--max-new-tokens", "63"}, 1,
+                 "the prompt (2 tokens) plus max_new_tokens (63) exceeds the model's context of 64 positions");
+  expect_failure("llama", {"--model", llama, "--prompt", "hello"}, 1, "--prompt needs tokenizer files");
+  expect_failure("llama", {"--model", llama, "--ids", "1,99", "--max-new-tokens", "2"}, 1,
+                 "--ids: token id 99 at position 1 is outside the vocabulary of 71");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--strategy", "creative"}, 2,
+                 "--strategy must be greedy, sample or beam, got 'creative'");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--prompt", "x"}, 2, "give the prompt as --prompt TEXT or as --ids LIST");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--max-new-tokens", "many"}, 2,
+                 "--max-new-tokens needs a non-negative integer, got 'many'");
+  expect_failure("t5", {"--model", model_dir("t5-small-style"), "--ids", "1", "--num-beams", "2", "--decoder-ids", "0"}, 2,
+                 "--decoder-ids is for one step");
+  for (const std::string family : {"llama", "t5"}) {
+    const Result r = run(program_of(family), {"--help"});
+    for (const char* word : {"--prompt", "--max-new-tokens", "--strategy", "--num-beams", "--temperature", "--top-k",
+                             "--top-p", "--seed", "--stream", "--trace"}) {
+      CHECK_MESSAGE(r.out.find(word) != std::string::npos, family << " --help lacks " << word);
+    }
+  }
 }
 
 #endif  // the programs were built

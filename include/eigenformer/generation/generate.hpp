@@ -66,7 +66,7 @@ struct GenerationIO {
   Trace* trace = nullptr;
 };
 
-namespace detail {
+namespace engine {
 
 /// Converts a model's score row to double and checks it.
 template <class Derived>
@@ -179,7 +179,9 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<T>& session, con
   // incomplete UTF-8 character until the character is complete.
   std::vector<std::unique_ptr<tokenizers::StreamDecoder>> streams;
   if (io.tokenizer != nullptr && (io.on_token || !config.stop_strings.empty())) {
-    for (Index b = 0; b < B; ++b) streams.push_back(std::make_unique<tokenizers::StreamDecoder>(*io.tokenizer));
+    tokenizers::DecodeOptions text_only;  // as the result's text: special tokens left out
+    text_only.skip_special_tokens = true;
+    for (Index b = 0; b < B; ++b) streams.push_back(std::make_unique<tokenizers::StreamDecoder>(*io.tokenizer, text_only));
   }
   Rng rng(config.seed);
   const TokenId filler = config.pad_token_id ? *config.pad_token_id
@@ -474,27 +476,27 @@ inline GenerationConfig with_model_eos(GenerationConfig config, const SpecialTok
   return config;
 }
 
-}  // namespace detail
+}  // namespace engine
 
 /// Continues `prompt` with a decoder-only model. Returns one sequence (greedy), num_return_sequences
 /// samples, or the num_return_sequences best beams, best first.
 template <class T>
 std::vector<GeneratedSequence> generate(CausalLM<T>& model, const TokenSequence& prompt, const GenerationConfig& config,
                                         const GenerationIO& io = {}) {
-  const GenerationConfig c = detail::with_model_eos(config, model.special_tokens());
+  const GenerationConfig c = engine::with_model_eos(config, model.special_tokens());
   CausalSession<T> session(model, prompt, c.use_cache);
-  detail::check_run(session, prompt, c, io, model.max_positions());
-  return detail::run(session, c, io);
+  engine::check_run(session, prompt, c, io, model.max_positions());
+  return engine::run(session, c, io);
 }
 
 /// Writes the target for `source` with an encoder-decoder model (the encoder runs once).
 template <class T>
 std::vector<GeneratedSequence> generate(Seq2SeqLM<T>& model, const TokenSequence& source, const GenerationConfig& config,
                                         const GenerationIO& io = {}) {
-  const GenerationConfig c = detail::with_model_eos(config, model.special_tokens());
+  const GenerationConfig c = engine::with_model_eos(config, model.special_tokens());
   Seq2SeqSession<T> session(model, source, c.use_cache);
-  detail::check_run(session, source, c, io, std::nullopt);
-  return detail::run(session, c, io);
+  engine::check_run(session, source, c, io, std::nullopt);
+  return engine::run(session, c, io);
 }
 
 }  // namespace eigenformer::generation

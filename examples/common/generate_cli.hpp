@@ -1,0 +1,209 @@
+// examples/common/generate_cli.hpp — text generation from the command line, shared by the llama and t5
+// programs.
+//
+//   --prompt TEXT             generate from this text (through the folder's tokenizer), or
+//   --ids LIST --max-new-tokens N   generate from these token ids
+//   --chat                    (Llama 3) the prompt is a user message in the chat format; --system TEXT
+//   --max-new-tokens N        how many tokens at most
+//   --strategy S              greedy | sample | beam
+//   --num-beams N  --length-penalty X  --early-stopping true|false|never  --num-return-sequences N
+//   --temperature X  --top-k N  --top-p X  --min-p X  --seed N
+//   --repetition-penalty X  --no-repeat-ngram N  --stop TEXT  --eos LIST
+//   --stream                  print the text as it comes (greedy and sampling)
+//   --trace FILE              write every step (candidates after each filter, or the tree of beams) as JSON
+//   --explain                 print that trace as text
+//   --no-cache                recompute every position at every step (to check the KV cache)
+//
+// Settings come, from weakest to strongest: config.json (EOS ids), generation_config.json in the folder (the
+// checkpoint's recommendations), then these flags — Hugging Face's precedence (generation/config.hpp).
+#pragma once
+
+#include <eigenformer/generation.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cli.hpp"
+
+namespace eigenformer::cli {
+
+inline const std::vector<Option>& generation_options() {
+  static const std::vector<Option> options = {
+      {"--prompt", true},      {"--system", true},         {"--max-new-tokens", true}, {"--strategy", true},
+      {"--num-beams", true},   {"--length-penalty", true}, {"--early-stopping", true}, {"--num-return-sequences", true},
+      {"--temperature", true}, {"--top-k", true},          {"--top-p", true},          {"--min-p", true},
+      {"--seed", true},        {"--repetition-penalty", true}, {"--no-repeat-ngram", true}, {"--stop", true},
+      {"--eos", true},         {"--trace", true},          {"--chat", false},          {"--stream", false},
+      {"--explain", false},    {"--no-cache", false}};
+  return options;
+}
+
+inline void add_generation_options(std::vector<Option>& options) {
+  options.insert(options.end(), generation_options().begin(), generation_options().end());
+}
+
+/// Generation mode: any generation option on the command line.
+inline bool wants_generation(const Arguments& args) {
+  for (const Option& o : generation_options()) {
+    if (args.has(o.name)) return true;
+  }
+  return false;
+}
+
+inline double number(const Arguments& args, const std::string& option) {
+  const std::string& text = args.value(option);
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size()) {
+    throw UsageError(eigenformer::detail::cat(option, " needs a number, got '", text, "'"));
+  }
+  return v;
+}
+
+inline std::int64_t count(const Arguments& args, const std::string& option) {
+  const std::string& text = args.value(option);
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw UsageError(eigenformer::detail::cat(option, " needs a non-negative integer, got '", text, "'"));
+  }
+  return std::stoll(text);
+}
+
+/// The settings for this run: defaults, then generation_config.json of `folder`, then the flags.
+/// `prompt_length` turns generation_config.json's max_length (prompt included) into max_new_tokens.
+inline generation::GenerationConfig generation_settings(const Arguments& args, const std::string& folder,
+                                                        std::size_t prompt_length) {
+  using namespace generation;
+  GenerationConfig c;
+  // 1) generation_config.json, when the checkpoint has one.
+  const std::string file = (std::filesystem::path(folder) / "generation_config.json").string();
+  if (std::filesystem::is_regular_file(file)) {
+    std::optional<std::int64_t> max_length;
+    const json::Value saved = json::parse_file(file);
+    apply_generation_config_json(saved, file, c, &max_length);
+    if (max_length && saved.find("max_new_tokens") == nullptr) {
+      c.max_new_tokens = std::max<std::int64_t>(0, *max_length - static_cast<std::int64_t>(prompt_length));
+    }
+  }
+  // 2) The flags.
+  if (args.has("--strategy")) {
+    const std::string& s = args.value("--strategy");
+    if (s == "greedy") c.strategy = Strategy::Greedy;
+    else if (s == "sample") c.strategy = Strategy::Sample;
+    else if (s == "beam") c.strategy = Strategy::Beam;
+    else throw UsageError(eigenformer::detail::cat("--strategy must be greedy, sample or beam, got '", s, "'"));
+  }
+  if (args.has("--max-new-tokens")) c.max_new_tokens = count(args, "--max-new-tokens");
+  if (args.has("--num-beams")) {
+    c.num_beams = count(args, "--num-beams");
+    if (!args.has("--strategy") && c.num_beams > 1) c.strategy = Strategy::Beam;
+  }
+  if (c.strategy != Strategy::Beam) c.num_beams = 1;
+  if (args.has("--length-penalty")) c.length_penalty = number(args, "--length-penalty");
+  if (args.has("--early-stopping")) {
+    const std::string& e = args.value("--early-stopping");
+    if (e == "true") c.early_stopping = EarlyStopping::Yes;
+    else if (e == "false") c.early_stopping = EarlyStopping::Heuristic;
+    else if (e == "never") c.early_stopping = EarlyStopping::Never;
+    else throw UsageError(eigenformer::detail::cat("--early-stopping must be true, false or never, got '", e, "'"));
+  }
+  if (args.has("--num-return-sequences")) c.num_return_sequences = count(args, "--num-return-sequences");
+  if (args.has("--temperature")) c.temperature = number(args, "--temperature");
+  if (args.has("--top-k")) c.top_k = count(args, "--top-k");
+  if (args.has("--top-p")) c.top_p = number(args, "--top-p");
+  if (args.has("--min-p")) c.min_p = number(args, "--min-p");
+  if (args.has("--seed")) c.seed = static_cast<std::uint64_t>(count(args, "--seed"));
+  if (args.has("--repetition-penalty")) c.repetition_penalty = number(args, "--repetition-penalty");
+  if (args.has("--no-repeat-ngram")) c.no_repeat_ngram_size = count(args, "--no-repeat-ngram");
+  if (args.has("--stop")) c.stop_strings = {args.value("--stop")};
+  if (args.has("--eos")) c.eos_token_ids = parse_ids(args.value("--eos"), "--eos");
+  if (args.has("--no-cache")) c.use_cache = false;
+  c.validate();  // bad values (temperature < 0, top_p outside (0, 1], ...) are named before the model runs
+  return c;
+}
+
+/// Usage checks for generation, before a large model is loaded: one prompt, and every setting valid.
+inline void check_generation_usage(const Arguments& args, const std::string& folder) {
+  if (args.has("--text")) throw UsageError("--text shows one prediction step; to generate, give the text as --prompt");
+  if (args.has("--dump")) throw UsageError("--dump records one forward pass: run it without the generation options");
+  if (args.has("--prompt") == args.has("--ids")) {
+    throw UsageError("give the prompt as --prompt TEXT or as --ids LIST (one of them)");
+  }
+  if (args.has("--ids")) parse_ids(args.value("--ids"), "--ids");
+  generation_settings(args, folder, 0);
+}
+
+/// The prompt's ids: --prompt through the tokenizer (plain, or Llama 3 chat with --chat), or --ids.
+inline TokenSequence generation_prompt(const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer) {
+  if (args.has("--ids")) {
+    if (args.has("--chat")) throw UsageError("--chat formats text: use it with --prompt, not --ids");
+    return parse_ids(args.value("--ids"), "--ids");
+  }
+  if (!tokenizer) {
+    throw ValueError("--prompt needs tokenizer files in the model folder (tokenizer.json, ...); there are none, so pass --ids");
+  }
+  if (args.has("--chat")) {
+    std::vector<generation::ChatMessage> messages;
+    if (args.has("--system")) messages.push_back({"system", args.value("--system")});
+    messages.push_back({"user", args.value("--prompt")});
+    return generation::llama3_chat_prompt(*tokenizer, messages);
+  }
+  return generation::plain_prompt(*tokenizer, args.value("--prompt"));
+}
+
+/// Runs generation with `model` (a CausalLM or a Seq2SeqLM) and prints the result(s).
+template <class Model>
+int run_generation(Model& model, const TokenSequence& prompt, const Arguments& args,
+                   const std::optional<tokenizers::Tokenizer>& tokenizer, const std::string& folder) {
+  using namespace generation;
+  const GenerationConfig config = generation_settings(args, folder, prompt.size());
+  Trace trace;
+  GenerationIO io;
+  if (tokenizer) io.tokenizer = &*tokenizer;
+  if (args.has("--trace") || args.has("--explain")) io.trace = &trace;
+  const bool stream = args.has("--stream");
+  if (stream) {
+    if (!tokenizer) throw ValueError("--stream prints text: it needs tokenizer files in the model folder");
+    io.on_token = [](TokenId, const std::string& text) {
+      std::fputs(text.c_str(), stdout);
+      std::fflush(stdout);
+    };
+  }
+  std::printf("prompt  %zu tokens: %s\n", prompt.size(), join_ids(prompt).c_str());
+  const std::vector<TokenId>& eos = config.eos_token_ids.empty() ? model.special_tokens().eos : config.eos_token_ids;
+  std::printf("generate  strategy %s, max_new_tokens %lld, EOS ids %s\n", to_string(config.strategy),
+              static_cast<long long>(config.max_new_tokens), eos.empty() ? "(none)" : join_ids(eos).c_str());
+  if (stream) std::printf("--- streamed ---\n");
+  const std::vector<GeneratedSequence> results = generate(model, prompt, config, io);
+  if (stream) std::printf("\n--- end ---\n");
+
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const GeneratedSequence& r = results[i];
+    std::string why = to_string(r.stop_reason);
+    if (r.eos_token) {
+      why += eigenformer::detail::cat(" (id ", *r.eos_token, tokenizer ? " " + token_text(tokenizer, *r.eos_token) : std::string(), ")");
+    }
+    if (!r.stop_string.empty()) why += " \"" + r.stop_string + "\"";
+    std::printf("%s %zu: %zu tokens, stopped by %s, log p = %.4f%s\n", results.size() > 1 ? "sequence" : "output", i + 1,
+                r.tokens.size(), why.c_str(), r.log_probability,
+                config.strategy == Strategy::Beam ? eigenformer::detail::cat(", score ", r.score).c_str() : "");
+    std::printf("  ids   %s\n", join_ids(r.tokens).c_str());
+    if (tokenizer) std::printf("  text  %s\n", r.text.c_str());
+  }
+  const auto spell = [&](TokenId id) {
+    if (!tokenizer) return std::to_string(id);
+    const std::optional<std::string> t = tokenizer->id_to_token(id);
+    return t ? *t : std::to_string(id);
+  };
+  if (args.has("--explain")) std::printf("--- trace ---\n%s", trace.to_text(spell).c_str());
+  if (args.has("--trace")) {
+    trace.write_json(args.value("--trace"), spell);
+    std::printf("trace   %s\n", args.value("--trace").c_str());
+  }
+  return 0;
+}
+
+}  // namespace eigenformer::cli
