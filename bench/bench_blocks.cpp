@@ -1,8 +1,10 @@
 // bench_blocks — the attention core and each block at the BERT-base shape (C = 768, H = 12, D = 64,
 // F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter.
 //
-// Run (see ../shared PERF_NOTES for fair conditions; Eigen here runs on one thread):
-//     ./build/release/bench/bench_blocks --benchmark_counters_tabular=true
+// Run (see ../shared/PERF_NOTES.md for fair conditions):
+//     OMP_PROC_BIND=true OMP_PLACES=cores ./build/release/bench/bench_blocks --benchmark_counters_tabular=true
+// Each case runs on 1 and 2 threads (Eigen::setNbThreads; more than one needs the OpenMP build, which bench/
+// uses when OpenMP is found).
 // Reference on this machine (PERF_NOTES): PyTorch 1.13 TransformerEncoderLayer 768/12/3072, B=1, T=128,
 // one thread: 12.7 ms; B=8: 84 ms. Eigen 3.4 GEMM at these shapes: 109–116 GFLOP/s on one thread.
 //
@@ -29,6 +31,9 @@ double attention_layer_flops(Index batch, Index t, Index s) {
   return 2 * projection_flops(batch * t, kWidth, kWidth) + 2 * projection_flops(batch * s, kWidth, kWidth) +
          core_flops(batch, t, s);
 }
+
+// Every case's last argument is the number of threads Eigen may use.
+void use_threads(benchmark::State& state, int argument) { Eigen::setNbThreads(static_cast<int>(state.range(argument))); }
 
 void set_gflops(benchmark::State& state, double flops_per_iteration) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);
@@ -76,18 +81,20 @@ void BM_AttentionCore(benchmark::State& state) {
   const HeadsView<float> cv{context.data(), B, T, T, kHeads, kHeadDim};
   AttentionMask<float> mask;
   mask.causal = state.range(1) != 0;
+  use_threads(state, 2);
   for (auto _ : state) {
     scaled_dot_product_attention<float>(qv, kv, vv, cv, mask, 0.125f, scratch);
     benchmark::DoNotOptimize(context.data());
   }
   set_gflops(state, core_flops(B, T, T));
 }
-BENCHMARK(BM_AttentionCore)->ArgNames({"B", "causal"})->Args({1, 0})->Args({8, 0})->Args({1, 1})->Args({8, 1})
-    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_AttentionCore)->ArgNames({"B", "causal", "threads"})->ArgsProduct({{1, 8}, {0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Multi-head self-attention: four projections around the core.
 void BM_MultiHeadAttention(benchmark::State& state) {
   const Index B = state.range(0);
+  use_threads(state, 1);
   MultiHeadAttention<float> mha(bert_block().attention);
   randomize(mha);
   const Tensor3<float> x = random_input(B, kPositions);
@@ -98,11 +105,12 @@ void BM_MultiHeadAttention(benchmark::State& state) {
   }
   set_gflops(state, attention_layer_flops(B, kPositions, kPositions));
 }
-BENCHMARK(BM_MultiHeadAttention)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MultiHeadAttention)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // BERT's encoder block: post-norm LayerNorm, biases, GELU FFN.
 void BM_EncoderBlock(benchmark::State& state) {
   const Index B = state.range(0);
+  use_threads(state, 1);
   EncoderBlock<float> block(bert_block());
   randomize(block);
   const Tensor3<float> x = random_input(B, kPositions);
@@ -113,11 +121,12 @@ void BM_EncoderBlock(benchmark::State& state) {
   }
   set_gflops(state, attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
 }
-BENCHMARK(BM_EncoderBlock)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_EncoderBlock)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Llama's decoder block at the same width: causal, RMSNorm pre-norm, SwiGLU (three FFN matrices).
 void BM_DecoderBlock(benchmark::State& state) {
   const Index B = state.range(0);
+  use_threads(state, 1);
   DecoderBlock<float> block(llama_block());
   randomize(block);
   const Tensor3<float> x = random_input(B, kPositions);
@@ -128,11 +137,12 @@ void BM_DecoderBlock(benchmark::State& state) {
   }
   set_gflops(state, attention_layer_flops(B, kPositions, kPositions) + 3 * projection_flops(B * kPositions, kWidth, kFfn));
 }
-BENCHMARK(BM_DecoderBlock)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DecoderBlock)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The encoder-decoder's decoder block: causal self-attention, cross-attention over a 128-position source, FFN.
 void BM_CrossDecoderBlock(benchmark::State& state) {
   const Index B = state.range(0);
+  use_threads(state, 1);
   CrossDecoderBlock<float> block(bert_block());
   randomize(block);
   const Tensor3<float> x = random_input(B, kPositions), memory = random_input(B, kPositions);
@@ -145,6 +155,6 @@ void BM_CrossDecoderBlock(benchmark::State& state) {
   }
   set_gflops(state, 2 * attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
 }
-BENCHMARK(BM_CrossDecoderBlock)->ArgName("B")->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_CrossDecoderBlock)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
