@@ -91,70 +91,64 @@ void BM_AttentionCore(benchmark::State& state) {
 BENCHMARK(BM_AttentionCore)->ArgNames({"B", "causal", "threads"})->ArgsProduct({{1, 8}, {0, 1}, {1, 2}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// One module's forward pass on a (B, 128, 768) input, B = range(0), threads = range(1): the loop every case
+// below shares. `forward(x, y)` runs the module; `flops` is the work of one call.
+template <class Forward>
+void time_forward(benchmark::State& state, Forward forward, double flops) {
+  use_threads(state, 1);
+  const Tensor3<float> x = random_input(state.range(0), kPositions);
+  Tensor3<float> y;
+  for (auto _ : state) {
+    forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  set_gflops(state, flops);
+}
+
 // Multi-head self-attention: four projections around the core.
 void BM_MultiHeadAttention(benchmark::State& state) {
   const Index B = state.range(0);
-  use_threads(state, 1);
   MultiHeadAttention<float> mha(bert_block().attention);
   randomize(mha);
-  const Tensor3<float> x = random_input(B, kPositions);
-  Tensor3<float> y;
-  for (auto _ : state) {
-    mha.forward(x, y);
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_gflops(state, attention_layer_flops(B, kPositions, kPositions));
+  time_forward(state, [&](const Tensor3<float>& x, Tensor3<float>& y) { mha.forward(x, y); },
+               attention_layer_flops(B, kPositions, kPositions));
 }
-BENCHMARK(BM_MultiHeadAttention)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // BERT's encoder block: post-norm LayerNorm, biases, GELU FFN.
 void BM_EncoderBlock(benchmark::State& state) {
   const Index B = state.range(0);
-  use_threads(state, 1);
   EncoderBlock<float> block(bert_block());
   randomize(block);
-  const Tensor3<float> x = random_input(B, kPositions);
-  Tensor3<float> y;
-  for (auto _ : state) {
-    block.forward(x, y);
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_gflops(state, attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
+  time_forward(state, [&](const Tensor3<float>& x, Tensor3<float>& y) { block.forward(x, y); },
+               attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
 }
-BENCHMARK(BM_EncoderBlock)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Llama's decoder block at the same width: causal, RMSNorm pre-norm, SwiGLU (three FFN matrices).
 void BM_DecoderBlock(benchmark::State& state) {
   const Index B = state.range(0);
-  use_threads(state, 1);
   DecoderBlock<float> block(llama_block());
   randomize(block);
-  const Tensor3<float> x = random_input(B, kPositions);
-  Tensor3<float> y;
-  for (auto _ : state) {
-    block.forward(x, y);
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_gflops(state, attention_layer_flops(B, kPositions, kPositions) + 3 * projection_flops(B * kPositions, kWidth, kFfn));
+  time_forward(state, [&](const Tensor3<float>& x, Tensor3<float>& y) { block.forward(x, y); },
+               attention_layer_flops(B, kPositions, kPositions) + 3 * projection_flops(B * kPositions, kWidth, kFfn));
 }
-BENCHMARK(BM_DecoderBlock)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The encoder-decoder's decoder block: causal self-attention, cross-attention over a 128-position source, FFN.
 void BM_CrossDecoderBlock(benchmark::State& state) {
   const Index B = state.range(0);
-  use_threads(state, 1);
   CrossDecoderBlock<float> block(bert_block());
   randomize(block);
-  const Tensor3<float> x = random_input(B, kPositions), memory = random_input(B, kPositions);
-  Tensor3<float> y;
+  const Tensor3<float> memory = random_input(B, kPositions);
   BlockOptions<float> options;
   options.memory = &memory;
-  for (auto _ : state) {
-    block.forward(x, y, options);
-    benchmark::DoNotOptimize(y.data());
-  }
-  set_gflops(state, 2 * attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
+  time_forward(state, [&](const Tensor3<float>& x, Tensor3<float>& y) { block.forward(x, y, options); },
+               2 * attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));
 }
-BENCHMARK(BM_CrossDecoderBlock)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+#define EIGENFORMER_BLOCK_BENCHMARK(name) \
+  BENCHMARK(name)->ArgNames({"B", "threads"})->ArgsProduct({{1, 8}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime()
+EIGENFORMER_BLOCK_BENCHMARK(BM_MultiHeadAttention);
+EIGENFORMER_BLOCK_BENCHMARK(BM_EncoderBlock);
+EIGENFORMER_BLOCK_BENCHMARK(BM_DecoderBlock);
+EIGENFORMER_BLOCK_BENCHMARK(BM_CrossDecoderBlock);
 
 }  // namespace

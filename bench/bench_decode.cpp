@@ -32,8 +32,7 @@ LlamaConfig stories(bool large) {
   c.hidden_size = large ? 768 : 288;
   c.intermediate_size = large ? 2048 : 768;
   c.num_hidden_layers = large ? 12 : 6;
-  c.num_attention_heads = c.num_key_value_heads = large ? 12 : 6;
-  c.head_dim = c.hidden_size / c.num_attention_heads;
+  c.num_attention_heads = large ? 12 : 6;  // num_key_value_heads and head_dim keep their defaults: H and C / H
   c.max_position_embeddings = 1024;
   c.rms_norm_eps = 1e-5;
   c.tie_word_embeddings = true;

@@ -154,11 +154,14 @@ inline TokenSequence generation_prompt(const Arguments& args, const std::optiona
   return generation::plain_prompt(*tokenizer, args.value("--prompt"));
 }
 
-/// Runs generation with `model` (a CausalLM or a Seq2SeqLM) and prints the result(s).
+/// Generates with `model` (a CausalLM or a Seq2SeqLM) from the command line's prompt (--prompt or --ids; for
+/// an encoder-decoder, the source) and prints the result(s).
 template <class Model>
-int run_generation(Model& model, const TokenSequence& prompt, const Arguments& args,
-                   const std::optional<tokenizers::Tokenizer>& tokenizer, const std::string& folder) {
+int run_generation(Model& model, const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
+                   const std::string& folder) {
   using namespace generation;
+  const TokenSequence prompt = generation_prompt(args, tokenizer);
+  check_vocabulary(prompt, model.vocab_size(), args.has("--ids") ? "--ids" : "--prompt");
   const GenerationConfig config = generation_settings(args, folder, prompt.size());
   Trace trace;
   GenerationIO io;

@@ -91,15 +91,11 @@ int run(const cli::Arguments& args) {
   std::printf("model   %s\n        llama: %ld layers, %ld heads over %ld key/value heads of width %ld, width %ld, "
               "vocabulary %ld, %.3fM parameters\n",
               folder.c_str(), static_cast<long>(c.num_hidden_layers), static_cast<long>(c.num_attention_heads),
-              static_cast<long>(c.num_key_value_heads), static_cast<long>(c.head_dim), static_cast<long>(c.hidden_size),
+              static_cast<long>(c.kv_heads()), static_cast<long>(c.head_width()), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
 
   // 2) Generation: score, choose, append, until EOS (common/generate_cli.hpp).
-  if (generating) {
-    const TokenSequence prompt = cli::generation_prompt(args, tokenizer);
-    cli::check_vocabulary(prompt, c.vocab_size, args.has("--ids") ? "--ids" : "--prompt");
-    return cli::run_generation(model, prompt, args, tokenizer, folder);
-  }
+  if (generating) return cli::run_generation(model, args, tokenizer, folder);
 
   // 3) Otherwise one step: the prompt.
   const TokenSequence ids = cli::input_ids(args, tokenizer);

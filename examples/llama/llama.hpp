@@ -92,8 +92,8 @@ struct LlamaConfig {
     j.set("intermediate_size", intermediate_size);
     j.set("num_hidden_layers", num_hidden_layers);
     j.set("num_attention_heads", num_attention_heads);
-    j.set("num_key_value_heads", num_key_value_heads);
-    j.set("head_dim", head_dim);
+    j.set("num_key_value_heads", kv_heads());
+    j.set("head_dim", head_width());
     j.set("max_position_embeddings", max_position_embeddings);
     j.set("rms_norm_eps", rms_norm_eps);
     j.set("rope_theta", rope_theta);
@@ -117,23 +117,27 @@ struct LlamaConfig {
   }
 
   /// The blocks this family picks (see the top of this file).
+  /// Hkv and D with their defaults applied (0 in a config built in code means "the default", as in config.json).
+  Index kv_heads() const { return num_key_value_heads > 0 ? num_key_value_heads : num_attention_heads; }
+  Index head_width() const { return head_dim > 0 ? head_dim : (num_attention_heads > 0 ? hidden_size / num_attention_heads : 0); }
+
   StackConfig stack() const {
     StackConfig s;
-    s.block.attention = AttentionConfig{hidden_size, num_attention_heads, num_key_value_heads, head_dim, 0,
+    s.block.attention = AttentionConfig{hidden_size, num_attention_heads, kv_heads(), head_width(), 0,
                                         attention_bias, attention_bias, std::nullopt};
     s.block.ffn = FeedForwardConfig{intermediate_size, hidden_act, /*gated=*/true, mlp_bias};
     s.block.norm = NormConfig{NormKind::RMSNorm, rms_norm_eps, /*bias=*/false};
     s.block.placement = NormPlacement::Pre;
     s.layers = num_hidden_layers;
     s.final_norm = true;
-    s.rope = RopeConfig{head_dim, rope_theta, rope_layout, rope_scaling};
+    s.rope = RopeConfig{head_width(), rope_theta, rope_layout, rope_scaling};
     return s;
   }
 
   /// Parameters the model will have: what from_pretrained checks against the checkpoint before allocating.
   std::int64_t parameter_count() const {
     const std::int64_t C = hidden_size, V = vocab_size, F = intermediate_size;
-    const std::int64_t HD = num_attention_heads * head_dim, KD = num_key_value_heads * head_dim;
+    const std::int64_t HD = num_attention_heads * head_width(), KD = kv_heads() * head_width();
     std::int64_t layer = C * HD * 2 + C * KD * 2 + 3 * C * F + 2 * C;
     if (attention_bias) layer += HD + 2 * KD + C;
     if (mlp_bias) layer += 2 * F + C;

@@ -90,11 +90,7 @@ int run(const cli::Arguments& args) {
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
 
   // 2) Generation: the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
-  if (generating) {
-    const TokenSequence source = cli::generation_prompt(args, tokenizer);
-    cli::check_vocabulary(source, c.vocab_size, args.has("--ids") ? "--ids" : "--prompt");
-    return cli::run_generation(model, source, args, tokenizer, folder);
-  }
+  if (generating) return cli::run_generation(model, args, tokenizer, folder);
 
   // 3) Otherwise one step: source and target so far.
   const TokenSequence source = cli::input_ids(args, tokenizer);
