@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ clang make pkg-config  # compilers and build (clang++ checks the warning-free claim)
+  cmake ninja-build g++ clang make pkg-config  # compilers and build (clang++ checks the warning-free claim)
   libeigen3-dev                    # the one dependency of the library itself
   doctest-dev                      # tests
   libbenchmark-dev                 # bench/
