@@ -182,14 +182,10 @@ struct Candidate {
 };
 template <class Row>
 std::vector<Candidate> top_k(const Row& logits, Index k) {
-  const double max = static_cast<double>(logits.maxCoeff());
-  double sum = 0;
-  for (Index v = 0; v < logits.size(); ++v) sum += std::exp(static_cast<double>(logits(v)) - max);
+  const generation::Scores scores(logits.data(), logits.data() + logits.size());
+  const std::vector<double> p = generation::softmax(scores);  // the probabilities generation would draw from
   std::vector<Candidate> all;
-  for (Index v = 0; v < logits.size(); ++v) {
-    const double l = static_cast<double>(logits(v));
-    all.push_back({static_cast<TokenId>(v), l, std::exp(l - max) / sum});
-  }
+  for (std::size_t v = 0; v < scores.size(); ++v) all.push_back({static_cast<TokenId>(v), scores[v], p[v]});
   k = std::min<Index>(k, static_cast<Index>(all.size()));
   std::partial_sort(all.begin(), all.begin() + k, all.end(),
                     [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; });
