@@ -231,14 +231,16 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<T>& session, con
           if (io.trace != nullptr) record.stages.push_back(stage("min_p", z, top_n));
         }
         // 3a) Sampling: a draw from the filtered distribution.
-        chosen = sample(softmax(z), rng);
+        const std::vector<double> p = softmax(z);
+        chosen = sample(p, rng);
+        record.chosen_probability = p[static_cast<std::size_t>(chosen)];
       } else {
-        // 3b) Greedy: the best score (ties: the lowest id).
+        // 3b) Greedy: the best score (ties: the lowest id). Its probability only matters to a trace.
         chosen = argmax(z);
+        if (io.trace != nullptr) record.chosen_probability = softmax(z)[static_cast<std::size_t>(chosen)];
       }
       if (io.trace != nullptr) {
         record.chosen = chosen;
-        record.chosen_probability = softmax(z)[static_cast<std::size_t>(chosen)];
         io.trace->steps.push_back(std::move(record));
       }
 
