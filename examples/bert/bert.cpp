@@ -43,21 +43,21 @@ classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sente
   --pooling KIND  mean (default: the mean of the last hidden states), cls (the [CLS] hidden state) or pooler
                   (tanh layer over [CLS], when the checkpoint has one)
   --candidates N  how many candidates to print for each [MASK] (default 5)
-  --dump FILE     also write, in F32 safetensors: logits (T, V) of the masked-LM head (or (L) of the classifier),
-                  pooler_output (C), hidden_states.<i> (T, C) for i = 0 (the embeddings) to N, attentions.<i>
-                  (H, T, T) for each layer — the meaning of Hugging Face's output_hidden_states / output_attentions
+  --dump FILE     also write, in F32 safetensors: logits (Scalar, V) of the masked-LM head (or (L) of the classifier),
+                  pooler_output (C), hidden_states.<i> (Scalar, C) for i = 0 (the embeddings) to N, attentions.<i>
+                  (H, Scalar, Scalar) for each layer — the meaning of Hugging Face's output_hidden_states / output_attentions
   --double        compute in double instead of float
   --help          this text
 
 Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.
 )";
 
-template <class T>
+template <class Scalar>
 int run(const cli::Arguments& args) {
   // 1) The checkpoint, its heads, and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   cli::check_input_given(args);  // a usage mistake is reported before a large model is loaded
-  Bert<T> model = Bert<T>::from_pretrained(folder);
+  Bert<Scalar> model = Bert<Scalar>::from_pretrained(folder);
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const BertConfig& c = model.config();
   const BertHeads& heads = model.heads();
@@ -74,9 +74,9 @@ int run(const cli::Arguments& args) {
   std::printf("input   %zu tokens: %s\n", ids.size(), cli::join_ids(ids).c_str());
 
   // 3) The encoder, keeping every hidden state and attention map when they are to be dumped.
-  Tensor3<T> hidden;  // (1, T, C)
-  Capture<T> capture;
-  BertOptions<T> options;
+  Tensor3<Scalar> hidden;  // (1, T, C)
+  Capture<Scalar> capture;
+  BertOptions<Scalar> options;
   if (args.has("--dump")) options.capture = &capture;
   model.forward(cli::as_batch(ids), hidden, options);
   SafeTensorsWriter dump;
@@ -89,9 +89,9 @@ int run(const cli::Arguments& args) {
     mask_id = tokenizer->special_tokens().id(tokenizers::Role::mask);
   }
   if (heads.masked_lm) {
-    Matrix<T> logits;  // (T, V)
+    Matrix<Scalar> logits;  // (T, V)
     model.masked_lm_logits(hidden, logits);
-    add_rows<T>(dump, "logits", logits);
+    add_rows<Scalar>(dump, "logits", logits);
     bool any = false;
     for (std::size_t t = 0; mask_id && t < ids.size(); ++t) {
       if (ids[t] != *mask_id) continue;
@@ -104,15 +104,15 @@ int run(const cli::Arguments& args) {
   }
 
   // 5) The pooler and the classifier read the [CLS] position.
-  Matrix<T> pooled;  // (1, C)
+  Matrix<Scalar> pooled;  // (1, C)
   if (heads.pooler) {
     model.pool(hidden, pooled);
-    add_vector<T>(dump, "pooler_output", pooled.row(0));
+    add_vector<Scalar>(dump, "pooler_output", pooled.row(0));
   }
   if (heads.classifier) {
-    Matrix<T> scores;  // (1, L)
+    Matrix<Scalar> scores;  // (1, L)
     model.classify(pooled, scores);
-    if (!heads.masked_lm) add_vector<T>(dump, "logits", scores.row(0));
+    if (!heads.masked_lm) add_vector<Scalar>(dump, "logits", scores.row(0));
     const std::vector<cli::Candidate> labels = cli::top_k(scores.row(0), scores.cols());
     std::printf("classification:\n");
     const json::Value* names = c.original.find("id2label");
@@ -126,9 +126,9 @@ int run(const cli::Arguments& args) {
   // 6) A sentence embedding.
   if (args.has("--embed") || (!heads.masked_lm && !heads.classifier)) {
     const std::string pooling = args.has("--pooling") ? args.value("--pooling") : "mean";
-    RowVector<T> embedding;
+    RowVector<Scalar> embedding;
     if (pooling == "mean") {
-      embedding = Bert<T>::mean_pooling(hidden).row(0);
+      embedding = Bert<Scalar>::mean_pooling(hidden).row(0);
     } else if (pooling == "cls") {
       embedding = as_matrix(hidden).row(0);
     } else if (pooling == "pooler" && heads.pooler) {

@@ -128,17 +128,17 @@ struct BertHeads {
 };
 
 /// What one forward call may use besides the ids. All optional.
-template <class T>
+template <class Scalar>
 struct BertOptions {
   const TokenIds* token_types = nullptr;  // (B, T) segment ids, 0 for sentence A and 1 for B; all 0 when absent
   const KeyPadding* padding = nullptr;    // which tokens are real (Hugging Face's attention_mask)
-  Capture<T>* capture = nullptr;          // hidden states and attention maps, with Hugging Face's meaning
+  Capture<Scalar>* capture = nullptr;          // hidden states and attention maps, with Hugging Face's meaning
 };
 
-template <class T>
+template <class Scalar>
 class Bert {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   Bert(const BertConfig& config, const BertHeads& heads)
       : config_(config),
@@ -149,15 +149,15 @@ class Bert {
         embeddings_norm(config.hidden_size, config.encoder().block.norm),
         encoder(config.encoder()) {
     const Index C = config.hidden_size;
-    if (heads.pooler) pooler = Linear<T>(C, C, true);
+    if (heads.pooler) pooler = Linear<Scalar>(C, C, true);
     if (heads.masked_lm) {
-      mlm_transform = Linear<T>(C, C, true);
-      mlm_norm = Norm<T>(C, config.encoder().block.norm);
-      mlm_bias = RowVector<T>::Zero(config.vocab_size);
-      if (!config.tie_word_embeddings) mlm_decoder = Linear<T>(C, config.vocab_size, false);
+      mlm_transform = Linear<Scalar>(C, C, true);
+      mlm_norm = Norm<Scalar>(C, config.encoder().block.norm);
+      mlm_bias = RowVector<Scalar>::Zero(config.vocab_size);
+      if (!config.tie_word_embeddings) mlm_decoder = Linear<Scalar>(C, config.vocab_size, false);
     }
-    if (heads.next_sentence) next_sentence = Linear<T>(C, 2, true);
-    if (heads.classifier) classifier = Linear<T>(C, config.num_labels, true);
+    if (heads.next_sentence) next_sentence = Linear<Scalar>(C, 2, true);
+    if (heads.classifier) classifier = Linear<Scalar>(C, config.num_labels, true);
   }
 
   /// Opens a checkpoint folder, finds its heads, checks config.json against the weights' sizes, builds and loads
@@ -173,7 +173,7 @@ class Bert {
   }
 
   /// ids (B, T) → hidden (B, T, C), the last hidden state.
-  void forward(const TokenIds& ids, Tensor3<T>& hidden, const BertOptions<T>& options = {}) {
+  void forward(const TokenIds& ids, Tensor3<Scalar>& hidden, const BertOptions<Scalar>& options = {}) {
     // 1) Embeddings: word + position + token type, then LayerNorm.                        x (B, T, C)
     word_embeddings.forward(ids, x);
     position_embeddings.add_positions(x, 0);
@@ -188,7 +188,7 @@ class Bert {
     embeddings_norm.forward(as_matrix(x), as_matrix(x));
 
     // 2) The encoder: N post-norm blocks of bidirectional attention and GELU FFN.          hidden (B, T, C)
-    StackOptions<T> stack;
+    StackOptions<Scalar> stack;
     stack.padding = options.padding;
     stack.capture = options.capture;
     encoder.forward(x, hidden, stack);
@@ -196,45 +196,45 @@ class Bert {
 
   /// Masked-LM scores for every position: hidden (B, T, C) → logits (B·T, V).
   ///     logits = LayerNorm(GELU(h W_tᵀ + b_t)) Eᵀ + b
-  void masked_lm_logits(const Tensor3<T>& hidden, Matrix<T>& logits) {
+  void masked_lm_logits(const Tensor3<Scalar>& hidden, Matrix<Scalar>& logits) {
     require(heads_.masked_lm, "masked-LM head (cls.predictions)");
     mlm_transform.forward(as_matrix(hidden), transformed);
-    apply_activation<T>(config_.hidden_act, transformed);
-    mlm_norm.forward(transformed, Eigen::Ref<Matrix<T>>(transformed));
-    const Matrix<T>& output = config_.tie_word_embeddings ? word_embeddings.weight : mlm_decoder.weight;
+    apply_activation<Scalar>(config_.hidden_act, transformed);
+    mlm_norm.forward(transformed, Eigen::Ref<Matrix<Scalar>>(transformed));
+    const Matrix<Scalar>& output = config_.tie_word_embeddings ? word_embeddings.weight : mlm_decoder.weight;
     logits.noalias() = transformed * output.transpose();
     logits.rowwise() += mlm_bias;
   }
 
   /// The pooler: the first ([CLS]) token of each sequence through a tanh layer. hidden (B, T, C) → pooled (B, C).
-  void pool(const Tensor3<T>& hidden, Matrix<T>& pooled) {
+  void pool(const Tensor3<Scalar>& hidden, Matrix<Scalar>& pooled) {
     require(heads_.pooler, "pooler (pooler.dense)");
-    const Index B = hidden.dimension(0), T_ = hidden.dimension(1);
-    Matrix<T> first(B, hidden.dimension(2));
-    for (Index b = 0; b < B; ++b) first.row(b) = as_matrix(hidden).row(b * T_);
+    const Index B = hidden.dimension(0), T = hidden.dimension(1);
+    Matrix<Scalar> first(B, hidden.dimension(2));
+    for (Index b = 0; b < B; ++b) first.row(b) = as_matrix(hidden).row(b * T);
     pooler.forward(first, pooled);
     pooled = pooled.array().tanh().matrix();
   }
 
   /// Sequence classification: pooled (B, C) → logits (B, L).
-  void classify(const Matrix<T>& pooled, Matrix<T>& logits) {
+  void classify(const Matrix<Scalar>& pooled, Matrix<Scalar>& logits) {
     require(heads_.classifier, "classifier");
     classifier.forward(pooled, logits);
   }
 
   /// A sentence embedding: the mean of the hidden states of the real tokens (sentence-transformers' mean
   /// pooling). hidden (B, T, C) → (B, C).
-  static Matrix<T> mean_pooling(const Tensor3<T>& hidden, const KeyPadding* padding = nullptr) {
-    const Index B = hidden.dimension(0), T_ = hidden.dimension(1);
-    Matrix<T> mean = Matrix<T>::Zero(B, hidden.dimension(2));
+  static Matrix<Scalar> mean_pooling(const Tensor3<Scalar>& hidden, const KeyPadding* padding = nullptr) {
+    const Index B = hidden.dimension(0), T = hidden.dimension(1);
+    Matrix<Scalar> mean = Matrix<Scalar>::Zero(B, hidden.dimension(2));
     for (Index b = 0; b < B; ++b) {
       Index count = 0;
-      for (Index t = 0; t < T_; ++t) {
+      for (Index t = 0; t < T; ++t) {
         if (padding != nullptr && !padding->is_real(b, t)) continue;
-        mean.row(b) += as_matrix(hidden).row(b * T_ + t);
+        mean.row(b) += as_matrix(hidden).row(b * T + t);
         ++count;
       }
-      if (count > 0) mean.row(b) /= static_cast<T>(count);
+      if (count > 0) mean.row(b) /= static_cast<Scalar>(count);
     }
     return mean;
   }
@@ -257,7 +257,7 @@ class Bert {
 
   /// Names: embeddings.{word,position,token_type,norm}.*, encoder.layers.<i>.*, and the heads' pooler.*,
   /// mlm.{transform,norm,decoder}.*, mlm.bias, next_sentence.*, classifier.*
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     word_embeddings.collect_parameters(prefix + "embeddings.word.", out);
     position_embeddings.collect_parameters(prefix + "embeddings.position.", out);
     token_type_embeddings.collect_parameters(prefix + "embeddings.token_type.", out);
@@ -329,7 +329,7 @@ class Bert {
   }
 
   void load(Checkpoint& checkpoint) {
-    ParameterList<T> params = named_parameters(*this);
+    ParameterList<Scalar> params = named_parameters(*this);
     load_checkpoint(params, checkpoint, names());
   }
 
@@ -348,22 +348,22 @@ class Bert {
   BertHeads heads_;
 
  public:
-  Embedding<T> word_embeddings;        // E (V, C)
-  Embedding<T> position_embeddings;    // (P, C)
-  Embedding<T> token_type_embeddings;  // (2, C)
-  Norm<T> embeddings_norm;             // LayerNorm (C)
-  Encoder<T> encoder;                  // N post-norm blocks
-  Linear<T> pooler;                    // (C, C), tanh
-  Linear<T> mlm_transform;             // (C, C), then GELU and mlm_norm
-  Norm<T> mlm_norm;                    // LayerNorm (C)
-  RowVector<T> mlm_bias;               // (V)
-  Linear<T> mlm_decoder;               // (V, C), untied only; tied models use E
-  Linear<T> next_sentence;             // (2, C)
-  Linear<T> classifier;                // (L, C)
+  Embedding<Scalar> word_embeddings;        // E (V, C)
+  Embedding<Scalar> position_embeddings;    // (P, C)
+  Embedding<Scalar> token_type_embeddings;  // (2, C)
+  Norm<Scalar> embeddings_norm;             // LayerNorm (C)
+  Encoder<Scalar> encoder;                  // N post-norm blocks
+  Linear<Scalar> pooler;                    // (C, C), tanh
+  Linear<Scalar> mlm_transform;             // (C, C), then GELU and mlm_norm
+  Norm<Scalar> mlm_norm;                    // LayerNorm (C)
+  RowVector<Scalar> mlm_bias;               // (V)
+  Linear<Scalar> mlm_decoder;               // (V, C), untied only; tied models use E
+  Linear<Scalar> next_sentence;             // (2, C)
+  Linear<Scalar> classifier;                // (L, C)
   // Intermediates of the last forward call.
-  Tensor3<T> x;                        // (B, T, C) the embeddings after their LayerNorm
-  Tensor3<T> segment;                  // (B, T, C) the token type vectors
-  Matrix<T> transformed;               // (B·T, C) the masked-LM transform's output
+  Tensor3<Scalar> x;                        // (B, T, C) the embeddings after their LayerNorm
+  Tensor3<Scalar> segment;                  // (B, T, C) the token type vectors
+  Matrix<Scalar> transformed;               // (B·T, C) the masked-LM transform's output
 };
 
 }  // namespace eigenformer

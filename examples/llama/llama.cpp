@@ -41,8 +41,8 @@ Without generation options it prints the most likely next tokens after the input
   --ids LIST     the input as token ids, comma-separated (e.g. 1,450,7483); no tokenizer involved
   --text TEXT    the input as text, through the folder's tokenizer (adds the beginning-of-text token)
   --candidates N how many next-token candidates to print (default 10)
-  --dump FILE    also write, in F32 safetensors: logits (T, V); hidden_states.<i> (T, C) for i = 0 (the
-                 embeddings) to N (after the final norm); attentions.<i> (H, T, T) for each layer — the
+  --dump FILE    also write, in F32 safetensors: logits (Scalar, V); hidden_states.<i> (Scalar, C) for i = 0 (the
+                 embeddings) to N (after the final norm); attentions.<i> (H, Scalar, Scalar) for each layer — the
                  meaning of Hugging Face's output_hidden_states / output_attentions
   --double       compute in double instead of float
   --help         this text
@@ -74,7 +74,7 @@ Errors (a wrong folder, a bad config.json, a missing or misshapen tensor, a toke
 a setting out of range) print one line on stderr and exit with code 1; a wrong command line exits with code 2.
 )";
 
-template <class T>
+template <class Scalar>
 int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
@@ -85,7 +85,7 @@ int run(const cli::Arguments& args) {
   } else {
     cli::check_input_given(args);
   }
-  Llama<T> model = Llama<T>::from_pretrained(folder);
+  Llama<Scalar> model = Llama<Scalar>::from_pretrained(folder);
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const LlamaConfig& c = model.config();
   std::printf("model   %s\n        llama: %ld layers, %ld heads over %ld key/value heads of width %ld, width %ld, "
@@ -103,9 +103,9 @@ int run(const cli::Arguments& args) {
   std::printf("input   %zu tokens: %s\n", ids.size(), cli::join_ids(ids).c_str());
 
   // 4) One forward pass, keeping every hidden state and attention map when they are to be dumped.
-  Matrix<T> logits;  // (T, V)
-  Capture<T> capture;
-  LlamaOptions<T> options;
+  Matrix<Scalar> logits;  // (T, V)
+  Capture<Scalar> capture;
+  LlamaOptions<Scalar> options;
   if (args.has("--dump")) options.capture = &capture;
   model.forward(cli::as_batch(ids), logits, options);
 
@@ -115,7 +115,7 @@ int run(const cli::Arguments& args) {
 
   if (args.has("--dump")) {
     SafeTensorsWriter out;
-    add_rows<T>(out, "logits", logits);
+    add_rows<Scalar>(out, "logits", logits);
     add_capture(out, "", capture);
     out.write(args.value("--dump"));
     std::printf("dump    %s: logits, %zu hidden states, %zu attention maps\n", args.value("--dump").c_str(),

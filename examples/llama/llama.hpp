@@ -168,22 +168,22 @@ struct LlamaConfig {
 };
 
 /// What one forward call may do besides computing logits. All optional.
-template <class T>
+template <class Scalar>
 struct LlamaOptions {
-  DecoderCache<T>* cache = nullptr;       // incremental decoding: ids follow the cache.length() cached positions
+  DecoderCache<Scalar>* cache = nullptr;       // incremental decoding: ids follow the cache.length() cached positions
   const KeyPadding* padding = nullptr;    // padding keys over cached + new positions (left-padded batches)
-  Capture<T>* capture = nullptr;          // hidden states and attention maps, with Hugging Face's meaning
+  Capture<Scalar>* capture = nullptr;          // hidden states and attention maps, with Hugging Face's meaning
   bool last_only = false;                 // logits for the last position of each sequence only: (B, V)
 };
 
-template <class T>
-class Llama : public CausalLM<T> {
+template <class Scalar>
+class Llama : public CausalLM<Scalar> {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   explicit Llama(const LlamaConfig& config)
       : config_(config), embed_tokens(config.vocab_size, config.hidden_size), decoder(config.stack()) {
-    if (!config.tie_word_embeddings) lm_head = Linear<T>(config.hidden_size, config.vocab_size, /*bias=*/false);
+    if (!config.tie_word_embeddings) lm_head = Linear<Scalar>(config.hidden_size, config.vocab_size, /*bias=*/false);
   }
 
   /// Opens a checkpoint folder, checks config.json against the weights' sizes, builds the model and loads every
@@ -199,7 +199,7 @@ class Llama : public CausalLM<T> {
   }
 
   /// ids (B, T) → logits (B·T, V), or (B, V) with options.last_only.
-  void forward(const TokenIds& ids, Matrix<T>& logits, const LlamaOptions<T>& options = {}) {
+  void forward(const TokenIds& ids, Matrix<Scalar>& logits, const LlamaOptions<Scalar>& options = {}) {
     const Index first = options.cache != nullptr ? options.cache->length() : 0;
     check_positions(first, ids.cols());
 
@@ -208,16 +208,16 @@ class Llama : public CausalLM<T> {
 
     // 2) The blocks — RMSNorm, causal GQA attention with RoPE, RMSNorm, SwiGLU, each with a residual —
     //    and the final RMSNorm.                                                          h (B, T, C)
-    StackOptions<T> stack;
+    StackOptions<Scalar> stack;
     stack.cache = options.cache;
     stack.padding = options.padding;
     stack.capture = options.capture;
     decoder.forward(x, h, stack);
 
     // 3) The LM head: one score per vocabulary entry, logits = h W_lmᵀ.               (B·T, V) or (B, V)
-    const Matrix<T>& head = config_.tie_word_embeddings ? embed_tokens.weight : lm_head.weight;
+    const Matrix<Scalar>& head = config_.tie_word_embeddings ? embed_tokens.weight : lm_head.weight;
     if (options.last_only) {
-      logits.noalias() = detail::last_rows<T>(as_matrix(h), ids.rows()) * head.transpose();
+      logits.noalias() = detail::last_rows<Scalar>(as_matrix(h), ids.rows()) * head.transpose();
     } else {
       logits.noalias() = as_matrix(h) * head.transpose();
     }
@@ -227,9 +227,9 @@ class Llama : public CausalLM<T> {
   Index vocab_size() const override { return config_.vocab_size; }
   Index max_positions() const override { return config_.max_position_embeddings; }
   const SpecialTokenIds& special_tokens() const override { return config_.special_tokens; }
-  void forward(const TokenIds& ids, DecoderCache<T>& cache, Matrix<T>& logits, bool last_only = false,
+  void forward(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false,
                const KeyPadding* padding = nullptr) override {
-    LlamaOptions<T> options;
+    LlamaOptions<Scalar> options;
     options.cache = &cache;
     options.padding = padding;
     options.last_only = last_only;
@@ -241,7 +241,7 @@ class Llama : public CausalLM<T> {
 
   /// Names: embed_tokens.weight, decoder.layers.<i>.{attn,attn_norm,ffn,ffn_norm}.*, decoder.final_norm.weight,
   /// lm_head.weight (untied only).
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     embed_tokens.collect_parameters(prefix + "embed_tokens.", out);
     decoder.collect_parameters(prefix + "decoder.", out);
     if (!config_.tie_word_embeddings) lm_head.collect_parameters(prefix + "lm_head.", out);
@@ -282,7 +282,7 @@ class Llama : public CausalLM<T> {
   }
 
   void load(Checkpoint& checkpoint) {
-    ParameterList<T> params = named_parameters(*this);
+    ParameterList<Scalar> params = named_parameters(*this);
     load_checkpoint(params, checkpoint, names());
   }
 
@@ -302,12 +302,12 @@ class Llama : public CausalLM<T> {
   LlamaConfig config_;
 
  public:
-  Embedding<T> embed_tokens;  // E (V, C)
-  Decoder<T> decoder;         // N blocks + final RMSNorm + RoPE
-  Linear<T> lm_head;          // W_lm (V, C); empty when tied (E is used)
+  Embedding<Scalar> embed_tokens;  // E (V, C)
+  Decoder<Scalar> decoder;         // N blocks + final RMSNorm + RoPE
+  Linear<Scalar> lm_head;          // W_lm (V, C); empty when tied (E is used)
   // Intermediates of the last forward call.
-  Tensor3<T> x;               // (B, T, C) the embedded tokens
-  Tensor3<T> h;               // (B, T, C) after the final norm
+  Tensor3<Scalar> x;               // (B, T, C) the embedded tokens
+  Tensor3<Scalar> h;               // (B, T, C) after the final norm
 };
 
 }  // namespace eigenformer

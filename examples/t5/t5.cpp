@@ -39,10 +39,10 @@ them it writes the target until </s>.
   --text TEXT         the encoder input as text, through the folder's tokenizer (which appends </s>)
   --decoder-ids LIST  the decoder input so far (default: decoder_start_token_id from config.json, usually 0)
   --candidates N      how many candidates to print (default 10)
-  --dump FILE         also write, in F32 safetensors: logits (T, V) over the decoder positions;
-                      encoder_hidden_states.<i> (S, C) and decoder_hidden_states.<i> (T, C), i = 0 the
+  --dump FILE         also write, in F32 safetensors: logits (Scalar, V) over the decoder positions;
+                      encoder_hidden_states.<i> (S, C) and decoder_hidden_states.<i> (Scalar, C), i = 0 the
                       embeddings to N after the stack's final norm; encoder_attentions.<i> (H, S, S),
-                      decoder_attentions.<i> (H, T, T) and cross_attentions.<i> (H, T, S) for each layer
+                      decoder_attentions.<i> (H, Scalar, Scalar) and cross_attentions.<i> (H, Scalar, S) for each layer
   --double            compute in double instead of float
   --help              this text
 
@@ -66,7 +66,7 @@ Generation (settings from generation_config.json, overridden by these flags):
 Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.
 )";
 
-template <class T>
+template <class Scalar>
 int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
@@ -79,7 +79,7 @@ int run(const cli::Arguments& args) {
     cli::check_input_given(args);
     if (args.has("--decoder-ids")) cli::parse_ids(args.value("--decoder-ids"), "--decoder-ids");
   }
-  T5<T> model = T5<T>::from_pretrained(folder);
+  T5<Scalar> model = T5<Scalar>::from_pretrained(folder);
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const T5Config& c = model.config();
   std::printf("model   %s\n        t5: %ld encoder and %ld decoder layers, %ld heads of width %ld, width %ld, FFN %s %ld, "
@@ -102,9 +102,9 @@ int run(const cli::Arguments& args) {
               target.size(), cli::join_ids(target).c_str());
 
   // 4) Encoder and decoder in one forward pass.
-  Matrix<T> logits;  // (T, V)
-  Capture<T> encoder, decoder;
-  T5Options<T> options;
+  Matrix<Scalar> logits;  // (T, V)
+  Capture<Scalar> encoder, decoder;
+  T5Options<Scalar> options;
   if (args.has("--dump")) {
     options.encoder_capture = &encoder;
     options.decoder_capture = &decoder;
@@ -117,7 +117,7 @@ int run(const cli::Arguments& args) {
 
   if (args.has("--dump")) {
     SafeTensorsWriter out;
-    add_rows<T>(out, "logits", logits);
+    add_rows<Scalar>(out, "logits", logits);
     add_capture(out, "encoder_", encoder);
     add_capture(out, "decoder_", decoder);  // also cross_attentions.<i>
     out.write(args.value("--dump"));

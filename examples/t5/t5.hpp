@@ -137,23 +137,23 @@ struct T5Config {
 };
 
 /// What one forward call may do besides computing logits. All optional.
-template <class T>
+template <class Scalar>
 struct T5Options {
   const KeyPadding* source_padding = nullptr;  // padding of the source (B, S)
-  Capture<T>* encoder_capture = nullptr;       // encoder hidden states and attention maps (HF meaning)
-  Capture<T>* decoder_capture = nullptr;       // decoder hidden states, self- and cross-attention maps
-  DecoderCache<T>* cache = nullptr;            // incremental decoding
+  Capture<Scalar>* encoder_capture = nullptr;       // encoder hidden states and attention maps (HF meaning)
+  Capture<Scalar>* decoder_capture = nullptr;       // decoder hidden states, self- and cross-attention maps
+  DecoderCache<Scalar>* cache = nullptr;            // incremental decoding
   bool last_only = false;                      // logits of the last target position only: (B, V)
 };
 
-template <class T>
-class T5 : public Seq2SeqLM<T> {
+template <class Scalar>
+class T5 : public Seq2SeqLM<Scalar> {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   explicit T5(const T5Config& config)
       : config_(config), shared(config.vocab_size, config.d_model), model(config.stacks()) {
-    if (!config.tie_word_embeddings) lm_head = Linear<T>(config.d_model, config.vocab_size, /*bias=*/false);
+    if (!config.tie_word_embeddings) lm_head = Linear<Scalar>(config.d_model, config.vocab_size, /*bias=*/false);
   }
 
   /// Opens a checkpoint folder, checks config.json against the weights' sizes, builds and loads (strict).
@@ -167,7 +167,7 @@ class T5 : public Seq2SeqLM<T> {
   }
 
   /// source (B, S), target (B, T) → logits (B·T, V), or (B, V) with options.last_only.
-  void forward(const TokenIds& source, const TokenIds& target, Matrix<T>& logits, const T5Options<T>& options = {}) {
+  void forward(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits, const T5Options<Scalar>& options = {}) {
     // 1) Embed the source. Nothing is added: positions enter as the relative bias.       x (B, S, C)
     shared.forward(source, x);
 
@@ -186,13 +186,13 @@ class T5 : public Seq2SeqLM<T> {
   Index vocab_size() const override { return config_.vocab_size; }
   const SpecialTokenIds& special_tokens() const override { return config_.special_tokens; }
 
-  void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<T>& out) override {
+  void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<Scalar>& out) override {
     shared.forward(source, x);
     model.encode(x, out, padding);
   }
 
-  void decode(const TokenIds& target, const Tensor3<T>& encoded, const KeyPadding* source_padding, DecoderCache<T>& cache,
-              Matrix<T>& logits, bool last_only = false) override {
+  void decode(const TokenIds& target, const Tensor3<Scalar>& encoded, const KeyPadding* source_padding, DecoderCache<Scalar>& cache,
+              Matrix<Scalar>& logits, bool last_only = false) override {
     shared.forward(target, y);
     model.decode(y, encoded, h, source_padding, nullptr, &cache);
     head(h, target.rows(), last_only, logits);
@@ -203,7 +203,7 @@ class T5 : public Seq2SeqLM<T> {
 
   /// Names: shared.weight, encoder.layers.<i>.*, encoder.final_norm.weight, encoder.relative_bias.weight, the
   /// same under decoder. (with self_attn, cross_attn and their norms), lm_head.weight (untied only).
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     shared.collect_parameters(prefix + "shared.", out);
     model.collect_parameters(prefix, out);
     if (!config_.tie_word_embeddings) lm_head.collect_parameters(prefix + "lm_head.", out);
@@ -256,7 +256,7 @@ class T5 : public Seq2SeqLM<T> {
   }
 
   void load(Checkpoint& checkpoint) {
-    ParameterList<T> params = named_parameters(*this);
+    ParameterList<Scalar> params = named_parameters(*this);
     load_checkpoint(params, checkpoint, names());
   }
 
@@ -266,11 +266,11 @@ class T5 : public Seq2SeqLM<T> {
 
  private:
   // logits = (h · C^-½) Eᵀ when tied, h W_lmᵀ otherwise; all positions or the last of each sequence.
-  void head(const Tensor3<T>& hidden, Index batch, bool last_only, Matrix<T>& logits) const {
-    const Matrix<T>& weight = config_.tie_word_embeddings ? shared.weight : lm_head.weight;
-    const T scale = config_.tie_word_embeddings ? T(1) / std::sqrt(static_cast<T>(config_.d_model)) : T(1);
+  void head(const Tensor3<Scalar>& hidden, Index batch, bool last_only, Matrix<Scalar>& logits) const {
+    const Matrix<Scalar>& weight = config_.tie_word_embeddings ? shared.weight : lm_head.weight;
+    const Scalar scale = config_.tie_word_embeddings ? Scalar(1) / std::sqrt(static_cast<Scalar>(config_.d_model)) : Scalar(1);
     if (last_only) {
-      logits.noalias() = (detail::last_rows<T>(as_matrix(hidden), batch) * scale) * weight.transpose();
+      logits.noalias() = (detail::last_rows<Scalar>(as_matrix(hidden), batch) * scale) * weight.transpose();
     } else {
       logits.noalias() = (as_matrix(hidden) * scale) * weight.transpose();
     }
@@ -279,14 +279,14 @@ class T5 : public Seq2SeqLM<T> {
   T5Config config_;
 
  public:
-  Embedding<T> shared;      // E (V, C)
-  EncoderDecoder<T> model;  // encoder and decoder stacks (each with its relative bias and final norm)
-  Linear<T> lm_head;        // W_lm (V, C); empty when tied
+  Embedding<Scalar> shared;      // E (V, C)
+  EncoderDecoder<Scalar> model;  // encoder and decoder stacks (each with its relative bias and final norm)
+  Linear<Scalar> lm_head;        // W_lm (V, C); empty when tied
   // Intermediates of the last forward call.
-  Tensor3<T> x;             // (B, S, C) the embedded source
-  Tensor3<T> memory;        // (B, S, C) the encoder output
-  Tensor3<T> y;             // (B, T, C) the embedded target
-  Tensor3<T> h;             // (B, T, C) the decoder output, after its final norm (before any rescale)
+  Tensor3<Scalar> x;             // (B, S, C) the embedded source
+  Tensor3<Scalar> memory;        // (B, S, C) the encoder output
+  Tensor3<Scalar> y;             // (B, T, C) the embedded target
+  Tensor3<Scalar> h;             // (B, T, C) the decoder output, after its final norm (before any rescale)
 };
 
 }  // namespace eigenformer

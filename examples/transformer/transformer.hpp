@@ -38,16 +38,16 @@ struct TransformerConfig {
   }
 };
 
-template <class T>
+template <class Scalar>
 class Transformer {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   explicit Transformer(const TransformerConfig& config)
       : config_(config), embedding(config.vocab, config.width), model(config.stacks()) {}
 
   /// source (B, S), target (B, T) → logits (B·T, V): the score of every next target token.
-  void forward(const TokenIds& source, const TokenIds& target, Matrix<T>& logits) {
+  void forward(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits) {
     // 1) Source: E[source]·√C + PE, then the encoder.                    memory (B, S, C)
     embed(source, x);
     model.encode(x, memory);
@@ -59,25 +59,25 @@ class Transformer {
   }
 
   /// Names: embedding.weight, encoder.*, decoder.*
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     embedding.collect_parameters(prefix + "embedding.", out);
     model.collect_parameters(prefix, out);
   }
 
  private:
-  void embed(const TokenIds& ids, Tensor3<T>& out) const {
+  void embed(const TokenIds& ids, Tensor3<Scalar>& out) const {
     embedding.forward(ids, out);
-    as_matrix(out) *= std::sqrt(static_cast<T>(config_.width));
+    as_matrix(out) *= std::sqrt(static_cast<Scalar>(config_.width));
     add_sinusoidal_positions(out);
   }
 
   TransformerConfig config_;
 
  public:
-  Embedding<T> embedding;   // E (V, C)
-  EncoderDecoder<T> model;  // encoder and decoder stacks
-  Tensor3<T> x, memory;     // (B, S, C) the embedded source, the encoder output
-  Tensor3<T> y, h;          // (B, T, C) the embedded target, the decoder output
+  Embedding<Scalar> embedding;   // E (V, C)
+  EncoderDecoder<Scalar> model;  // encoder and decoder stacks
+  Tensor3<Scalar> x, memory;     // (B, S, C) the embedded source, the encoder output
+  Tensor3<Scalar> y, h;          // (B, T, C) the embedded target, the decoder output
 };
 
 }  // namespace eigenformer

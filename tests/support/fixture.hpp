@@ -146,7 +146,7 @@ void randomize_parameters(Module& module, unsigned seed, double scale = 0.5) {
     for (std::int64_t i = 0; i < p.numel(); ++i) {
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;
       const double u = static_cast<double>(state >> 11) / static_cast<double>(1ULL << 53);  // [0, 1)
-      p.data[i] = static_cast<typename Module::Scalar>((2 * u - 1) * scale);
+      p.data[i] = static_cast<typename Module::scalar_type>((2 * u - 1) * scale);
     }
   }
 }

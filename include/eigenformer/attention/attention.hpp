@@ -94,12 +94,12 @@ class KeyPadding {
 };
 
 /// Everything that changes which keys a query may see, and how much.
-template <class T>
+template <class Scalar>
 struct AttentionMask {
   bool causal = false;                   // query t (at absolute position first_query + t) sees keys s ≤ first_query + t
   Index first_query = 0;                 // position of the first query: the number of cached keys before it
   const KeyPadding* padding = nullptr;   // padding keys are hidden from every query
-  const Tensor4<T>* bias = nullptr;      // (B or 1, H or 1, T, S) added to the scores before the softmax
+  const Tensor4<Scalar>* bias = nullptr;      // (B or 1, H or 1, T, S) added to the scores before the softmax
 };
 
 /// Softmax of each row, in place, ignoring −∞ entries:
@@ -108,10 +108,10 @@ struct AttentionMask {
 /// A row that is entirely −∞ (every key hidden) becomes all zeros: that query reads nothing, not NaN.
 template <class Derived>
 void masked_softmax_rows(Eigen::MatrixBase<Derived>& x) {
-  using T = typename Derived::Scalar;
+  using Scalar = typename Derived::Scalar;
   for (Index r = 0; r < x.rows(); ++r) {
-    const T row_max = x.row(r).maxCoeff();
-    if (row_max == -std::numeric_limits<T>::infinity()) {
+    const Scalar row_max = x.row(r).maxCoeff();
+    if (row_max == -std::numeric_limits<Scalar>::infinity()) {
       x.row(r).setZero();
       continue;
     }
@@ -121,9 +121,9 @@ void masked_softmax_rows(Eigen::MatrixBase<Derived>& x) {
 }
 
 /// Shapes of everything the core touches, checked once per call.
-template <class T>
-void check_attention_shapes(const HeadsView<const T>& q, const HeadsView<const T>& k, const HeadsView<const T>& v,
-                            const HeadsView<T>& context, const AttentionMask<T>& mask) {
+template <class Scalar>
+void check_attention_shapes(const HeadsView<const Scalar>& q, const HeadsView<const Scalar>& k, const HeadsView<const Scalar>& v,
+                            const HeadsView<Scalar>& context, const AttentionMask<Scalar>& mask) {
   const char* where = "[attention] ";
   if (q.head_dim != k.head_dim || k.head_dim != v.head_dim || context.head_dim != q.head_dim) {
     throw ShapeError(detail::cat(where, "head widths differ: queries ", q.head_dim, ", keys ", k.head_dim, ", values ",
@@ -155,7 +155,7 @@ void check_attention_shapes(const HeadsView<const T>& q, const HeadsView<const T
     }
   }
   if (mask.bias != nullptr) {
-    const Tensor4<T>& bias = *mask.bias;
+    const Tensor4<Scalar>& bias = *mask.bias;
     const bool ok = (bias.dimension(0) == 1 || bias.dimension(0) == q.batch) &&
                     (bias.dimension(1) == 1 || bias.dimension(1) == q.heads) && bias.dimension(2) == q.length &&
                     bias.dimension(3) == k.length;
@@ -175,28 +175,28 @@ void check_attention_shapes(const HeadsView<const T>& q, const HeadsView<const T
 /// scratch  resized to (T, S) and reused for every (b, h) when probs is null
 /// probs    when not null, resized to (B, H, T, S) and filled with the weights — the very numbers used
 ///          for the context, so inspection costs no second pass
-template <class T>
-void scaled_dot_product_attention(const HeadsView<const T>& q, const HeadsView<const T>& k, const HeadsView<const T>& v,
-                                  const HeadsView<T>& context, const AttentionMask<T>& mask, T scale,
-                                  Matrix<T>& scratch, Tensor4<T>* probs = nullptr) {
+template <class Scalar>
+void scaled_dot_product_attention(const HeadsView<const Scalar>& q, const HeadsView<const Scalar>& k, const HeadsView<const Scalar>& v,
+                                  const HeadsView<Scalar>& context, const AttentionMask<Scalar>& mask, Scalar scale,
+                                  Matrix<Scalar>& scratch, Tensor4<Scalar>* probs = nullptr) {
   check_attention_shapes(q, k, v, context, mask);
-  const Index B = q.batch, H = q.heads, T_ = q.length, S = k.length;
+  const Index B = q.batch, H = q.heads, T = q.length, S = k.length;
   const Index group = H / k.heads;  // query heads per key/value head (1 = MHA, H = MQA)
-  const T hidden = -std::numeric_limits<T>::infinity();
+  const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
 
   if (probs != nullptr) {
-    if (probs->dimension(0) != B || probs->dimension(1) != H || probs->dimension(2) != T_ || probs->dimension(3) != S) {
-      probs->resize(B, H, T_, S);
+    if (probs->dimension(0) != B || probs->dimension(1) != H || probs->dimension(2) != T || probs->dimension(3) != S) {
+      probs->resize(B, H, T, S);
     }
   } else {
-    scratch.resize(T_, S);
+    scratch.resize(T, S);
   }
 
   for (Index b = 0; b < B; ++b) {
     for (Index h = 0; h < H; ++h) {
       const Index g = h / group;
       // The weights are computed in place: in the caller's probs tensor when kept, else in the scratch.
-      Eigen::Map<Matrix<T>> scores(probs != nullptr ? as_matrix(*probs, b, h).data() : scratch.data(), T_, S);
+      Eigen::Map<Matrix<Scalar>> scores(probs != nullptr ? as_matrix(*probs, b, h).data() : scratch.data(), T, S);
 
       // 1) scores = Q Kᵀ · scale
       scores.noalias() = q.block(b, h) * k.block(b, g).transpose();
@@ -204,13 +204,13 @@ void scaled_dot_product_attention(const HeadsView<const T>& q, const HeadsView<c
 
       // 2) + bias (broadcast over batch and heads when its first dimensions are 1)
       if (mask.bias != nullptr) {
-        const Tensor4<T>& bias = *mask.bias;
+        const Tensor4<Scalar>& bias = *mask.bias;
         scores += as_matrix(bias, bias.dimension(0) == 1 ? 0 : b, bias.dimension(1) == 1 ? 0 : h);
       }
 
       // 3) hide keys: after the query (causal) and padding
       if (mask.causal) {
-        for (Index t = 0; t < T_; ++t) {
+        for (Index t = 0; t < T; ++t) {
           const Index last_visible = mask.first_query + t;
           if (last_visible + 1 < S) scores.row(t).tail(S - last_visible - 1).setConstant(hidden);
         }

@@ -22,7 +22,7 @@
 
 namespace eigenformer {
 
-template <class T>
+template <class Scalar>
 class KVCache {
  public:
   KVCache() = default;
@@ -41,7 +41,7 @@ class KVCache {
     }
     if (capacity <= capacity_ && batch == batch_ && width == keys.cols()) return;
     capacity = std::max(capacity, length_);
-    Matrix<T> new_keys(batch * capacity, width), new_values(batch * capacity, width);
+    Matrix<Scalar> new_keys(batch * capacity, width), new_values(batch * capacity, width);
     for (Index b = 0; b < batch_ && length_ > 0; ++b) {
       new_keys.middleRows(b * capacity, length_) = keys.middleRows(b * capacity_, length_);
       new_values.middleRows(b * capacity, length_) = values.middleRows(b * capacity_, length_);
@@ -53,7 +53,7 @@ class KVCache {
   }
 
   /// Appends T new positions per sequence. k, v: (B·T, Hkv·D), row b·T + t = sequence b, new position t.
-  void append(const Eigen::Ref<const Matrix<T>>& k, const Eigen::Ref<const Matrix<T>>& v, Index batch) {
+  void append(const Eigen::Ref<const Matrix<Scalar>>& k, const Eigen::Ref<const Matrix<Scalar>>& v, Index batch) {
     if (batch <= 0 || k.rows() % batch != 0 || k.rows() != v.rows() || k.cols() != v.cols()) {
       throw ShapeError(detail::cat("[KVCache::append] keys ", detail::shape_str(shape_of(k)), " and values ",
                                    detail::shape_str(shape_of(v)), " are not both (B·T, Hkv·D) with B = ", batch));
@@ -74,13 +74,13 @@ class KVCache {
   }
 
   /// The stored keys / values as (B, S, Hkv·D) HeadsViews of `heads` heads.
-  HeadsView<const T> key_heads(Index heads) const { return view(keys, heads); }
-  HeadsView<const T> value_heads(Index heads) const { return view(values, heads); }
+  HeadsView<const Scalar> key_heads(Index heads) const { return view(keys, heads); }
+  HeadsView<const Scalar> value_heads(Index heads) const { return view(values, heads); }
 
   /// Beam search: new sequence i becomes a copy of old sequence source[i]. The batch may change size.
   void reorder(const std::vector<Index>& source) {
     const Index new_batch = static_cast<Index>(source.size());
-    Matrix<T> new_keys(new_batch * capacity_, keys.cols()), new_values(new_batch * capacity_, keys.cols());
+    Matrix<Scalar> new_keys(new_batch * capacity_, keys.cols()), new_values(new_batch * capacity_, keys.cols());
     for (Index i = 0; i < new_batch; ++i) {
       const Index from = source[static_cast<std::size_t>(i)];
       if (from < 0 || from >= batch_) {
@@ -105,12 +105,12 @@ class KVCache {
     length_ = length;
   }
 
-  Matrix<T> keys;    // (B·capacity, Hkv·D)
-  Matrix<T> values;  // (B·capacity, Hkv·D)
+  Matrix<Scalar> keys;    // (B·capacity, Hkv·D)
+  Matrix<Scalar> values;  // (B·capacity, Hkv·D)
 
  private:
-  HeadsView<const T> view(const Matrix<T>& m, Index heads) const {
-    HeadsView<const T> h;
+  HeadsView<const Scalar> view(const Matrix<Scalar>& m, Index heads) const {
+    HeadsView<const Scalar> h;
     h.data = m.data();
     h.batch = batch_;
     h.length = length_;

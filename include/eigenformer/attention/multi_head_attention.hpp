@@ -68,32 +68,32 @@ struct AttentionConfig {
 };
 
 /// What one call needs besides the input. All pointers are optional.
-template <class T>
+template <class Scalar>
 struct AttentionOptions {
   AttentionMode mode = AttentionMode::Self;
-  const Tensor3<T>* memory = nullptr;        // Cross: the sequence keys and values come from, (B, S, Ckv)
+  const Tensor3<Scalar>* memory = nullptr;        // Cross: the sequence keys and values come from, (B, S, Ckv)
   const KeyPadding* padding = nullptr;       // padding keys (Self/Causal: over cached + new keys; Cross: memory)
-  const Tensor4<T>* bias = nullptr;          // (B|1, H|1, T, S) added to the scores
-  const RotaryEmbedding<T>* rope = nullptr;  // rotate q and k by their positions (Self/Causal)
-  KVCache<T>* cache = nullptr;               // Self/Causal: append and attend over all; Cross: fill once, reuse
-  Tensor4<T>* probs = nullptr;               // receives the attention weights (B, H, T, S)
+  const Tensor4<Scalar>* bias = nullptr;          // (B|1, H|1, T, S) added to the scores
+  const RotaryEmbedding<Scalar>* rope = nullptr;  // rotate q and k by their positions (Self/Causal)
+  KVCache<Scalar>* cache = nullptr;               // Self/Causal: append and attend over all; Cross: fill once, reuse
+  Tensor4<Scalar>* probs = nullptr;               // receives the attention weights (B, H, T, S)
 };
 
 /// Intermediates of the last forward call, named as the lecture names them. A breakpoint after
 /// forward() shows them; backward will read them.
-template <class T>
+template <class Scalar>
 struct AttentionActivations {
-  Matrix<T> q;        // (B·T, H·D)    queries (after RoPE)
-  Matrix<T> k;        // (B·S', Hkv·D) keys computed in this call (after RoPE); S' = new positions
-  Matrix<T> v;        // (B·S', Hkv·D) values computed in this call
-  Matrix<T> context;  // (B·T, H·D)    softmax(scores) V for every head, side by side
-  Matrix<T> scores;   // (T, S)        scratch for one (batch, head): scores, then weights
+  Matrix<Scalar> q;        // (B·T, H·D)    queries (after RoPE)
+  Matrix<Scalar> k;        // (B·S', Hkv·D) keys computed in this call (after RoPE); S' = new positions
+  Matrix<Scalar> v;        // (B·S', Hkv·D) values computed in this call
+  Matrix<Scalar> context;  // (B·T, H·D)    softmax(scores) V for every head, side by side
+  Matrix<Scalar> scores;   // (T, S)        scratch for one (batch, head): scores, then weights
 };
 
-template <class T>
+template <class Scalar>
 class MultiHeadAttention {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   MultiHeadAttention() = default;
   explicit MultiHeadAttention(const AttentionConfig& config) : config_(config) {
@@ -101,23 +101,23 @@ class MultiHeadAttention {
     const Index C = config.width, Ckv = config.resolved_kv_width();
     const Index HD = config.heads * config.resolved_head_dim();
     const Index HkvD = config.resolved_kv_heads() * config.resolved_head_dim();
-    q = Linear<T>(C, HD, config.qkv_bias);
-    k = Linear<T>(Ckv, HkvD, config.qkv_bias);
-    v = Linear<T>(Ckv, HkvD, config.qkv_bias);
-    o = Linear<T>(HD, C, config.out_bias);
+    q = Linear<Scalar>(C, HD, config.qkv_bias);
+    k = Linear<Scalar>(Ckv, HkvD, config.qkv_bias);
+    v = Linear<Scalar>(Ckv, HkvD, config.qkv_bias);
+    o = Linear<Scalar>(HD, C, config.out_bias);
   }
 
   const AttentionConfig& config() const { return config_; }
   Index heads() const { return config_.heads; }
   Index kv_heads() const { return config_.resolved_kv_heads(); }
   Index head_dim() const { return config_.resolved_head_dim(); }
-  T scale() const {
-    return static_cast<T>(config_.scale ? *config_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim())));
+  Scalar scale() const {
+    return static_cast<Scalar>(config_.scale ? *config_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim())));
   }
 
   /// x (B, T, C) → y (B, T, C).
-  void forward(const Tensor3<T>& x, Tensor3<T>& y, const AttentionOptions<T>& options = {}) {
-    const Index B = x.dimension(0), T_ = x.dimension(1);
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const AttentionOptions<Scalar>& options = {}) {
+    const Index B = x.dimension(0), T = x.dimension(1);
     const Index H = heads(), Hkv = kv_heads(), D = head_dim();
     check_input(x, options);
     const bool cross = options.mode == AttentionMode::Cross;
@@ -130,7 +130,7 @@ class MultiHeadAttention {
     // 2) Keys and values: from x itself, or from the memory (cross) — unless a cross cache has them.
     const bool reuse_cross_cache = cross && options.cache != nullptr && !options.cache->empty();
     if (!reuse_cross_cache) {
-      const Tensor3<T>& source = cross ? *options.memory : x;
+      const Tensor3<Scalar>& source = cross ? *options.memory : x;
       k.forward(as_matrix(source), act.k);                                      // (B·S', Hkv·D)
       v.forward(as_matrix(source), act.v);
     }
@@ -142,7 +142,7 @@ class MultiHeadAttention {
     }
 
     // 4) Where the keys and values live: this call's matrices, or the cache (after appending them).
-    HeadsView<const T> keys, values;
+    HeadsView<const Scalar> keys, values;
     if (options.cache != nullptr) {
       if (!reuse_cross_cache) options.cache->append(act.k, act.v, B);
       keys = options.cache->key_heads(Hkv);
@@ -156,27 +156,27 @@ class MultiHeadAttention {
     }
 
     // 5) The core: context = softmax(q kᵀ · scale + bias + mask) v, per (batch, head).
-    act.context.resize(B * T_, H * D);
-    AttentionMask<T> mask;
+    act.context.resize(B * T, H * D);
+    AttentionMask<Scalar> mask;
     mask.causal = options.mode == AttentionMode::Causal;
     mask.first_query = first;
     mask.padding = options.padding;
     mask.bias = options.bias;
-    scaled_dot_product_attention<T>(read_view(act.q, B, H), keys, values, write_view(act.context, B, H), mask, scale(),
+    scaled_dot_product_attention<Scalar>(read_view(act.q, B, H), keys, values, write_view(act.context, B, H), mask, scale(),
                                     act.scores, options.probs);
 
     // 6) Output projection: y = context W_oᵀ (+ b_o)                              (B·T, C)
-    y.resize(B, T_, config_.width);
+    y.resize(B, T, config_.width);
     o.forward(act.context, as_matrix(y));
   }
 
-  Tensor3<T> operator()(const Tensor3<T>& x, const AttentionOptions<T>& options = {}) {
-    Tensor3<T> y;
+  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const AttentionOptions<Scalar>& options = {}) {
+    Tensor3<Scalar> y;
     forward(x, y, options);
     return y;
   }
 
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     q.collect_parameters(prefix + "q.", out);
     k.collect_parameters(prefix + "k.", out);
     v.collect_parameters(prefix + "v.", out);
@@ -185,8 +185,8 @@ class MultiHeadAttention {
 
  private:
   // (B·L, heads·D) matrices seen per (batch, head); read-only for q, k, v and writable for the context.
-  static HeadsView<const T> read_view(const Matrix<T>& m, Index batch, Index heads) {
-    HeadsView<const T> h;
+  static HeadsView<const Scalar> read_view(const Matrix<Scalar>& m, Index batch, Index heads) {
+    HeadsView<const Scalar> h;
     h.data = m.data();
     h.batch = batch;
     h.length = m.rows() / batch;
@@ -195,8 +195,8 @@ class MultiHeadAttention {
     h.head_dim = m.cols() / heads;
     return h;
   }
-  static HeadsView<T> write_view(Matrix<T>& m, Index batch, Index heads) {
-    HeadsView<T> h;
+  static HeadsView<Scalar> write_view(Matrix<Scalar>& m, Index batch, Index heads) {
+    HeadsView<Scalar> h;
     h.data = m.data();
     h.batch = batch;
     h.length = m.rows() / batch;
@@ -206,7 +206,7 @@ class MultiHeadAttention {
     return h;
   }
 
-  void check_input(const Tensor3<T>& x, const AttentionOptions<T>& options) const {
+  void check_input(const Tensor3<Scalar>& x, const AttentionOptions<Scalar>& options) const {
     const char* where = "[MultiHeadAttention] ";
     if (x.dimension(2) != config_.width) {
       throw ShapeError(detail::cat(where, "input ", detail::shape_str(shape_of(x)), " has width ", x.dimension(2),
@@ -221,7 +221,7 @@ class MultiHeadAttention {
         throw ValueError(detail::cat(where, "cross-attention needs a memory (the encoder output) or a filled cache"));
       }
       if (options.memory != nullptr) {
-        const Tensor3<T>& m = *options.memory;
+        const Tensor3<Scalar>& m = *options.memory;
         if (m.dimension(0) != x.dimension(0) || m.dimension(2) != config_.resolved_kv_width() || m.dimension(1) <= 0) {
           throw ShapeError(detail::cat(where, "memory ", detail::shape_str(shape_of(m)), " does not fit queries ",
                                        detail::shape_str(shape_of(x)), ": expected (", x.dimension(0), ", S > 0, ",
@@ -243,11 +243,11 @@ class MultiHeadAttention {
   AttentionConfig config_;
 
  public:
-  Linear<T> q;  // (H·D, C)
-  Linear<T> k;  // (Hkv·D, Ckv)
-  Linear<T> v;  // (Hkv·D, Ckv)
-  Linear<T> o;  // (C, H·D)
-  AttentionActivations<T> act;
+  Linear<Scalar> q;  // (H·D, C)
+  Linear<Scalar> k;  // (Hkv·D, Ckv)
+  Linear<Scalar> v;  // (Hkv·D, Ckv)
+  Linear<Scalar> o;  // (C, H·D)
+  AttentionActivations<Scalar> act;
 };
 
 }  // namespace eigenformer

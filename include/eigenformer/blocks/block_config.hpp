@@ -44,29 +44,29 @@ struct BlockConfig {
 };
 
 /// What one block call needs besides its input. All pointers are optional.
-template <class T>
+template <class Scalar>
 struct BlockOptions {
   // Self-attention
   const KeyPadding* padding = nullptr;       // padding keys of the sequence itself
-  const Tensor4<T>* bias = nullptr;          // added to the self-attention scores (T5's relative bias)
-  const RotaryEmbedding<T>* rope = nullptr;  // RoPE (Llama)
-  KVCache<T>* cache = nullptr;               // decoders: keys and values of earlier positions
-  Tensor4<T>* probs = nullptr;               // receives the self-attention weights (B, H, T, S)
+  const Tensor4<Scalar>* bias = nullptr;          // added to the self-attention scores (T5's relative bias)
+  const RotaryEmbedding<Scalar>* rope = nullptr;  // RoPE (Llama)
+  KVCache<Scalar>* cache = nullptr;               // decoders: keys and values of earlier positions
+  Tensor4<Scalar>* probs = nullptr;               // receives the self-attention weights (B, H, T, S)
   // Cross-attention (CrossDecoderBlock only)
-  const Tensor3<T>* memory = nullptr;          // the encoder output (B, S, C)
+  const Tensor3<Scalar>* memory = nullptr;          // the encoder output (B, S, C)
   const KeyPadding* memory_padding = nullptr;  // padding positions of the encoder input
-  KVCache<T>* cross_cache = nullptr;           // keys and values of the memory, computed once
-  Tensor4<T>* cross_probs = nullptr;           // receives the cross-attention weights (B, H, T, S)
+  KVCache<Scalar>* cross_cache = nullptr;           // keys and values of the memory, computed once
+  Tensor4<Scalar>* cross_probs = nullptr;           // receives the cross-attention weights (B, H, T, S)
 };
 
 /// One residual sublayer's two ends, for either placement:
 ///     x → input(x) → [ the sublayer f ] → add(x, f) → y
 /// input(x) is Norm(x) for pre-norm and x itself for post-norm; add() is x + f for pre-norm and
 /// Norm(x + f) for post-norm.
-template <class T>
+template <class Scalar>
 class Residual {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   Residual() = default;
   Residual(Index width, const NormConfig& norm_config, NormPlacement placement)
@@ -75,7 +75,7 @@ class Residual {
   NormPlacement placement() const { return placement_; }
 
   /// What the sublayer reads: Norm(x) (pre-norm) or x (post-norm).  x: (B, T, C).
-  const Tensor3<T>& input(const Tensor3<T>& x) {
+  const Tensor3<Scalar>& input(const Tensor3<Scalar>& x) {
     if (placement_ == NormPlacement::Post) return x;
     normed.resize(x.dimensions());
     norm.forward(as_matrix(x), as_matrix(normed));
@@ -83,7 +83,7 @@ class Residual {
   }
 
   /// y = x + f (pre-norm) or y = Norm(x + f) (post-norm).  x, f, y: (B, T, C); y may be x.
-  void add(const Tensor3<T>& x, const Tensor3<T>& f, Tensor3<T>& y) {
+  void add(const Tensor3<Scalar>& x, const Tensor3<Scalar>& f, Tensor3<Scalar>& y) {
     if (placement_ == NormPlacement::Pre) {
       y.resize(x.dimensions());
       as_matrix(y) = as_matrix(x) + as_matrix(f);
@@ -94,14 +94,14 @@ class Residual {
     }
   }
 
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) { norm.collect_parameters(prefix, out); }
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) { norm.collect_parameters(prefix, out); }
 
-  Norm<T> norm;
+  Norm<Scalar> norm;
 
  private:
   NormPlacement placement_ = NormPlacement::Pre;
-  Tensor3<T> normed;  // (B, T, C)  Norm(x), pre-norm
-  Matrix<T> sum;      // (B·T, C)   x + f, post-norm
+  Tensor3<Scalar> normed;  // (B, T, C)  Norm(x), pre-norm
+  Matrix<Scalar> sum;      // (B·T, C)   x + f, post-norm
 };
 
 }  // namespace eigenformer

@@ -14,19 +14,19 @@
 namespace eigenformer {
 
 /// Intermediates of the last forward call.
-template <class T>
+template <class Scalar>
 struct CrossDecoderBlockActivations {
-  Tensor3<T> self_attention_out;   // (B, T, C)
-  Tensor3<T> h1;                   // (B, T, C)  after the self-attention sublayer
-  Tensor3<T> cross_attention_out;  // (B, T, C)
-  Tensor3<T> h2;                   // (B, T, C)  after the cross-attention sublayer
-  Tensor3<T> ffn_out;              // (B, T, C)
+  Tensor3<Scalar> self_attention_out;   // (B, T, C)
+  Tensor3<Scalar> h1;                   // (B, T, C)  after the self-attention sublayer
+  Tensor3<Scalar> cross_attention_out;  // (B, T, C)
+  Tensor3<Scalar> h2;                   // (B, T, C)  after the cross-attention sublayer
+  Tensor3<Scalar> ffn_out;              // (B, T, C)
 };
 
-template <class T>
+template <class Scalar>
 class CrossDecoderBlock {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   CrossDecoderBlock() = default;
   explicit CrossDecoderBlock(const BlockConfig& config)
@@ -41,9 +41,9 @@ class CrossDecoderBlock {
   const BlockConfig& config() const { return config_; }
 
   /// x (B, T, C) and options.memory (B, S, C) → y (B, T, C). y must not be x.
-  void forward(const Tensor3<T>& x, Tensor3<T>& y, const BlockOptions<T>& options) {
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const BlockOptions<Scalar>& options) {
     // 1) Causal self-attention over the target.
-    AttentionOptions<T> self;
+    AttentionOptions<Scalar> self;
     self.mode = AttentionMode::Causal;
     self.padding = options.padding;
     self.bias = options.bias;
@@ -54,7 +54,7 @@ class CrossDecoderBlock {
     self_attention_residual.add(x, act.self_attention_out, act.h1);
 
     // 2) Cross-attention: queries from the target, keys and values from the encoder output.
-    AttentionOptions<T> cross;
+    AttentionOptions<Scalar> cross;
     cross.mode = AttentionMode::Cross;
     cross.memory = options.memory;
     cross.padding = options.memory_padding;
@@ -69,7 +69,7 @@ class CrossDecoderBlock {
   }
 
   /// Names: self_attn.*, self_attn_norm.*, cross_attn.*, cross_attn_norm.*, ffn.*, ffn_norm.*
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     self_attention.collect_parameters(prefix + "self_attn.", out);
     self_attention_residual.collect_parameters(prefix + "self_attn_norm.", out);
     cross_attention.collect_parameters(prefix + "cross_attn.", out);
@@ -82,13 +82,13 @@ class CrossDecoderBlock {
   BlockConfig config_;
 
  public:
-  MultiHeadAttention<T> self_attention;
-  Residual<T> self_attention_residual;
-  MultiHeadAttention<T> cross_attention;
-  Residual<T> cross_attention_residual;
-  FeedForward<T> ffn;
-  Residual<T> ffn_residual;
-  CrossDecoderBlockActivations<T> act;
+  MultiHeadAttention<Scalar> self_attention;
+  Residual<Scalar> self_attention_residual;
+  MultiHeadAttention<Scalar> cross_attention;
+  Residual<Scalar> cross_attention_residual;
+  FeedForward<Scalar> ffn;
+  Residual<Scalar> ffn_residual;
+  CrossDecoderBlockActivations<Scalar> act;
 };
 
 }  // namespace eigenformer

@@ -12,11 +12,11 @@
 
 namespace eigenformer {
 
-template <class T>
-class DecoderBlock : public SelfAttentionBlock<T> {
+template <class Scalar>
+class DecoderBlock : public SelfAttentionBlock<Scalar> {
  public:
   DecoderBlock() = default;
-  explicit DecoderBlock(const BlockConfig& config) : SelfAttentionBlock<T>(config, AttentionMode::Causal) {}
+  explicit DecoderBlock(const BlockConfig& config) : SelfAttentionBlock<Scalar>(config, AttentionMode::Causal) {}
 };
 
 }  // namespace eigenformer

@@ -10,11 +10,11 @@
 
 namespace eigenformer {
 
-template <class T>
-class EncoderBlock : public SelfAttentionBlock<T> {
+template <class Scalar>
+class EncoderBlock : public SelfAttentionBlock<Scalar> {
  public:
   EncoderBlock() = default;
-  explicit EncoderBlock(const BlockConfig& config) : SelfAttentionBlock<T>(config, AttentionMode::Self) {}
+  explicit EncoderBlock(const BlockConfig& config) : SelfAttentionBlock<Scalar>(config, AttentionMode::Self) {}
 };
 
 }  // namespace eigenformer

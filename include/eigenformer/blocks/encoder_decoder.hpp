@@ -18,10 +18,10 @@ struct EncoderDecoderConfig {
   StackConfig decoder{};
 };
 
-template <class T>
+template <class Scalar>
 class EncoderDecoder {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   EncoderDecoder() = default;
   explicit EncoderDecoder(const EncoderDecoderConfig& config) : encoder(config.encoder), decoder(config.decoder) {
@@ -33,18 +33,18 @@ class EncoderDecoder {
   }
 
   /// source (B, S, C) → memory (B, S, C).
-  void encode(const Tensor3<T>& source, Tensor3<T>& memory, const KeyPadding* source_padding = nullptr,
-              Capture<T>* capture = nullptr) {
-    StackOptions<T> options;
+  void encode(const Tensor3<Scalar>& source, Tensor3<Scalar>& memory, const KeyPadding* source_padding = nullptr,
+              Capture<Scalar>* capture = nullptr) {
+    StackOptions<Scalar> options;
     options.padding = source_padding;
     options.capture = capture;
     encoder.forward(source, memory, options);
   }
 
   /// target (B, T, C), memory (B, S, C) → y (B, T, C).
-  void decode(const Tensor3<T>& target, const Tensor3<T>& memory, Tensor3<T>& y, const KeyPadding* source_padding = nullptr,
-              const KeyPadding* target_padding = nullptr, DecoderCache<T>* cache = nullptr, Capture<T>* capture = nullptr) {
-    StackOptions<T> options;
+  void decode(const Tensor3<Scalar>& target, const Tensor3<Scalar>& memory, Tensor3<Scalar>& y, const KeyPadding* source_padding = nullptr,
+              const KeyPadding* target_padding = nullptr, DecoderCache<Scalar>* cache = nullptr, Capture<Scalar>* capture = nullptr) {
+    StackOptions<Scalar> options;
     options.padding = target_padding;
     options.memory = &memory;
     options.memory_padding = source_padding;
@@ -54,21 +54,21 @@ class EncoderDecoder {
   }
 
   /// Both at once: y = CrossDecoder(target, Encoder(source)).
-  void forward(const Tensor3<T>& source, const Tensor3<T>& target, Tensor3<T>& y, const KeyPadding* source_padding = nullptr,
+  void forward(const Tensor3<Scalar>& source, const Tensor3<Scalar>& target, Tensor3<Scalar>& y, const KeyPadding* source_padding = nullptr,
                const KeyPadding* target_padding = nullptr) {
     encode(source, memory, source_padding);
     decode(target, memory, y, source_padding, target_padding);
   }
 
   /// Names: encoder.*, decoder.*
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     encoder.collect_parameters(prefix + "encoder.", out);
     decoder.collect_parameters(prefix + "decoder.", out);
   }
 
-  Encoder<T> encoder;
-  CrossDecoder<T> decoder;
-  Tensor3<T> memory;  // (B, S, C): the encoder output of the last forward()
+  Encoder<Scalar> encoder;
+  CrossDecoder<Scalar> decoder;
+  Tensor3<Scalar> memory;  // (B, S, C): the encoder output of the last forward()
 };
 
 }  // namespace eigenformer

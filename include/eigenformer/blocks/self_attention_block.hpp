@@ -14,17 +14,17 @@
 namespace eigenformer {
 
 /// Intermediates of the last forward call, named as the lecture names them.
-template <class T>
+template <class Scalar>
 struct SelfAttentionBlockActivations {
-  Tensor3<T> attention_out;  // (B, T, C)  the attention sublayer's output, before the residual
-  Tensor3<T> h;              // (B, T, C)  the residual stream between the two sublayers
-  Tensor3<T> ffn_out;        // (B, T, C)  the FFN sublayer's output, before the residual
+  Tensor3<Scalar> attention_out;  // (B, T, C)  the attention sublayer's output, before the residual
+  Tensor3<Scalar> h;              // (B, T, C)  the residual stream between the two sublayers
+  Tensor3<Scalar> ffn_out;        // (B, T, C)  the FFN sublayer's output, before the residual
 };
 
-template <class T>
+template <class Scalar>
 class SelfAttentionBlock {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   SelfAttentionBlock() = default;
   SelfAttentionBlock(const BlockConfig& config, AttentionMode mode)
@@ -39,9 +39,9 @@ class SelfAttentionBlock {
   AttentionMode mode() const { return mode_; }
 
   /// x (B, T, C) → y (B, T, C). y must not be x.
-  void forward(const Tensor3<T>& x, Tensor3<T>& y, const BlockOptions<T>& options = {}) {
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const BlockOptions<Scalar>& options = {}) {
     // 1) Self-attention sublayer: each token looks at the tokens its mask allows.
-    AttentionOptions<T> attn;
+    AttentionOptions<Scalar> attn;
     attn.mode = mode_;
     attn.padding = options.padding;
     attn.bias = options.bias;
@@ -56,14 +56,14 @@ class SelfAttentionBlock {
     ffn_residual.add(act.h, act.ffn_out, y);
   }
 
-  Tensor3<T> operator()(const Tensor3<T>& x, const BlockOptions<T>& options = {}) {
-    Tensor3<T> y;
+  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const BlockOptions<Scalar>& options = {}) {
+    Tensor3<Scalar> y;
     forward(x, y, options);
     return y;
   }
 
   /// Names: attn.{q,k,v,o}.*, attn_norm.*, ffn.{gate,up,down}.*, ffn_norm.*
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     attention.collect_parameters(prefix + "attn.", out);
     attention_residual.collect_parameters(prefix + "attn_norm.", out);
     ffn.collect_parameters(prefix + "ffn.", out);
@@ -75,11 +75,11 @@ class SelfAttentionBlock {
   AttentionMode mode_ = AttentionMode::Self;
 
  public:
-  MultiHeadAttention<T> attention;
-  Residual<T> attention_residual;  // holds the norm around the attention
-  FeedForward<T> ffn;
-  Residual<T> ffn_residual;        // holds the norm around the FFN
-  SelfAttentionBlockActivations<T> act;
+  MultiHeadAttention<Scalar> attention;
+  Residual<Scalar> attention_residual;  // holds the norm around the attention
+  FeedForward<Scalar> ffn;
+  Residual<Scalar> ffn_residual;        // holds the norm around the FFN
+  SelfAttentionBlockActivations<Scalar> act;
 };
 
 }  // namespace eigenformer

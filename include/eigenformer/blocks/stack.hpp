@@ -52,68 +52,68 @@ struct StackConfig {
 };
 
 /// The per-layer key/value caches of a decoder stack, for incremental decoding.
-template <class T>
+template <class Scalar>
 struct DecoderCache {
-  std::vector<KVCache<T>> self;   // one per layer: keys and values of the positions generated so far
-  std::vector<KVCache<T>> cross;  // one per layer (CrossDecoder only): keys and values of the memory
+  std::vector<KVCache<Scalar>> self;   // one per layer: keys and values of the positions generated so far
+  std::vector<KVCache<Scalar>> cross;  // one per layer (CrossDecoder only): keys and values of the memory
 
   /// Positions already processed (the position of the next token).
   Index length() const { return self.empty() ? 0 : self.front().length(); }
 
   void clear() {
-    for (KVCache<T>& c : self) c.clear();
-    for (KVCache<T>& c : cross) c.clear();
+    for (KVCache<Scalar>& c : self) c.clear();
+    for (KVCache<Scalar>& c : cross) c.clear();
   }
 
   /// Forgets the positions from `length` on (the cross caches keep the source). E.g. to decode again
   /// from a shorter prefix.
   void truncate(Index length) {
-    for (KVCache<T>& c : self) c.truncate(length);
+    for (KVCache<Scalar>& c : self) c.truncate(length);
   }
 
   /// Beam search: new sequence i continues old sequence source[i] (self caches; cross caches too, so
   /// every beam keeps its copy of the source).
   void reorder(const std::vector<Index>& source) {
-    for (KVCache<T>& c : self) c.reorder(source);
-    for (KVCache<T>& c : cross) c.reorder(source);
+    for (KVCache<Scalar>& c : self) c.reorder(source);
+    for (KVCache<Scalar>& c : cross) c.reorder(source);
   }
 };
 
 /// What a stack records when asked, with the meaning of Hugging Face's output_hidden_states and
 /// output_attentions.
-template <class T>
+template <class Scalar>
 struct Capture {
   bool keep_hidden_states = true;
   bool keep_attentions = true;
   /// N + 1 entries: [0] the stack's input, [l] the output of block l for l < N, and [N] the stack's
   /// output (after the final norm, when there is one — as Hugging Face reports it).
-  std::vector<Tensor3<T>> hidden_states;
-  std::vector<Tensor4<T>> attentions;        // N entries, (B, H, T, S): self-attention weights per layer
-  std::vector<Tensor4<T>> cross_attentions;  // N entries (CrossDecoder only)
+  std::vector<Tensor3<Scalar>> hidden_states;
+  std::vector<Tensor4<Scalar>> attentions;        // N entries, (B, H, T, S): self-attention weights per layer
+  std::vector<Tensor4<Scalar>> cross_attentions;  // N entries (CrossDecoder only)
 };
 
 /// What one stack call needs besides its input. All pointers are optional.
-template <class T>
+template <class Scalar>
 struct StackOptions {
   const KeyPadding* padding = nullptr;         // padding keys of the input (over cached + new positions)
-  DecoderCache<T>* cache = nullptr;            // Decoder / CrossDecoder: incremental decoding
-  const Tensor3<T>* memory = nullptr;          // CrossDecoder: the encoder output (B, S, C)
+  DecoderCache<Scalar>* cache = nullptr;            // Decoder / CrossDecoder: incremental decoding
+  const Tensor3<Scalar>* memory = nullptr;          // CrossDecoder: the encoder output (B, S, C)
   const KeyPadding* memory_padding = nullptr;  // CrossDecoder: padding of the encoder input
-  Capture<T>* capture = nullptr;               // record hidden states and attention weights
+  Capture<Scalar>* capture = nullptr;               // record hidden states and attention weights
 };
 
-template <class T, class Block>
+template <class Scalar, class Block>
 class Stack {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   Stack() = default;
   explicit Stack(const StackConfig& config) : config_(config) {
     config.validate();
     for (Index l = 0; l < config.layers; ++l) layers.emplace_back(config.block);
-    if (config.final_norm) final_norm = Norm<T>(config.block.width(), config.block.norm);
-    if (config.rope) rope = RotaryEmbedding<T>(*config.rope);
-    if (config.relative_bias) relative_bias = RelativePositionBias<T>(*config.relative_bias);
+    if (config.final_norm) final_norm = Norm<Scalar>(config.block.width(), config.block.norm);
+    if (config.rope) rope = RotaryEmbedding<Scalar>(*config.rope);
+    if (config.relative_bias) relative_bias = RelativePositionBias<Scalar>(*config.relative_bias);
     layer_outputs.resize(static_cast<std::size_t>(config.layers));
   }
 
@@ -122,40 +122,40 @@ class Stack {
   Index num_layers() const { return static_cast<Index>(layers.size()); }
 
   /// x (B, T, C) → y (B, T, C). With options.cache, x holds only the new positions.
-  void forward(const Tensor3<T>& x, Tensor3<T>& y, const StackOptions<T>& options = {}) {
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const StackOptions<Scalar>& options = {}) {
     if (x.dimension(2) != width()) {
       throw ShapeError(detail::cat("[Stack::forward] input ", detail::shape_str(shape_of(x)), " has width ",
                                    x.dimension(2), " but the stack is ", width(), " wide"));
     }
-    const Index B = x.dimension(0), T_ = x.dimension(1);
+    const Index B = x.dimension(0), T = x.dimension(1);
     const std::size_t L = layers.size();
-    DecoderCache<T>* cache = options.cache;
+    DecoderCache<Scalar>* cache = options.cache;
     if (cache != nullptr) {
       cache->self.resize(L);
-      if (std::is_same_v<Block, CrossDecoderBlock<T>>) cache->cross.resize(L);
+      if (std::is_same_v<Block, CrossDecoderBlock<Scalar>>) cache->cross.resize(L);
     }
     const Index first = cache != nullptr ? cache->length() : 0;  // position of x's first token
-    Capture<T>* capture = options.capture;
+    Capture<Scalar>* capture = options.capture;
     if (capture != nullptr) {
-      capture->hidden_states.assign(capture->keep_hidden_states ? L + 1 : 0, Tensor3<T>());
-      capture->attentions.assign(capture->keep_attentions ? L : 0, Tensor4<T>());
-      const bool cross = std::is_same_v<Block, CrossDecoderBlock<T>> && capture->keep_attentions;
-      capture->cross_attentions.assign(cross ? L : 0, Tensor4<T>());
+      capture->hidden_states.assign(capture->keep_hidden_states ? L + 1 : 0, Tensor3<Scalar>());
+      capture->attentions.assign(capture->keep_attentions ? L : 0, Tensor4<Scalar>());
+      const bool cross = std::is_same_v<Block, CrossDecoderBlock<Scalar>> && capture->keep_attentions;
+      capture->cross_attentions.assign(cross ? L : 0, Tensor4<Scalar>());
       if (capture->keep_hidden_states) capture->hidden_states[0] = x;
     }
 
     // 0) Positions shared by all layers: T5's relative bias for queries first..first+T-1 over keys
     //    0..first+T-1, computed once for the whole stack.
-    const Tensor4<T>* bias = nullptr;
+    const Tensor4<Scalar>* bias = nullptr;
     if (relative_bias) {
-      position_bias = relative_bias->compute(T_, first + T_, first);
+      position_bias = relative_bias->compute(T, first + T, first);
       bias = &position_bias;
     }
 
     // 1) The blocks, each reading the previous one's output.
-    const Tensor3<T>* h = &x;
+    const Tensor3<Scalar>* h = &x;
     for (std::size_t l = 0; l < L; ++l) {
-      BlockOptions<T> block_options;
+      BlockOptions<Scalar> block_options;
       block_options.padding = options.padding;
       block_options.bias = bias;
       block_options.rope = rope ? &*rope : nullptr;
@@ -173,7 +173,7 @@ class Stack {
     }
 
     // 2) The final norm, where the family has one.
-    y.resize(B, T_, width());
+    y.resize(B, T, width());
     if (final_norm) {
       final_norm->forward(as_matrix(*h), as_matrix(y));
     } else {
@@ -182,14 +182,14 @@ class Stack {
     if (capture != nullptr && capture->keep_hidden_states) capture->hidden_states[L] = y;
   }
 
-  Tensor3<T> operator()(const Tensor3<T>& x, const StackOptions<T>& options = {}) {
-    Tensor3<T> y;
+  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const StackOptions<Scalar>& options = {}) {
+    Tensor3<Scalar> y;
     forward(x, y, options);
     return y;
   }
 
   /// Names: layers.<l>.*, final_norm.*, relative_bias.weight
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     for (std::size_t l = 0; l < layers.size(); ++l) {
       layers[l].collect_parameters(prefix + "layers." + std::to_string(l) + ".", out);
     }
@@ -202,18 +202,18 @@ class Stack {
 
  public:
   std::vector<Block> layers;
-  std::optional<Norm<T>> final_norm;
-  std::optional<RotaryEmbedding<T>> rope;
-  std::optional<RelativePositionBias<T>> relative_bias;
-  std::vector<Tensor3<T>> layer_outputs;  // (B, T, C) per layer: the output of each block, last call
-  Tensor4<T> position_bias;               // (1, H, T, S): the relative bias of the last call
+  std::optional<Norm<Scalar>> final_norm;
+  std::optional<RotaryEmbedding<Scalar>> rope;
+  std::optional<RelativePositionBias<Scalar>> relative_bias;
+  std::vector<Tensor3<Scalar>> layer_outputs;  // (B, T, C) per layer: the output of each block, last call
+  Tensor4<Scalar> position_bias;               // (1, H, T, S): the relative bias of the last call
 };
 
-template <class T>
-using Encoder = Stack<T, EncoderBlock<T>>;
-template <class T>
-using Decoder = Stack<T, DecoderBlock<T>>;
-template <class T>
-using CrossDecoder = Stack<T, CrossDecoderBlock<T>>;
+template <class Scalar>
+using Encoder = Stack<Scalar, EncoderBlock<Scalar>>;
+template <class Scalar>
+using Decoder = Stack<Scalar, DecoderBlock<Scalar>>;
+template <class Scalar>
+using CrossDecoder = Stack<Scalar, CrossDecoderBlock<Scalar>>;
 
 }  // namespace eigenformer

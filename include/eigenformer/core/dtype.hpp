@@ -148,25 +148,25 @@ Stored load_le(const unsigned char* p) {
 
 /// Converts `count` elements of type `from` at `src` (raw little-endian bytes) to T.
 /// Integers convert by value; F8 formats are not supported (ValueError).
-template <class T>
-void convert_from(DType from, const unsigned char* src, std::size_t count, T* dst) {
+template <class Scalar>
+void convert_from(DType from, const unsigned char* src, std::size_t count, Scalar* dst) {
   using detail::load_le;
   for (std::size_t i = 0; i < count; ++i) {
     const unsigned char* p = src + i * dtype_size(from);
     switch (from) {
-      case DType::F32: dst[i] = static_cast<T>(load_le<float>(p)); break;
-      case DType::F64: dst[i] = static_cast<T>(load_le<double>(p)); break;
-      case DType::F16: dst[i] = static_cast<T>(half_to_float(load_le<std::uint16_t>(p))); break;
-      case DType::BF16: dst[i] = static_cast<T>(bf16_to_float(load_le<std::uint16_t>(p))); break;
-      case DType::BOOL: dst[i] = static_cast<T>(p[0] != 0); break;
-      case DType::U8: dst[i] = static_cast<T>(p[0]); break;
-      case DType::I8: dst[i] = static_cast<T>(static_cast<std::int8_t>(p[0])); break;
-      case DType::I16: dst[i] = static_cast<T>(load_le<std::int16_t>(p)); break;
-      case DType::U16: dst[i] = static_cast<T>(load_le<std::uint16_t>(p)); break;
-      case DType::I32: dst[i] = static_cast<T>(load_le<std::int32_t>(p)); break;
-      case DType::U32: dst[i] = static_cast<T>(load_le<std::uint32_t>(p)); break;
-      case DType::I64: dst[i] = static_cast<T>(load_le<std::int64_t>(p)); break;
-      case DType::U64: dst[i] = static_cast<T>(load_le<std::uint64_t>(p)); break;
+      case DType::F32: dst[i] = static_cast<Scalar>(load_le<float>(p)); break;
+      case DType::F64: dst[i] = static_cast<Scalar>(load_le<double>(p)); break;
+      case DType::F16: dst[i] = static_cast<Scalar>(half_to_float(load_le<std::uint16_t>(p))); break;
+      case DType::BF16: dst[i] = static_cast<Scalar>(bf16_to_float(load_le<std::uint16_t>(p))); break;
+      case DType::BOOL: dst[i] = static_cast<Scalar>(p[0] != 0); break;
+      case DType::U8: dst[i] = static_cast<Scalar>(p[0]); break;
+      case DType::I8: dst[i] = static_cast<Scalar>(static_cast<std::int8_t>(p[0])); break;
+      case DType::I16: dst[i] = static_cast<Scalar>(load_le<std::int16_t>(p)); break;
+      case DType::U16: dst[i] = static_cast<Scalar>(load_le<std::uint16_t>(p)); break;
+      case DType::I32: dst[i] = static_cast<Scalar>(load_le<std::int32_t>(p)); break;
+      case DType::U32: dst[i] = static_cast<Scalar>(load_le<std::uint32_t>(p)); break;
+      case DType::I64: dst[i] = static_cast<Scalar>(load_le<std::int64_t>(p)); break;
+      case DType::U64: dst[i] = static_cast<Scalar>(load_le<std::uint64_t>(p)); break;
       case DType::F8_E4M3:
       case DType::F8_E5M2:
         throw ValueError(detail::cat("[dtype] converting ", dtype_name(from), " tensors is not supported"));
@@ -175,8 +175,8 @@ void convert_from(DType from, const unsigned char* src, std::size_t count, T* ds
 }
 
 /// Converts `count` values of T to raw little-endian bytes of type `to` (floating types only).
-template <class T>
-void convert_to(DType to, const T* src, std::size_t count, unsigned char* dst) {
+template <class Scalar>
+void convert_to(DType to, const Scalar* src, std::size_t count, unsigned char* dst) {
   for (std::size_t i = 0; i < count; ++i) {
     unsigned char* p = dst + i * dtype_size(to);
     switch (to) {

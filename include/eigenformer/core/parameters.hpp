@@ -24,11 +24,11 @@
 namespace eigenformer {
 
 /// A view of one named parameter: where it lives and how PyTorch would describe it.
-template <class T>
+template <class Scalar>
 struct ParameterRef {
   std::string name;                 // "layers.3.attn.q.weight"
   std::vector<std::int64_t> shape;  // PyTorch shape: {out, in} for a weight, {n} for a bias
-  T* data = nullptr;                // row-major storage of numel() elements
+  Scalar* data = nullptr;                // row-major storage of numel() elements
 
   std::int64_t numel() const {
     std::int64_t n = 1;
@@ -37,26 +37,26 @@ struct ParameterRef {
   }
 };
 
-template <class T>
-using ParameterList = std::vector<ParameterRef<T>>;
+template <class Scalar>
+using ParameterList = std::vector<ParameterRef<Scalar>>;
 
 /// Appends a 2-D parameter (rows, cols).
-template <class T>
-void add_parameter(ParameterList<T>& out, const std::string& name, Matrix<T>& m) {
+template <class Scalar>
+void add_parameter(ParameterList<Scalar>& out, const std::string& name, Matrix<Scalar>& m) {
   out.push_back({name, {static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())}, m.data()});
 }
 
 /// Appends a 1-D parameter (n).
-template <class T>
-void add_parameter(ParameterList<T>& out, const std::string& name, RowVector<T>& v) {
+template <class Scalar>
+void add_parameter(ParameterList<Scalar>& out, const std::string& name, RowVector<Scalar>& v) {
   out.push_back({name, {static_cast<std::int64_t>(v.size())}, v.data()});
 }
 
 /// All parameters of a module (anything with collect_parameters), names prefixed by `prefix`.
 template <class Module>
 auto named_parameters(Module& module, const std::string& prefix = "") {
-  using T = typename Module::Scalar;
-  ParameterList<T> out;
+  using Scalar = typename Module::scalar_type;
+  ParameterList<Scalar> out;
   module.collect_parameters(prefix, out);
   return out;
 }
@@ -84,10 +84,10 @@ struct LoadOptions {
 /// Throws FormatError naming the tensor: missing, unexpected (strict) or with a mismatched shape.
 /// `file` is a SafeTensorsReader, or any source with the same path(), find(name), tensors() and
 /// read_into(info, T*) members (a sharded checkpoint folder: models/checkpoint.hpp).
-template <class T, class Source = SafeTensorsReader>
-void load_parameters(ParameterList<T>& params, Source& file, const LoadOptions& options = {}) {
+template <class Scalar, class Source = SafeTensorsReader>
+void load_parameters(ParameterList<Scalar>& params, Source& file, const LoadOptions& options = {}) {
   std::set<std::string> used;
-  for (ParameterRef<T>& p : params) {
+  for (ParameterRef<Scalar>& p : params) {
     const std::string file_name = options.rename ? options.rename(p.name) : p.name;
     const TensorInfo* t = file.find(file_name);
     if (t == nullptr) {

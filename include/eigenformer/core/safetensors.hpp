@@ -110,8 +110,8 @@ class SafeTensorsReader {
   }
 
   /// Reads tensor `name` converted to T into dst, which must hold numel() elements.
-  template <class T>
-  void read_into(const TensorInfo& t, T* dst) {
+  template <class Scalar>
+  void read_into(const TensorInfo& t, Scalar* dst) {
     const std::uint64_t bytes = t.end - t.begin;
     raw_.resize(static_cast<std::size_t>(bytes));
     file_.clear();
@@ -125,10 +125,10 @@ class SafeTensorsReader {
   }
 
   /// Reads tensor `name` converted to T, row-major.
-  template <class T>
-  std::vector<T> read(const std::string& name) {
+  template <class Scalar>
+  std::vector<Scalar> read(const std::string& name) {
     const TensorInfo& t = info(name);
-    std::vector<T> out(static_cast<std::size_t>(t.numel()));
+    std::vector<Scalar> out(static_cast<std::size_t>(t.numel()));
     read_into(t, out.data());
     return out;
   }
@@ -276,8 +276,8 @@ class SafeTensorsWriter {
  public:
   /// Adds a tensor converted from T to `dtype` (F32, F64, F16 or BF16; I32/I64 for integer data).
   /// `data` holds product(shape) elements, row-major. Names must be unique.
-  template <class T>
-  void add(const std::string& name, const std::vector<std::int64_t>& shape, const T* data,
+  template <class Scalar>
+  void add(const std::string& name, const std::vector<std::int64_t>& shape, const Scalar* data,
            DType dtype = DType::F32) {
     if (name.empty()) throw ValueError("[safetensors] tensor names must not be empty");
     if (name == "__metadata__") throw ValueError("[safetensors] '__metadata__' is reserved and cannot name a tensor");

@@ -31,66 +31,66 @@ namespace eigenformer {
 using Index = Eigen::Index;
 
 /// Row-major dynamic matrix: row r is contiguous, so row t of (T, C) data is one token.
-template <class T>
-using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class Scalar>
+using Matrix = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// A (1, n) row vector: biases and norm weights, broadcast over the rows of a (N, n) matrix.
-template <class T>
-using RowVector = Eigen::Matrix<T, 1, Eigen::Dynamic>;
+template <class Scalar>
+using RowVector = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
 
 /// Activations (B, T, C), row-major.
-template <class T>
-using Tensor3 = Eigen::Tensor<T, 3, Eigen::RowMajor>;
+template <class Scalar>
+using Tensor3 = Eigen::Tensor<Scalar, 3, Eigen::RowMajor>;
 
 /// Per-head maps such as attention probabilities (B, H, T, S) or biases (B|1, H|1, T, S), row-major.
-template <class T>
-using Tensor4 = Eigen::Tensor<T, 4, Eigen::RowMajor>;
+template <class Scalar>
+using Tensor4 = Eigen::Tensor<Scalar, 4, Eigen::RowMajor>;
 
 /// Token ids of a batch (B, T), row-major.
 using TokenIds = Eigen::Matrix<TokenId, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-template <class T>
-using MatrixMap = Eigen::Map<Matrix<T>>;
-template <class T>
-using ConstMatrixMap = Eigen::Map<const Matrix<T>>;
+template <class Scalar>
+using MatrixMap = Eigen::Map<Matrix<Scalar>>;
+template <class Scalar>
+using ConstMatrixMap = Eigen::Map<const Matrix<Scalar>>;
 
 /// A (rows, cols) window into a wider row-major matrix whose rows are `stride` elements apart.
-template <class T>
-using StridedMap = Eigen::Map<Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <class T>
-using ConstStridedMap = Eigen::Map<const Matrix<T>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class Scalar>
+using StridedMap = Eigen::Map<Matrix<Scalar>, Eigen::Unaligned, Eigen::OuterStride<>>;
+template <class Scalar>
+using ConstStridedMap = Eigen::Map<const Matrix<Scalar>, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // ---------------------------------------------------------------------------------------------
 // Views
 // ---------------------------------------------------------------------------------------------
 
 /// Views activations (B, T, C) as a (B*T, C) matrix, one row per token. No copy.
-template <class T>
-MatrixMap<T> as_matrix(Tensor3<T>& x) {
-  return MatrixMap<T>(x.data(), x.dimension(0) * x.dimension(1), x.dimension(2));
+template <class Scalar>
+MatrixMap<Scalar> as_matrix(Tensor3<Scalar>& x) {
+  return MatrixMap<Scalar>(x.data(), x.dimension(0) * x.dimension(1), x.dimension(2));
 }
-template <class T>
-ConstMatrixMap<T> as_matrix(const Tensor3<T>& x) {
-  return ConstMatrixMap<T>(x.data(), x.dimension(0) * x.dimension(1), x.dimension(2));
+template <class Scalar>
+ConstMatrixMap<Scalar> as_matrix(const Tensor3<Scalar>& x) {
+  return ConstMatrixMap<Scalar>(x.data(), x.dimension(0) * x.dimension(1), x.dimension(2));
 }
 
 /// Views the (T, S) slice [b, h] of a (B, H, T, S) tensor as a matrix. No copy.
-template <class T>
-MatrixMap<T> as_matrix(Tensor4<T>& x, Index b, Index h) {
+template <class Scalar>
+MatrixMap<Scalar> as_matrix(Tensor4<Scalar>& x, Index b, Index h) {
   const Index t = x.dimension(2), s = x.dimension(3);
-  return MatrixMap<T>(x.data() + (b * x.dimension(1) + h) * t * s, t, s);
+  return MatrixMap<Scalar>(x.data() + (b * x.dimension(1) + h) * t * s, t, s);
 }
-template <class T>
-ConstMatrixMap<T> as_matrix(const Tensor4<T>& x, Index b, Index h) {
+template <class Scalar>
+ConstMatrixMap<Scalar> as_matrix(const Tensor4<Scalar>& x, Index b, Index h) {
   const Index t = x.dimension(2), s = x.dimension(3);
-  return ConstMatrixMap<T>(x.data() + (b * x.dimension(1) + h) * t * s, t, s);
+  return ConstMatrixMap<Scalar>(x.data() + (b * x.dimension(1) + h) * t * s, t, s);
 }
 
 /// Wraps a (N, C) matrix's storage as activations (B, T, C) with B*T = N. Copies (a Tensor owns data).
-template <class T>
-Tensor3<T> to_tensor3(const Matrix<T>& m, Index batch, Index positions) {
+template <class Scalar>
+Tensor3<Scalar> to_tensor3(const Matrix<Scalar>& m, Index batch, Index positions) {
   assert(batch * positions == m.rows());
-  Tensor3<T> x(batch, positions, m.cols());
+  Tensor3<Scalar> x(batch, positions, m.cols());
   as_matrix(x) = m;
   return x;
 }
@@ -99,8 +99,8 @@ Tensor3<T> to_tensor3(const Matrix<T>& m, Index batch, Index positions) {
 // Shapes in messages and checks
 // ---------------------------------------------------------------------------------------------
 
-template <class T, int Rank>
-std::vector<Index> shape_of(const Eigen::Tensor<T, Rank, Eigen::RowMajor>& x) {
+template <class Scalar, int Rank>
+std::vector<Index> shape_of(const Eigen::Tensor<Scalar, Rank, Eigen::RowMajor>& x) {
   std::vector<Index> s(Rank);
   for (int i = 0; i < Rank; ++i) s[static_cast<std::size_t>(i)] = x.dimension(i);
   return s;

@@ -128,8 +128,8 @@ inline std::string completed_stop_string(const GenerationIO& io, const Generatio
 }
 
 /// Checks everything a run needs before the first model call.
-template <class T>
-void check_run(const DecodingSession<T>& session, const TokenSequence& prompt, const GenerationConfig& config,
+template <class Scalar>
+void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prompt, const GenerationConfig& config,
                const GenerationIO& io, std::optional<Index> max_positions) {
   config.validate();
   if (prompt.empty()) {
@@ -165,8 +165,8 @@ void check_run(const DecodingSession<T>& session, const TokenSequence& prompt, c
 // Greedy search and sampling
 // ------------------------------------------------------------------------------------------------
 
-template <class T>
-std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<T>& session, const GenerationConfig& config,
+template <class Scalar>
+std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session, const GenerationConfig& config,
                                                 const GenerationIO& io) {
   const bool sampling = config.samples();
   const Index B = sampling ? config.num_return_sequences : 1;
@@ -187,7 +187,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<T>& session, con
   const TokenId filler = config.pad_token_id ? *config.pad_token_id
                                              : (config.eos_token_ids.empty() ? 0 : config.eos_token_ids.front());
 
-  Matrix<T> logits;
+  Matrix<Scalar> logits;
   session.start(B, logits);
   for (std::int64_t step = 0;; ++step) {
     std::vector<TokenId> next(static_cast<std::size_t>(B), filler);
@@ -341,8 +341,8 @@ struct BeamHypotheses {
   }
 };
 
-template <class T>
-std::vector<GeneratedSequence> beam_search(DecodingSession<T>& session, const GenerationConfig& config,
+template <class Scalar>
+std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, const GenerationConfig& config,
                                            const GenerationIO& io) {
   const Index nb = config.num_beams;
   const std::size_t unb = static_cast<std::size_t>(nb);
@@ -357,7 +357,7 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<T>& session, const Ge
   std::vector<double> model_log_prob(unb, 0.0);  // Σ log p under the unfiltered model, per beam
   const std::size_t n_keep = static_cast<std::size_t>(std::max<std::size_t>(2, 1 + config.eos_token_ids.size())) * unb;
 
-  Matrix<T> logits;
+  Matrix<Scalar> logits;
   session.start(nb, logits);
   bool done = false;
   std::int64_t step = 0;
@@ -465,8 +465,8 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<T>& session, const Ge
   return results;
 }
 
-template <class T>
-std::vector<GeneratedSequence> run(DecodingSession<T>& session, const GenerationConfig& config, const GenerationIO& io) {
+template <class Scalar>
+std::vector<GeneratedSequence> run(DecodingSession<Scalar>& session, const GenerationConfig& config, const GenerationIO& io) {
   if (config.strategy == Strategy::Beam && config.num_beams > 1) return beam_search(session, config, io);
   return greedy_or_sample(session, config, io);
 }
@@ -482,21 +482,21 @@ inline GenerationConfig with_model_eos(GenerationConfig config, const SpecialTok
 
 /// Continues `prompt` with a decoder-only model. Returns one sequence (greedy), num_return_sequences
 /// samples, or the num_return_sequences best beams, best first.
-template <class T>
-std::vector<GeneratedSequence> generate(CausalLM<T>& model, const TokenSequence& prompt, const GenerationConfig& config,
+template <class Scalar>
+std::vector<GeneratedSequence> generate(CausalLM<Scalar>& model, const TokenSequence& prompt, const GenerationConfig& config,
                                         const GenerationIO& io = {}) {
   const GenerationConfig c = engine::with_model_eos(config, model.special_tokens());
-  CausalSession<T> session(model, prompt, c.use_cache);
+  CausalSession<Scalar> session(model, prompt, c.use_cache);
   engine::check_run(session, prompt, c, io, model.max_positions());
   return engine::run(session, c, io);
 }
 
 /// Writes the target for `source` with an encoder-decoder model (the encoder runs once).
-template <class T>
-std::vector<GeneratedSequence> generate(Seq2SeqLM<T>& model, const TokenSequence& source, const GenerationConfig& config,
+template <class Scalar>
+std::vector<GeneratedSequence> generate(Seq2SeqLM<Scalar>& model, const TokenSequence& source, const GenerationConfig& config,
                                         const GenerationIO& io = {}) {
   const GenerationConfig c = engine::with_model_eos(config, model.special_tokens());
-  Seq2SeqSession<T> session(model, source, c.use_cache);
+  Seq2SeqSession<Scalar> session(model, source, c.use_cache);
   engine::check_run(session, source, c, io, std::nullopt);
   return engine::run(session, c, io);
 }

@@ -26,7 +26,7 @@
 
 namespace eigenformer::generation {
 
-template <class T>
+template <class Scalar>
 class DecodingSession {
  public:
   virtual ~DecodingSession() = default;
@@ -35,9 +35,9 @@ class DecodingSession {
   virtual const SpecialTokenIds& special_tokens() const = 0;
 
   /// Starts `copies` identical sequences. logits: (copies, V), the scores of the first generated token.
-  virtual void start(Index copies, Matrix<T>& logits) = 0;
+  virtual void start(Index copies, Matrix<Scalar>& logits) = 0;
   /// Appends next[b] to sequence b. logits: (B, V), the scores of each sequence's following token.
-  virtual void step(const std::vector<TokenId>& next, Matrix<T>& logits) = 0;
+  virtual void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) = 0;
   /// New sequence i continues old sequence source[i].
   virtual void reorder(const std::vector<Index>& source) {
     std::vector<TokenSequence> reordered;
@@ -74,24 +74,24 @@ class DecodingSession {
   }
 
   bool use_cache_;
-  DecoderCache<T> cache_;
+  DecoderCache<Scalar> cache_;
   std::vector<TokenSequence> sequences_;
   Index prefix_length_ = 0;
 };
 
 /// A decoder-only model: the prompt starts the sequence.
-template <class T>
-class CausalSession : public DecodingSession<T> {
+template <class Scalar>
+class CausalSession : public DecodingSession<Scalar> {
  public:
-  CausalSession(CausalLM<T>& model, TokenSequence prompt, bool use_cache)
-      : DecodingSession<T>(use_cache), model_(model), prompt_(std::move(prompt)) {
+  CausalSession(CausalLM<Scalar>& model, TokenSequence prompt, bool use_cache)
+      : DecodingSession<Scalar>(use_cache), model_(model), prompt_(std::move(prompt)) {
     this->prefix_length_ = static_cast<Index>(prompt_.size());
   }
 
   Index vocab_size() const override { return model_.vocab_size(); }
   const SpecialTokenIds& special_tokens() const override { return model_.special_tokens(); }
 
-  void start(Index copies, Matrix<T>& logits) override {
+  void start(Index copies, Matrix<Scalar>& logits) override {
     // The prompt runs once, for one sequence; the cache is then copied for the others.
     this->sequences_.assign(1, prompt_);
     this->cache_.clear();
@@ -103,7 +103,7 @@ class CausalSession : public DecodingSession<T> {
     }
   }
 
-  void step(const std::vector<TokenId>& next, Matrix<T>& logits) override {
+  void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {
     this->append(next);
     if (this->use_cache_) {
       model_.forward(this->tail_ids(1), this->cache_, logits, /*last_only=*/true);
@@ -114,16 +114,16 @@ class CausalSession : public DecodingSession<T> {
   }
 
  private:
-  CausalLM<T>& model_;
+  CausalLM<Scalar>& model_;
   TokenSequence prompt_;
 };
 
 /// An encoder-decoder model: the prompt is the source, encoded once; the decoder starts from decoder_start.
-template <class T>
-class Seq2SeqSession : public DecodingSession<T> {
+template <class Scalar>
+class Seq2SeqSession : public DecodingSession<Scalar> {
  public:
-  Seq2SeqSession(Seq2SeqLM<T>& model, TokenSequence source, bool use_cache)
-      : DecodingSession<T>(use_cache), model_(model), source_(std::move(source)) {
+  Seq2SeqSession(Seq2SeqLM<Scalar>& model, TokenSequence source, bool use_cache)
+      : DecodingSession<Scalar>(use_cache), model_(model), source_(std::move(source)) {
     if (!model.special_tokens().decoder_start) {
       throw ConfigError("[generation] the encoder-decoder model has no decoder_start_token_id: its decoder cannot start");
     }
@@ -133,11 +133,11 @@ class Seq2SeqSession : public DecodingSession<T> {
   Index vocab_size() const override { return model_.vocab_size(); }
   const SpecialTokenIds& special_tokens() const override { return model_.special_tokens(); }
 
-  void start(Index copies, Matrix<T>& logits) override {
+  void start(Index copies, Matrix<Scalar>& logits) override {
     // 1) The encoder reads the source once.
     TokenIds source(1, static_cast<Index>(source_.size()));
     for (std::size_t s = 0; s < source_.size(); ++s) source(0, static_cast<Index>(s)) = source_[s];
-    Tensor3<T> memory;
+    Tensor3<Scalar> memory;
     model_.encode(source, nullptr, memory);
     // 2) Every sequence reads the same memory: one copy per sequence (the cross-attention keys and values
     //    are computed from it once, on the first decoder call, and cached).
@@ -151,7 +151,7 @@ class Seq2SeqSession : public DecodingSession<T> {
     model_.decode(this->tail_ids(1), memory_, nullptr, this->cache_, logits, /*last_only=*/true);
   }
 
-  void step(const std::vector<TokenId>& next, Matrix<T>& logits) override {
+  void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {
     this->append(next);
     if (this->use_cache_) {
       model_.decode(this->tail_ids(1), memory_, nullptr, this->cache_, logits, true);
@@ -163,9 +163,9 @@ class Seq2SeqSession : public DecodingSession<T> {
   }
 
  private:
-  Seq2SeqLM<T>& model_;
+  Seq2SeqLM<Scalar>& model_;
   TokenSequence source_;
-  Tensor3<T> memory_;  // (B, S, C): the encoder output, once per sequence
+  Tensor3<Scalar> memory_;  // (B, S, C): the encoder output, once per sequence
 };
 
 }  // namespace eigenformer::generation

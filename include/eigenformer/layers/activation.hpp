@@ -42,23 +42,23 @@ inline std::optional<Activation> activation_from_name(std::string_view name) {
 }
 
 /// x ← act(x), element-wise, in place.
-template <class T>
-void apply_activation(Activation act, Eigen::Ref<Matrix<T>> x) {
+template <class Scalar>
+void apply_activation(Activation act, Eigen::Ref<Matrix<Scalar>> x) {
   auto a = x.array();
   switch (act) {
     case Activation::ReLU:
-      a = a.max(T(0));
+      a = a.max(Scalar(0));
       break;
     case Activation::GeluErf:
-      a = T(0.5) * a * (T(1) + (a * T(M_SQRT1_2)).erf());
+      a = Scalar(0.5) * a * (Scalar(1) + (a * Scalar(M_SQRT1_2)).erf());
       break;
     case Activation::GeluTanh: {
-      const T k = T(0.7978845608028654);  // √(2/π)
-      a = T(0.5) * a * (T(1) + (k * (a + T(0.044715) * a.cube())).tanh());
+      const Scalar k = Scalar(0.7978845608028654);  // √(2/π)
+      a = Scalar(0.5) * a * (Scalar(1) + (k * (a + Scalar(0.044715) * a.cube())).tanh());
       break;
     }
     case Activation::SiLU:
-      a = a / (T(1) + (-a).exp());
+      a = a / (Scalar(1) + (-a).exp());
       break;
   }
 }

@@ -14,21 +14,21 @@
 
 namespace eigenformer {
 
-template <class T>
+template <class Scalar>
 class Embedding {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   Embedding() = default;
-  Embedding(Index count, Index width) : weight(Matrix<T>::Zero(count, width)) {}
+  Embedding(Index count, Index width) : weight(Matrix<Scalar>::Zero(count, width)) {}
 
   Index count() const { return weight.rows(); }
   Index width() const { return weight.cols(); }
 
   /// ids (B, T) → x (B, T, C). An id outside [0, count) is a ValueError naming the id and where it is.
-  void forward(const TokenIds& ids, Tensor3<T>& x) const {
+  void forward(const TokenIds& ids, Tensor3<Scalar>& x) const {
     x.resize(ids.rows(), ids.cols(), width());
-    MatrixMap<T> rows = as_matrix(x);
+    MatrixMap<Scalar> rows = as_matrix(x);
     for (Index b = 0; b < ids.rows(); ++b) {
       for (Index t = 0; t < ids.cols(); ++t) {
         rows.row(b * ids.cols() + t) = weight.row(checked(ids(b, t), b, t));
@@ -36,14 +36,14 @@ class Embedding {
     }
   }
 
-  Tensor3<T> operator()(const TokenIds& ids) const {
-    Tensor3<T> x;
+  Tensor3<Scalar> operator()(const TokenIds& ids) const {
+    Tensor3<Scalar> x;
     forward(ids, x);
     return x;
   }
 
   /// Adds rows `first .. first+T-1` to every sequence: learned absolute positions.  x (B, T, C) += E[first + t].
-  void add_positions(Tensor3<T>& x, Index first) const {
+  void add_positions(Tensor3<Scalar>& x, Index first) const {
     const Index positions = x.dimension(1);
     if (x.dimension(2) != width()) {
       throw ShapeError(detail::cat("[Embedding::add_positions] input ", detail::shape_str(shape_of(x)),
@@ -54,17 +54,17 @@ class Embedding {
       throw ValueError(detail::cat("[Embedding::add_positions] positions ", first, "..", first + positions - 1,
                                    " exceed the table of ", count(), " positions"));
     }
-    MatrixMap<T> rows = as_matrix(x);
+    MatrixMap<Scalar> rows = as_matrix(x);
     for (Index b = 0; b < x.dimension(0); ++b) {
       rows.middleRows(b * positions, positions) += weight.middleRows(first, positions);
     }
   }
 
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     add_parameter(out, prefix + "weight", weight);
   }
 
-  Matrix<T> weight;  // (count, C): row i is the vector of id i
+  Matrix<Scalar> weight;  // (count, C): row i is the vector of id i
 
  private:
   Index checked(TokenId id, Index b, Index t) const {

@@ -26,52 +26,52 @@ struct FeedForwardConfig {
 };
 
 /// Intermediates of the last forward call, named as the lecture names them (and kept for backward).
-template <class T>
+template <class Scalar>
 struct FeedForwardActivations {
-  Matrix<T> up;      // (N, F)  x W_upᵀ + b_up, before any activation
-  Matrix<T> gate;    // (N, F)  x W_gateᵀ, before the activation (gated FFN only)
-  Matrix<T> hidden;  // (N, F)  what W_down sees: act(up), or act(gate) ⊙ up
+  Matrix<Scalar> up;      // (N, F)  x W_upᵀ + b_up, before any activation
+  Matrix<Scalar> gate;    // (N, F)  x W_gateᵀ, before the activation (gated FFN only)
+  Matrix<Scalar> hidden;  // (N, F)  what W_down sees: act(up), or act(gate) ⊙ up
 };
 
-template <class T>
+template <class Scalar>
 class FeedForward {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   FeedForward() = default;
   FeedForward(Index width, const FeedForwardConfig& config)
       : config_(config),
         up(width, config.hidden, config.bias),
         down(config.hidden, width, config.bias) {
-    if (config.gated) gate = Linear<T>(width, config.hidden, config.bias);
+    if (config.gated) gate = Linear<Scalar>(width, config.hidden, config.bias);
   }
 
   const FeedForwardConfig& config() const { return config_; }
 
   /// x: (B, T, C) → y: (B, T, C), resized when needed.
-  void forward(const Tensor3<T>& x, Tensor3<T>& y) {
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y) {
     y.resize(x.dimension(0), x.dimension(1), down.out_features());
     forward(as_matrix(x), as_matrix(y));
   }
 
   /// x: (N, C) → y: (N, C); y must already be (N, C).
-  void forward(const Eigen::Ref<const Matrix<T>>& x, Eigen::Ref<Matrix<T>> y) {
+  void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> y) {
     up.forward(x, act.up);
     if (config_.gated) {
       // hidden = act(x W_gateᵀ) ⊙ (x W_upᵀ)
       gate.forward(x, act.gate);
       act.hidden = act.gate;
-      apply_activation<T>(config_.activation, act.hidden);
+      apply_activation<Scalar>(config_.activation, act.hidden);
       act.hidden.array() *= act.up.array();
     } else {
       // hidden = act(x W_upᵀ + b_up)
       act.hidden = act.up;
-      apply_activation<T>(config_.activation, act.hidden);
+      apply_activation<Scalar>(config_.activation, act.hidden);
     }
     down.forward(act.hidden, y);  // y = hidden W_downᵀ + b_down
   }
 
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     if (config_.gated) gate.collect_parameters(prefix + "gate.", out);
     up.collect_parameters(prefix + "up.", out);
     down.collect_parameters(prefix + "down.", out);
@@ -81,10 +81,10 @@ class FeedForward {
   FeedForwardConfig config_;
 
  public:
-  Linear<T> up;    // (F, C)
-  Linear<T> gate;  // (F, C), gated only
-  Linear<T> down;  // (C, F)
-  FeedForwardActivations<T> act;
+  Linear<Scalar> up;    // (F, C)
+  Linear<Scalar> gate;  // (F, C), gated only
+  Linear<Scalar> down;  // (C, F)
+  FeedForwardActivations<Scalar> act;
 };
 
 }  // namespace eigenformer

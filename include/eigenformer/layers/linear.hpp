@@ -15,16 +15,16 @@
 
 namespace eigenformer {
 
-template <class T>
+template <class Scalar>
 class Linear {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   Linear() = default;
   /// A layer mapping `in` features to `out`, with or without a bias. Weights start at zero; load them
   /// or initialise them through the parameter list.
-  Linear(Index in, Index out, bool bias) : weight(Matrix<T>::Zero(out, in)), has_bias_(bias) {
-    if (bias) this->bias = RowVector<T>::Zero(out);
+  Linear(Index in, Index out, bool bias) : weight(Matrix<Scalar>::Zero(out, in)), has_bias_(bias) {
+    if (bias) this->bias = RowVector<Scalar>::Zero(out);
   }
 
   Index in_features() const { return weight.cols(); }
@@ -32,13 +32,13 @@ class Linear {
   bool has_bias() const { return has_bias_; }
 
   /// y = x Wᵀ + b.   x: (N, in) → y: (N, out), resized when needed.
-  void forward(const Eigen::Ref<const Matrix<T>>& x, Matrix<T>& y) const {
+  void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Matrix<Scalar>& y) const {
     y.resize(x.rows(), out_features());
-    forward(x, Eigen::Ref<Matrix<T>>(y));
+    forward(x, Eigen::Ref<Matrix<Scalar>>(y));
   }
 
   /// The same into existing storage (a view of a tensor, say), which must already be (N, out).
-  void forward(const Eigen::Ref<const Matrix<T>>& x, Eigen::Ref<Matrix<T>> y) const {
+  void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> y) const {
     if (x.cols() != in_features()) {
       throw ShapeError(detail::cat("[Linear::forward] input ", detail::shape_str(shape_of(x)), " has ", x.cols(),
                                    " features but the weight ", detail::shape_str(shape_of(weight)), " expects ",
@@ -53,19 +53,19 @@ class Linear {
   }
 
   /// Convenience form: returns y (N, out).
-  Matrix<T> operator()(const Eigen::Ref<const Matrix<T>>& x) const {
-    Matrix<T> y;
+  Matrix<Scalar> operator()(const Eigen::Ref<const Matrix<Scalar>>& x) const {
+    Matrix<Scalar> y;
     forward(x, y);
     return y;
   }
 
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     add_parameter(out, prefix + "weight", weight);
     if (has_bias_) add_parameter(out, prefix + "bias", bias);
   }
 
-  Matrix<T> weight;   // (out, in)
-  RowVector<T> bias;  // (out); empty when the layer has no bias
+  Matrix<Scalar> weight;   // (out, in)
+  RowVector<Scalar> bias;  // (out); empty when the layer has no bias
 
  private:
   bool has_bias_ = false;

@@ -29,50 +29,50 @@ struct NormConfig {
 };
 
 /// y = (x - mean) / sqrt(var + eps) ⊙ γ + β, row by row.   x, y: (N, C); γ, β: (C) (β may be empty).
-template <class T>
-void layer_norm(const Eigen::Ref<const Matrix<T>>& x, const RowVector<T>& gamma, const RowVector<T>& beta,
-                T eps, Eigen::Ref<Matrix<T>> y) {
+template <class Scalar>
+void layer_norm(const Eigen::Ref<const Matrix<Scalar>>& x, const RowVector<Scalar>& gamma, const RowVector<Scalar>& beta,
+                Scalar eps, Eigen::Ref<Matrix<Scalar>> y) {
   for (Index r = 0; r < x.rows(); ++r) {
-    const T mean = x.row(r).mean();
-    const T variance = (x.row(r).array() - mean).square().mean();
-    const T inv_std = T(1) / std::sqrt(variance + eps);
+    const Scalar mean = x.row(r).mean();
+    const Scalar variance = (x.row(r).array() - mean).square().mean();
+    const Scalar inv_std = Scalar(1) / std::sqrt(variance + eps);
     y.row(r) = ((x.row(r).array() - mean) * inv_std * gamma.array()).matrix();
     if (beta.size() != 0) y.row(r) += beta;
   }
 }
 
 /// y = x / sqrt(mean(x²) + eps) ⊙ γ, row by row.   x, y: (N, C); γ: (C).
-template <class T>
-void rms_norm(const Eigen::Ref<const Matrix<T>>& x, const RowVector<T>& gamma, T eps, Eigen::Ref<Matrix<T>> y) {
+template <class Scalar>
+void rms_norm(const Eigen::Ref<const Matrix<Scalar>>& x, const RowVector<Scalar>& gamma, Scalar eps, Eigen::Ref<Matrix<Scalar>> y) {
   for (Index r = 0; r < x.rows(); ++r) {
-    const T mean_square = x.row(r).squaredNorm() / static_cast<T>(x.cols());
-    const T inv_rms = T(1) / std::sqrt(mean_square + eps);
+    const Scalar mean_square = x.row(r).squaredNorm() / static_cast<Scalar>(x.cols());
+    const Scalar inv_rms = Scalar(1) / std::sqrt(mean_square + eps);
     y.row(r) = (x.row(r).array() * inv_rms * gamma.array()).matrix();
   }
 }
 
 /// A normalisation layer of either kind, owning γ (and β for LayerNorm with a bias).
-template <class T>
+template <class Scalar>
 class Norm {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   Norm() = default;
-  Norm(Index width, const NormConfig& config) : config_(config), weight(RowVector<T>::Ones(width)) {
-    if (config.kind == NormKind::LayerNorm && config.bias) bias = RowVector<T>::Zero(width);
+  Norm(Index width, const NormConfig& config) : config_(config), weight(RowVector<Scalar>::Ones(width)) {
+    if (config.kind == NormKind::LayerNorm && config.bias) bias = RowVector<Scalar>::Zero(width);
   }
 
   const NormConfig& config() const { return config_; }
   Index width() const { return weight.size(); }
 
   /// x: (N, C) → y: (N, C), resized when needed.
-  void forward(const Eigen::Ref<const Matrix<T>>& x, Matrix<T>& y) const {
+  void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Matrix<Scalar>& y) const {
     y.resize(x.rows(), x.cols());
-    forward(x, Eigen::Ref<Matrix<T>>(y));
+    forward(x, Eigen::Ref<Matrix<Scalar>>(y));
   }
 
   /// The same into existing storage, which must already be (N, C). y may be x itself (in place).
-  void forward(const Eigen::Ref<const Matrix<T>>& x, Eigen::Ref<Matrix<T>> y) const {
+  void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> y) const {
     if (x.cols() != width()) {
       throw ShapeError(detail::cat("[", to_string(config_.kind), "::forward] input ", detail::shape_str(shape_of(x)),
                                    " has ", x.cols(), " features but the norm has ", width()));
@@ -81,21 +81,21 @@ class Norm {
       throw ShapeError(detail::cat("[", to_string(config_.kind), "::forward] output ", detail::shape_str(shape_of(y)),
                                    " should be ", detail::shape_str(shape_of(x))));
     }
-    const T eps = static_cast<T>(config_.eps);
+    const Scalar eps = static_cast<Scalar>(config_.eps);
     if (config_.kind == NormKind::LayerNorm) {
-      layer_norm<T>(x, weight, bias, eps, y);
+      layer_norm<Scalar>(x, weight, bias, eps, y);
     } else {
-      rms_norm<T>(x, weight, eps, y);
+      rms_norm<Scalar>(x, weight, eps, y);
     }
   }
 
-  Matrix<T> operator()(const Eigen::Ref<const Matrix<T>>& x) const {
-    Matrix<T> y;
+  Matrix<Scalar> operator()(const Eigen::Ref<const Matrix<Scalar>>& x) const {
+    Matrix<Scalar> y;
     forward(x, y);
     return y;
   }
 
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     add_parameter(out, prefix + "weight", weight);
     if (bias.size() != 0) add_parameter(out, prefix + "bias", bias);
   }
@@ -104,8 +104,8 @@ class Norm {
   NormConfig config_;
 
  public:
-  RowVector<T> weight;  // γ (C), starts at 1
-  RowVector<T> bias;    // β (C), starts at 0; empty for RMSNorm and bias-free LayerNorm
+  RowVector<Scalar> weight;  // γ (C), starts at 1
+  RowVector<Scalar> bias;    // β (C), starts at 0; empty for RMSNorm and bias-free LayerNorm
 };
 
 }  // namespace eigenformer

@@ -54,14 +54,14 @@ inline Index relative_position_bucket(Index relative_position, bool bidirectiona
   return bucket + std::min(large, num_buckets - 1);
 }
 
-template <class T>
+template <class Scalar>
 class RelativePositionBias {
  public:
-  using Scalar = T;
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   RelativePositionBias() = default;
   explicit RelativePositionBias(const RelativePositionBiasConfig& config)
-      : config_(config), weight(Matrix<T>::Zero(config.num_buckets, config.heads)) {
+      : config_(config), weight(Matrix<Scalar>::Zero(config.num_buckets, config.heads)) {
     if (config.heads <= 0 || config.num_buckets <= 1 || config.max_distance <= 0) {
       throw ValueError(detail::cat("[RelativePositionBias] needs heads > 0, num_buckets > 1 and max_distance > 0; got ",
                                    config.heads, ", ", config.num_buckets, ", ", config.max_distance));
@@ -72,8 +72,8 @@ class RelativePositionBias {
 
   /// The bias for `queries` positions starting at `first_query` against `keys` positions starting at 0:
   /// a (1, H, T, S) tensor to add to the scores (broadcast over the batch).
-  Tensor4<T> compute(Index queries, Index keys, Index first_query = 0) const {
-    Tensor4<T> bias(1, config_.heads, queries, keys);
+  Tensor4<Scalar> compute(Index queries, Index keys, Index first_query = 0) const {
+    Tensor4<Scalar> bias(1, config_.heads, queries, keys);
     for (Index i = 0; i < queries; ++i) {
       for (Index j = 0; j < keys; ++j) {
         const Index b = relative_position_bucket(j - (first_query + i), config_.bidirectional, config_.num_buckets,
@@ -84,7 +84,7 @@ class RelativePositionBias {
     return bias;
   }
 
-  void collect_parameters(const std::string& prefix, ParameterList<T>& out) {
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     add_parameter(out, prefix + "weight", weight);
   }
 
@@ -92,7 +92,7 @@ class RelativePositionBias {
   RelativePositionBiasConfig config_;
 
  public:
-  Matrix<T> weight;  // (num_buckets, H)
+  Matrix<Scalar> weight;  // (num_buckets, H)
 };
 
 }  // namespace eigenformer

@@ -88,7 +88,7 @@ inline std::vector<double> rotary_inverse_frequencies(const RopeConfig& c) {
   return inv_freq;
 }
 
-template <class T>
+template <class Scalar>
 class RotaryEmbedding {
  public:
   RotaryEmbedding() = default;
@@ -103,7 +103,7 @@ class RotaryEmbedding {
 
   /// Rotates, in place, every head of every token of a (B·T, heads·D) matrix; row b·T + t sits at
   /// position first_position + t.
-  void rotate(Eigen::Ref<Matrix<T>> x, Index batch, Index heads, Index first_position) const {
+  void rotate(Eigen::Ref<Matrix<Scalar>> x, Index batch, Index heads, Index first_position) const {
     const Index D = config_.head_dim, half = D / 2;
     if (batch <= 0 || x.rows() % batch != 0 || x.cols() != heads * D) {
       throw ShapeError(detail::cat("[rope] input ", detail::shape_str(shape_of(x)), " is not (B·T, heads·D) with B = ",
@@ -114,11 +114,11 @@ class RotaryEmbedding {
     for (Index t = 0; t < positions; ++t) {
       const double p = static_cast<double>(first_position + t);
       for (Index i = 0; i < half; ++i) {
-        cos_[static_cast<std::size_t>(i)] = static_cast<T>(std::cos(p * inv_freq_[static_cast<std::size_t>(i)]));
-        sin_[static_cast<std::size_t>(i)] = static_cast<T>(std::sin(p * inv_freq_[static_cast<std::size_t>(i)]));
+        cos_[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::cos(p * inv_freq_[static_cast<std::size_t>(i)]));
+        sin_[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::sin(p * inv_freq_[static_cast<std::size_t>(i)]));
       }
       for (Index b = 0; b < batch; ++b) {
-        T* row = x.row(b * positions + t).data();
+        Scalar* row = x.row(b * positions + t).data();
         for (Index h = 0; h < heads; ++h) rotate_head(row + h * D);
       }
     }
@@ -126,13 +126,13 @@ class RotaryEmbedding {
 
  private:
   // One head's D features: turn each pair (first, second) by its angle.
-  void rotate_head(T* v) const {
+  void rotate_head(Scalar* v) const {
     const Index half = config_.head_dim / 2;
     for (Index i = 0; i < half; ++i) {
       const Index a = config_.layout == RopeLayout::HalfSplit ? i : 2 * i;
       const Index b = config_.layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1;
-      const T x = v[a], y = v[b];
-      const T c = cos_[static_cast<std::size_t>(i)], s = sin_[static_cast<std::size_t>(i)];
+      const Scalar x = v[a], y = v[b];
+      const Scalar c = cos_[static_cast<std::size_t>(i)], s = sin_[static_cast<std::size_t>(i)];
       v[a] = x * c - y * s;
       v[b] = x * s + y * c;
     }
@@ -140,19 +140,19 @@ class RotaryEmbedding {
 
   RopeConfig config_;
   std::vector<double> inv_freq_;          // θ_i (D/2)
-  mutable std::vector<T> cos_, sin_;      // scratch: cos pθ_i and sin pθ_i for one position (D/2)
+  mutable std::vector<Scalar> cos_, sin_;      // scratch: cos pθ_i and sin pθ_i for one position (D/2)
 };
 
 /// Permutes the rows of a q or k projection weight (heads·D, in) from the interleaved RoPE layout to the
 /// half-split one, head by head. Biases (heads·D) permute the same way; pass them as a (heads·D, 1) matrix.
-template <class T>
-Matrix<T> rope_interleaved_to_half_split(const Matrix<T>& w, Index heads) {
+template <class Scalar>
+Matrix<Scalar> rope_interleaved_to_half_split(const Matrix<Scalar>& w, Index heads) {
   const Index D = w.rows() / heads, half = D / 2;
   if (w.rows() != heads * D || D % 2 != 0) {
     throw ShapeError(detail::cat("[rope] weight ", detail::shape_str(shape_of(w)), " is not (heads·D, in) with ",
                                  heads, " heads of even width"));
   }
-  Matrix<T> out(w.rows(), w.cols());
+  Matrix<Scalar> out(w.rows(), w.cols());
   for (Index h = 0; h < heads; ++h) {
     for (Index j = 0; j < half; ++j) {
       out.row(h * D + j) = w.row(h * D + 2 * j);
@@ -163,14 +163,14 @@ Matrix<T> rope_interleaved_to_half_split(const Matrix<T>& w, Index heads) {
 }
 
 /// The inverse permutation: half-split rows back to interleaved.
-template <class T>
-Matrix<T> rope_half_split_to_interleaved(const Matrix<T>& w, Index heads) {
+template <class Scalar>
+Matrix<Scalar> rope_half_split_to_interleaved(const Matrix<Scalar>& w, Index heads) {
   const Index D = w.rows() / heads, half = D / 2;
   if (w.rows() != heads * D || D % 2 != 0) {
     throw ShapeError(detail::cat("[rope] weight ", detail::shape_str(shape_of(w)), " is not (heads·D, in) with ",
                                  heads, " heads of even width"));
   }
-  Matrix<T> out(w.rows(), w.cols());
+  Matrix<Scalar> out(w.rows(), w.cols());
   for (Index h = 0; h < heads; ++h) {
     for (Index j = 0; j < half; ++j) {
       out.row(h * D + 2 * j) = w.row(h * D + j);

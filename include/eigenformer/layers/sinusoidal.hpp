@@ -15,28 +15,28 @@
 namespace eigenformer {
 
 /// The (positions, C) table of encodings for positions first .. first + positions - 1.
-template <class T>
-Matrix<T> sinusoidal_positions(Index positions, Index width, Index first = 0) {
+template <class Scalar>
+Matrix<Scalar> sinusoidal_positions(Index positions, Index width, Index first = 0) {
   if (width <= 0 || width % 2 != 0) {
     throw ValueError(detail::cat("[sinusoidal_positions] width must be even and positive, got ", width));
   }
-  Matrix<T> table(positions, width);
+  Matrix<Scalar> table(positions, width);
   for (Index p = 0; p < positions; ++p) {
     for (Index i = 0; i < width / 2; ++i) {
       const double angle =
           static_cast<double>(first + p) / std::pow(10000.0, static_cast<double>(2 * i) / static_cast<double>(width));
-      table(p, 2 * i) = static_cast<T>(std::sin(angle));
-      table(p, 2 * i + 1) = static_cast<T>(std::cos(angle));
+      table(p, 2 * i) = static_cast<Scalar>(std::sin(angle));
+      table(p, 2 * i + 1) = static_cast<Scalar>(std::cos(angle));
     }
   }
   return table;
 }
 
 /// x (B, T, C) += PE(first + t), for every sequence of the batch.
-template <class T>
-void add_sinusoidal_positions(Tensor3<T>& x, Index first = 0) {
-  const Matrix<T> table = sinusoidal_positions<T>(x.dimension(1), x.dimension(2), first);
-  MatrixMap<T> rows = as_matrix(x);
+template <class Scalar>
+void add_sinusoidal_positions(Tensor3<Scalar>& x, Index first = 0) {
+  const Matrix<Scalar> table = sinusoidal_positions<Scalar>(x.dimension(1), x.dimension(2), first);
+  MatrixMap<Scalar> rows = as_matrix(x);
   for (Index b = 0; b < x.dimension(0); ++b) rows.middleRows(b * x.dimension(1), x.dimension(1)) += table;
 }
 

@@ -121,18 +121,18 @@ class Checkpoint {
   }
 
   /// Reads tensor `t` (from tensors()/find()) converted to T into dst, which holds t.numel() elements.
-  template <class T>
-  void read_into(const TensorInfo& t, T* dst) {
+  template <class Scalar>
+  void read_into(const TensorInfo& t, Scalar* dst) {
     auto it = index_.find(t.name);
     if (it == index_.end()) throw FormatError(detail::cat("[checkpoint] ", path_, ": no tensor named '", t.name, "'"));
     shards_[shard_of_[it->second]]->read_into(t, dst);
   }
 
-  template <class T>
-  std::vector<T> read(const std::string& name) {
+  template <class Scalar>
+  std::vector<Scalar> read(const std::string& name) {
     const TensorInfo* t = find(name);
     if (t == nullptr) throw FormatError(detail::cat("[checkpoint] ", path_, ": no tensor named '", name, "'"));
-    std::vector<T> out(static_cast<std::size_t>(t->numel()));
+    std::vector<Scalar> out(static_cast<std::size_t>(t->numel()));
     read_into(*t, out.data());
     return out;
   }
@@ -229,12 +229,12 @@ class Checkpoint {
 /// converting F16/BF16 to T. Strict: a parameter missing from the file, a file tensor that is neither a
 /// parameter nor ignored, and a shape that differs from the one config.json implies are FormatErrors naming
 /// the tensor (and both shapes).
-template <class T>
-void load_checkpoint(ParameterList<T>& params, Checkpoint& checkpoint, const NameMapping& names) {
+template <class Scalar>
+void load_checkpoint(ParameterList<Scalar>& params, Checkpoint& checkpoint, const NameMapping& names) {
   // 1) Pick each parameter's file name: the first spelling the file has (the canonical one when none).
   std::unordered_map<std::string, std::string> chosen;
   std::set<std::string> spare;  // other spellings present in the file: copies, skipped
-  for (const ParameterRef<T>& p : params) {
+  for (const ParameterRef<Scalar>& p : params) {
     std::vector<std::string> spellings{names.to_hf(p.name)};
     if (names.aliases) {
       for (std::string& a : names.aliases(spellings.front())) spellings.push_back(std::move(a));
@@ -286,8 +286,8 @@ inline const char* torch_dtype_name(DType dtype) {
 /// {"format": "pt"} metadata transformers expects). Both files are written atomically. The folder is created
 /// when needed; a folder that already holds a sharded checkpoint is refused (its index would shadow nothing
 /// but confuse readers).
-template <class T>
-void save_checkpoint(const std::string& folder, const json::Value& config, const ParameterList<T>& params,
+template <class Scalar>
+void save_checkpoint(const std::string& folder, const json::Value& config, const ParameterList<Scalar>& params,
                      const NameMapping& names, DType dtype = DType::F32) {
   namespace fs = std::filesystem;
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16 && dtype != DType::F64) {
@@ -303,7 +303,7 @@ void save_checkpoint(const std::string& folder, const json::Value& config, const
   // 1) The weights.
   SafeTensorsWriter writer;
   writer.set_metadata("format", "pt");
-  for (const ParameterRef<T>& p : params) writer.add(names.to_hf(p.name), p.shape, p.data, dtype);
+  for (const ParameterRef<Scalar>& p : params) writer.add(names.to_hf(p.name), p.shape, p.data, dtype);
   writer.write((fs::path(folder) / Checkpoint::kWeights).string());
   // 2) The config, last: a folder with a config.json always has the weights it describes.
   json::Value out = config;

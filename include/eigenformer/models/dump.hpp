@@ -28,44 +28,44 @@
 namespace eigenformer {
 
 /// Adds a (rows, cols) matrix as an F32 tensor `name`.
-template <class T>
-void add_rows(SafeTensorsWriter& out, const std::string& name, const Eigen::Ref<const Matrix<T>>& m) {
-  const Matrix<T> copy = m;  // contiguous, row-major
+template <class Scalar>
+void add_rows(SafeTensorsWriter& out, const std::string& name, const Eigen::Ref<const Matrix<Scalar>>& m) {
+  const Matrix<Scalar> copy = m;  // contiguous, row-major
   out.add(name, {static_cast<std::int64_t>(copy.rows()), static_cast<std::int64_t>(copy.cols())}, copy.data(), DType::F32);
 }
 
 /// Adds a vector as a 1-D F32 tensor `name`.
-template <class T>
-void add_vector(SafeTensorsWriter& out, const std::string& name, const Eigen::Ref<const RowVector<T>>& v) {
-  const RowVector<T> copy = v;
+template <class Scalar>
+void add_vector(SafeTensorsWriter& out, const std::string& name, const Eigen::Ref<const RowVector<Scalar>>& v) {
+  const RowVector<Scalar> copy = v;
   out.add(name, {static_cast<std::int64_t>(copy.size())}, copy.data(), DType::F32);
 }
 
 /// Adds sequence `b` of activations (B, T, C) as a (T, C) tensor.
-template <class T>
-void add_sequence(SafeTensorsWriter& out, const std::string& name, const Tensor3<T>& x, Index b = 0) {
+template <class Scalar>
+void add_sequence(SafeTensorsWriter& out, const std::string& name, const Tensor3<Scalar>& x, Index b = 0) {
   if (b < 0 || b >= x.dimension(0)) {
     throw ValueError(detail::cat("[dump] ", name, ": sequence ", b, " is outside the batch of ", x.dimension(0)));
   }
-  const Index T_ = x.dimension(1), C = x.dimension(2);
-  out.add(name, {static_cast<std::int64_t>(T_), static_cast<std::int64_t>(C)}, x.data() + b * T_ * C, DType::F32);
+  const Index T = x.dimension(1), C = x.dimension(2);
+  out.add(name, {static_cast<std::int64_t>(T), static_cast<std::int64_t>(C)}, x.data() + b * T * C, DType::F32);
 }
 
 /// Adds sequence `b` of attention weights (B, H, T, S) as an (H, T, S) tensor.
-template <class T>
-void add_heads(SafeTensorsWriter& out, const std::string& name, const Tensor4<T>& w, Index b = 0) {
+template <class Scalar>
+void add_heads(SafeTensorsWriter& out, const std::string& name, const Tensor4<Scalar>& w, Index b = 0) {
   if (b < 0 || b >= w.dimension(0)) {
     throw ValueError(detail::cat("[dump] ", name, ": sequence ", b, " is outside the batch of ", w.dimension(0)));
   }
-  const Index H = w.dimension(1), T_ = w.dimension(2), S = w.dimension(3);
-  out.add(name, {static_cast<std::int64_t>(H), static_cast<std::int64_t>(T_), static_cast<std::int64_t>(S)},
-          w.data() + b * H * T_ * S, DType::F32);
+  const Index H = w.dimension(1), T = w.dimension(2), S = w.dimension(3);
+  out.add(name, {static_cast<std::int64_t>(H), static_cast<std::int64_t>(T), static_cast<std::int64_t>(S)},
+          w.data() + b * H * T * S, DType::F32);
 }
 
 /// Adds a stack's capture for sequence `b`: <prefix>hidden_states.<i>, <prefix>attentions.<i>, and
 /// cross_attentions.<i> when the stack has cross-attention (its name carries no prefix, as in Hugging Face).
-template <class T>
-void add_capture(SafeTensorsWriter& out, const std::string& prefix, const Capture<T>& capture, Index b = 0) {
+template <class Scalar>
+void add_capture(SafeTensorsWriter& out, const std::string& prefix, const Capture<Scalar>& capture, Index b = 0) {
   for (std::size_t i = 0; i < capture.hidden_states.size(); ++i) {
     add_sequence(out, detail::cat(prefix, "hidden_states.", i), capture.hidden_states[i], b);
   }

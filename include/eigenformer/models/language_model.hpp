@@ -65,7 +65,7 @@ struct SpecialTokenIds {
 };
 
 /// A decoder-only language model (Llama, GPT): p(next token | tokens so far).
-template <class T>
+template <class Scalar>
 class CausalLM {
  public:
   virtual ~CausalLM() = default;
@@ -85,12 +85,12 @@ class CausalLM {
   ///             lengths: padding keys are hidden from every query. RoPE depends only on the distance between
   ///             two positions, so a left-padded sequence attends exactly as the same tokens unpadded.
   /// ValueError for a token id outside [0, V) or a cache that would pass max_positions().
-  virtual void forward(const TokenIds& ids, DecoderCache<T>& cache, Matrix<T>& logits, bool last_only = false,
+  virtual void forward(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false,
                        const KeyPadding* padding = nullptr) = 0;
 };
 
 /// An encoder-decoder language model (T5, BART): p(next target token | source, target so far).
-template <class T>
+template <class Scalar>
 class Seq2SeqLM {
  public:
   virtual ~Seq2SeqLM() = default;
@@ -101,23 +101,23 @@ class Seq2SeqLM {
 
   /// source (B, S) → memory (B, S, C), the encoder output every decoder step reads. `padding` marks the real
   /// source tokens (right padding, or any mask).
-  virtual void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<T>& memory) = 0;
+  virtual void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<Scalar>& memory) = 0;
 
   /// target (B, T): the T decoder positions that follow cache.length() cached ones (the first call starts with
   /// decoder_start). The cache keeps the decoder's self-attention keys and values and, from the first call on,
   /// the cross-attention keys and values of `memory`. Clear the cache when the source changes.
   ///   logits (B·T, V), or (B, V) for the last position of each sequence with last_only.
-  virtual void decode(const TokenIds& target, const Tensor3<T>& memory, const KeyPadding* source_padding,
-                      DecoderCache<T>& cache, Matrix<T>& logits, bool last_only = false) = 0;
+  virtual void decode(const TokenIds& target, const Tensor3<Scalar>& memory, const KeyPadding* source_padding,
+                      DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false) = 0;
 };
 
 namespace detail {
 
 /// The last row of each of the B sequences of a (B·T, C) matrix: (B, C). Used for last_only logits.
-template <class T>
-Matrix<T> last_rows(const Eigen::Ref<const Matrix<T>>& rows, Index batch) {
+template <class Scalar>
+Matrix<Scalar> last_rows(const Eigen::Ref<const Matrix<Scalar>>& rows, Index batch) {
   const Index positions = rows.rows() / batch;
-  Matrix<T> last(batch, rows.cols());
+  Matrix<Scalar> last(batch, rows.cols());
   for (Index b = 0; b < batch; ++b) last.row(b) = rows.row(b * positions + positions - 1);
   return last;
 }
