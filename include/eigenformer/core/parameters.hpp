@@ -7,10 +7,17 @@
 //
 // which appends one ParameterRef per tensor: its full dotted name ("layers.3.attn.q.weight"), its shape as
 // PyTorch reports it, and a pointer to its storage. Containers prefix the names of what they hold, so a
-// stack's list names every tensor of the model. Loading, saving, counting and (later) gradient buffers
-// and optimizers all work on this one list.
+// stack's list names every tensor of the model. Loading, saving, counting, gradients and optimizers all
+// work on this one list.
+//
+// Gradients mirror the parameters: a layer that learns keeps, beside each parameter, a buffer of the same
+// shape for ∂loss/∂parameter (`Matrix<Scalar> weight_grad; // (out, in)`), which its backward() adds into.
+// Those buffers stay empty — no memory — until a list is collected with `gradients = true`
+// (parameters_with_gradients()): then each is sized to its parameter, zeroed, and ParameterRef::grad points
+// at it. Inference never pays for them.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <set>
 #include <string>
@@ -28,7 +35,8 @@ template <class Scalar>
 struct ParameterRef {
   std::string name;                 // "layers.3.attn.q.weight"
   std::vector<std::int64_t> shape;  // PyTorch shape: {out, in} for a weight, {n} for a bias
-  Scalar* data = nullptr;                // row-major storage of numel() elements
+  Scalar* data = nullptr;           // row-major storage of numel() elements
+  Scalar* grad = nullptr;           // ∂loss/∂data, same shape and layout; null unless collected with gradients
 
   std::int64_t numel() const {
     std::int64_t n = 1;
@@ -37,8 +45,12 @@ struct ParameterRef {
   }
 };
 
+/// The named parameters of a module, in the order the module lists them. A std::vector, plus one switch:
+/// when `gradients` is true, collecting sizes every gradient buffer and fills ParameterRef::grad.
 template <class Scalar>
-using ParameterList = std::vector<ParameterRef<Scalar>>;
+struct ParameterList : std::vector<ParameterRef<Scalar>> {
+  bool gradients = false;
+};
 
 /// Appends a 2-D parameter (rows, cols).
 template <class Scalar>
@@ -52,6 +64,17 @@ void add_parameter(ParameterList<Scalar>& out, const std::string& name, RowVecto
   out.push_back({name, {static_cast<std::int64_t>(v.size())}, v.data()});
 }
 
+/// Appends a parameter with its gradient buffer `grad` (same type). When the list collects gradients, the
+/// buffer is sized like the parameter (zeroed if it was not that size already) and the entry points at it.
+template <class Dense>
+void add_parameter(ParameterList<typename Dense::Scalar>& out, const std::string& name, Dense& value, Dense& grad) {
+  add_parameter(out, name, value);
+  if (out.gradients) {
+    if (grad.rows() != value.rows() || grad.cols() != value.cols()) grad.setZero(value.rows(), value.cols());
+    out.back().grad = grad.data();
+  }
+}
+
 /// All parameters of a module (anything with collect_parameters), names prefixed by `prefix`.
 template <class Module>
 auto named_parameters(Module& module, const std::string& prefix = "") {
@@ -59,6 +82,24 @@ auto named_parameters(Module& module, const std::string& prefix = "") {
   ParameterList<Scalar> out;
   module.collect_parameters(prefix, out);
   return out;
+}
+
+/// All parameters of a module with their gradient buffers allocated: every entry's grad is set.
+template <class Module>
+auto parameters_with_gradients(Module& module, const std::string& prefix = "") {
+  using Scalar = typename Module::scalar_type;
+  ParameterList<Scalar> out;
+  out.gradients = true;
+  module.collect_parameters(prefix, out);
+  return out;
+}
+
+/// Sets every gradient of the list to zero (before accumulating the next batch's).
+template <class Scalar>
+void zero_gradients(ParameterList<Scalar>& params) {
+  for (ParameterRef<Scalar>& p : params) {
+    if (p.grad != nullptr) std::fill(p.grad, p.grad + p.numel(), Scalar(0));
+  }
 }
 
 /// Number of scalars in all parameters of a module.
