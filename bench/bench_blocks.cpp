@@ -75,10 +75,11 @@ BlockConfig llama_block() {
 void BM_AttentionCore(benchmark::State& state) {
   const Index B = state.range(0), T = kPositions;
   Matrix<float> q = Matrix<float>::Random(B * T, kWidth), k = Matrix<float>::Random(B * T, kWidth),
-                v = Matrix<float>::Random(B * T, kWidth), context(B * T, kWidth), scratch;
-  const HeadsView<const float> qv{q.data(), B, T, T, kHeads, kHeadDim}, kv{k.data(), B, T, T, kHeads, kHeadDim},
-      vv{v.data(), B, T, T, kHeads, kHeadDim};
-  const HeadsView<float> cv{context.data(), B, T, T, kHeads, kHeadDim};
+                v = Matrix<float>::Random(B * T, kWidth), context(B * T, kWidth);
+  AttentionScratch<float> scratch;
+  const HeadsView<const float> qv = HeadsView<const float>::of(q, B, kHeads), kv = HeadsView<const float>::of(k, B, kHeads),
+                               vv = HeadsView<const float>::of(v, B, kHeads);
+  const HeadsView<float> cv = HeadsView<float>::of(context, B, kHeads);
   AttentionMask<float> mask;
   mask.causal = state.range(1) != 0;
   use_threads(state, 2);
@@ -138,7 +139,7 @@ void BM_CrossDecoderBlock(benchmark::State& state) {
   CrossDecoderBlock<float> block(bert_block());
   randomize(block);
   const Tensor3<float> memory = random_input(B, kPositions);
-  BlockOptions<float> options;
+  ForwardContext<float> options;
   options.memory = &memory;
   time_forward(state, [&](const Tensor3<float>& x, Tensor3<float>& y) { block.forward(x, y, options); },
                2 * attention_layer_flops(B, kPositions, kPositions) + 2 * projection_flops(B * kPositions, kWidth, kFfn));

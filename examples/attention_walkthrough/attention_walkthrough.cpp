@@ -16,15 +16,20 @@
 // Run:   ./build/release/examples/attention_walkthrough/attention_walkthrough
 // Debug: cmake --preset debug && cmake --build --preset debug --target attention_walkthrough
 //        gdb ./build/debug/examples/attention_walkthrough/attention_walkthrough
+//        (gdb) source examples/attention_walkthrough/eigen_gdb.py   # print Eigen matrices as numbers
 //        (gdb) break masked_softmax_rows     # step 4 of the attention core: the softmax
 //        (gdb) run
 //        (gdb) up                            # into scaled_dot_product_attention
 //        (gdb) print b                       # which sequence of the batch ...
 //        (gdb) print h                       # ... and which head
-//        (gdb) print *scores.m_data@36       # its 6×6 scores, row by row (hidden keys are -inf)
+//        (gdb) print Q                       # this head's queries (T, D) = (6, 2)
+//        (gdb) print K                       # its keys (S, D) = (6, 2)
+//        (gdb) print scores                  # Q Kᵀ/√D (6, 6); "cat" asks for the verb "sat": 3/√2 = 2.12
 //        (gdb) down
 //        (gdb) finish                        # run the softmax ...
-//        (gdb) print *scores.m_data@36       # ... and the same memory now holds the weights
+//        (gdb) print weights                 # ... into its own buffer: each row sums to 1
+//        (gdb) next                          # step 5: context = weights V
+//        (gdb) print context                 # what each token gathered (6, 2)
 // (tests/debugger runs exactly these commands and checks the numbers, so this comment stays true.)
 // The same numbers are printed below, so you can check what the debugger shows.
 #include <eigenformer/eigenformer.hpp>
@@ -58,11 +63,15 @@ void print_focus(const Matrix<float>& weights) {
   for (Index t = 0; t < weights.rows(); ++t) {
     const float best = weights.row(t).maxCoeff();
     std::string names;
+    int count = 0;
     for (Index s = 0; s < weights.cols(); ++s) {
-      if (weights(t, s) >= best - 0.01f) names += (names.empty() ? "" : ", ") + kTokens[static_cast<std::size_t>(s)];
+      if (weights(t, s) >= best - 0.01f) {
+        names += (names.empty() ? "" : ", ") + kTokens[static_cast<std::size_t>(s)];
+        ++count;
+      }
     }
-    std::printf("  %-4s looks most at %s (weight %.2f each)\n", kTokens[static_cast<std::size_t>(t)].c_str(),
-                names.c_str(), static_cast<double>(best));
+    std::printf("  %-4s looks most at %s (weight %.2f%s)\n", kTokens[static_cast<std::size_t>(t)].c_str(),
+                names.c_str(), static_cast<double>(best), count > 1 ? " each" : "");
   }
 }
 
@@ -79,7 +88,11 @@ int main() {
   // 2) One head of width D = 2, with hand-picked projections (each row of W reads the 4 features).
   //    Query d0 = "I want a noun"  (verbs and prepositions ask it)    Key d0 = "I am a noun"
   //    Query d1 = "I want a verb"  (nouns ask it)                     Key d1 = "I am a verb"
-  MultiHeadAttention<float> head(AttentionConfig{C, 1, 0, D, 0, false, false, std::nullopt});
+  AttentionConfig config;
+  config.width = C;
+  config.heads = 1;
+  config.head_dim = D;
+  MultiHeadAttention<float> head(config);
   head.q.weight << 0, 3, 0, 3,   //
                    3, 0, 0, 0;
   head.k.weight << 1, 0, 0, 0,   //
@@ -95,11 +108,11 @@ int main() {
   print_table("Embeddings x (T, C)", as_matrix(x), {"noun", "verb", "article", "prep"});
 
   // 3) Bidirectional self-attention (an encoder, like BERT): everyone sees everyone.
-  Tensor4<float> probs;  // (B, H, T, S) — the attention weights, handed out by the core itself
-  AttentionOptions<float> encoder;
-  encoder.mode = AttentionMode::Self;
-  encoder.probs = &probs;
-  const Tensor3<float> y = head(x, encoder);
+  // The context asks every attention to keep its (B, H, T, S) scores and weights, as the core made them.
+  ForwardContext<float> keep;
+  keep.keep_scores = true;
+  keep.keep_weights = true;
+  const Tensor3<float> y = head(x, AttentionMode::Self, keep);
 
   // The layer keeps its intermediates, named as in the lecture: a breakpoint here shows them too.
   const Matrix<float>& Q = head.act.q;  // (T, D)
@@ -107,11 +120,10 @@ int main() {
   print_table("Queries Q = x W_qᵀ (T, D): what each token asks for", Q, {"noun?", "verb?"});
   print_table("Keys K = x W_kᵀ (S, D): what each token offers", K, {"noun", "verb"});
 
-  // The scores, computed here exactly as the core computes them, to show the equation at work.
-  const Matrix<float> scores = (Q * K.transpose()) * head.scale();
+  const Matrix<float> scores = as_matrix(head.act.scores, 0, 0);  // batch 0, head 0
   print_table("Scores = Q Kᵀ / √D (T, S): row = who asks, column = who answers", scores, kTokens);
 
-  const Matrix<float> weights = as_matrix(probs, 0, 0);
+  const Matrix<float> weights = as_matrix(head.act.weights, 0, 0);
   print_table("Weights = softmax(scores), row by row (each row sums to 1)", weights, kTokens);
   print_focus(weights);
 
@@ -119,10 +131,8 @@ int main() {
   print_table("Output y = context W_oᵀ (T, C)", as_matrix(y), {"noun", "verb", "article", "prep"});
 
   // 4) Causal self-attention (a decoder, like Llama): token t may only look at tokens 0..t.
-  AttentionOptions<float> decoder = encoder;
-  decoder.mode = AttentionMode::Causal;
-  head(x, decoder);
-  const Matrix<float> causal = as_matrix(probs, 0, 0);
+  head(x, AttentionMode::Causal, keep);
+  const Matrix<float> causal = as_matrix(head.act.weights, 0, 0);
   print_table("Causal weights: the upper triangle is masked to exactly 0", causal, kTokens);
   print_focus(causal);
   std::printf("\n\"sat\" can no longer see \"mat\": in a decoder a token only reads the past.\n"

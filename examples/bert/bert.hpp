@@ -24,7 +24,7 @@
 #pragma once
 
 #include <eigenformer/eigenformer.hpp>
-#include <eigenformer/models/models.hpp>
+#include <eigenformer/models.hpp>
 
 #include <cmath>
 #include <string>
@@ -188,7 +188,7 @@ class Bert {
     embeddings_norm.forward(as_matrix(x), as_matrix(x));
 
     // 2) The encoder: N post-norm blocks of bidirectional attention and GELU FFN.          hidden (B, T, C)
-    StackOptions<Scalar> stack;
+    ForwardContext<Scalar> stack;
     stack.padding = options.padding;
     stack.capture = options.capture;
     encoder.forward(x, hidden, stack);

@@ -22,7 +22,7 @@
 #pragma once
 
 #include <eigenformer/eigenformer.hpp>
-#include <eigenformer/models/models.hpp>
+#include <eigenformer/models.hpp>
 
 #include <string>
 #include <vector>
@@ -208,7 +208,7 @@ class Llama : public CausalLM<Scalar> {
 
     // 2) The blocks — RMSNorm, causal GQA attention with RoPE, RMSNorm, SwiGLU, each with a residual —
     //    and the final RMSNorm.                                                          h (B, T, C)
-    StackOptions<Scalar> stack;
+    ForwardContext<Scalar> stack;
     stack.cache = options.cache;
     stack.padding = options.padding;
     stack.capture = options.capture;

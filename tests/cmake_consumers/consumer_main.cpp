@@ -7,15 +7,17 @@
 
 int main() {
   using namespace eigenformer;
-  MultiHeadAttention<float> attention(AttentionConfig{8, 2, 1, 0, 0, false, false, std::nullopt});
+  AttentionConfig config;
+  config.width = 8;
+  config.heads = 2;
+  config.kv_heads = 1;
+  MultiHeadAttention<float> attention(config);
   for (auto& p : named_parameters(attention)) {
     for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.01f * static_cast<float>(i % 7);
   }
   Tensor3<float> x(1, 3, 8);
   x.setConstant(1.0f);
-  AttentionOptions<float> options;
-  options.mode = AttentionMode::Causal;
-  const Tensor3<float> y = attention(x, options);
+  const Tensor3<float> y = attention(x, AttentionMode::Causal);
   std::cout << "eigenformer consumer: y(0, 2, 0) = " << y(0, 2, 0) << "\n";
   return std::isfinite(y(0, 2, 0)) ? 0 : 1;
 }

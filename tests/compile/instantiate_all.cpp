@@ -3,7 +3,7 @@
 // where no test happens to use a member.
 #include "eigenformer/eigenformer.hpp"
 #include "eigenformer/generation.hpp"
-#include "eigenformer/models/models.hpp"
+#include "eigenformer/models.hpp"
 #include "eigenformer/tokenizers.hpp"
 
 #include "bert/bert.hpp"
@@ -20,6 +20,8 @@ namespace eigenformer {
   template class RotaryEmbedding<T>;                    \
   template class RelativePositionBias<T>;               \
   template class KVCache<T>;                            \
+  template struct DecoderCache<T>;                      \
+  template struct Capture<T>;                           \
   template class MultiHeadAttention<T>;                 \
   template class Residual<T>;                           \
   template class SelfAttentionBlock<T>;                 \

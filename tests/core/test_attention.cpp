@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "eigenformer/eigenformer.hpp"
+#include "support/configs.hpp"
 #include "support/fixture.hpp"
 
 using namespace eigenformer;
@@ -39,9 +40,8 @@ TEST_CASE_TEMPLATE("MultiHeadAttention matches torch.nn.MultiheadAttention", T, 
     const Tensor3<T> x = fx.tensor3<T>(in + "x");
     Tensor3<T> memory;
     KeyPadding padding;
-    Tensor4<T> probs;
-    AttentionOptions<T> options;
-    options.mode = cfg.at("cross").as_bool() ? AttentionMode::Cross
+    ForwardContext<T> options;
+    const AttentionMode mode = cfg.at("cross").as_bool() ? AttentionMode::Cross
                                              : (cfg.at("causal").as_bool() ? AttentionMode::Causal : AttentionMode::Self);
     if (cfg.at("cross").as_bool()) {
       memory = fx.tensor3<T>(in + "memory");
@@ -49,10 +49,11 @@ TEST_CASE_TEMPLATE("MultiHeadAttention matches torch.nn.MultiheadAttention", T, 
     }
     if (!cfg.at("lengths").is_null()) {
       padding = KeyPadding::from_lengths(fx.indices(in + "lengths"));
-      options.padding = &padding;
+      (mode == AttentionMode::Cross ? options.memory_padding : options.padding) = &padding;
     }
-    options.probs = &probs;
-    const Tensor3<T> y = mha(x, options);
+    options.keep_weights = true;
+    const Tensor3<T> y = mha(x, mode, options);
+    const Tensor4<T>& probs = mha.act.weights;
 
     check_parity<T>(y, fx.tensor3<double>(std::string(name) + ".expected.y"), std::string(name) + " output");
     check_parity<T>(probs, fx.tensor4<double>(std::string(name) + ".expected.probs"), std::string(name) + " weights");
@@ -60,18 +61,16 @@ TEST_CASE_TEMPLATE("MultiHeadAttention matches torch.nn.MultiheadAttention", T, 
 }
 
 TEST_CASE_TEMPLATE("a causal output at t ignores every token after t", T, float, double) {
-  AttentionConfig config{16, 4, 2, 0, 0, true, true, std::nullopt};
+  const AttentionConfig config = attention_config(16, 4).with_kv_heads(2).with_biases();
   MultiHeadAttention<T> mha(config);
   randomize_parameters(mha, 1);
   Tensor3<T> x = random_tensor3<T>(2, 7, 16, 2);
-  AttentionOptions<T> options;
-  options.mode = AttentionMode::Causal;
-  const Tensor3<T> before = mha(x, options);
+  const Tensor3<T> before = mha(x, AttentionMode::Causal);
   // Change the tokens at positions 4, 5, 6 of both sequences.
   for (Index b = 0; b < 2; ++b)
     for (Index t = 4; t < 7; ++t)
       for (Index c = 0; c < 16; ++c) x(b, t, c) += T(3);
-  const Tensor3<T> after = mha(x, options);
+  const Tensor3<T> after = mha(x, AttentionMode::Causal);
   for (Index b = 0; b < 2; ++b) {
     for (Index t = 0; t < 7; ++t) {
       T diff = 0;
@@ -87,17 +86,17 @@ TEST_CASE_TEMPLATE("a causal output at t ignores every token after t", T, float,
 }
 
 TEST_CASE_TEMPLATE("padding keys never change the outputs of real tokens", T, float, double) {
-  AttentionConfig config{12, 3, 0, 0, 0, true, true, std::nullopt};
+  const AttentionConfig config = attention_config(12, 3).with_biases();
   MultiHeadAttention<T> mha(config);
   randomize_parameters(mha, 3);
   Tensor3<T> x = random_tensor3<T>(2, 6, 12, 4);
   const KeyPadding padding = KeyPadding::from_lengths({6, 3});
-  AttentionOptions<T> options;
+  ForwardContext<T> options;
   options.padding = &padding;
-  const Tensor3<T> before = mha(x, options);
+  const Tensor3<T> before = mha(x, AttentionMode::Self, options);
   for (Index t = 3; t < 6; ++t)
     for (Index c = 0; c < 12; ++c) x(1, t, c) = T(100) * x(1, t, c) - T(7);  // garbage in the padding
-  const Tensor3<T> after = mha(x, options);
+  const Tensor3<T> after = mha(x, AttentionMode::Self, options);
   for (Index t = 0; t < 3; ++t)
     for (Index c = 0; c < 12; ++c) CHECK(after(1, t, c) == before(1, t, c));
   for (Index t = 0; t < 6; ++t)
@@ -108,19 +107,19 @@ TEST_CASE_TEMPLATE("padding keys never change the outputs of real tokens", T, fl
   mask << 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1;
   const KeyPadding left = KeyPadding::from_mask(mask);
   options.padding = &left;
-  const Tensor3<T> l1 = mha(x, options);
+  const Tensor3<T> l1 = mha(x, AttentionMode::Self, options);
   for (Index t = 0; t < 3; ++t)
     for (Index c = 0; c < 12; ++c) x(1, t, c) = T(-50);
-  const Tensor3<T> l2 = mha(x, options);
+  const Tensor3<T> l2 = mha(x, AttentionMode::Self, options);
   for (Index t = 3; t < 6; ++t)
     for (Index c = 0; c < 12; ++c) CHECK(l1(1, t, c) == l2(1, t, c));
 }
 
 TEST_CASE_TEMPLATE("grouped-query attention equals MHA with the key/value heads repeated", T, float, double) {
   const Index C = 16, H = 4, Hkv = 2, D = 4;
-  MultiHeadAttention<T> gqa(AttentionConfig{C, H, Hkv, 0, 0, true, true, std::nullopt});
+  MultiHeadAttention<T> gqa(attention_config(C, H).with_kv_heads(Hkv).with_biases());
   randomize_parameters(gqa, 5);
-  MultiHeadAttention<T> mha(AttentionConfig{C, H, H, 0, 0, true, true, std::nullopt});
+  MultiHeadAttention<T> mha(attention_config(C, H).with_kv_heads(H).with_biases());
   mha.q = gqa.q;
   mha.o = gqa.o;
   // Query head h reads key/value head h / (H / Hkv): repeat each kv head's rows H / Hkv times.
@@ -132,79 +131,79 @@ TEST_CASE_TEMPLATE("grouped-query attention equals MHA with the key/value heads 
     mha.v.bias.segment(h * D, D) = gqa.v.bias.segment(g * D, D);
   }
   const Tensor3<T> x = random_tensor3<T>(2, 5, C, 6);
-  AttentionOptions<T> options;
-  options.mode = AttentionMode::Causal;
-  const Tensor3<T> a = gqa(x, options), b = mha(x, options);
+  const Tensor3<T> a = gqa(x, AttentionMode::Causal), b = mha(x, AttentionMode::Causal);
   check_parity<T>(a, b, "GQA vs repeated-head MHA");
 
   // Hkv = H given explicitly is the same layer as the default.
-  MultiHeadAttention<T> explicit_mha(AttentionConfig{C, H, H, 0, 0, false, false, std::nullopt});
-  MultiHeadAttention<T> default_mha(AttentionConfig{C, H, 0, 0, 0, false, false, std::nullopt});
+  MultiHeadAttention<T> explicit_mha(attention_config(C, H).with_kv_heads(H));
+  MultiHeadAttention<T> default_mha(attention_config(C, H));
   randomize_parameters(explicit_mha, 9);
   randomize_parameters(default_mha, 9);
-  check_parity<T>(explicit_mha(x, options), default_mha(x, options), "Hkv = H vs default");
+  check_parity<T>(explicit_mha(x, AttentionMode::Causal), default_mha(x, AttentionMode::Causal), "Hkv = H vs default");
 }
 
 TEST_CASE_TEMPLATE("incremental decoding with a KV cache equals the full recompute", T, float, double) {
-  MultiHeadAttention<T> mha(AttentionConfig{16, 4, 2, 0, 0, true, true, std::nullopt});
+  MultiHeadAttention<T> mha(attention_config(16, 4).with_kv_heads(2).with_biases());
   randomize_parameters(mha, 7);
-  RotaryEmbedding<T> rope(RopeConfig{4, 10000.0, RopeLayout::HalfSplit, {}});
+  RotaryEmbedding<T> rope(rope_config(4, 10000.0));
   const Tensor3<T> x = random_tensor3<T>(2, 6, 16, 8);
-  AttentionOptions<T> full;
-  full.mode = AttentionMode::Causal;
+  ForwardContext<T> full;
   full.rope = &rope;
-  const Tensor3<T> reference = mha(x, full);
+  const Tensor3<T> reference = mha(x, AttentionMode::Causal, full);
 
   // A prompt of 3 positions, then one position at a time.
-  KVCache<T> cache;
-  AttentionOptions<T> step = full;
+  DecoderCache<T> cache;
+  ForwardContext<T> step = full;
   step.cache = &cache;
   Tensor3<T> prompt = x.slice(std::array<Index, 3>{0, 0, 0}, std::array<Index, 3>{2, 3, 16});
-  Tensor3<T> out = mha(prompt, step);
+  Tensor3<T> out = mha(prompt, AttentionMode::Causal, step);
   for (Index b = 0; b < 2; ++b)
     for (Index t = 0; t < 3; ++t)
       for (Index c = 0; c < 16; ++c) CHECK(std::abs(out(b, t, c) - reference(b, t, c)) <= parity_tolerance<T>());
   for (Index t = 3; t < 6; ++t) {
     Tensor3<T> one = x.slice(std::array<Index, 3>{0, t, 0}, std::array<Index, 3>{2, 1, 16});
-    out = mha(one, step);
+    out = mha(one, AttentionMode::Causal, step);
     for (Index b = 0; b < 2; ++b)
       for (Index c = 0; c < 16; ++c) CHECK(std::abs(out(b, 0, c) - reference(b, t, c)) <= parity_tolerance<T>());
   }
-  CHECK(cache.length() == 6);
+  CHECK(cache.self[0].length() == 6);
 
   // Cross-attention: keys and values come from the memory once; later calls reuse them.
   const Tensor3<T> memory = random_tensor3<T>(2, 4, 16, 9);
-  AttentionOptions<T> cross;
-  cross.mode = AttentionMode::Cross;
+  ForwardContext<T> cross;
   cross.memory = &memory;
-  const Tensor3<T> cross_reference = mha(x, cross);
-  KVCache<T> cross_cache;
+  const Tensor3<T> cross_reference = mha(x, AttentionMode::Cross, cross);
+  DecoderCache<T> cross_cache;
   cross.cache = &cross_cache;
   for (Index t = 0; t < 6; ++t) {
     Tensor3<T> one = x.slice(std::array<Index, 3>{0, t, 0}, std::array<Index, 3>{2, 1, 16});
-    out = mha(one, cross);
+    out = mha(one, AttentionMode::Cross, cross);
     for (Index b = 0; b < 2; ++b)
       for (Index c = 0; c < 16; ++c) CHECK(std::abs(out(b, 0, c) - cross_reference(b, t, c)) <= parity_tolerance<T>());
-    CHECK(cross_cache.length() == 4);  // computed once, never appended to
+    CHECK(cross_cache.cross[0].length() == 4);  // computed once, never appended to
   }
   // Once filled, the cache alone is enough: the memory is not read again.
   cross.memory = nullptr;
   Tensor3<T> last = x.slice(std::array<Index, 3>{0, 5, 0}, std::array<Index, 3>{2, 1, 16});
-  out = mha(last, cross);
+  out = mha(last, AttentionMode::Cross, cross);
   for (Index c = 0; c < 16; ++c) CHECK(std::abs(out(1, 0, c) - cross_reference(1, 5, c)) <= parity_tolerance<T>());
 }
 
 TEST_CASE_TEMPLATE("a fully masked row reads nothing: zeros, never NaN", T, float, double) {
   // Core-level: queries whose every key is hidden.
   Matrix<T> q = Matrix<T>::Random(3, 4), k = Matrix<T>::Random(3, 4), v = Matrix<T>::Random(3, 4);
-  Matrix<T> context(3, 4), scratch;
-  HeadsView<const T> qv{q.data(), 1, 3, 3, 1, 4}, kv{k.data(), 1, 3, 3, 1, 4}, vv{v.data(), 1, 3, 3, 1, 4};
-  HeadsView<T> cv{context.data(), 1, 3, 3, 1, 4};
+  Matrix<T> context(3, 4);
+  AttentionScratch<T> scratch;
+  const HeadsView<const T> qv = HeadsView<const T>::of(q, 1, 1), kv = HeadsView<const T>::of(k, 1, 1),
+                           vv = HeadsView<const T>::of(v, 1, 1);
+  const HeadsView<T> cv = HeadsView<T>::of(context, 1, 1);
   const KeyPadding none = KeyPadding::from_lengths({0});
   AttentionMask<T> mask;
   mask.padding = &none;
   Tensor4<T> probs;
-  scaled_dot_product_attention<T>(qv, kv, vv, cv, mask, T(0.5), scratch, &probs);
+  AttentionRecord<T> record;
+  record.weights = &probs;
+  scaled_dot_product_attention<T>(qv, kv, vv, cv, mask, T(0.5), scratch, record);
   CHECK(context.isZero(0));
   for (Index i = 0; i < probs.size(); ++i) CHECK(probs.data()[i] == T(0));
 
@@ -214,22 +213,23 @@ TEST_CASE_TEMPLATE("a fully masked row reads nothing: zeros, never NaN", T, floa
   for (Index t = 0; t < 3; ++t) bias(0, 0, t, 1) = T(0);
   AttentionMask<T> biased;
   biased.bias = &bias;
-  scaled_dot_product_attention<T>(qv, kv, vv, cv, biased, T(0.5), scratch, &probs);
+  scaled_dot_product_attention<T>(qv, kv, vv, cv, biased, T(0.5), scratch, record);
   for (Index t = 0; t < 3; ++t) CHECK((context.row(t) - v.row(1)).norm() <= parity_tolerance<T>());
 }
 
 TEST_CASE("softmax weights are a distribution even for huge scores") {
   Matrix<float> scores(2, 3);
   scores << 1e30f, 1e30f, -1e30f, 88.0f, 89.0f, 90.0f;  // exp(90) overflows float without the max shift
-  masked_softmax_rows(scores);
-  CHECK(scores(0, 0) == doctest::Approx(0.5));
-  CHECK(scores(0, 2) == 0.0f);
-  CHECK(scores.row(1).sum() == doctest::Approx(1.0));
-  CHECK(std::isfinite(scores(1, 2)));
+  Matrix<float> weights;
+  masked_softmax_rows(scores, weights);
+  CHECK(weights(0, 0) == doctest::Approx(0.5));
+  CHECK(weights(0, 2) == 0.0f);
+  CHECK(weights.row(1).sum() == doctest::Approx(1.0));
+  CHECK(std::isfinite(weights(1, 2)));
 }
 
 TEST_CASE("attention shape errors name the function and both shapes") {
-  MultiHeadAttention<float> mha(AttentionConfig{16, 4, 0, 0, 0, false, false, std::nullopt});
+  MultiHeadAttention<float> mha(attention_config(16, 4));
   Tensor3<float> x(2, 5, 12);
   x.setZero();
   CHECK_THROWS_WITH_AS(mha(x), doctest::Contains("input [2, 5, 12] has width 12 but the layer expects 16"), ShapeError);
@@ -237,32 +237,31 @@ TEST_CASE("attention shape errors name the function and both shapes") {
   Tensor3<float> good(2, 5, 16);
   good.setZero();
   const KeyPadding wrong_batch = KeyPadding::from_lengths({5, 5, 5});
-  AttentionOptions<float> options;
+  ForwardContext<float> options;
   options.padding = &wrong_batch;
-  CHECK_THROWS_WITH_AS(mha(good, options), doctest::Contains("key padding describes 3"), ShapeError);
+  CHECK_THROWS_WITH_AS(mha(good, AttentionMode::Self, options), doctest::Contains("key padding describes 3"), ShapeError);
 
   KeyPadding::Mask m(2, 9);
   m.setOnes();
   const KeyPadding wrong_keys = KeyPadding::from_mask(m);
   options.padding = &wrong_keys;
-  CHECK_THROWS_WITH_AS(mha(good, options), doctest::Contains("keys have 5 positions but the key mask has 9"), ShapeError);
+  CHECK_THROWS_WITH_AS(mha(good, AttentionMode::Self, options), doctest::Contains("keys have 5 positions but the key mask has 9"), ShapeError);
 
   Tensor4<float> bias(1, 3, 5, 5);
   bias.setZero();
-  AttentionOptions<float> with_bias;
+  ForwardContext<float> with_bias;
   with_bias.bias = &bias;
-  CHECK_THROWS_WITH_AS(mha(good, with_bias), doctest::Contains("bias [1, 3, 5, 5] does not broadcast"), ShapeError);
+  CHECK_THROWS_WITH_AS(mha(good, AttentionMode::Self, with_bias), doctest::Contains("bias [1, 3, 5, 5] does not broadcast"), ShapeError);
 
-  AttentionOptions<float> cross;
-  cross.mode = AttentionMode::Cross;
-  CHECK_THROWS_AS(mha(good, cross), ValueError);
+  ForwardContext<float> cross;
+  CHECK_THROWS_AS(mha(good, AttentionMode::Cross, cross), ValueError);
   Tensor3<float> memory(3, 4, 16);
   memory.setZero();
   cross.memory = &memory;
-  CHECK_THROWS_WITH_AS(mha(good, cross), doctest::Contains("memory [3, 4, 16] does not fit queries [2, 5, 16]"), ShapeError);
+  CHECK_THROWS_WITH_AS(mha(good, AttentionMode::Cross, cross), doctest::Contains("memory [3, 4, 16] does not fit queries [2, 5, 16]"), ShapeError);
 
-  CHECK_THROWS_WITH_AS(MultiHeadAttention<float>(AttentionConfig{16, 4, 3, 0, 0, false, false, std::nullopt}),
+  CHECK_THROWS_WITH_AS(MultiHeadAttention<float>(attention_config(16, 4).with_kv_heads(3)),
                        doctest::Contains("cannot be grouped over 3"), ValueError);
-  CHECK_THROWS_WITH_AS(MultiHeadAttention<float>(AttentionConfig{18, 4, 0, 0, 0, false, false, std::nullopt}),
+  CHECK_THROWS_WITH_AS(MultiHeadAttention<float>(attention_config(18, 4)),
                        doctest::Contains("not divisible by 4 heads"), ValueError);
 }

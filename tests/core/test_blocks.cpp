@@ -5,6 +5,7 @@
 #include <array>
 
 #include "eigenformer/eigenformer.hpp"
+#include "support/configs.hpp"
 #include "support/fixture.hpp"
 
 using namespace eigenformer;
@@ -15,12 +16,12 @@ namespace {
 // torch.nn's layers: LayerNorm (eps 1e-5), biases everywhere, ReLU or exact GELU, pre- or post-norm.
 BlockConfig torch_block(const json::Value& cfg) {
   BlockConfig c;
-  c.attention = AttentionConfig{cfg.at("width").as_int(), cfg.at("heads").as_int(), 0, 0, 0, true, true, std::nullopt};
+  c.attention = attention_config(cfg.at("width").as_int(), cfg.at("heads").as_int()).with_biases();
   c.ffn.hidden = cfg.at("ffn").as_int();
   c.ffn.activation = cfg.at("activation").as_string() == "relu" ? Activation::ReLU : Activation::GeluErf;
   c.ffn.gated = false;
   c.ffn.bias = true;
-  c.norm = NormConfig{NormKind::LayerNorm, cfg.at("eps").as_number(), true};
+  c.norm = norm_config(NormKind::LayerNorm, cfg.at("eps").as_number()).with_bias();
   c.placement = cfg.at("norm_first").as_bool() ? NormPlacement::Pre : NormPlacement::Post;
   return c;
 }
@@ -30,28 +31,31 @@ StackConfig llama_stack(const json::Value& cfg) {
   StackConfig s;
   const Index D = cfg.at("head_dim").as_int();
   s.block.attention =
-      AttentionConfig{cfg.at("width").as_int(), cfg.at("heads").as_int(), cfg.at("kv_heads").as_int(), D, 0, false, false, std::nullopt};
-  s.block.ffn = FeedForwardConfig{cfg.at("hidden").as_int(), Activation::SiLU, true, false};
-  s.block.norm = NormConfig{NormKind::RMSNorm, cfg.at("eps").as_number(), false};
+      attention_config(cfg.at("width").as_int(), cfg.at("heads").as_int()).with_kv_heads(cfg.at("kv_heads").as_int()).with_head_dim(D);
+  s.block.ffn = ffn_config(cfg.at("hidden").as_int(), Activation::SiLU).gated_linear_unit();
+  s.block.norm = norm_config(NormKind::RMSNorm, cfg.at("eps").as_number());
   s.block.placement = NormPlacement::Pre;
   s.layers = cfg.at("layers").as_int();
   s.final_norm = true;
-  s.rope = RopeConfig{D, cfg.at("theta").as_number(), RopeLayout::HalfSplit, {}};
+  s.rope = rope_config(D, cfg.at("theta").as_number());
   return s;
 }
 
 // T5 v1.1: RMSNorm pre-norm, no biases, no score scaling, gated tanh-GELU, relative bias per stack.
 EncoderDecoderConfig t5_config(const json::Value& cfg) {
   StackConfig s;
-  s.block.attention = AttentionConfig{cfg.at("width").as_int(), cfg.at("heads").as_int(), 0, cfg.at("head_dim").as_int(),
-                                      0, false, false, 1.0};
-  s.block.ffn = FeedForwardConfig{cfg.at("hidden").as_int(), Activation::GeluTanh, true, false};
-  s.block.norm = NormConfig{NormKind::RMSNorm, cfg.at("eps").as_number(), false};
+  s.block.attention = attention_config(cfg.at("width").as_int(), cfg.at("heads").as_int()).with_head_dim(cfg.at("head_dim").as_int()).with_scale(1.0);
+  s.block.ffn = ffn_config(cfg.at("hidden").as_int(), Activation::GeluTanh).gated_linear_unit();
+  s.block.norm = norm_config(NormKind::RMSNorm, cfg.at("eps").as_number());
   s.block.placement = NormPlacement::Pre;
   s.layers = cfg.at("layers").as_int();
   s.final_norm = true;
-  s.relative_bias = RelativePositionBiasConfig{cfg.at("heads").as_int(), cfg.at("num_buckets").as_int(),
-                                               cfg.at("max_distance").as_int(), true};
+  RelativePositionBiasConfig relative_bias;
+  relative_bias.heads = cfg.at("heads").as_int();
+  relative_bias.num_buckets = cfg.at("num_buckets").as_int();
+  relative_bias.max_distance = cfg.at("max_distance").as_int();
+  relative_bias.bidirectional = true;
+  s.relative_bias = relative_bias;
   EncoderDecoderConfig config{s, s};
   config.decoder.relative_bias->bidirectional = false;
   return config;
@@ -73,7 +77,7 @@ TEST_CASE_TEMPLATE("EncoderBlock matches torch.nn.TransformerEncoderLayer", T, f
     fx.load(block, name);
     const std::string in = std::string(name) + ".input.";
     KeyPadding padding;
-    BlockOptions<T> options;
+    ForwardContext<T> options;
     if (!cfg.at("lengths").is_null()) {
       padding = KeyPadding::from_lengths(fx.indices(in + "lengths"));
       options.padding = &padding;
@@ -93,7 +97,7 @@ TEST_CASE_TEMPLATE("CrossDecoderBlock matches torch.nn.TransformerDecoderLayer",
     const std::string in = std::string(name) + ".input.";
     const Tensor3<T> memory = fx.tensor3<T>(in + "memory");
     KeyPadding memory_padding, target_padding;
-    BlockOptions<T> options;
+    ForwardContext<T> options;
     options.memory = &memory;
     if (!cfg.at("memory_lengths").is_null()) {
       memory_padding = KeyPadding::from_lengths(fx.indices(in + "memory_lengths"));
@@ -114,7 +118,10 @@ TEST_CASE_TEMPLATE("EncoderDecoder matches torch.nn.Transformer (2 + 2 layers)",
   for (const char* name : {"transformer_post_relu", "transformer_pre_gelu"}) {
     CAPTURE(name);
     const json::Value cfg = fx.config(name);
-    StackConfig stack{torch_block(cfg), cfg.at("layers").as_int(), true, std::nullopt, std::nullopt};
+    StackConfig stack;
+    stack.block = torch_block(cfg);
+    stack.layers = cfg.at("layers").as_int();
+    stack.final_norm = true;
     EncoderDecoder<T> model(EncoderDecoderConfig{stack, stack});
     fx.load(model, name);
     const std::string in = std::string(name) + ".input.";
@@ -134,7 +141,7 @@ TEST_CASE_TEMPLATE("a Llama-style Decoder matches the reference, hidden states a
   fx.load(decoder, "decoder_stack");
   const Tensor3<T> x = fx.tensor3<T>("decoder_stack.input.x");
   Capture<T> capture;
-  StackOptions<T> options;
+  ForwardContext<T> options;
   options.capture = &capture;
   Tensor3<T> y;
   decoder.forward(x, y, options);
@@ -154,7 +161,7 @@ TEST_CASE_TEMPLATE("a Llama-style Decoder matches the reference, hidden states a
 
   // Incremental decoding: a 4-position prompt, then one position at a time, gives the same outputs.
   DecoderCache<T> cache;
-  StackOptions<T> step;
+  ForwardContext<T> step;
   step.cache = &cache;
   const Tensor3<double> expected = fx.tensor3<double>("decoder_stack.expected.y");
   Tensor3<T> out;
@@ -213,9 +220,9 @@ TEST_CASE_TEMPLATE("a T5-style EncoderDecoder matches the reference (relative bi
 
 TEST_CASE("parameter names follow the module tree") {
   StackConfig s;
-  s.block.attention = AttentionConfig{8, 2, 1, 0, 0, false, false, std::nullopt};
-  s.block.ffn = FeedForwardConfig{16, Activation::SiLU, true, false};
-  s.block.norm = NormConfig{NormKind::RMSNorm, 1e-6, false};
+  s.block.attention = attention_config(8, 2).with_kv_heads(1);
+  s.block.ffn = ffn_config(16, Activation::SiLU).gated_linear_unit();
+  s.block.norm = norm_config(NormKind::RMSNorm, 1e-6);
   s.layers = 2;
   s.final_norm = true;
   Decoder<float> decoder(s);
@@ -234,12 +241,12 @@ TEST_CASE("parameter names follow the module tree") {
 
 TEST_CASE("stack configuration errors are caught before any allocation") {
   StackConfig s;
-  s.block.attention = AttentionConfig{8, 2, 0, 0, 0, false, false, std::nullopt};
+  s.block.attention = attention_config(8, 2);
   s.block.ffn.hidden = 16;
   s.layers = 0;
   CHECK_THROWS_WITH_AS(Encoder<float>{s}, doctest::Contains("at least one layer"), ValueError);
   s.layers = 1;
-  s.rope = RopeConfig{6, 10000.0, RopeLayout::HalfSplit, {}};
+  s.rope = rope_config(6, 10000.0);
   CHECK_THROWS_WITH_AS(Decoder<float>{s}, doctest::Contains("RoPE head width 6 differs from the attention's 4"), ValueError);
   s.rope.reset();
   s.block.norm.eps = 0;

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "eigenformer/eigenformer.hpp"
+#include "support/configs.hpp"
 #include "support/fixture.hpp"
 
 using namespace eigenformer;
@@ -28,7 +29,7 @@ TEST_CASE_TEMPLATE("LayerNorm and RMSNorm match PyTorch", T, float, double) {
   for (const char* name : {"layer_norm", "layer_norm_bert_eps"}) {
     CAPTURE(name);
     const json::Value cfg = fx.config(name);
-    Norm<T> norm(cfg.at("width").as_int(), NormConfig{NormKind::LayerNorm, cfg.at("eps").as_number(), true});
+    Norm<T> norm(cfg.at("width").as_int(), norm_config(NormKind::LayerNorm, cfg.at("eps").as_number()).with_bias());
     fx.load(norm, name);
     const Tensor3<T> x = fx.tensor3<T>(std::string(name) + ".input.x");
     Matrix<T> y = norm(as_matrix(x));
@@ -36,7 +37,7 @@ TEST_CASE_TEMPLATE("LayerNorm and RMSNorm match PyTorch", T, float, double) {
   }
   Fixture llama("core/llama.safetensors");
   const json::Value cfg = llama.config("rms_norm");
-  Norm<T> rms(cfg.at("width").as_int(), NormConfig{NormKind::RMSNorm, cfg.at("eps").as_number(), false});
+  Norm<T> rms(cfg.at("width").as_int(), norm_config(NormKind::RMSNorm, cfg.at("eps").as_number()));
   llama.load(rms, "rms_norm");
   const Tensor3<T> x = llama.tensor3<T>("rms_norm.input.x");
   Matrix<T> y = rms(as_matrix(x));
@@ -53,7 +54,7 @@ TEST_CASE_TEMPLATE("SwiGLU and GeGLU feed-forward networks match the reference",
   for (auto [name, act] : {std::pair{"swiglu", Activation::SiLU}, std::pair{"geglu", Activation::GeluTanh}}) {
     CAPTURE(name);
     const json::Value cfg = fx.config(name);
-    FeedForward<T> ffn(cfg.at("width").as_int(), FeedForwardConfig{cfg.at("hidden").as_int(), act, true, false});
+    FeedForward<T> ffn(cfg.at("width").as_int(), ffn_config(cfg.at("hidden").as_int(), act).gated_linear_unit());
     fx.load(ffn, name);
     Tensor3<T> y;
     ffn.forward(fx.tensor3<T>(std::string(name) + ".input.x"), y);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "eigenformer/eigenformer.hpp"
+#include "support/configs.hpp"
 #include "support/fixture.hpp"
 
 using namespace eigenformer;
@@ -21,9 +22,9 @@ std::string scratch(const std::string& name) {
 
 StackConfig small_encoder() {
   StackConfig s;
-  s.block.attention = AttentionConfig{8, 2, 0, 0, 0, true, true, std::nullopt};
-  s.block.ffn = FeedForwardConfig{12, Activation::GeluErf, false, true};
-  s.block.norm = NormConfig{NormKind::LayerNorm, 1e-12, true};
+  s.block.attention = attention_config(8, 2).with_biases();
+  s.block.ffn = ffn_config(12, Activation::GeluErf).with_bias();
+  s.block.norm = norm_config(NormKind::LayerNorm, 1e-12).with_bias();
   s.block.placement = NormPlacement::Post;
   s.layers = 2;
   return s;

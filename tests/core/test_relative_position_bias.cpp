@@ -29,7 +29,12 @@ TEST_CASE("relative_position_bucket matches the reference for every distance") {
 }
 
 TEST_CASE("the bias is looked up per head and follows the query offset") {
-  RelativePositionBias<double> bias(RelativePositionBiasConfig{2, 8, 16, false});
+  RelativePositionBiasConfig config;
+  config.heads = 2;
+  config.num_buckets = 8;
+  config.max_distance = 16;
+  config.bidirectional = false;
+  RelativePositionBias<double> bias(config);
   for (Index b = 0; b < 8; ++b) {
     bias.weight(b, 0) = static_cast<double>(b);
     bias.weight(b, 1) = -static_cast<double>(b);
@@ -41,5 +46,7 @@ TEST_CASE("the bias is looked up per head and follows the query offset") {
     CHECK(last(0, 1, 0, j) == full(0, 1, 4, j));
     CHECK(full(0, 0, 4, j) == static_cast<double>(relative_position_bucket(j - 4, false, 8, 16)));
   }
-  CHECK_THROWS_AS(RelativePositionBias<float>(RelativePositionBiasConfig{0, 32, 128, true}), ValueError);
+  RelativePositionBiasConfig no_heads;
+  no_heads.heads = 0;  // num_buckets 32, max_distance 128, bidirectional: the defaults
+  CHECK_THROWS_AS(RelativePositionBias<float>{no_heads}, ValueError);
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "eigenformer/eigenformer.hpp"
+#include "support/configs.hpp"
 #include "support/fixture.hpp"
 
 using namespace eigenformer;
@@ -27,8 +28,7 @@ RopeConfig rope_config(const json::Value& cfg) {
 }
 
 AttentionConfig llama_attention(const json::Value& cfg) {
-  return AttentionConfig{cfg.at("width").as_int(), cfg.at("heads").as_int(), cfg.at("kv_heads").as_int(),
-                         cfg.at("head_dim").as_int(), 0, false, false, std::nullopt};
+  return attention_config(cfg.at("width").as_int(), cfg.at("heads").as_int()).with_kv_heads(cfg.at("kv_heads").as_int()).with_head_dim(cfg.at("head_dim").as_int());
 }
 
 // Causal self-attention over x whose tokens sit at positions first .. first+T-1 (the reference starts at
@@ -42,12 +42,15 @@ Tensor3<T> attend_at(MultiHeadAttention<T>& mha, const RotaryEmbedding<T>& rope,
   Matrix<T> q = mha.q(as_matrix(x)), k = mha.k(as_matrix(x)), v = mha.v(as_matrix(x));
   rope.rotate(q, B, H, first);
   rope.rotate(k, B, Hkv, first);
-  Matrix<T> context(B * T_, H * D), scratch;
+  Matrix<T> context(B * T_, H * D);
+  AttentionScratch<T> scratch;
   AttentionMask<T> mask;
   mask.causal = true;
-  scaled_dot_product_attention<T>(HeadsView<const T>{q.data(), B, T_, T_, H, D}, HeadsView<const T>{k.data(), B, T_, T_, Hkv, D},
-                                  HeadsView<const T>{v.data(), B, T_, T_, Hkv, D}, HeadsView<T>{context.data(), B, T_, T_, H, D},
-                                  mask, mha.scale(), scratch, probs);
+  AttentionRecord<T> record;
+  record.weights = probs;
+  scaled_dot_product_attention<T>(HeadsView<const T>::of(q, B, H), HeadsView<const T>::of(k, B, Hkv),
+                                  HeadsView<const T>::of(v, B, Hkv), HeadsView<T>::of(context, B, H), mask,
+                                  mha.scale(), scratch, record);
   Tensor3<T> y(B, T_, mha.config().width);
   mha.o.forward(context, as_matrix(y));
   return y;
@@ -113,7 +116,7 @@ TEST_CASE_TEMPLATE("interleaved and half-split RoPE agree after the documented w
 TEST_CASE_TEMPLATE("RoPE scores depend only on the distance between query and key", T, float, double) {
   const Index D = 16;
   for (RopeLayout layout : {RopeLayout::HalfSplit, RopeLayout::Interleaved}) {
-    RotaryEmbedding<T> rope(RopeConfig{D, 10000.0, layout, {}});
+    RotaryEmbedding<T> rope(rope_config(D, 10000.0).with_layout(layout));
     Matrix<T> q0 = Matrix<T>::Random(1, D), k0 = Matrix<T>::Random(1, D);
     // score(m, n) = rot_m(q) · rot_n(k) for (m, n) = (5, 2) and shifted by 37 and by 1000.
     auto score = [&](Index m, Index n) {
@@ -134,16 +137,16 @@ TEST_CASE_TEMPLATE("RoPE scores depend only on the distance between query and ke
 }
 
 TEST_CASE("RoPE configuration errors") {
-  CHECK_THROWS_AS(RotaryEmbedding<float>(RopeConfig{7, 10000.0, RopeLayout::HalfSplit, {}}), ValueError);
-  CHECK_THROWS_AS(RotaryEmbedding<float>(RopeConfig{8, 0.0, RopeLayout::HalfSplit, {}}), ValueError);
-  RotaryEmbedding<float> rope(RopeConfig{8, 10000.0, RopeLayout::HalfSplit, {}});
+  CHECK_THROWS_AS(RotaryEmbedding<float>(rope_config(7, 10000.0)), ValueError);
+  CHECK_THROWS_AS(RotaryEmbedding<float>(rope_config(8, 0.0)), ValueError);
+  RotaryEmbedding<float> rope(rope_config(8, 10000.0));
   Matrix<float> wrong(3, 12);
   CHECK_THROWS_WITH_AS(rope.rotate(wrong, 1, 2, 0), doctest::Contains("[rope] input [3, 12]"), ShapeError);
-  MultiHeadAttention<float> mha(AttentionConfig{16, 4, 0, 0, 0, false, false, std::nullopt});
+  MultiHeadAttention<float> mha(attention_config(16, 4));
   Tensor3<float> x(1, 2, 16);
   x.setZero();
-  AttentionOptions<float> options;
+  ForwardContext<float> options;
   options.rope = &rope;
-  CHECK_THROWS_WITH_AS(mha(x, options), doctest::Contains("RoPE is set up for head width 8 but the heads are 4 wide"),
+  CHECK_THROWS_WITH_AS(mha(x, AttentionMode::Self, options), doctest::Contains("RoPE is set up for head width 8 but the heads are 4 wide"),
                        ShapeError);
 }

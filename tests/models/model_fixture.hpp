@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "eigenformer/eigenformer.hpp"
-#include "eigenformer/models/models.hpp"
+#include "eigenformer/models.hpp"
 #include "support/fixture.hpp"
 
 namespace eigenformer::testing {

@@ -3,15 +3,16 @@
 //
 //     Attention(Q, K, V) = softmax(Q Kᵀ · scale + bias + mask) V          (Vaswani et al. 2017, eq. 1)
 //
-// For one batch element b and one query head h:
-//     Q_bh  (T, D)    the queries,  one row per query position
-//     K_bh  (S, D)    the keys,     one row per key position     (key head h / (H/Hkv): grouped-query)
-//     V_bh  (S, D)    the values
-//     scores  = Q_bh K_bhᵀ · scale            (T, S)   how well query t matches key s; scale = 1/√D by default
+// For one batch element b and one query head h — each line is a named local of the core below, so a
+// debugger stopped there prints Q, K, V, scores, weights and context by these names:
+//     Q     (T, D)    the queries,  one row per query position
+//     K     (S, D)    the keys,     one row per key position     (key head h / (H/Hkv): grouped-query)
+//     V     (S, D)    the values
+//     scores  = Q Kᵀ · scale                   (T, S)   how well query t matches key s; scale = 1/√D by default
 //     scores += bias                           (T, S)   T5's relative position bias, ALiBi, an additive mask
 //     scores  = −∞ where the mask hides a key           causal: keys after the query; padding keys
 //     weights = softmax(scores), row by row    (T, S)   each row sums to 1: how much each key matters
-//     context = weights V_bh                   (T, D)   the mixture of values each query reads
+//     context = weights V                      (T, D)   the mixture of values each query reads
 //
 // Shapes across the batch (see core/tensor.hpp for the legend). Q, K and V are never transposed into
 // (B, H, T, D): they stay as the (B·T, H·D) matrices the projections produced, and head h of sequence b is
@@ -46,6 +47,20 @@ struct HeadsView {
   Index batch_stride = 0;  // rows from one sequence to the next (= length, or a cache's capacity)
   Index heads = 0;         // H or Hkv
   Index head_dim = 0;      // D
+
+  /// m (B·L, heads·D), L = m.rows() / batch, seen as `batch` sequences of L rows and `heads` heads.
+  /// Set `length` afterwards when fewer than L rows per sequence are in use (a KV cache).
+  template <class MatrixType>
+  static HeadsView of(MatrixType& m, Index batch, Index heads) {
+    HeadsView view;
+    view.data = m.data();
+    view.batch = batch;
+    view.length = batch > 0 ? m.rows() / batch : 0;
+    view.batch_stride = view.length;
+    view.heads = heads;
+    view.head_dim = heads > 0 ? m.cols() / heads : 0;
+    return view;
+  }
 
   Index row_width() const { return heads * head_dim; }
 
@@ -102,28 +117,46 @@ struct AttentionMask {
   const Tensor4<Scalar>* bias = nullptr;      // (B or 1, H or 1, T, S) added to the scores before the softmax
 };
 
-/// Softmax of each row, in place, ignoring −∞ entries:
+/// Softmax of each row, ignoring −∞ entries: scores (R, S) → weights (R, S)
 ///     w_s = exp(x_s − max_s' x_s') / Σ_s'' exp(x_s'' − max_s' x_s')
 /// Subtracting the row maximum changes nothing mathematically and keeps exp() from overflowing.
 /// A row that is entirely −∞ (every key hidden) becomes all zeros: that query reads nothing, not NaN.
-template <class Derived>
-void masked_softmax_rows(Eigen::MatrixBase<Derived>& x) {
-  using Scalar = typename Derived::Scalar;
-  for (Index r = 0; r < x.rows(); ++r) {
-    const Scalar row_max = x.row(r).maxCoeff();
+/// weights may be scores itself (in place).
+template <class Scalar>
+void masked_softmax_rows(const Matrix<Scalar>& scores, Matrix<Scalar>& weights) {
+  weights.resize(scores.rows(), scores.cols());
+  for (Index r = 0; r < scores.rows(); ++r) {
+    const Scalar row_max = scores.row(r).maxCoeff();
     if (row_max == -std::numeric_limits<Scalar>::infinity()) {
-      x.row(r).setZero();
+      weights.row(r).setZero();
       continue;
     }
-    x.row(r) = (x.row(r).array() - row_max).exp().matrix();  // exp(−∞) = 0 for hidden keys
-    x.row(r) /= x.row(r).sum();
+    weights.row(r) = (scores.row(r).array() - row_max).exp().matrix();  // exp(−∞) = 0 for hidden keys
+    weights.row(r) /= weights.row(r).sum();
   }
 }
 
+/// The core's workspace for one (batch, head): the scores and the weights in two separate (T, S)
+/// matrices, reused for every (b, h). After a call they hold those of the last (b, h).
+template <class Scalar>
+struct AttentionScratch {
+  Matrix<Scalar> scores;   // (T, S)  Q Kᵀ · scale + bias, −∞ where hidden
+  Matrix<Scalar> weights;  // (T, S)  softmax(scores), row by row
+};
+
+/// What the caller asks the core to keep for every (batch, head), beside the context. Each pointer is
+/// optional; a kept tensor is resized to (B, H, T, S) and holds the very numbers the context was made from.
+template <class Scalar>
+struct AttentionRecord {
+  Tensor4<Scalar>* scores = nullptr;   // (B, H, T, S)  the scores, masked (−∞ where hidden), before the softmax
+  Tensor4<Scalar>* weights = nullptr;  // (B, H, T, S)  the weights, softmax(scores)
+};
+
 /// Shapes of everything the core touches, checked once per call.
 template <class Scalar>
-void check_attention_shapes(const HeadsView<const Scalar>& q, const HeadsView<const Scalar>& k, const HeadsView<const Scalar>& v,
-                            const HeadsView<Scalar>& context, const AttentionMask<Scalar>& mask) {
+void check_attention_shapes(const HeadsView<const Scalar>& q, const HeadsView<const Scalar>& k,
+                            const HeadsView<const Scalar>& v, const HeadsView<Scalar>& context,
+                            const AttentionMask<Scalar>& mask) {
   const char* where = "[attention] ";
   if (q.head_dim != k.head_dim || k.head_dim != v.head_dim || context.head_dim != q.head_dim) {
     throw ShapeError(detail::cat(where, "head widths differ: queries ", q.head_dim, ", keys ", k.head_dim, ", values ",
@@ -166,40 +199,58 @@ void check_attention_shapes(const HeadsView<const Scalar>& q, const HeadsView<co
   }
 }
 
-/// The core. For every batch element b and query head h:
-///     context_bh = softmax(Q_bh K_gᵀ · scale + bias + mask) V_g,     g = h / (H / Hkv)
-///
-/// q        (B, T, H·D)     as a HeadsView
-/// k, v     (B, S, Hkv·D)   as HeadsViews (may be a KV cache)
-/// context  (B, T, H·D)     written, head h into its D columns
-/// scratch  resized to (T, S) and reused for every (b, h) when probs is null
-/// probs    when not null, resized to (B, H, T, S) and filled with the weights — the very numbers used
-///          for the context, so inspection costs no second pass
+/// Resizes a kept (B, H, T, S) tensor when its shape differs (so a second call allocates nothing).
 template <class Scalar>
-void scaled_dot_product_attention(const HeadsView<const Scalar>& q, const HeadsView<const Scalar>& k, const HeadsView<const Scalar>& v,
-                                  const HeadsView<Scalar>& context, const AttentionMask<Scalar>& mask, Scalar scale,
-                                  Matrix<Scalar>& scratch, Tensor4<Scalar>* probs = nullptr) {
-  check_attention_shapes(q, k, v, context, mask);
-  const Index B = q.batch, H = q.heads, T = q.length, S = k.length;
-  const Index group = H / k.heads;  // query heads per key/value head (1 = MHA, H = MQA)
+void resize_kept(Tensor4<Scalar>* kept, Index B, Index H, Index T, Index S) {
+  if (kept == nullptr) return;
+  if (kept->dimension(0) != B || kept->dimension(1) != H || kept->dimension(2) != T || kept->dimension(3) != S) {
+    kept->resize(B, H, T, S);
+  }
+}
+
+/// The core. For every batch element b and query head h:
+///     context = softmax(Q Kᵀ · scale + bias + mask) V,     Q = queries[b, h], K, V = keys, values[b, g],
+///                                                           g = h / (H / Hkv)
+///
+/// queries   (B, T, H·D)     as a HeadsView
+/// keys      (B, S, Hkv·D)   as a HeadsView (may be a KV cache)
+/// values    (B, S, Hkv·D)   as a HeadsView (may be a KV cache)
+/// contexts  (B, T, H·D)     written, head h into its D columns
+/// scratch   the (T, S) scores and weights of one (b, h), reused; after the call, those of the last (b, h)
+/// record    optional (B, H, T, S) copies of the scores and weights of every (b, h), for inspection and
+///           for the training work
+///
+/// In a debugger, stop at step 5 and `print Q`, `print K`, `print V`, `print scores`, `print weights`,
+/// `print context`: the quantities of the equation for the current (b, h), each under its own name.
+template <class Scalar>
+void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
+                                  const HeadsView<const Scalar>& values, const HeadsView<Scalar>& contexts,
+                                  const AttentionMask<Scalar>& mask, Scalar scale, AttentionScratch<Scalar>& scratch,
+                                  const AttentionRecord<Scalar>& record = {}) {
+  using ConstHead = typename HeadsView<const Scalar>::Block;
+  using Head = typename HeadsView<Scalar>::Block;
+  check_attention_shapes(queries, keys, values, contexts, mask);
+  const Index B = queries.batch, H = queries.heads, T = queries.length, S = keys.length;
+  const Index group = H / keys.heads;  // query heads per key/value head (1 = MHA, H = MQA)
   const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
 
-  if (probs != nullptr) {
-    if (probs->dimension(0) != B || probs->dimension(1) != H || probs->dimension(2) != T || probs->dimension(3) != S) {
-      probs->resize(B, H, T, S);
-    }
-  } else {
-    scratch.resize(T, S);
-  }
+  Matrix<Scalar>& scores = scratch.scores;    // (T, S)
+  Matrix<Scalar>& weights = scratch.weights;  // (T, S)
+  scores.resize(T, S);
+  weights.resize(T, S);
+  resize_kept(record.scores, B, H, T, S);
+  resize_kept(record.weights, B, H, T, S);
 
   for (Index b = 0; b < B; ++b) {
     for (Index h = 0; h < H; ++h) {
-      const Index g = h / group;
-      // The weights are computed in place: in the caller's probs tensor when kept, else in the scratch.
-      Eigen::Map<Matrix<Scalar>> scores(probs != nullptr ? as_matrix(*probs, b, h).data() : scratch.data(), T, S);
+      const Index g = h / group;          // the key/value head this query head reads
+      const ConstHead Q = queries.block(b, h);  // (T, D)
+      const ConstHead K = keys.block(b, g);     // (S, D)
+      const ConstHead V = values.block(b, g);   // (S, D)
+      Head context = contexts.block(b, h);      // (T, D), written in place
 
       // 1) scores = Q Kᵀ · scale
-      scores.noalias() = q.block(b, h) * k.block(b, g).transpose();
+      scores.noalias() = Q * K.transpose();
       scores *= scale;
 
       // 2) + bias (broadcast over batch and heads when its first dimensions are 1)
@@ -221,11 +272,15 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& q, const HeadsV
         }
       }
 
-      // 4) weights = softmax(scores), row by row
-      masked_softmax_rows(scores);
+      // 4) weights = softmax(scores), row by row, into their own buffer
+      masked_softmax_rows(scores, weights);
 
       // 5) context = weights V
-      context.block(b, h).noalias() = scores * v.block(b, g);
+      context.noalias() = weights * V;
+
+      // 6) keep what the caller asked for
+      if (record.scores != nullptr) as_matrix(*record.scores, b, h) = scores;
+      if (record.weights != nullptr) as_matrix(*record.weights, b, h) = weights;
     }
   }
 }

@@ -109,20 +109,52 @@ class KVCache {
   Matrix<Scalar> values;  // (B·capacity, Hkv·D)
 
  private:
+  // Sequences are `capacity` rows apart; only the first `length` rows of each are in use.
   HeadsView<const Scalar> view(const Matrix<Scalar>& m, Index heads) const {
-    HeadsView<const Scalar> h;
-    h.data = m.data();
-    h.batch = batch_;
+    HeadsView<const Scalar> h = HeadsView<const Scalar>::of(m, batch_, heads);
     h.length = length_;
-    h.batch_stride = capacity_;
-    h.heads = heads;
-    h.head_dim = heads > 0 ? m.cols() / heads : 0;
     return h;
   }
 
   Index batch_ = 0;
   Index capacity_ = 0;
   Index length_ = 0;
+};
+
+/// The per-layer key/value caches of a decoder stack, for incremental decoding.
+template <class Scalar>
+struct DecoderCache {
+  std::vector<KVCache<Scalar>> self;   // one per layer: keys and values of the positions generated so far
+  std::vector<KVCache<Scalar>> cross;  // one per layer (cross-attention only): keys and values of the memory
+
+  /// Positions already processed (the position of the next token).
+  Index length() const { return self.empty() ? 0 : self.front().length(); }
+
+  /// The cache of layer `layer`'s self-attention (cross = false) or cross-attention (cross = true); the
+  /// list grows to hold it.
+  KVCache<Scalar>& layer_cache(Index layer, bool cross) {
+    std::vector<KVCache<Scalar>>& caches = cross ? this->cross : self;
+    if (static_cast<Index>(caches.size()) <= layer) caches.resize(static_cast<std::size_t>(layer + 1));
+    return caches[static_cast<std::size_t>(layer)];
+  }
+
+  void clear() {
+    for (KVCache<Scalar>& c : self) c.clear();
+    for (KVCache<Scalar>& c : cross) c.clear();
+  }
+
+  /// Forgets the positions from `length` on (the cross caches keep the source). E.g. to decode again
+  /// from a shorter prefix.
+  void truncate(Index length) {
+    for (KVCache<Scalar>& c : self) c.truncate(length);
+  }
+
+  /// Beam search: new sequence i continues old sequence source[i] (self caches; cross caches too, so
+  /// every beam keeps its copy of the source).
+  void reorder(const std::vector<Index>& source) {
+    for (KVCache<Scalar>& c : self) c.reorder(source);
+    for (KVCache<Scalar>& c : cross) c.reorder(source);
+  }
 };
 
 }  // namespace eigenformer

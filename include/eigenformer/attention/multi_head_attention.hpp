@@ -17,6 +17,7 @@
 #include <string>
 
 #include "eigenformer/attention/attention.hpp"
+#include "eigenformer/attention/forward_context.hpp"
 #include "eigenformer/attention/kv_cache.hpp"
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/parameters.hpp"
@@ -67,27 +68,17 @@ struct AttentionConfig {
   }
 };
 
-/// What one call needs besides the input. All pointers are optional.
-template <class Scalar>
-struct AttentionOptions {
-  AttentionMode mode = AttentionMode::Self;
-  const Tensor3<Scalar>* memory = nullptr;        // Cross: the sequence keys and values come from, (B, S, Ckv)
-  const KeyPadding* padding = nullptr;       // padding keys (Self/Causal: over cached + new keys; Cross: memory)
-  const Tensor4<Scalar>* bias = nullptr;          // (B|1, H|1, T, S) added to the scores
-  const RotaryEmbedding<Scalar>* rope = nullptr;  // rotate q and k by their positions (Self/Causal)
-  KVCache<Scalar>* cache = nullptr;               // Self/Causal: append and attend over all; Cross: fill once, reuse
-  Tensor4<Scalar>* probs = nullptr;               // receives the attention weights (B, H, T, S)
-};
-
 /// Intermediates of the last forward call, named as the lecture names them. A breakpoint after
-/// forward() shows them; backward will read them.
+/// forward() shows them.
 template <class Scalar>
 struct AttentionActivations {
   Matrix<Scalar> q;        // (B·T, H·D)    queries (after RoPE)
   Matrix<Scalar> k;        // (B·S', Hkv·D) keys computed in this call (after RoPE); S' = new positions
   Matrix<Scalar> v;        // (B·S', Hkv·D) values computed in this call
   Matrix<Scalar> context;  // (B·T, H·D)    softmax(scores) V for every head, side by side
-  Matrix<Scalar> scores;   // (T, S)        scratch for one (batch, head): scores, then weights
+  Tensor4<Scalar> scores;  // (B, H, T, S)  every head's masked scores; filled when context.keep_scores
+  Tensor4<Scalar> weights; // (B, H, T, S)  every head's weights; filled when context.keep_weights or captured
+  AttentionScratch<Scalar> head;  // (T, S) scores and weights of one (batch, head): the core's workspace
 };
 
 template <class Scalar>
@@ -115,64 +106,76 @@ class MultiHeadAttention {
     return static_cast<Scalar>(config_.scale ? *config_.scale : 1.0 / std::sqrt(static_cast<double>(head_dim())));
   }
 
-  /// x (B, T, C) → y (B, T, C).
-  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const AttentionOptions<Scalar>& options = {}) {
+  /// x (B, T, C) → y (B, T, C). The mode says which keys the queries see; the context supplies the rest
+  /// (attention/forward_context.hpp lists what this layer reads from it).
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, AttentionMode mode = AttentionMode::Self,
+               const ForwardContext<Scalar>& context = {}) {
     const Index B = x.dimension(0), T = x.dimension(1);
     const Index H = heads(), Hkv = kv_heads(), D = head_dim();
-    check_input(x, options);
-    const bool cross = options.mode == AttentionMode::Cross;
+    const bool cross = mode == AttentionMode::Cross;
+    check_input(x, mode, context);
+    // What this layer reads from the context: cross-attention reads the memory and its padding, self-
+    // attention the input's padding, the position scheme and the bias.
+    KVCache<Scalar>* cache = context.cache != nullptr ? &context.cache->layer_cache(context.layer, cross) : nullptr;
+    Tensor4<Scalar>* captured = context.capture != nullptr ? context.capture->attention_slot(context.layer, cross) : nullptr;
+    const RotaryEmbedding<Scalar>* rope = cross ? nullptr : context.rope;
     // Position of the first query: the positions already cached before this call.
-    const Index first = (!cross && options.cache != nullptr) ? options.cache->length() : 0;
+    const Index first = (!cross && cache != nullptr) ? cache->length() : 0;
 
     // 1) Queries: q = x W_qᵀ (+ b_q)                                             (B·T, H·D)
     q.forward(as_matrix(x), act.q);
 
     // 2) Keys and values: from x itself, or from the memory (cross) — unless a cross cache has them.
-    const bool reuse_cross_cache = cross && options.cache != nullptr && !options.cache->empty();
+    const bool reuse_cross_cache = cross && cache != nullptr && !cache->empty();
     if (!reuse_cross_cache) {
-      const Tensor3<Scalar>& source = cross ? *options.memory : x;
+      const Tensor3<Scalar>& source = cross ? *context.memory : x;
       k.forward(as_matrix(source), act.k);                                      // (B·S', Hkv·D)
       v.forward(as_matrix(source), act.v);
     }
 
     // 3) Positions: rotate queries and keys by their absolute positions (RoPE).
-    if (options.rope != nullptr && !cross) {
-      options.rope->rotate(act.q, B, H, first);
-      options.rope->rotate(act.k, B, Hkv, first);
+    if (rope != nullptr) {
+      rope->rotate(act.q, B, H, first);
+      rope->rotate(act.k, B, Hkv, first);
     }
 
     // 4) Where the keys and values live: this call's matrices, or the cache (after appending them).
     HeadsView<const Scalar> keys, values;
-    if (options.cache != nullptr) {
-      if (!reuse_cross_cache) options.cache->append(act.k, act.v, B);
-      keys = options.cache->key_heads(Hkv);
-      values = options.cache->value_heads(Hkv);
+    if (cache != nullptr) {
+      if (!reuse_cross_cache) cache->append(act.k, act.v, B);
+      keys = cache->key_heads(Hkv);
+      values = cache->value_heads(Hkv);
       if (keys.batch != B) {
         throw ShapeError(detail::cat("[MultiHeadAttention] the cache holds ", keys.batch, " sequences but the input has ", B));
       }
     } else {
-      keys = read_view(act.k, B, Hkv);
-      values = read_view(act.v, B, Hkv);
+      keys = HeadsView<const Scalar>::of(act.k, B, Hkv);
+      values = HeadsView<const Scalar>::of(act.v, B, Hkv);
     }
 
     // 5) The core: context = softmax(q kᵀ · scale + bias + mask) v, per (batch, head).
     act.context.resize(B * T, H * D);
     AttentionMask<Scalar> mask;
-    mask.causal = options.mode == AttentionMode::Causal;
+    mask.causal = mode == AttentionMode::Causal;
     mask.first_query = first;
-    mask.padding = options.padding;
-    mask.bias = options.bias;
-    scaled_dot_product_attention<Scalar>(read_view(act.q, B, H), keys, values, write_view(act.context, B, H), mask, scale(),
-                                    act.scores, options.probs);
+    mask.padding = cross ? context.memory_padding : context.padding;
+    mask.bias = cross ? nullptr : context.bias;
+    AttentionRecord<Scalar> record;
+    if (context.keep_scores) record.scores = &act.scores;
+    if (context.keep_weights || captured != nullptr) record.weights = &act.weights;
+    scaled_dot_product_attention<Scalar>(HeadsView<const Scalar>::of(act.q, B, H), keys, values,
+                                         HeadsView<Scalar>::of(act.context, B, H), mask, scale(), act.head, record);
+    if (captured != nullptr) *captured = act.weights;
 
     // 6) Output projection: y = context W_oᵀ (+ b_o)                              (B·T, C)
     y.resize(B, T, config_.width);
     o.forward(act.context, as_matrix(y));
   }
 
-  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const AttentionOptions<Scalar>& options = {}) {
+  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, AttentionMode mode = AttentionMode::Self,
+                             const ForwardContext<Scalar>& context = {}) {
     Tensor3<Scalar> y;
-    forward(x, y, options);
+    forward(x, y, mode, context);
     return y;
   }
 
@@ -184,29 +187,7 @@ class MultiHeadAttention {
   }
 
  private:
-  // (B·L, heads·D) matrices seen per (batch, head); read-only for q, k, v and writable for the context.
-  static HeadsView<const Scalar> read_view(const Matrix<Scalar>& m, Index batch, Index heads) {
-    HeadsView<const Scalar> h;
-    h.data = m.data();
-    h.batch = batch;
-    h.length = m.rows() / batch;
-    h.batch_stride = h.length;
-    h.heads = heads;
-    h.head_dim = m.cols() / heads;
-    return h;
-  }
-  static HeadsView<Scalar> write_view(Matrix<Scalar>& m, Index batch, Index heads) {
-    HeadsView<Scalar> h;
-    h.data = m.data();
-    h.batch = batch;
-    h.length = m.rows() / batch;
-    h.batch_stride = h.length;
-    h.heads = heads;
-    h.head_dim = m.cols() / heads;
-    return h;
-  }
-
-  void check_input(const Tensor3<Scalar>& x, const AttentionOptions<Scalar>& options) const {
+  void check_input(const Tensor3<Scalar>& x, AttentionMode mode, const ForwardContext<Scalar>& context) const {
     const char* where = "[MultiHeadAttention] ";
     if (x.dimension(2) != config_.width) {
       throw ShapeError(detail::cat(where, "input ", detail::shape_str(shape_of(x)), " has width ", x.dimension(2),
@@ -215,27 +196,26 @@ class MultiHeadAttention {
     if (x.dimension(0) <= 0 || x.dimension(1) <= 0) {
       throw ShapeError(detail::cat(where, "input ", detail::shape_str(shape_of(x)), " is empty"));
     }
-    if (options.mode == AttentionMode::Cross) {
-      const bool cached = options.cache != nullptr && !options.cache->empty();
-      if (options.memory == nullptr && !cached) {
+    const bool cross = mode == AttentionMode::Cross;
+    if (cross) {
+      const bool cached = context.cache != nullptr &&
+                          static_cast<Index>(context.cache->cross.size()) > context.layer &&
+                          !context.cache->cross[static_cast<std::size_t>(context.layer)].empty();
+      if (context.memory == nullptr && !cached) {
         throw ValueError(detail::cat(where, "cross-attention needs a memory (the encoder output) or a filled cache"));
       }
-      if (options.memory != nullptr) {
-        const Tensor3<Scalar>& m = *options.memory;
+      if (context.memory != nullptr) {
+        const Tensor3<Scalar>& m = *context.memory;
         if (m.dimension(0) != x.dimension(0) || m.dimension(2) != config_.resolved_kv_width() || m.dimension(1) <= 0) {
           throw ShapeError(detail::cat(where, "memory ", detail::shape_str(shape_of(m)), " does not fit queries ",
                                        detail::shape_str(shape_of(x)), ": expected (", x.dimension(0), ", S > 0, ",
                                        config_.resolved_kv_width(), ")"));
         }
       }
-      if (options.rope != nullptr) {
-        throw ValueError(detail::cat(where, "RoPE is for self-attention; cross-attention positions are not comparable"));
-      }
-    } else if (options.memory != nullptr) {
-      throw ValueError(detail::cat(where, to_string(options.mode), " attention takes no memory; use AttentionMode::Cross"));
     }
-    if (options.rope != nullptr && options.rope->head_dim() != head_dim()) {
-      throw ShapeError(detail::cat(where, "RoPE is set up for head width ", options.rope->head_dim(),
+    // Cross-attention ignores RoPE: query and memory positions are not comparable.
+    if (!cross && context.rope != nullptr && context.rope->head_dim() != head_dim()) {
+      throw ShapeError(detail::cat(where, "RoPE is set up for head width ", context.rope->head_dim(),
                                    " but the heads are ", head_dim(), " wide"));
     }
   }

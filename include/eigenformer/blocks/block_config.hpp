@@ -43,22 +43,6 @@ struct BlockConfig {
   }
 };
 
-/// What one block call needs besides its input. All pointers are optional.
-template <class Scalar>
-struct BlockOptions {
-  // Self-attention
-  const KeyPadding* padding = nullptr;       // padding keys of the sequence itself
-  const Tensor4<Scalar>* bias = nullptr;          // added to the self-attention scores (T5's relative bias)
-  const RotaryEmbedding<Scalar>* rope = nullptr;  // RoPE (Llama)
-  KVCache<Scalar>* cache = nullptr;               // decoders: keys and values of earlier positions
-  Tensor4<Scalar>* probs = nullptr;               // receives the self-attention weights (B, H, T, S)
-  // Cross-attention (CrossDecoderBlock only)
-  const Tensor3<Scalar>* memory = nullptr;          // the encoder output (B, S, C)
-  const KeyPadding* memory_padding = nullptr;  // padding positions of the encoder input
-  KVCache<Scalar>* cross_cache = nullptr;           // keys and values of the memory, computed once
-  Tensor4<Scalar>* cross_probs = nullptr;           // receives the cross-attention weights (B, H, T, S)
-};
-
 /// One residual sublayer's two ends, for either placement:
 ///     x → input(x) → [ the sublayer f ] → add(x, f) → y
 /// input(x) is Norm(x) for pre-norm and x itself for post-norm; add() is x + f for pre-norm and

@@ -28,6 +28,8 @@ class CrossDecoderBlock {
  public:
   using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
+  static constexpr bool has_cross_attention = true;  // what a Stack reads to size caches and captures
+
   CrossDecoderBlock() = default;
   explicit CrossDecoderBlock(const BlockConfig& config)
       : config_(config),
@@ -40,27 +42,16 @@ class CrossDecoderBlock {
 
   const BlockConfig& config() const { return config_; }
 
-  /// x (B, T, C) and options.memory (B, S, C) → y (B, T, C). y must not be x.
-  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const BlockOptions<Scalar>& options) {
+  /// x (B, T, C) and context.memory (B, S, C) → y (B, T, C). y must not be x. The context goes to both
+  /// attentions unchanged; each reads its own part (attention/forward_context.hpp).
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const ForwardContext<Scalar>& context) {
     // 1) Causal self-attention over the target.
-    AttentionOptions<Scalar> self;
-    self.mode = AttentionMode::Causal;
-    self.padding = options.padding;
-    self.bias = options.bias;
-    self.rope = options.rope;
-    self.cache = options.cache;
-    self.probs = options.probs;
-    self_attention.forward(self_attention_residual.input(x), act.self_attention_out, self);
+    self_attention.forward(self_attention_residual.input(x), act.self_attention_out, AttentionMode::Causal, context);
     self_attention_residual.add(x, act.self_attention_out, act.h1);
 
     // 2) Cross-attention: queries from the target, keys and values from the encoder output.
-    AttentionOptions<Scalar> cross;
-    cross.mode = AttentionMode::Cross;
-    cross.memory = options.memory;
-    cross.padding = options.memory_padding;
-    cross.cache = options.cross_cache;
-    cross.probs = options.cross_probs;
-    cross_attention.forward(cross_attention_residual.input(act.h1), act.cross_attention_out, cross);
+    cross_attention.forward(cross_attention_residual.input(act.h1), act.cross_attention_out, AttentionMode::Cross,
+                            context);
     cross_attention_residual.add(act.h1, act.cross_attention_out, act.h2);
 
     // 3) Feed-forward, each token alone.

@@ -35,22 +35,22 @@ class EncoderDecoder {
   /// source (B, S, C) → memory (B, S, C).
   void encode(const Tensor3<Scalar>& source, Tensor3<Scalar>& memory, const KeyPadding* source_padding = nullptr,
               Capture<Scalar>* capture = nullptr) {
-    StackOptions<Scalar> options;
-    options.padding = source_padding;
-    options.capture = capture;
-    encoder.forward(source, memory, options);
+    ForwardContext<Scalar> context;
+    context.padding = source_padding;
+    context.capture = capture;
+    encoder.forward(source, memory, context);
   }
 
   /// target (B, T, C), memory (B, S, C) → y (B, T, C).
   void decode(const Tensor3<Scalar>& target, const Tensor3<Scalar>& memory, Tensor3<Scalar>& y, const KeyPadding* source_padding = nullptr,
               const KeyPadding* target_padding = nullptr, DecoderCache<Scalar>* cache = nullptr, Capture<Scalar>* capture = nullptr) {
-    StackOptions<Scalar> options;
-    options.padding = target_padding;
-    options.memory = &memory;
-    options.memory_padding = source_padding;
-    options.cache = cache;
-    options.capture = capture;
-    decoder.forward(target, y, options);
+    ForwardContext<Scalar> context;
+    context.padding = target_padding;
+    context.memory = &memory;
+    context.memory_padding = source_padding;
+    context.cache = cache;
+    context.capture = capture;
+    decoder.forward(target, y, context);
   }
 
   /// Both at once: y = CrossDecoder(target, Encoder(source)).

@@ -26,6 +26,8 @@ class SelfAttentionBlock {
  public:
   using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
+  static constexpr bool has_cross_attention = false;  // what a Stack reads to size caches and captures
+
   SelfAttentionBlock() = default;
   SelfAttentionBlock(const BlockConfig& config, AttentionMode mode)
       : config_(config),
@@ -38,17 +40,10 @@ class SelfAttentionBlock {
   const BlockConfig& config() const { return config_; }
   AttentionMode mode() const { return mode_; }
 
-  /// x (B, T, C) → y (B, T, C). y must not be x.
-  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const BlockOptions<Scalar>& options = {}) {
+  /// x (B, T, C) → y (B, T, C). y must not be x. The context goes to the attention unchanged.
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const ForwardContext<Scalar>& context = {}) {
     // 1) Self-attention sublayer: each token looks at the tokens its mask allows.
-    AttentionOptions<Scalar> attn;
-    attn.mode = mode_;
-    attn.padding = options.padding;
-    attn.bias = options.bias;
-    attn.rope = options.rope;
-    attn.cache = options.cache;
-    attn.probs = options.probs;
-    attention.forward(attention_residual.input(x), act.attention_out, attn);
+    attention.forward(attention_residual.input(x), act.attention_out, mode_, context);
     attention_residual.add(x, act.attention_out, act.h);
 
     // 2) Feed-forward sublayer: each token alone.
@@ -56,9 +51,9 @@ class SelfAttentionBlock {
     ffn_residual.add(act.h, act.ffn_out, y);
   }
 
-  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const BlockOptions<Scalar>& options = {}) {
+  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const ForwardContext<Scalar>& context = {}) {
     Tensor3<Scalar> y;
-    forward(x, y, options);
+    forward(x, y, context);
     return y;
   }
 

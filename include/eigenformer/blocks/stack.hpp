@@ -9,9 +9,9 @@
 //   relative bias T5's table (held by "block 0" in Hugging Face files), turned into a (1, H, T, S) bias
 //                 once and added to the scores of every self-attention of the stack
 //
-//     Encoder<T>       = Stack<T, EncoderBlock<T>>       bidirectional self-attention + FFN
-//     Decoder<T>       = Stack<T, DecoderBlock<T>>       causal self-attention + FFN (Llama); KV cache
-//     CrossDecoder<T>  = Stack<T, CrossDecoderBlock<T>>  causal self-attention + cross-attention + FFN
+//     Encoder<Scalar>      = Stack<Scalar, EncoderBlock<Scalar>>       bidirectional self-attention + FFN
+//     Decoder<Scalar>      = Stack<Scalar, DecoderBlock<Scalar>>       causal self-attention + FFN (Llama); KV cache
+//     CrossDecoder<Scalar> = Stack<Scalar, CrossDecoderBlock<Scalar>>  causal self-attention + cross-attention + FFN
 #pragma once
 
 #include <optional>
@@ -51,57 +51,6 @@ struct StackConfig {
   }
 };
 
-/// The per-layer key/value caches of a decoder stack, for incremental decoding.
-template <class Scalar>
-struct DecoderCache {
-  std::vector<KVCache<Scalar>> self;   // one per layer: keys and values of the positions generated so far
-  std::vector<KVCache<Scalar>> cross;  // one per layer (CrossDecoder only): keys and values of the memory
-
-  /// Positions already processed (the position of the next token).
-  Index length() const { return self.empty() ? 0 : self.front().length(); }
-
-  void clear() {
-    for (KVCache<Scalar>& c : self) c.clear();
-    for (KVCache<Scalar>& c : cross) c.clear();
-  }
-
-  /// Forgets the positions from `length` on (the cross caches keep the source). E.g. to decode again
-  /// from a shorter prefix.
-  void truncate(Index length) {
-    for (KVCache<Scalar>& c : self) c.truncate(length);
-  }
-
-  /// Beam search: new sequence i continues old sequence source[i] (self caches; cross caches too, so
-  /// every beam keeps its copy of the source).
-  void reorder(const std::vector<Index>& source) {
-    for (KVCache<Scalar>& c : self) c.reorder(source);
-    for (KVCache<Scalar>& c : cross) c.reorder(source);
-  }
-};
-
-/// What a stack records when asked, with the meaning of Hugging Face's output_hidden_states and
-/// output_attentions.
-template <class Scalar>
-struct Capture {
-  bool keep_hidden_states = true;
-  bool keep_attentions = true;
-  /// N + 1 entries: [0] the stack's input, [l] the output of block l for l < N, and [N] the stack's
-  /// output (after the final norm, when there is one — as Hugging Face reports it).
-  std::vector<Tensor3<Scalar>> hidden_states;
-  std::vector<Tensor4<Scalar>> attentions;        // N entries, (B, H, T, S): self-attention weights per layer
-  std::vector<Tensor4<Scalar>> cross_attentions;  // N entries (CrossDecoder only)
-};
-
-/// What one stack call needs besides its input. All pointers are optional.
-template <class Scalar>
-struct StackOptions {
-  const KeyPadding* padding = nullptr;         // padding keys of the input (over cached + new positions)
-  DecoderCache<Scalar>* cache = nullptr;            // Decoder / CrossDecoder: incremental decoding
-  const Tensor3<Scalar>* memory = nullptr;          // CrossDecoder: the encoder output (B, S, C)
-  const KeyPadding* memory_padding = nullptr;  // CrossDecoder: padding of the encoder input
-  Capture<Scalar>* capture = nullptr;               // record hidden states and attention weights
-};
-
 template <class Scalar, class Block>
 class Stack {
  public:
@@ -121,53 +70,45 @@ class Stack {
   Index width() const { return config_.block.width(); }
   Index num_layers() const { return static_cast<Index>(layers.size()); }
 
-  /// x (B, T, C) → y (B, T, C). With options.cache, x holds only the new positions.
-  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const StackOptions<Scalar>& options = {}) {
+  /// x (B, T, C) → y (B, T, C). With context.cache, x holds only the new positions. The stack adds its
+  /// position scheme (rope, bias) and the layer index to the caller's context and hands it to each block.
+  void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const ForwardContext<Scalar>& context = {}) {
     if (x.dimension(2) != width()) {
       throw ShapeError(detail::cat("[Stack::forward] input ", detail::shape_str(shape_of(x)), " has width ",
                                    x.dimension(2), " but the stack is ", width(), " wide"));
     }
     const Index B = x.dimension(0), T = x.dimension(1);
     const std::size_t L = layers.size();
-    DecoderCache<Scalar>* cache = options.cache;
+    DecoderCache<Scalar>* cache = context.cache;
     if (cache != nullptr) {
       cache->self.resize(L);
-      if (std::is_same_v<Block, CrossDecoderBlock<Scalar>>) cache->cross.resize(L);
+      if (Block::has_cross_attention) cache->cross.resize(L);
     }
     const Index first = cache != nullptr ? cache->length() : 0;  // position of x's first token
-    Capture<Scalar>* capture = options.capture;
+    Capture<Scalar>* capture = context.capture;
     if (capture != nullptr) {
       capture->hidden_states.assign(capture->keep_hidden_states ? L + 1 : 0, Tensor3<Scalar>());
       capture->attentions.assign(capture->keep_attentions ? L : 0, Tensor4<Scalar>());
-      const bool cross = std::is_same_v<Block, CrossDecoderBlock<Scalar>> && capture->keep_attentions;
+      const bool cross = Block::has_cross_attention && capture->keep_attentions;
       capture->cross_attentions.assign(cross ? L : 0, Tensor4<Scalar>());
       if (capture->keep_hidden_states) capture->hidden_states[0] = x;
     }
 
-    // 0) Positions shared by all layers: T5's relative bias for queries first..first+T-1 over keys
-    //    0..first+T-1, computed once for the whole stack.
-    const Tensor4<Scalar>* bias = nullptr;
+    // 0) Positions shared by all layers: RoPE, and T5's relative bias for queries first..first+T-1 over
+    //    keys 0..first+T-1, computed once for the whole stack.
+    ForwardContext<Scalar> shared = context;
+    shared.rope = rope ? &*rope : nullptr;
+    shared.bias = nullptr;
     if (relative_bias) {
       position_bias = relative_bias->compute(T, first + T, first);
-      bias = &position_bias;
+      shared.bias = &position_bias;
     }
 
     // 1) The blocks, each reading the previous one's output.
     const Tensor3<Scalar>* h = &x;
     for (std::size_t l = 0; l < L; ++l) {
-      BlockOptions<Scalar> block_options;
-      block_options.padding = options.padding;
-      block_options.bias = bias;
-      block_options.rope = rope ? &*rope : nullptr;
-      block_options.cache = cache != nullptr ? &cache->self[l] : nullptr;
-      block_options.memory = options.memory;
-      block_options.memory_padding = options.memory_padding;
-      block_options.cross_cache = (cache != nullptr && !cache->cross.empty()) ? &cache->cross[l] : nullptr;
-      if (capture != nullptr && capture->keep_attentions) {
-        block_options.probs = &capture->attentions[l];
-        if (!capture->cross_attentions.empty()) block_options.cross_probs = &capture->cross_attentions[l];
-      }
-      layers[l].forward(*h, layer_outputs[l], block_options);
+      shared.layer = static_cast<Index>(l);
+      layers[l].forward(*h, layer_outputs[l], shared);
       h = &layer_outputs[l];
       if (capture != nullptr && capture->keep_hidden_states && l + 1 < L) capture->hidden_states[l + 1] = *h;
     }
@@ -182,9 +123,9 @@ class Stack {
     if (capture != nullptr && capture->keep_hidden_states) capture->hidden_states[L] = y;
   }
 
-  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const StackOptions<Scalar>& options = {}) {
+  Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const ForwardContext<Scalar>& context = {}) {
     Tensor3<Scalar> y;
-    forward(x, y, options);
+    forward(x, y, context);
     return y;
   }
 

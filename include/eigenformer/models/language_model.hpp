@@ -15,13 +15,20 @@
 #include <string>
 #include <vector>
 
-#include "eigenformer/attention/attention.hpp"
-#include "eigenformer/blocks/stack.hpp"
+#include "eigenformer/attention/forward_context.hpp"  // KeyPadding, DecoderCache, Capture
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/types.hpp"
 #include "eigenformer/models/config.hpp"
 
 namespace eigenformer {
+
+/// Whether `id` is one of the end-of-sequence ids `eos` (a model may have several: Llama 3).
+inline bool is_eos(const std::vector<TokenId>& eos, TokenId id) {
+  for (TokenId e : eos) {
+    if (e == id) return true;
+  }
+  return false;
+}
 
 /// The token ids with a role in generation, as config.json gives them (generation_config.json may override
 /// them; the generation code reads that file).
@@ -31,12 +38,7 @@ struct SpecialTokenIds {
   std::optional<TokenId> pad;            // "pad_token_id": fills finished sequences of a batch
   std::optional<TokenId> decoder_start;  // "decoder_start_token_id": the first decoder input (T5: pad, 0)
 
-  bool is_eos(TokenId id) const {
-    for (TokenId e : eos) {
-      if (e == id) return true;
-    }
-    return false;
-  }
+  bool is_eos(TokenId id) const { return eigenformer::is_eos(eos, id); }
 
   /// Reads bos_token_id, eos_token_id (an id or a list), pad_token_id and decoder_start_token_id; each must lie
   /// in [0, vocab_size) when present (ConfigError otherwise).

@@ -1,4 +1,4 @@
-// eigenformer/models/models.hpp — the family-independent machinery for real checkpoints.
+// eigenformer/models.hpp — the family-independent machinery for real checkpoints (models/).
 //
 //   config.hpp          config.json with typed errors naming the file and the field
 //   checkpoint.hpp      a Hugging Face checkpoint folder (single or sharded safetensors): open, load, save
