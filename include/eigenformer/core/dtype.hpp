@@ -146,7 +146,7 @@ Stored load_le(const unsigned char* p) {
 }
 }  // namespace detail
 
-/// Converts `count` elements of type `from` at `src` (raw little-endian bytes) to T.
+/// Converts `count` elements of type `from` at `src` (raw little-endian bytes) to Scalar.
 /// Integers convert by value; F8 formats are not supported (ValueError).
 template <class Scalar>
 void convert_from(DType from, const unsigned char* src, std::size_t count, Scalar* dst) {
@@ -174,7 +174,7 @@ void convert_from(DType from, const unsigned char* src, std::size_t count, Scala
   }
 }
 
-/// Converts `count` values of T to raw little-endian bytes of type `to` (floating types only).
+/// Converts `count` values of Scalar to raw little-endian bytes of type `to` (floating types only).
 template <class Scalar>
 void convert_to(DType to, const Scalar* src, std::size_t count, unsigned char* dst) {
   for (std::size_t i = 0; i < count; ++i) {

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/utf8.hpp"
 
 namespace eigenformer::json {
 
@@ -339,24 +340,6 @@ class Parser {
     return Value(std::move(arr));
   }
 
-  static void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   std::uint32_t parse_hex4() {
     if (pos_ + 4 > text_.size()) fail("truncated \\u escape");
     std::uint32_t v = 0;
@@ -436,7 +419,7 @@ class Parser {
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
               fail_at(esc_at, "lone low surrogate escape");
             }
-            append_utf8(out, cp);
+            eigenformer::append_utf8(out, static_cast<char32_t>(cp));
             break;
           }
           default: fail_at(pos_ - 1, eigenformer::detail::cat("invalid escape '\\", printable(e), "'"));

@@ -1,9 +1,9 @@
 // eigenformer/core/parameters.hpp — named parameters: list, count, load and save them by name.
 //
-// Every layer keeps its learnable tensors as plain Eigen members (`Matrix<T> weight; // (out, in)`), so a
+// Every layer keeps its learnable tensors as plain Eigen members (`Matrix<Scalar> weight; // (out, in)`), so a
 // student sees them directly in a debugger. To handle them by *name*, each layer offers
 //
-//     void collect_parameters(const std::string& prefix, ParameterList<T>& out);
+//     void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out);
 //
 // which appends one ParameterRef per tensor: its full dotted name ("layers.3.attn.q.weight"), its shape as
 // PyTorch reports it, and a pointer to its storage. Containers prefix the names of what they hold, so a

@@ -109,7 +109,7 @@ class SafeTensorsReader {
     return *t;
   }
 
-  /// Reads tensor `name` converted to T into dst, which must hold numel() elements.
+  /// Reads tensor `name` converted to Scalar into dst, which must hold numel() elements.
   template <class Scalar>
   void read_into(const TensorInfo& t, Scalar* dst) {
     const std::uint64_t bytes = t.end - t.begin;
@@ -274,7 +274,7 @@ class SafeTensorsReader {
 /// Collects tensors, then writes them as one .safetensors file, atomically.
 class SafeTensorsWriter {
  public:
-  /// Adds a tensor converted from T to `dtype` (F32, F64, F16 or BF16; I32/I64 for integer data).
+  /// Adds a tensor converted from Scalar to `dtype` (F32, F64, F16 or BF16; I32/I64 for integer data).
   /// `data` holds product(shape) elements, row-major. Names must be unique.
   template <class Scalar>
   void add(const std::string& name, const std::vector<std::int64_t>& shape, const Scalar* data,

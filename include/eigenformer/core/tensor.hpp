@@ -6,19 +6,19 @@
 //   F  feed-forward width                         V  vocabulary size
 //
 // Layout: row-major, outermost dimension first, exactly as PyTorch stores a contiguous tensor:
-//   activations  x(b, t, c)   Tensor3<T> of dimensions (B, T, C)
-//   weights      W(o, i)      Matrix<T>  of dimensions (out, in)   — nn.Linear's layout, so a safetensors
+//   activations  x(b, t, c)   Tensor3<Scalar> of dimensions (B, T, C)
+//   weights      W(o, i)      Matrix<Scalar>  of dimensions (out, in)   — nn.Linear's layout, so a safetensors
 //                                                                      weight is copied in byte for byte
 // Inside a layer the activations are *viewed*, never copied:
 //   as_matrix(x)            (B*T, C)   one row per token: one GEMM per projection covers the whole batch
-//   head_block(q, b, h,...) (T, D)     the columns of head h in the rows of sequence b, a strided view
+//   HeadsView::of(q, B, H).block(b, h)   (T, D)   the columns of head h in the rows of sequence b, a
+//                                                  strided view (attention/attention.hpp)
 #pragma once
 
 #include <Eigen/Core>
 #include <unsupported/Eigen/CXX11/Tensor>
 
 #include <array>
-#include <cassert>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -54,12 +54,6 @@ using MatrixMap = Eigen::Map<Matrix<Scalar>>;
 template <class Scalar>
 using ConstMatrixMap = Eigen::Map<const Matrix<Scalar>>;
 
-/// A (rows, cols) window into a wider row-major matrix whose rows are `stride` elements apart.
-template <class Scalar>
-using StridedMap = Eigen::Map<Matrix<Scalar>, Eigen::Unaligned, Eigen::OuterStride<>>;
-template <class Scalar>
-using ConstStridedMap = Eigen::Map<const Matrix<Scalar>, Eigen::Unaligned, Eigen::OuterStride<>>;
-
 // ---------------------------------------------------------------------------------------------
 // Views
 // ---------------------------------------------------------------------------------------------
@@ -84,15 +78,6 @@ template <class Scalar>
 ConstMatrixMap<Scalar> as_matrix(const Tensor4<Scalar>& x, Index b, Index h) {
   const Index t = x.dimension(2), s = x.dimension(3);
   return ConstMatrixMap<Scalar>(x.data() + (b * x.dimension(1) + h) * t * s, t, s);
-}
-
-/// Wraps a (N, C) matrix's storage as activations (B, T, C) with B*T = N. Copies (a Tensor owns data).
-template <class Scalar>
-Tensor3<Scalar> to_tensor3(const Matrix<Scalar>& m, Index batch, Index positions) {
-  assert(batch * positions == m.rows());
-  Tensor3<Scalar> x(batch, positions, m.cols());
-  as_matrix(x) = m;
-  return x;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -96,10 +96,6 @@ inline FilterStage stage(const std::string& name, const Scores& z, std::size_t t
   return s;
 }
 
-inline bool is_eos(const GenerationConfig& config, TokenId id) {
-  return std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), id) != config.eos_token_ids.end();
-}
-
 /// The generated text of `tokens` (special tokens skipped), or "" without a tokenizer.
 inline std::string text_of(const GenerationIO& io, const TokenSequence& tokens) {
   if (io.tokenizer == nullptr) return "";
@@ -258,7 +254,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
           r.stop_string = *s;
         }
       }
-      if (!finished[ub] && is_eos(config, chosen)) {
+      if (!finished[ub] && is_eos(config.eos_token_ids, chosen)) {
         finished[ub] = true;
         r.stop_reason = StopReason::EndOfSequence;
         r.eos_token = chosen;
@@ -400,8 +396,8 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
       BeamCandidate c{static_cast<std::int64_t>(e.beam), e.token, e.score, BeamCandidate::Fate::Dropped, -1, 0};
       TokenSequence extended = generated[e.beam];
       extended.push_back(e.token);
-      const std::string stop_string = is_eos(config, e.token) ? "" : completed_stop_string(io, config, generated[e.beam], e.token);
-      if (is_eos(config, e.token) || !stop_string.empty()) {
+      const std::string stop_string = is_eos(config.eos_token_ids, e.token) ? "" : completed_stop_string(io, config, generated[e.beam], e.token);
+      if (is_eos(config.eos_token_ids, e.token) || !stop_string.empty()) {
         // An ended hypothesis counts only if it ranks among the top num_beams (as Hugging Face).
         if (rank < unb) {
           double final_score = 0;

@@ -94,15 +94,15 @@ class RotaryEmbedding {
   RotaryEmbedding() = default;
   explicit RotaryEmbedding(const RopeConfig& config)
       : config_(config),
-        inv_freq_(rotary_inverse_frequencies(config)),
-        cos_(static_cast<std::size_t>(config.head_dim / 2)),
-        sin_(static_cast<std::size_t>(config.head_dim / 2)) {}
+        inv_freq_(rotary_inverse_frequencies(config)) {}
 
   const RopeConfig& config() const { return config_; }
   Index head_dim() const { return config_.head_dim; }
 
   /// Rotates, in place, every head of every token of a (B·T, heads·D) matrix; row b·T + t sits at
   /// position first_position + t.
+  /// Thread-safe: rotate() only reads the embedding (the cos/sin of one position live in this call's own
+  /// storage), so one RotaryEmbedding may serve every layer and several threads at once.
   void rotate(Eigen::Ref<Matrix<Scalar>> x, Index batch, Index heads, Index first_position) const {
     const Index D = config_.head_dim, half = D / 2;
     if (batch <= 0 || x.rows() % batch != 0 || x.cols() != heads * D) {
@@ -110,48 +110,55 @@ class RotaryEmbedding {
                                    batch, ", heads = ", heads, ", D = ", D));
     }
     const Index positions = x.rows() / batch;
+    std::vector<Scalar> cos(static_cast<std::size_t>(half)), sin(static_cast<std::size_t>(half));  // (D/2)
     // The angles p·θ_i are computed in double: at p = 100000, a float angle would be off by ~0.004 rad.
     for (Index t = 0; t < positions; ++t) {
       const double p = static_cast<double>(first_position + t);
       for (Index i = 0; i < half; ++i) {
-        cos_[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::cos(p * inv_freq_[static_cast<std::size_t>(i)]));
-        sin_[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::sin(p * inv_freq_[static_cast<std::size_t>(i)]));
+        cos[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::cos(p * inv_freq_[static_cast<std::size_t>(i)]));
+        sin[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::sin(p * inv_freq_[static_cast<std::size_t>(i)]));
       }
       for (Index b = 0; b < batch; ++b) {
         Scalar* row = x.row(b * positions + t).data();
-        for (Index h = 0; h < heads; ++h) rotate_head(row + h * D);
+        for (Index h = 0; h < heads; ++h) rotate_head(row + h * D, cos.data(), sin.data());
       }
     }
   }
 
  private:
-  // One head's D features: turn each pair (first, second) by its angle.
-  void rotate_head(Scalar* v) const {
+  // One head's D features: turn pair i (first, second) by the angle whose cosine and sine are cos[i], sin[i].
+  void rotate_head(Scalar* v, const Scalar* cos, const Scalar* sin) const {
     const Index half = config_.head_dim / 2;
     for (Index i = 0; i < half; ++i) {
       const Index a = config_.layout == RopeLayout::HalfSplit ? i : 2 * i;
       const Index b = config_.layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1;
       const Scalar x = v[a], y = v[b];
-      const Scalar c = cos_[static_cast<std::size_t>(i)], s = sin_[static_cast<std::size_t>(i)];
+      const Scalar c = cos[i], s = sin[i];
       v[a] = x * c - y * s;
       v[b] = x * s + y * c;
     }
   }
 
   RopeConfig config_;
-  std::vector<double> inv_freq_;          // θ_i (D/2)
-  mutable std::vector<Scalar> cos_, sin_;      // scratch: cos pθ_i and sin pθ_i for one position (D/2)
+  std::vector<double> inv_freq_;  // θ_i (D/2)
 };
+
+/// The head width D of a (heads·D, in) q or k weight about to be permuted; throws unless D is even.
+template <class Scalar>
+Index rope_permutation_head_dim(const Matrix<Scalar>& w, Index heads) {
+  const Index D = heads > 0 ? w.rows() / heads : 0;
+  if (heads <= 0 || w.rows() != heads * D || D % 2 != 0) {
+    throw ShapeError(detail::cat("[rope] weight ", detail::shape_str(shape_of(w)), " is not (heads·D, in) with ",
+                                 heads, " heads of even width"));
+  }
+  return D;
+}
 
 /// Permutes the rows of a q or k projection weight (heads·D, in) from the interleaved RoPE layout to the
 /// half-split one, head by head. Biases (heads·D) permute the same way; pass them as a (heads·D, 1) matrix.
 template <class Scalar>
 Matrix<Scalar> rope_interleaved_to_half_split(const Matrix<Scalar>& w, Index heads) {
-  const Index D = w.rows() / heads, half = D / 2;
-  if (w.rows() != heads * D || D % 2 != 0) {
-    throw ShapeError(detail::cat("[rope] weight ", detail::shape_str(shape_of(w)), " is not (heads·D, in) with ",
-                                 heads, " heads of even width"));
-  }
+  const Index D = rope_permutation_head_dim(w, heads), half = D / 2;
   Matrix<Scalar> out(w.rows(), w.cols());
   for (Index h = 0; h < heads; ++h) {
     for (Index j = 0; j < half; ++j) {
@@ -165,11 +172,7 @@ Matrix<Scalar> rope_interleaved_to_half_split(const Matrix<Scalar>& w, Index hea
 /// The inverse permutation: half-split rows back to interleaved.
 template <class Scalar>
 Matrix<Scalar> rope_half_split_to_interleaved(const Matrix<Scalar>& w, Index heads) {
-  const Index D = w.rows() / heads, half = D / 2;
-  if (w.rows() != heads * D || D % 2 != 0) {
-    throw ShapeError(detail::cat("[rope] weight ", detail::shape_str(shape_of(w)), " is not (heads·D, in) with ",
-                                 heads, " heads of even width"));
-  }
+  const Index D = rope_permutation_head_dim(w, heads), half = D / 2;
   Matrix<Scalar> out(w.rows(), w.cols());
   for (Index h = 0; h < heads; ++h) {
     for (Index j = 0; j < half; ++j) {

@@ -120,7 +120,7 @@ class Checkpoint {
     }
   }
 
-  /// Reads tensor `t` (from tensors()/find()) converted to T into dst, which holds t.numel() elements.
+  /// Reads tensor `t` (from tensors()/find()) converted to Scalar into dst, which holds t.numel() elements.
   template <class Scalar>
   void read_into(const TensorInfo& t, Scalar* dst) {
     auto it = index_.find(t.name);
@@ -226,7 +226,7 @@ class Checkpoint {
 };
 
 /// Loads every parameter from the checkpoint under its Hugging Face name (or an accepted older spelling),
-/// converting F16/BF16 to T. Strict: a parameter missing from the file, a file tensor that is neither a
+/// converting F16/BF16 to Scalar. Strict: a parameter missing from the file, a file tensor that is neither a
 /// parameter nor ignored, and a shape that differs from the one config.json implies are FormatErrors naming
 /// the tensor (and both shapes).
 template <class Scalar>

@@ -72,10 +72,6 @@ inline bool is_punctuation(char32_t cp) {  // \p{P}: Pc Pd Ps Pe Pi Pf Po
   const Category c = category(cp);
   return c >= Category::Pc && c <= Category::Po;
 }
-inline bool is_symbol(char32_t cp) {  // \p{S}: Sm Sc Sk So
-  const Category c = category(cp);
-  return c >= Category::Sm && c <= Category::So;
-}
 /// The White_Space property (PropList.txt): what `\s` matches in the regex engines of tiktoken (Rust
 /// regex), Hugging Face tokenizers (Oniguruma) and Python's `regex` module alike. Note U+0085 is in, and
 /// U+200B ZERO WIDTH SPACE and U+FEFF are not.

@@ -40,6 +40,7 @@
 #include <string_view>
 
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/utf8.hpp"
 
 namespace eigenformer::tokenizers {
 
@@ -160,24 +161,8 @@ inline std::size_t utf8_length_from_lead(unsigned char lead) {
   return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
 }
 
-/// Appends the UTF-8 encoding of code point `cp` (<= U+10FFFF, not a surrogate) to `out`.
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+/// Appends the UTF-8 encoding of code point `cp` to `out` (core/utf8.hpp: the JSON parser needs it too).
+using eigenformer::append_utf8;
 
 /// The UTF-8 encoding of one code point, as a string.
 inline std::string utf8_encode(char32_t cp) {
