@@ -25,7 +25,7 @@ struct FeedForwardConfig {
   bool bias = true;                       // BERT and the original Transformer: yes; Llama and T5: no
 };
 
-/// Intermediates of the last forward call, named as the lecture names them (and kept for backward).
+/// Intermediates of the last forward call, named as the lecture names them (a backward pass will read them).
 template <class Scalar>
 struct FeedForwardActivations {
   Matrix<Scalar> up;      // (N, F)  x W_upᵀ + b_up, before any activation
