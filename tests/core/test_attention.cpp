@@ -217,6 +217,51 @@ TEST_CASE_TEMPLATE("a fully masked row reads nothing: zeros, never NaN", T, floa
   for (Index t = 0; t < 3; ++t) CHECK((context.row(t) - v.row(1)).norm() <= parity_tolerance<T>());
 }
 
+TEST_CASE_TEMPLATE("kept scores and weights are the core's own, for every (batch, head)", T, float, double) {
+  MultiHeadAttention<T> mha(attention_config(12, 3).with_kv_heads(1));
+  randomize_parameters(mha, 11);
+  const Tensor3<T> x = random_tensor3<T>(2, 5, 12, 12);
+  ForwardContext<T> keep;
+  keep.keep_scores = true;
+  keep.keep_weights = true;
+  const Tensor3<T> y = mha(x, AttentionMode::Causal, keep);
+  REQUIRE(mha.act.scores.dimension(0) == 2);
+  REQUIRE(mha.act.scores.dimension(1) == 3);
+  REQUIRE(mha.act.weights.dimension(2) == 5);
+  REQUIRE(mha.act.weights.dimension(3) == 5);
+  const Index D = mha.head_dim();
+  for (Index b = 0; b < 2; ++b) {
+    for (Index h = 0; h < 3; ++h) {
+      const Matrix<T> scores = as_matrix(mha.act.scores, b, h), weights = as_matrix(mha.act.weights, b, h);
+      // scores = Q Kᵀ · scale, −∞ after the query (one key/value head shared by the three query heads)
+      const Matrix<T> Q = mha.act.q.block(b * 5, h * D, 5, D), K = mha.act.k.block(b * 5, 0, 5, D);
+      const Matrix<T> expected = (Q * K.transpose()) * mha.scale();
+      for (Index t = 0; t < 5; ++t) {
+        for (Index s = 0; s < 5; ++s) {
+          if (s > t) {
+            CHECK(scores(t, s) == -std::numeric_limits<T>::infinity());
+          } else {
+            CHECK(std::abs(scores(t, s) - expected(t, s)) <= parity_tolerance<T>());
+          }
+        }
+      }
+      Matrix<T> softmax;
+      masked_softmax_rows(scores, softmax);
+      CHECK((softmax - weights).cwiseAbs().maxCoeff() <= parity_tolerance<T>());  // the softmax of the kept scores
+      // context = weights V, column block h of act.context
+      const Matrix<T> V = mha.act.v.block(b * 5, 0, 5, D);
+      const Matrix<T> context = mha.act.context.block(b * 5, h * D, 5, D);
+      CHECK((context - weights * V).cwiseAbs().maxCoeff() <= parity_tolerance<T>());
+    }
+  }
+  // Without the flags nothing is kept: the layer's (B, H, T, S) tensors are not filled.
+  MultiHeadAttention<T> plain(attention_config(12, 3).with_kv_heads(1));
+  plain(x, AttentionMode::Causal);
+  CHECK(plain.act.scores.size() == 0);
+  CHECK(plain.act.weights.size() == 0);
+  CHECK(y.dimension(1) == 5);
+}
+
 TEST_CASE("softmax weights are a distribution even for huge scores") {
   Matrix<float> scores(2, 3);
   scores << 1e30f, 1e30f, -1e30f, 88.0f, 89.0f, 90.0f;  // exp(90) overflows float without the max shift
