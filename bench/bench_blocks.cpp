@@ -55,18 +55,34 @@ Tensor3<float> random_input(Index batch, Index positions) {
 
 BlockConfig bert_block() {
   BlockConfig c;
-  c.attention = AttentionConfig{kWidth, kHeads, 0, 0, 0, true, true, std::nullopt};
-  c.ffn = FeedForwardConfig{kFfn, Activation::GeluErf, false, true};
-  c.norm = NormConfig{NormKind::LayerNorm, 1e-12, true};
+  c.attention.width = kWidth;
+  c.attention.heads = kHeads;
+  c.attention.qkv_bias = true;
+  c.attention.out_bias = true;
+  c.ffn.hidden = kFfn;
+  c.ffn.activation = Activation::GeluErf;
+  c.ffn.gated = false;
+  c.ffn.bias = true;
+  c.norm.kind = NormKind::LayerNorm;
+  c.norm.eps = 1e-12;
+  c.norm.bias = true;
   c.placement = NormPlacement::Post;
   return c;
 }
 
 BlockConfig llama_block() {
   BlockConfig c;
-  c.attention = AttentionConfig{kWidth, kHeads, 0, 0, 0, false, false, std::nullopt};
-  c.ffn = FeedForwardConfig{kFfn, Activation::SiLU, true, false};
-  c.norm = NormConfig{NormKind::RMSNorm, 1e-6, false};
+  c.attention.width = kWidth;
+  c.attention.heads = kHeads;
+  c.attention.qkv_bias = false;
+  c.attention.out_bias = false;
+  c.ffn.hidden = kFfn;
+  c.ffn.activation = Activation::SiLU;
+  c.ffn.gated = true;
+  c.ffn.bias = false;
+  c.norm.kind = NormKind::RMSNorm;
+  c.norm.eps = 1e-6;
+  c.norm.bias = false;
   c.placement = NormPlacement::Pre;
   return c;
 }

@@ -92,10 +92,17 @@ struct BertConfig {
   /// The encoder this family picks (see the top of this file).
   StackConfig encoder() const {
     StackConfig s;
-    s.block.attention = AttentionConfig{hidden_size, num_attention_heads, 0, 0, 0, /*qkv_bias=*/true, /*out_bias=*/true,
-                                        std::nullopt};
-    s.block.ffn = FeedForwardConfig{intermediate_size, hidden_act, /*gated=*/false, /*bias=*/true};
-    s.block.norm = NormConfig{NormKind::LayerNorm, layer_norm_eps, /*bias=*/true};
+    s.block.attention.width = hidden_size;          // C
+    s.block.attention.heads = num_attention_heads;  // H; D = C / H
+    s.block.attention.qkv_bias = true;
+    s.block.attention.out_bias = true;
+    s.block.ffn.hidden = intermediate_size;         // F
+    s.block.ffn.activation = hidden_act;            // GELU
+    s.block.ffn.gated = false;
+    s.block.ffn.bias = true;
+    s.block.norm.kind = NormKind::LayerNorm;
+    s.block.norm.eps = layer_norm_eps;
+    s.block.norm.bias = true;
     s.block.placement = NormPlacement::Post;
     s.layers = num_hidden_layers;
     s.final_norm = false;

@@ -123,14 +123,28 @@ struct LlamaConfig {
 
   StackConfig stack() const {
     StackConfig s;
-    s.block.attention = AttentionConfig{hidden_size, num_attention_heads, kv_heads(), head_width(), 0,
-                                        attention_bias, attention_bias, std::nullopt};
-    s.block.ffn = FeedForwardConfig{intermediate_size, hidden_act, /*gated=*/true, mlp_bias};
-    s.block.norm = NormConfig{NormKind::RMSNorm, rms_norm_eps, /*bias=*/false};
+    s.block.attention.width = hidden_size;           // C
+    s.block.attention.heads = num_attention_heads;   // H
+    s.block.attention.kv_heads = kv_heads();         // Hkv (GQA when Hkv < H)
+    s.block.attention.head_dim = head_width();       // D
+    s.block.attention.qkv_bias = attention_bias;
+    s.block.attention.out_bias = attention_bias;
+    s.block.ffn.hidden = intermediate_size;          // F
+    s.block.ffn.activation = hidden_act;             // SiLU: SwiGLU
+    s.block.ffn.gated = true;
+    s.block.ffn.bias = mlp_bias;
+    s.block.norm.kind = NormKind::RMSNorm;
+    s.block.norm.eps = rms_norm_eps;
+    s.block.norm.bias = false;
     s.block.placement = NormPlacement::Pre;
     s.layers = num_hidden_layers;
     s.final_norm = true;
-    s.rope = RopeConfig{head_width(), rope_theta, rope_layout, rope_scaling};
+    RopeConfig rope;
+    rope.head_dim = head_width();
+    rope.base = rope_theta;
+    rope.layout = rope_layout;
+    rope.scaling = rope_scaling;
+    s.rope = rope;
     return s;
   }
 

@@ -112,15 +112,31 @@ struct T5Config {
   /// The two stacks this family picks (see the top of this file).
   EncoderDecoderConfig stacks() const {
     StackConfig s;
-    s.block.attention = AttentionConfig{d_model, num_heads, 0, d_kv, 0, false, false, /*scale=*/1.0};
-    s.block.ffn = FeedForwardConfig{d_ff, activation, gated, /*bias=*/false};
-    s.block.norm = NormConfig{NormKind::RMSNorm, layer_norm_epsilon, /*bias=*/false};
+    s.block.attention.width = d_model;     // C
+    s.block.attention.heads = num_heads;   // H
+    s.block.attention.head_dim = d_kv;     // D (H·D may differ from C)
+    s.block.attention.qkv_bias = false;
+    s.block.attention.out_bias = false;
+    s.block.attention.scale = 1.0;         // no 1/√D: T5 folds it into its initialisation
+    s.block.ffn.hidden = d_ff;             // F
+    s.block.ffn.activation = activation;
+    s.block.ffn.gated = gated;             // "gated-gelu" (t5-v1_1, flan-t5) or plain "relu" (t5-small)
+    s.block.ffn.bias = false;
+    s.block.norm.kind = NormKind::RMSNorm;
+    s.block.norm.eps = layer_norm_epsilon;
+    s.block.norm.bias = false;
     s.block.placement = NormPlacement::Pre;
     s.layers = num_layers;
     s.final_norm = true;
-    s.relative_bias = RelativePositionBiasConfig{num_heads, relative_attention_num_buckets,
-                                                 relative_attention_max_distance, /*bidirectional=*/true};
-    EncoderDecoderConfig config{s, s};
+    RelativePositionBiasConfig bias;
+    bias.heads = num_heads;
+    bias.num_buckets = relative_attention_num_buckets;
+    bias.max_distance = relative_attention_max_distance;
+    bias.bidirectional = true;
+    s.relative_bias = bias;
+    EncoderDecoderConfig config;
+    config.encoder = s;
+    config.decoder = s;
     config.decoder.layers = num_decoder_layers;
     config.decoder.relative_bias->bidirectional = false;  // the decoder only looks left
     return config;

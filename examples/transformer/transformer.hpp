@@ -29,12 +29,23 @@ struct TransformerConfig {
 
   EncoderDecoderConfig stacks() const {
     StackConfig s;
-    s.block.attention = AttentionConfig{width, heads, 0, 0, 0, /*qkv_bias=*/true, /*out_bias=*/true, std::nullopt};
-    s.block.ffn = FeedForwardConfig{ffn, Activation::ReLU, /*gated=*/false, /*bias=*/true};
-    s.block.norm = NormConfig{NormKind::LayerNorm, eps, /*bias=*/true};
+    s.block.attention.width = width;  // C
+    s.block.attention.heads = heads;  // H; D = C / H
+    s.block.attention.qkv_bias = true;
+    s.block.attention.out_bias = true;
+    s.block.ffn.hidden = ffn;         // F
+    s.block.ffn.activation = Activation::ReLU;
+    s.block.ffn.gated = false;
+    s.block.ffn.bias = true;
+    s.block.norm.kind = NormKind::LayerNorm;
+    s.block.norm.eps = eps;
+    s.block.norm.bias = true;
     s.block.placement = NormPlacement::Post;
     s.layers = layers;
-    return EncoderDecoderConfig{s, s};
+    EncoderDecoderConfig config;
+    config.encoder = s;  // the encoder and the decoder have the same shape (§3.1)
+    config.decoder = s;
+    return config;
   }
 };
 
