@@ -1,12 +1,13 @@
 // bench_blocks — the attention core and each block at the BERT-base shape (C = 768, H = 12, D = 64,
 // F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter.
 //
-// Run (see ../shared/PERF_NOTES.md for fair conditions):
+// Run (docs/performance.md: the conditions that change the figures, and the reference figures):
 //     OMP_PROC_BIND=true OMP_PLACES=cores ./build/release/bench/bench_blocks --benchmark_counters_tabular=true
 // Each case runs on 1 and 2 threads (Eigen::setNbThreads; more than one needs the OpenMP build, which bench/
 // uses when OpenMP is found).
-// Reference on this machine (PERF_NOTES): PyTorch 1.13 TransformerEncoderLayer 768/12/3072, B=1, T=128,
-// one thread: 12.7 ms; B=8: 84 ms. Eigen 3.4 GEMM at these shapes: 109–116 GFLOP/s on one thread.
+// Reference (docs/performance.md; measured again by bench/torch_reference.py encoder): PyTorch 1.13
+// TransformerEncoderLayer 768/12/3072, B=1, T=128, one thread: 12.7 ms; B=8: 84 ms. Eigen 3.4 GEMM at these
+// shapes: 109–116 GFLOP/s on one thread.
 //
 // FLOP counts (multiply-add = 2 FLOPs; the softmax, norms and activations are left out — they are small):
 //     projection  2·N·in·out        with N = B·T tokens
