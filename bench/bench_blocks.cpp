@@ -1,12 +1,13 @@
 // bench_blocks — the attention core and each block at the BERT-base shape (C = 768, H = 12, D = 64,
 // F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter.
 //
-// Run (see ../shared/PERF_NOTES.md for fair conditions):
+// Run (docs/performance.md: the conditions that change the figures, and the reference figures):
 //     OMP_PROC_BIND=true OMP_PLACES=cores ./build/release/bench/bench_blocks --benchmark_counters_tabular=true
 // Each case runs on 1 and 2 threads (Eigen::setNbThreads; more than one needs the OpenMP build, which bench/
 // uses when OpenMP is found).
-// Reference on this machine (PERF_NOTES): PyTorch 1.13 TransformerEncoderLayer 768/12/3072, B=1, T=128,
-// one thread: 12.7 ms; B=8: 84 ms. Eigen 3.4 GEMM at these shapes: 109–116 GFLOP/s on one thread.
+// Reference (docs/performance.md; measured again by bench/torch_reference.py encoder): PyTorch 1.13
+// TransformerEncoderLayer 768/12/3072, B=1, T=128, one thread: 12.7 ms; B=8: 84 ms. Eigen 3.4 GEMM at these
+// shapes: 109–116 GFLOP/s on one thread.
 //
 // FLOP counts (multiply-add = 2 FLOPs; the softmax, norms and activations are left out — they are small):
 //     projection  2·N·in·out        with N = B·T tokens
@@ -55,18 +56,34 @@ Tensor3<float> random_input(Index batch, Index positions) {
 
 BlockConfig bert_block() {
   BlockConfig c;
-  c.attention = AttentionConfig{kWidth, kHeads, 0, 0, 0, true, true, std::nullopt};
-  c.ffn = FeedForwardConfig{kFfn, Activation::GeluErf, false, true};
-  c.norm = NormConfig{NormKind::LayerNorm, 1e-12, true};
+  c.attention.width = kWidth;
+  c.attention.heads = kHeads;
+  c.attention.qkv_bias = true;
+  c.attention.out_bias = true;
+  c.ffn.hidden = kFfn;
+  c.ffn.activation = Activation::GeluErf;
+  c.ffn.gated = false;
+  c.ffn.bias = true;
+  c.norm.kind = NormKind::LayerNorm;
+  c.norm.eps = 1e-12;
+  c.norm.bias = true;
   c.placement = NormPlacement::Post;
   return c;
 }
 
 BlockConfig llama_block() {
   BlockConfig c;
-  c.attention = AttentionConfig{kWidth, kHeads, 0, 0, 0, false, false, std::nullopt};
-  c.ffn = FeedForwardConfig{kFfn, Activation::SiLU, true, false};
-  c.norm = NormConfig{NormKind::RMSNorm, 1e-6, false};
+  c.attention.width = kWidth;
+  c.attention.heads = kHeads;
+  c.attention.qkv_bias = false;
+  c.attention.out_bias = false;
+  c.ffn.hidden = kFfn;
+  c.ffn.activation = Activation::SiLU;
+  c.ffn.gated = true;
+  c.ffn.bias = false;
+  c.norm.kind = NormKind::RMSNorm;
+  c.norm.eps = 1e-6;
+  c.norm.bias = false;
   c.placement = NormPlacement::Pre;
   return c;
 }

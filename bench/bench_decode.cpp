@@ -9,10 +9,12 @@
 //                                  each step reads every weight once and only the attention grows with the
 //                                  position
 //
-// Run (see ../shared/PERF_NOTES.md): ./build/release/bench/bench_decode --benchmark_counters_tabular=true
+// Run (docs/performance.md: conditions and reference figures):
+//     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
 // Threads take effect only when built with OpenMP (found automatically); Eigen parallelises matrix-matrix
-// products, not the matrix-vector products of a single decode step. Reference on this machine (PERF_NOTES):
-// PyTorch eager with a KV cache, stories15M 138 tok/s; stories110M 18.4 tok/s (1 thread), 25.5 (2 threads).
+// products, not the matrix-vector products of a single decode step. Reference (docs/performance.md; measured
+// again by bench/torch_reference.py decode): PyTorch eager with a KV cache, stories15M 138 tok/s; stories110M
+// 18.4 tok/s (1 thread), 25.5 (2 threads).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>

@@ -13,8 +13,10 @@
 //     ./build/release/examples/bert/bert --model ~/models/bert-base-uncased --text "Paris is the [MASK] of France."
 // Compare with another implementation:
 //     ... --ids 101,3000,2003,1996,103,1997,2605,1012,102 --dump bert.safetensors
+// The options and what they mean: bert --help (the table in bert/bert_options.hpp).
 #include "bert/bert.hpp"
-#include "common/cli.hpp"
+#include "bert/bert_options.hpp"
+#include "common/family_cli.hpp"
 
 #include <cstdio>
 #include <string>
@@ -23,34 +25,7 @@ using namespace eigenformer;
 
 namespace {
 
-const char* const kHelp = R"(usage: bert --model DIR (--ids LIST | --text TEXT) [--mask-id ID] [--embed [--pooling mean|cls|pooler]]
-            [--candidates N] [--dump FILE] [--double]
-
-Runs a BERT checkpoint (Hugging Face layout, model_type "bert": bert-base-uncased, bert-large-*, fine-tuned
-classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sentence:
-  fill-mask      when the checkpoint has a masked-LM head and the input holds [MASK] tokens: the top-k
-                 candidates for each of them
-  classification when the checkpoint has a classifier: the probability of each label (id2label)
-  embedding      with --embed, or when the checkpoint has neither head: a sentence vector
-
-  --model DIR     the checkpoint folder: config.json and model.safetensors (or a sharded index); vocab.txt or
-                  tokenizer.json in it are used for --text and to print tokens
-  --ids LIST      the input as token ids, comma-separated (bert-base-uncased: 101 = [CLS], 102 = [SEP], 103 = [MASK])
-  --text TEXT     the input as text, through the folder's tokenizer ([CLS] and [SEP] are added; write [MASK]
-                  where a word should be guessed)
-  --mask-id ID    the id of [MASK] (default: from the tokenizer; required with --ids when there is none)
-  --embed         print the sentence embedding
-  --pooling KIND  mean (default: the mean of the last hidden states), cls (the [CLS] hidden state) or pooler
-                  (tanh layer over [CLS], when the checkpoint has one)
-  --candidates N  how many candidates to print for each [MASK] (default 5)
-  --dump FILE     also write, in F32 safetensors: logits (Scalar, V) of the masked-LM head (or (L) of the classifier),
-                  pooler_output (C), hidden_states.<i> (Scalar, C) for i = 0 (the embeddings) to N, attentions.<i>
-                  (H, Scalar, Scalar) for each layer — the meaning of Hugging Face's output_hidden_states / output_attentions
-  --double        compute in double instead of float
-  --help          this text
-
-Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.
-)";
+constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
 
 template <class Scalar>
 int run(const cli::Arguments& args) {
@@ -84,7 +59,7 @@ int run(const cli::Arguments& args) {
   // 4) Fill-mask: the masked-LM scores at each [MASK] position.
   std::optional<TokenId> mask_id;
   if (args.has("--mask-id")) {
-    mask_id = static_cast<TokenId>(args.positive("--mask-id", 0));
+    mask_id = static_cast<TokenId>(args.integer("--mask-id", 0, std::numeric_limits<TokenId>::max()));
   } else if (tokenizer) {
     mask_id = tokenizer->special_tokens().id(tokenizers::Role::mask);
   }
@@ -97,7 +72,7 @@ int run(const cli::Arguments& args) {
       if (ids[t] != *mask_id) continue;
       any = true;
       std::printf("[MASK] at position %zu:\n", t);
-      cli::print_candidates(cli::top_k(logits.row(static_cast<Index>(t)), args.positive("--candidates", 5)), tokenizer);
+      cli::print_candidates(cli::top_k(logits.row(static_cast<Index>(t)), args.integer_or("--candidates", 1, kMaxCandidates, 5)), tokenizer);
     }
     if (!any && mask_id) std::printf("no [MASK] (id %d) in the input: nothing to fill\n", *mask_id);
     if (!mask_id) std::printf("the [MASK] id is unknown (no tokenizer files): pass --mask-id to fill masks\n");
@@ -155,10 +130,4 @@ int run(const cli::Arguments& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::vector<cli::Option> options = cli::common_options();
-  options.push_back({"--mask-id", true});
-  options.push_back({"--embed", false});
-  options.push_back({"--pooling", true});
-  return cli::run_program(argc, argv, "bert", kHelp, options, &run<float>, &run<double>);
-}
+int main(int argc, char** argv) { return cli::run_program(argc, argv, cli::bert_options(), &run<float>, &run<double>); }

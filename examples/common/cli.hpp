@@ -1,32 +1,37 @@
-// examples/common/cli.hpp — the command-line contract the family programs (bert, llama, t5) share.
+// examples/common/cli.hpp — the command line of every example program, written once per program as a table.
 //
-//     <program> --model DIR [--ids 101,7592,102 | --text "..."] [--dump FILE.safetensors] [--candidates N] [--double]
+// A program describes its options in one cli::Table: each option's name, the placeholder of its value and its
+// help text. From that table come the parser (an unknown option, a missing value, an option given twice are
+// usage errors naming the option) and the --help text; nothing about an option is written anywhere else.
 //
-//   --model DIR    a Hugging Face checkpoint folder (config.json + model.safetensors or a sharded index)
-//   --ids LIST     input token ids, comma-separated, bypassing any tokenizer
-//   --text TEXT    input text, through the tokenizer files of the folder (tokenizer.json, vocab.txt, ...)
-//   --dump FILE    writes logits, hidden_states.<i> and attentions.<i> in F32 (models/dump.hpp)
-//   --candidates N how many candidates to print
-//   --double       computes in double instead of float
-//   --help         the program's own help
+//     const cli::Table table = ...;                      // name, value placeholder, help — once
+//     return cli::run("llama", [&] {
+//       const cli::Arguments args(argc, argv, table);    // throws UsageError for a wrong command line
+//       if (args.has("--help")) return cli::print_help(table);
+//       const std::int64_t n = args.integer_or("--candidates", 1, 1000, 10);
+//       ...
+//     });
 //
-// Every failure ends the program with one line on stderr, "<program>: error: <message>", where the message
-// names the file, field, tensor or option at fault; the exit code is 1, or 2 for a usage mistake (an unknown
-// option, a missing value).
+// Why our own parser and not CLI11 (Debian's libcli11-dev): the library depends on Eigen alone, and the example
+// programs should not add a dependency a student must install to build them; and these ~150 lines are meant to
+// be read — a student sees the whole path from argv to a typed value, with errors that name the option.
+//
+// Every failure ends the program with one line on stderr, "<program>: error: <message>"; the exit code is 1, or
+// 2 for a usage mistake (an unknown option, a missing value, a malformed number).
 #pragma once
 
-#include <eigenformer/eigenformer.hpp>
-#include <eigenformer/models.hpp>
-#include <eigenformer/tokenizers.hpp>
+#include <eigenformer/core/error.hpp>
 
 #include <algorithm>
-#include <cmath>
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
-#include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
-#include <optional>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -38,30 +43,114 @@ class UsageError : public ValueError {
   using ValueError::ValueError;
 };
 
+/// One command-line option: the only place its name, its value and its meaning are written.
 struct Option {
-  std::string name;  // "--model"
-  bool takes_value;  // "--model DIR" (true) or "--double" (false)
+  std::string name;   // "--model"
+  std::string value;  // the placeholder of its value in --help ("DIR"); empty for a flag that takes none
+  std::string help;   // what it means; '\n' starts a continuation line
 };
 
-/// The options every family program accepts.
-inline std::vector<Option> common_options() {
-  return {{"--model", true}, {"--ids", true}, {"--text", true}, {"--dump", true},
-          {"--candidates", true}, {"--double", false}, {"--help", false}};
+/// Options under one heading of --help ("" for the first, unnamed group).
+struct Section {
+  std::string heading;
+  std::vector<Option> options;
+};
+
+/// A program's whole command line: what --help prints, and what the parser accepts.
+struct Table {
+  std::string program;   // "llama"
+  std::string usage;     // the synopsis, after "usage: " (may span lines)
+  std::string about;     // a paragraph: what the program does
+  std::vector<Section> sections;
+  std::string epilogue;  // after the options (exit codes, ...)
+
+  /// The option called `name`, or nullptr.
+  const Option* find(const std::string& name) const {
+    for (const Section& s : sections) {
+      for (const Option& o : s.options) {
+        if (o.name == name) return &o;
+      }
+    }
+    return nullptr;
+  }
+
+  /// The --help text: usage, about, then each section's options in a column, help text beside them.
+  std::string help() const {
+    std::size_t column = 0;  // the widest "--name VALUE", so that every help text starts in one column
+    for (const Section& s : sections) {
+      for (const Option& o : s.options) column = std::max(column, label(o).size());
+    }
+    column += 4;  // two spaces before the label, two after
+    std::string out = "usage: " + usage + "\n";
+    if (!about.empty()) out += "\n" + about + "\n";
+    for (const Section& s : sections) {
+      out += "\n";
+      if (!s.heading.empty()) out += s.heading + "\n";
+      for (const Option& o : s.options) {
+        std::string line = "  " + label(o);
+        line.resize(column, ' ');
+        std::size_t start = 0;
+        while (true) {  // the help text, each continuation line indented to the column
+          const std::size_t end = std::min(o.help.find('\n', start), o.help.size());
+          out += line + o.help.substr(start, end - start) + "\n";
+          if (end == o.help.size()) break;
+          start = end + 1;
+          line = std::string(column, ' ');
+        }
+      }
+    }
+    if (!epilogue.empty()) out += "\n" + epilogue + "\n";
+    return out;
+  }
+
+  /// "--model DIR" or "--double".
+  static std::string label(const Option& o) { return o.value.empty() ? o.name : o.name + " " + o.value; }
+};
+
+/// Prints the table's --help on stdout; returns 0, the exit code of --help.
+inline int print_help(const Table& table) {
+  std::fputs(table.help().c_str(), stdout);
+  return 0;
 }
 
-/// The parsed command line: each option at most once.
+/// `text` as an integer in [min, max]. UsageError naming `what` (the option) and the text otherwise: the one
+/// integer parser of the programs — no sign unless min < 0, no spaces, no "1e3", no overflow.
+inline std::int64_t parse_integer(const std::string& text, const std::string& what, std::int64_t min, std::int64_t max) {
+  const std::size_t digits_from = !text.empty() && text[0] == '-' && min < 0 ? 1 : 0;
+  const bool digits = text.size() > digits_from && text.find_first_not_of("0123456789", digits_from) == std::string::npos;
+  if (!digits) {
+    const std::string kind = min == 0 ? "a non-negative integer" : min == 1 ? "a positive integer" : "an integer";
+    throw UsageError(detail::cat(what, " needs ", kind, ", got '", text, "'"));
+  }
+  errno = 0;
+  const long long value = std::strtoll(text.c_str(), nullptr, 10);
+  if (errno == ERANGE || value < min || value > max) {
+    throw UsageError(detail::cat(what, " must lie in [", min, ", ", max, "], got '", text, "'"));
+  }
+  return value;
+}
+
+/// `text` as a finite or infinite decimal number (strtod's syntax, the whole text). UsageError naming `what`.
+inline double parse_number(const std::string& text, const std::string& what) {
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size()) {
+    throw UsageError(detail::cat(what, " needs a number, got '", text, "'"));
+  }
+  return value;
+}
+
+/// The parsed command line: only the table's options, each at most once, each value present.
 class Arguments {
  public:
-  Arguments(int argc, char** argv, const std::vector<Option>& options) {
+  Arguments(int argc, char** argv, const Table& table) : table_(&table) {
     for (int i = 1; i < argc; ++i) {
       const std::string arg = argv[i];
-      const auto known = std::find_if(options.begin(), options.end(), [&](const Option& o) { return o.name == arg; });
-      if (known == options.end()) {
-        throw UsageError(detail::cat("unknown argument '", arg, "' (see --help)"));
-      }
+      const Option* option = table.find(arg);
+      if (option == nullptr) throw UsageError(detail::cat("unknown argument '", arg, "' (see --help)"));
       if (values_.count(arg) != 0) throw UsageError(detail::cat(arg, " is given twice"));
-      if (known->takes_value) {
-        if (i + 1 >= argc) throw UsageError(detail::cat(arg, " needs a value (see --help)"));
+      if (!option->value.empty()) {
+        if (i + 1 >= argc) throw UsageError(detail::cat(arg, " needs a value: ", Table::label(*option), " (see --help)"));
         values_[arg] = argv[++i];
       } else {
         values_[arg] = "";
@@ -69,138 +158,56 @@ class Arguments {
     }
   }
 
-  bool has(const std::string& option) const { return values_.count(option) != 0; }
+  /// Whether this program's table has `option` at all (shared code asks before reading an optional feature).
+  bool accepts(const std::string& option) const { return table_->find(option) != nullptr; }
 
+  bool has(const std::string& option) const {
+    check_known(option);
+    return values_.count(option) != 0;
+  }
+
+  /// The value of a required option (UsageError when it was not given).
   const std::string& value(const std::string& option) const {
+    check_known(option);
     auto it = values_.find(option);
     if (it == values_.end()) throw UsageError(detail::cat(option, " is required (see --help)"));
     return it->second;
   }
 
-  /// A positive integer option, or `fallback` when absent.
-  Index positive(const std::string& option, Index fallback) const {
-    if (!has(option)) return fallback;
-    const std::string& text = value(option);
-    const bool digits = !text.empty() && text.size() <= 9 && text.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits || std::stol(text) == 0) {
-      throw UsageError(detail::cat(option, " needs a positive integer, got '", text, "'"));
+  /// The value of a required integer option, in [min, max] (parse_integer above).
+  std::int64_t integer(const std::string& option, std::int64_t min, std::int64_t max) const {
+    return parse_integer(value(option), option, min, max);
+  }
+  /// The same, or `fallback` when the option is absent.
+  std::int64_t integer_or(const std::string& option, std::int64_t min, std::int64_t max, std::int64_t fallback) const {
+    return has(option) ? integer(option, min, max) : fallback;
+  }
+
+  /// The value of a required number option.
+  double number(const std::string& option) const { return parse_number(value(option), option); }
+
+  /// Whether any option of the section headed `heading` was given (e.g. the generation options).
+  bool any_in(const std::string& heading) const {
+    for (const Section& s : table_->sections) {
+      if (s.heading != heading) continue;
+      for (const Option& o : s.options) {
+        if (values_.count(o.name) != 0) return true;
+      }
     }
-    return static_cast<Index>(std::stol(text));
+    return false;
   }
 
  private:
+  // A program asking for an option its table lacks is a bug in the program, not in the command line.
+  void check_known(const std::string& option) const {
+    if (table_->find(option) == nullptr) {
+      throw Error(detail::cat("[cli] the program asks for ", option, ", which its option table lacks"));
+    }
+  }
+
+  const Table* table_;
   std::map<std::string, std::string> values_;
 };
-
-/// "101,7592,102" → {101, 7592, 102}. ValueError naming the option and the bad item.
-inline TokenSequence parse_ids(const std::string& text, const std::string& option) {
-  TokenSequence ids;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (item.empty() || item.size() > 10 || item.find_first_not_of("0123456789") != std::string::npos ||
-        std::stoll(item) > 2147483647LL) {
-      throw ValueError(detail::cat(option, ": '", item, "' is not a token id (expected comma-separated non-negative ",
-                                   "integers, e.g. ", option, " 101,7592,102)"));
-    }
-    ids.push_back(static_cast<TokenId>(std::stoll(item)));
-    start = comma + 1;
-  }
-  return ids;
-}
-
-/// ValueError unless every id lies in [0, vocab_size).
-inline void check_vocabulary(const TokenSequence& ids, Index vocab_size, const std::string& what) {
-  for (std::size_t t = 0; t < ids.size(); ++t) {
-    if (ids[t] < 0 || ids[t] >= vocab_size) {
-      throw ValueError(detail::cat(what, ": token id ", ids[t], " at position ", t, " is outside the vocabulary of ",
-                                   vocab_size, " tokens (vocab_size in config.json)"));
-    }
-  }
-}
-
-/// One sequence as a (1, T) batch.
-inline TokenIds as_batch(const TokenSequence& ids) {
-  TokenIds batch(1, static_cast<Index>(ids.size()));
-  for (std::size_t t = 0; t < ids.size(); ++t) batch(0, static_cast<Index>(t)) = ids[t];
-  return batch;
-}
-
-/// The tokenizer of a checkpoint folder, when it ships tokenizer files (nullopt otherwise).
-inline std::optional<tokenizers::Tokenizer> open_tokenizer(const std::string& folder) {
-  namespace fs = std::filesystem;
-  const fs::path dir(folder);
-  const bool present = fs::is_regular_file(dir / "tokenizer.json") || fs::is_regular_file(dir / "tokenizer.model") ||
-                       fs::is_regular_file(dir / "vocab.txt") || fs::is_regular_file(dir / "vocab.json");
-  if (!present) return std::nullopt;
-  return tokenizers::load_tokenizer(folder);
-}
-
-/// Usage check, before anything is loaded: exactly one of --ids and --text, and --ids well formed.
-inline void check_input_given(const Arguments& args, const std::string& ids_option = "--ids",
-                              const std::string& text_option = "--text") {
-  if (args.has(ids_option) == args.has(text_option)) {
-    throw UsageError(detail::cat("give the input as ", ids_option, " or as ", text_option, " (one of them)"));
-  }
-  if (args.has(ids_option)) parse_ids(args.value(ids_option), ids_option);
-}
-
-/// The input ids: --ids, or --text through the tokenizer (with the template's special tokens, and special
-/// tokens such as [MASK] accepted in the text). Exactly one of the two is required.
-inline TokenSequence input_ids(const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
-                               const std::string& ids_option = "--ids", const std::string& text_option = "--text") {
-  check_input_given(args, ids_option, text_option);
-  if (args.has(ids_option)) return parse_ids(args.value(ids_option), ids_option);
-  if (!tokenizer) {
-    throw ValueError(detail::cat(text_option, " needs tokenizer files (tokenizer.json, tokenizer.model, vocab.txt or ",
-                                 "vocab.json + merges.txt) in the model folder; there are none, so pass ", ids_option));
-  }
-  return tokenizer->encode(args.value(text_option), tokenizers::EncodeOptions{}.with_special_tokens().allow_all());
-}
-
-/// How a token looks: its spelling from the tokenizer, quoted, or "" without one.
-inline std::string token_text(const std::optional<tokenizers::Tokenizer>& tokenizer, TokenId id) {
-  if (!tokenizer) return "";
-  const std::optional<std::string> t = tokenizer->id_to_token(id);
-  return t ? "\"" + *t + "\"" : "";
-}
-
-inline std::string join_ids(const TokenSequence& ids) {
-  std::string out;
-  for (std::size_t i = 0; i < ids.size(); ++i) out += (i ? "," : "") + std::to_string(ids[i]);
-  return out;
-}
-
-/// The k largest entries of a row of logits, with their softmax probabilities over the whole row.
-struct Candidate {
-  TokenId id;
-  double logit;
-  double probability;
-};
-template <class Row>
-std::vector<Candidate> top_k(const Row& logits, Index k) {
-  const generation::Scores scores(logits.data(), logits.data() + logits.size());
-  const std::vector<double> p = generation::softmax(scores);  // the probabilities generation would draw from
-  std::vector<Candidate> all;
-  for (std::size_t v = 0; v < scores.size(); ++v) all.push_back({static_cast<TokenId>(v), scores[v], p[v]});
-  k = std::min<Index>(k, static_cast<Index>(all.size()));
-  std::partial_sort(all.begin(), all.begin() + k, all.end(),
-                    [](const Candidate& a, const Candidate& b) { return a.logit > b.logit; });
-  all.resize(static_cast<std::size_t>(k));
-  return all;
-}
-
-inline void print_candidates(const std::vector<Candidate>& candidates,
-                             const std::optional<tokenizers::Tokenizer>& tokenizer) {
-  std::printf("  %4s %8s %10s %8s  %s\n", "rank", "id", "logit", "prob", tokenizer ? "token" : "");
-  for (std::size_t i = 0; i < candidates.size(); ++i) {
-    std::printf("  %4zu %8d %10.4f %8.4f  %s\n", i + 1, candidates[i].id, candidates[i].logit, candidates[i].probability,
-                token_text(tokenizer, candidates[i].id).c_str());
-  }
-}
 
 /// Runs a program's body; every exception becomes one line on stderr and exit code 1 (2 for usage errors).
 inline int run(const char* program, const std::function<int()>& body) {
@@ -219,20 +226,6 @@ inline int run(const char* program, const std::function<int()>& body) {
   } catch (const std::exception& e) {
     return report(e.what(), 1);
   }
-}
-
-/// A family program's main(): parses the command line against `options`, prints `help` for --help, runs the
-/// body in float (or in double with --double), and turns every exception into one line on stderr (run above).
-inline int run_program(int argc, char** argv, const char* program, const char* help, const std::vector<Option>& options,
-                       int (*in_float)(const Arguments&), int (*in_double)(const Arguments&)) {
-  return run(program, [&] {
-    const Arguments args(argc, argv, options);
-    if (args.has("--help")) {
-      std::fputs(help, stdout);
-      return 0;
-    }
-    return args.has("--double") ? in_double(args) : in_float(args);
-  });
 }
 
 }  // namespace eigenformer::cli

@@ -1,18 +1,5 @@
 // examples/common/generate_cli.hpp — text generation from the command line, shared by the llama and t5
-// programs.
-//
-//   --prompt TEXT             generate from this text (through the folder's tokenizer), or
-//   --ids LIST --max-new-tokens N   generate from these token ids
-//   --chat                    (Llama 3) the prompt is a user message in the chat format; --system TEXT
-//   --max-new-tokens N        how many tokens at most
-//   --strategy S              greedy | sample | beam
-//   --num-beams N  --length-penalty X  --early-stopping true|false|never  --num-return-sequences N
-//   --temperature X  --top-k N  --top-p X  --min-p X  --seed N
-//   --repetition-penalty X  --no-repeat-ngram N  --stop TEXT  --eos LIST
-//   --stream                  print the text as it comes (greedy and sampling)
-//   --trace FILE              write every step (candidates after each filter, or the tree of beams) as JSON
-//   --explain                 print that trace as text
-//   --no-cache                recompute every position at every step (to check the KV cache)
+// programs: the generation options (one table section, below), the settings they make, and the loop's output.
 //
 // Settings come, from weakest to strongest: config.json (EOS ids), generation_config.json in the folder (the
 // checkpoint's recommendations), then these flags — Hugging Face's precedence (generation/config.hpp).
@@ -23,54 +10,63 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "common/cli.hpp"
+#include "common/family_cli.hpp"
 
 namespace eigenformer::cli {
 
-inline const std::vector<Option>& generation_options() {
-  static const std::vector<Option> options = {
-      {"--prompt", true},      {"--system", true},         {"--max-new-tokens", true}, {"--strategy", true},
-      {"--num-beams", true},   {"--length-penalty", true}, {"--early-stopping", true}, {"--num-return-sequences", true},
-      {"--temperature", true}, {"--top-k", true},          {"--top-p", true},          {"--min-p", true},
-      {"--seed", true},        {"--repetition-penalty", true}, {"--no-repeat-ngram", true}, {"--stop", true},
-      {"--eos", true},         {"--trace", true},          {"--chat", false},          {"--stream", false},
-      {"--explain", false},    {"--no-cache", false}};
-  return options;
+/// The heading of the generation options: any of them on the command line means "generate".
+inline const char* const kGenerationHeading = "Generation (settings from generation_config.json, overridden by these flags):";
+
+/// What differs between the programs in the generation options.
+struct GenerationOptionHelp {
+  std::string prompt;      // what --prompt is ("the text to continue", "the source text")
+  bool chat = false;       // --chat and --system (Llama 3's chat format)
+  std::string no_cache;    // what --no-cache recomputes
+};
+
+/// The generation options, with their meaning: one place for the llama and t5 programs.
+inline Section generation_options(const GenerationOptionHelp& help) {
+  Section s;
+  s.heading = kGenerationHeading;
+  s.options.push_back({"--prompt", "TEXT", help.prompt});
+  if (help.chat) {
+    s.options.push_back({"--chat", "", "Llama 3 chat format: --prompt is the user's message"});
+    s.options.push_back({"--system", "TEXT", "with --chat: the system turn"});
+  }
+  const std::vector<Option> rest = {
+      {"--max-new-tokens", "N", "at most N new tokens (default 20, or from generation_config.json)"},
+      {"--strategy", "S", "greedy (default), sample or beam"},
+      {"--num-beams", "N", "beam search width (implies --strategy beam)"},
+      {"--length-penalty", "X", "beam score = sum of log p / length^X (default 1)"},
+      {"--early-stopping", "E", "beam search: true, false (default) or never"},
+      {"--num-return-sequences", "N", "beams: the N best; sampling: N samples"},
+      {"--temperature", "X", "sampling: scores / X (0 = greedy)"},
+      {"--top-k", "N", "sampling: keep the N best tokens (default 50; 0 = off)"},
+      {"--top-p", "X", "sampling: keep the smallest set of probability >= X (nucleus)"},
+      {"--min-p", "X", "sampling: keep tokens with p >= X * p_max"},
+      {"--seed", "N", "sampling: the random seed (the same seed reproduces a run)"},
+      {"--repetition-penalty", "X", "divide (multiply) the scores of tokens already present by X"},
+      {"--no-repeat-ngram", "N", "forbid repeating any N-gram"},
+      {"--stop", "TEXT", "stop when the generated text contains TEXT"},
+      {"--eos", "LIST", "the end-of-sequence ids (default: generation_config.json, then config.json)"},
+      {"--stream", "", "print the text as it is generated"},
+      {"--trace", "FILE", "write each step (candidates after every filter, or the beams) as JSON"},
+      {"--explain", "", "print that trace"},
+      {"--no-cache", "", help.no_cache}};
+  s.options.insert(s.options.end(), rest.begin(), rest.end());
+  return s;
 }
 
-inline void add_generation_options(std::vector<Option>& options) {
-  options.insert(options.end(), generation_options().begin(), generation_options().end());
-}
+/// The largest count a generation option takes (tokens, beams, sequences): far beyond any model's context.
+constexpr std::int64_t kMaxCount = std::numeric_limits<std::int32_t>::max();
 
 /// Generation mode: any generation option on the command line.
-inline bool wants_generation(const Arguments& args) {
-  for (const Option& o : generation_options()) {
-    if (args.has(o.name)) return true;
-  }
-  return false;
-}
-
-inline double number(const Arguments& args, const std::string& option) {
-  const std::string& text = args.value(option);
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size()) {
-    throw UsageError(eigenformer::detail::cat(option, " needs a number, got '", text, "'"));
-  }
-  return v;
-}
-
-inline std::int64_t count(const Arguments& args, const std::string& option) {
-  const std::string& text = args.value(option);
-  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
-    throw UsageError(eigenformer::detail::cat(option, " needs a non-negative integer, got '", text, "'"));
-  }
-  return std::stoll(text);
-}
+inline bool wants_generation(const Arguments& args) { return args.any_in(kGenerationHeading); }
 
 /// The settings for this run: defaults, then generation_config.json of `folder`, then the flags.
 /// `prompt_length` turns generation_config.json's max_length (prompt included) into max_new_tokens.
@@ -96,13 +92,13 @@ inline generation::GenerationConfig generation_settings(const Arguments& args, c
     else if (s == "beam") c.strategy = Strategy::Beam;
     else throw UsageError(eigenformer::detail::cat("--strategy must be greedy, sample or beam, got '", s, "'"));
   }
-  if (args.has("--max-new-tokens")) c.max_new_tokens = count(args, "--max-new-tokens");
+  if (args.has("--max-new-tokens")) c.max_new_tokens = args.integer("--max-new-tokens", 0, kMaxCount);
   if (args.has("--num-beams")) {
-    c.num_beams = count(args, "--num-beams");
+    c.num_beams = args.integer("--num-beams", 0, kMaxCount);
     if (!args.has("--strategy") && c.num_beams > 1) c.strategy = Strategy::Beam;
   }
   if (c.strategy != Strategy::Beam) c.num_beams = 1;
-  if (args.has("--length-penalty")) c.length_penalty = number(args, "--length-penalty");
+  if (args.has("--length-penalty")) c.length_penalty = args.number("--length-penalty");
   if (args.has("--early-stopping")) {
     const std::string& e = args.value("--early-stopping");
     if (e == "true") c.early_stopping = EarlyStopping::Yes;
@@ -110,14 +106,14 @@ inline generation::GenerationConfig generation_settings(const Arguments& args, c
     else if (e == "never") c.early_stopping = EarlyStopping::Never;
     else throw UsageError(eigenformer::detail::cat("--early-stopping must be true, false or never, got '", e, "'"));
   }
-  if (args.has("--num-return-sequences")) c.num_return_sequences = count(args, "--num-return-sequences");
-  if (args.has("--temperature")) c.temperature = number(args, "--temperature");
-  if (args.has("--top-k")) c.top_k = count(args, "--top-k");
-  if (args.has("--top-p")) c.top_p = number(args, "--top-p");
-  if (args.has("--min-p")) c.min_p = number(args, "--min-p");
-  if (args.has("--seed")) c.seed = static_cast<std::uint64_t>(count(args, "--seed"));
-  if (args.has("--repetition-penalty")) c.repetition_penalty = number(args, "--repetition-penalty");
-  if (args.has("--no-repeat-ngram")) c.no_repeat_ngram_size = count(args, "--no-repeat-ngram");
+  if (args.has("--num-return-sequences")) c.num_return_sequences = args.integer("--num-return-sequences", 0, kMaxCount);
+  if (args.has("--temperature")) c.temperature = args.number("--temperature");
+  if (args.has("--top-k")) c.top_k = args.integer("--top-k", 0, kMaxCount);
+  if (args.has("--top-p")) c.top_p = args.number("--top-p");
+  if (args.has("--min-p")) c.min_p = args.number("--min-p");
+  if (args.has("--seed")) c.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, std::numeric_limits<std::int64_t>::max()));
+  if (args.has("--repetition-penalty")) c.repetition_penalty = args.number("--repetition-penalty");
+  if (args.has("--no-repeat-ngram")) c.no_repeat_ngram_size = args.integer("--no-repeat-ngram", 0, kMaxCount);
   if (args.has("--stop")) c.stop_strings = {args.value("--stop")};
   if (args.has("--eos")) c.eos_token_ids = parse_ids(args.value("--eos"), "--eos");
   if (args.has("--no-cache")) c.use_cache = false;
@@ -139,13 +135,13 @@ inline void check_generation_usage(const Arguments& args, const std::string& fol
 /// The prompt's ids: --prompt through the tokenizer (plain, or Llama 3 chat with --chat), or --ids.
 inline TokenSequence generation_prompt(const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer) {
   if (args.has("--ids")) {
-    if (args.has("--chat")) throw UsageError("--chat formats text: use it with --prompt, not --ids");
+    if (args.accepts("--chat") && args.has("--chat")) throw UsageError("--chat formats text: use it with --prompt, not --ids");
     return parse_ids(args.value("--ids"), "--ids");
   }
   if (!tokenizer) {
     throw ValueError("--prompt needs tokenizer files in the model folder (tokenizer.json, ...); there are none, so pass --ids");
   }
-  if (args.has("--chat")) {
+  if (args.accepts("--chat") && args.has("--chat")) {
     std::vector<generation::ChatMessage> messages;
     if (args.has("--system")) messages.push_back({"system", args.value("--system")});
     messages.push_back({"user", args.value("--prompt")});

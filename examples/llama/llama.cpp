@@ -18,9 +18,10 @@
 //     cmake --preset debug && cmake --build --preset debug --target llama
 //     gdb --args ./build/debug/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5,17
 //     (gdb) break eigenformer::scaled_dot_product_attention     # the attention core, once per layer
-#include "common/cli.hpp"
+// The options and what they mean: llama --help (the table in llama/llama_options.hpp).
 #include "common/generate_cli.hpp"
 #include "llama/llama.hpp"
+#include "llama/llama_options.hpp"
 
 #include <cstdio>
 #include <string>
@@ -29,50 +30,7 @@ using namespace eigenformer;
 
 namespace {
 
-const char* const kHelp = R"(usage: llama --model DIR (--ids LIST | --text TEXT) [--candidates N] [--dump FILE] [--double]
-       llama --model DIR (--prompt TEXT | --ids LIST) [--chat [--system TEXT]] [generation options]
-
-Runs a Llama checkpoint (Hugging Face layout, model_type "llama": TinyLlama, Llama 2, Llama 3, SmolLM, ...).
-Without generation options it prints the most likely next tokens after the input; with them it generates.
-
-  --model DIR    the checkpoint folder: config.json and model.safetensors (or model.safetensors.index.json
-                 with its shards); tokenizer files in it are used for --text/--prompt and to print tokens;
-                 generation_config.json in it supplies default generation settings
-  --ids LIST     the input as token ids, comma-separated (e.g. 1,450,7483); no tokenizer involved
-  --text TEXT    the input as text, through the folder's tokenizer (adds the beginning-of-text token)
-  --candidates N how many next-token candidates to print (default 10)
-  --dump FILE    also write, in F32 safetensors: logits (Scalar, V); hidden_states.<i> (Scalar, C) for i = 0 (the
-                 embeddings) to N (after the final norm); attentions.<i> (H, Scalar, Scalar) for each layer — the
-                 meaning of Hugging Face's output_hidden_states / output_attentions
-  --double       compute in double instead of float
-  --help         this text
-
-Generation (settings from generation_config.json, overridden by these flags):
-  --prompt TEXT             the text to continue (the tokenizer adds <|begin_of_text|>)
-  --chat                    Llama 3 chat format: --prompt is the user's message; --system TEXT sets the system turn
-  --max-new-tokens N        at most N new tokens (default 20, or from generation_config.json)
-  --strategy S              greedy (default), sample or beam
-  --num-beams N             beam search width (implies --strategy beam)
-  --length-penalty X        beam score = sum of log p / length^X (default 1)
-  --early-stopping E        beam search: true, false (default) or never
-  --num-return-sequences N  beams: the N best; sampling: N samples
-  --temperature X           sampling: scores / X (0 = greedy)
-  --top-k N                 sampling: keep the N best tokens (default 50; 0 = off)
-  --top-p X                 sampling: keep the smallest set of probability >= X (nucleus)
-  --min-p X                 sampling: keep tokens with p >= X * p_max
-  --seed N                  sampling: the random seed (the same seed reproduces a run)
-  --repetition-penalty X    divide (multiply) the scores of tokens already present by X
-  --no-repeat-ngram N       forbid repeating any N-gram
-  --stop TEXT               stop when the generated text contains TEXT
-  --eos LIST                the end-of-sequence ids (default: generation_config.json, then config.json)
-  --stream                  print the text as it is generated
-  --trace FILE              write each step (candidates after every filter, or the beams) as JSON
-  --explain                 print that trace
-  --no-cache                recompute every position at every step (slow; checks the KV cache)
-
-Errors (a wrong folder, a bad config.json, a missing or misshapen tensor, a token id outside the vocabulary,
-a setting out of range) print one line on stderr and exit with code 1; a wrong command line exits with code 2.
-)";
+constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
 
 template <class Scalar>
 int run(const cli::Arguments& args) {
@@ -111,7 +69,7 @@ int run(const cli::Arguments& args) {
 
   // 5) The next token: the last row of logits.
   std::printf("next token after position %zu:\n", ids.size() - 1);
-  cli::print_candidates(cli::top_k(logits.row(logits.rows() - 1), args.positive("--candidates", 10)), tokenizer);
+  cli::print_candidates(cli::top_k(logits.row(logits.rows() - 1), args.integer_or("--candidates", 1, kMaxCandidates, 10)), tokenizer);
 
   if (args.has("--dump")) {
     SafeTensorsWriter out;
@@ -126,8 +84,4 @@ int run(const cli::Arguments& args) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  std::vector<cli::Option> options = cli::common_options();
-  cli::add_generation_options(options);
-  return cli::run_program(argc, argv, "llama", kHelp, options, &run<float>, &run<double>);
-}
+int main(int argc, char** argv) { return cli::run_program(argc, argv, cli::llama_options(), &run<float>, &run<double>); }

@@ -10,9 +10,12 @@
 //     ./build/release/examples/train_bpe/train_bpe                       # a built-in corpus, 40 merges
 //     ./build/release/examples/train_bpe/train_bpe --corpus book.txt --vocab-size 1000 --pattern cl100k
 //         --special "<|endoftext|>" --save my.tiktoken --show 20       (one command line)
+// The options and what they mean: train_bpe --help (the table in train_bpe/train_bpe_options.hpp).
 // The saved rank file loads with: tokenize --tokenizer my.tiktoken --encoding cl100k_base
 #include <eigenformer/core/atomic_file.hpp>
 #include <eigenformer/tokenizers.hpp>
+
+#include "train_bpe/train_bpe_options.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -21,25 +24,17 @@
 #include <string>
 
 namespace tk = eigenformer::tokenizers;
+namespace cli = eigenformer::cli;
 
 namespace {
+
+constexpr std::int64_t kMaxVocabulary = 10000000;  // far more merges than a corpus that fits in memory allows
 
 const char* const kCorpus =
     "The cat sat on the mat. The cat saw the dog. The dog sat on the log. "
     "Then the cat and the dog sat together on the mat, and the other cats watched them. "
     "There is nothing the cat likes better than the sun on the mat; the dog thinks otherwise. "
     "Attention is all you need, they say: the model attends to the tokens that matter.";
-
-const char* const kUsage =
-    "usage: train_bpe [--corpus FILE] [--vocab-size N] [--pattern gpt2|cl100k|o200k|llama3] [--special TEXT]\n"
-    "                 [--show N] [--text TEXT] [--save FILE]\n"
-    "  --corpus FILE     UTF-8 text to learn from (default: a few built-in sentences)\n"
-    "  --vocab-size N    learned tokens, the 256 bytes included (default 296: 40 merges)\n"
-    "  --pattern P       the split pattern that cuts the corpus into pieces first (default gpt2)\n"
-    "  --special TEXT    a special token, added after the learned ones (e.g. \"<|endoftext|>\")\n"
-    "  --show N          print only the first N merges (default: all)\n"
-    "  --text TEXT       a sentence to encode with the result (default: the corpus's first sentence)\n"
-    "  --save FILE       write the vocabulary as a tiktoken rank file (base64 bytes and rank per line)\n";
 
 // A token's bytes, printable: spaces as '·', other control bytes as \xNN.
 std::string show(const std::string& bytes) {
@@ -58,61 +53,44 @@ std::string show(const std::string& bytes) {
   return out;
 }
 
-int fail(const std::string& message, int code) {
-  std::fprintf(stderr, "train_bpe: error: %s\n", message.c_str());
-  return code;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string corpus = kCorpus, text, save;
-  tk::BpeTrainerOptions options;
-  options.vocab_size = 296;
-  options.pattern = tk::SplitPattern::gpt2;
-  long show_limit = -1;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      if (arg == "--help") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-      if (i + 1 >= argc) return fail(arg + " needs a value (see --help)", 2);
-      const std::string value = argv[++i];
-      if (arg == "--corpus") {
-        std::ifstream in(value, std::ios::binary);
-        if (!in) return fail("cannot open '" + value + "'", 1);
-        std::ostringstream s;
-        s << in.rdbuf();
-        corpus = s.str();
-      } else if (arg == "--vocab-size") {
-        options.vocab_size = static_cast<std::size_t>(std::stoul(value));
-      } else if (arg == "--pattern") {
-        if (value == "gpt2") options.pattern = tk::SplitPattern::gpt2;
-        else if (value == "cl100k") options.pattern = tk::SplitPattern::cl100k;
-        else if (value == "o200k") options.pattern = tk::SplitPattern::o200k;
-        else if (value == "llama3") options.pattern = tk::SplitPattern::llama3;
-        else return fail("--pattern must be gpt2, cl100k, o200k or llama3, got '" + value + "'", 2);
-      } else if (arg == "--special") {
-        options.special_tokens.push_back(value);
-      } else if (arg == "--show") {
-        show_limit = std::stol(value);
-      } else if (arg == "--text") {
-        text = value;
-      } else if (arg == "--save") {
-        save = value;
-      } else {
-        return fail("unknown argument '" + arg + "' (see --help)", 2);
-      }
+  const cli::Table table = cli::train_bpe_options();
+  return cli::run("train_bpe", [&] {
+    const cli::Arguments args(argc, argv, table);
+    if (args.has("--help")) return cli::print_help(table);
+    std::string corpus = kCorpus;
+    if (args.has("--corpus")) {
+      const std::string& file = args.value("--corpus");
+      std::ifstream in(file, std::ios::binary);
+      if (!in) throw eigenformer::FileError("[train_bpe] cannot open the corpus '" + file + "'");
+      std::ostringstream s;
+      s << in.rdbuf();
+      corpus = s.str();
     }
+    tk::BpeTrainerOptions options;
+    options.vocab_size = static_cast<std::size_t>(args.integer_or("--vocab-size", 256, kMaxVocabulary, 296));
+    options.pattern = tk::SplitPattern::gpt2;
+    if (args.has("--pattern")) {
+      const std::string& value = args.value("--pattern");
+      if (value == "gpt2") options.pattern = tk::SplitPattern::gpt2;
+      else if (value == "cl100k") options.pattern = tk::SplitPattern::cl100k;
+      else if (value == "o200k") options.pattern = tk::SplitPattern::o200k;
+      else if (value == "llama3") options.pattern = tk::SplitPattern::llama3;
+      else throw cli::UsageError("--pattern must be gpt2, cl100k, o200k or llama3, got '" + value + "'");
+    }
+    if (args.has("--special")) options.special_tokens.push_back(args.value("--special"));
+    const std::int64_t show_limit = args.integer_or("--show", 0, kMaxVocabulary, -1);  // -1: all
+    std::string text = args.has("--text") ? args.value("--text") : "";
+    const std::string save = args.has("--save") ? args.value("--save") : "";
     if (text.empty()) text = corpus.substr(0, corpus.find('.') + 1);
 
     // 1) Train, printing each merge as it happens.
     std::printf("corpus: %zu bytes; pattern %s; learning up to %zu tokens (256 bytes + merges)\n\n", corpus.size(),
                 std::string(tk::split_pattern_regex(options.pattern)).c_str(), options.vocab_size);
     options.on_merge = [&](const tk::LearnedMerge& m) {
-      if (show_limit >= 0 && static_cast<long>(m.index) >= show_limit) return;
+      if (show_limit >= 0 && static_cast<std::int64_t>(m.index) >= show_limit) return;
       std::printf("merge %3zu: token %3d + token %3d -> token %3d  '%s'  (pair seen %zu times)\n", m.index, m.left, m.right,
                   m.result, show(m.bytes).c_str(), m.count);
     };
@@ -133,7 +111,5 @@ int main(int argc, char** argv) {
       std::printf("saved %zu tokens to %s\n", tokenizer.vocab_size(), save.c_str());
     }
     return 0;
-  } catch (const std::exception& e) {
-    return fail(e.what(), 1);
-  }
+  });
 }

@@ -21,7 +21,13 @@ int main() {
   }
 
   // 2) A tiny one with random weights: shapes, and the decoder's causal mask at work.
-  Transformer<float> model(TransformerConfig{/*vocab=*/50, /*width=*/32, /*heads=*/4, /*ffn=*/64, /*layers=*/2, 1e-5});
+  TransformerConfig tiny;
+  tiny.vocab = 50;
+  tiny.width = 32;
+  tiny.heads = 4;
+  tiny.ffn = 64;
+  tiny.layers = 2;
+  Transformer<float> model(tiny);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 0.2f);
   for (ParameterRef<float>& p : named_parameters(model)) {

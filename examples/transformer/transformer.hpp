@@ -14,29 +14,14 @@
 
 #include <eigenformer/eigenformer.hpp>
 
+#include "transformer_config.hpp"
+
 #include <cmath>
 #include <string>
 
 namespace eigenformer {
 
-struct TransformerConfig {
-  Index vocab = 37000;  // the paper's shared English-German byte-pair vocabulary
-  Index width = 512;    // C = d_model
-  Index heads = 8;      // H
-  Index ffn = 2048;     // F = d_ff
-  Index layers = 6;     // N, in the encoder and in the decoder
-  double eps = 1e-5;    // LayerNorm ε (the paper gives none; PyTorch's default)
-
-  EncoderDecoderConfig stacks() const {
-    StackConfig s;
-    s.block.attention = AttentionConfig{width, heads, 0, 0, 0, /*qkv_bias=*/true, /*out_bias=*/true, std::nullopt};
-    s.block.ffn = FeedForwardConfig{ffn, Activation::ReLU, /*gated=*/false, /*bias=*/true};
-    s.block.norm = NormConfig{NormKind::LayerNorm, eps, /*bias=*/true};
-    s.block.placement = NormPlacement::Post;
-    s.layers = layers;
-    return EncoderDecoderConfig{s, s};
-  }
-};
+// TransformerConfig — config.json read and checked, and the blocks this family picks: transformer_config.hpp.
 
 template <class Scalar>
 class Transformer {

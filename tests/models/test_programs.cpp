@@ -5,14 +5,22 @@
 
 #include <sys/wait.h>
 
+#include <cctype>
 #include <cstdlib>
+#include <set>
 
+#include "bert/bert_options.hpp"
+#include "llama/llama_options.hpp"
 #include "model_fixture.hpp"
+#include "t5/t5_options.hpp"
+#include "tokenize/tokenize_options.hpp"
+#include "train_bpe/train_bpe_options.hpp"
 
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
-#if defined(EIGENFORMER_BERT_PROGRAM) && defined(EIGENFORMER_LLAMA_PROGRAM) && defined(EIGENFORMER_T5_PROGRAM)
+#if defined(EIGENFORMER_BERT_PROGRAM) && defined(EIGENFORMER_LLAMA_PROGRAM) && defined(EIGENFORMER_T5_PROGRAM) && \
+    defined(EIGENFORMER_TOKENIZE_PROGRAM) && defined(EIGENFORMER_TRAIN_BPE_PROGRAM)
 
 namespace {
 
@@ -43,6 +51,8 @@ Result run(const std::string& program, const std::vector<std::string>& args) {
 
 std::string program_of(const std::string& family) {
   if (family == "bert") return EIGENFORMER_BERT_PROGRAM;
+  if (family == "tokenize") return EIGENFORMER_TOKENIZE_PROGRAM;
+  if (family == "train_bpe") return EIGENFORMER_TRAIN_BPE_PROGRAM;
   if (family == "llama") return EIGENFORMER_LLAMA_PROGRAM;
   return EIGENFORMER_T5_PROGRAM;
 }
@@ -257,6 +267,103 @@ TEST_CASE("Generation options: bad values exit 1, usage mistakes 2, each with on
       CHECK_MESSAGE(r.out.find(word) != std::string::npos, family << " --help lacks " << word);
     }
   }
+}
+
+TEST_CASE("Every program's --help is its option table: each option listed with its value and meaning") {
+  const std::vector<std::pair<std::string, cli::Table>> programs = {
+      {EIGENFORMER_BERT_PROGRAM, cli::bert_options()},         {EIGENFORMER_LLAMA_PROGRAM, cli::llama_options()},
+      {EIGENFORMER_T5_PROGRAM, cli::t5_options()},             {EIGENFORMER_TOKENIZE_PROGRAM, cli::tokenize_options()},
+      {EIGENFORMER_TRAIN_BPE_PROGRAM, cli::train_bpe_options()}};
+  for (const auto& program : programs) {
+    const std::string path = program.first;
+    const cli::Table& table = program.second;
+    CAPTURE(table.program);
+    const Result r = run(path, {"--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.err.empty());
+    std::size_t options = 0;
+    for (const cli::Section& section : table.sections) {
+      if (!section.heading.empty()) CHECK(r.out.find("\n" + section.heading + "\n") != std::string::npos);
+      for (const cli::Option& option : section.options) {
+        CAPTURE(option.name);
+        ++options;
+        // A line "  --name VALUE   first line of the help", the help in one column.
+        const std::string label = "\n  " + cli::Table::label(option) + "  ";
+        const std::size_t at = r.out.find(label);
+        REQUIRE(at != std::string::npos);
+        const std::size_t end = r.out.find('\n', at + 1);
+        std::string rest = r.out.substr(at + label.size(), end - at - label.size());
+        rest.erase(0, rest.find_first_not_of(' '));
+        CHECK(rest == option.help.substr(0, option.help.find('\n')));
+        // A value option without its value is a usage error naming the option and its value.
+        if (!option.value.empty()) {
+          const Result missing = run(path, {option.name});
+          CHECK(missing.exit_code == 2);
+          CHECK(missing.err == table.program + ": error: " + option.name + " needs a value: " + cli::Table::label(option) +
+                                   " (see --help)\n");
+        }
+      }
+    }
+    CHECK(options >= 6);
+    CHECK(r.out.rfind("usage: " + table.program + " ", 0) == 0);
+    // Anything not in the table is refused, naming it; so is an option given twice.
+    const Result unknown = run(path, {"--frobnicate"});
+    CHECK(unknown.exit_code == 2);
+    CHECK(unknown.err == table.program + ": error: unknown argument '--frobnicate' (see --help)\n");
+    const Result twice = run(path, {"--help", "--help"});
+    CHECK(twice.exit_code == 2);
+    CHECK(twice.err == table.program + ": error: --help is given twice\n");
+  }
+  // t5 has no chat format: --chat is llama's alone.
+  expect_failure("t5", {"--model", model_dir("flan-t5-style"), "--prompt", "x", "--chat"}, 2, "unknown argument '--chat'");
+}
+
+TEST_CASE("README.md and docs/models.md name no program option that the programs' tables lack") {
+  std::set<std::string> known;
+  for (const cli::Table& table : {cli::bert_options(), cli::llama_options(), cli::t5_options(), cli::tokenize_options(),
+                                  cli::train_bpe_options()}) {
+    for (const cli::Section& section : table.sections) {
+      for (const cli::Option& option : section.options) known.insert(option.name);
+    }
+  }
+  // Options of other tools that the documents show (cmake, ctest, gdb, huggingface-cli, pkg-config, Google Benchmark).
+  const std::set<std::string> other_tools = {"--preset", "--build", "--target", "--install", "--prefix", "--cflags",
+                                             "--include", "--local-dir", "--args", "--benchmark_counters_tabular", "-R"};
+  for (const char* document : {"README.md", "docs/models.md"}) {
+    const std::string text = read_text(std::string(EIGENFORMER_SOURCE_DIR) + "/" + document);
+    std::size_t named = 0;
+    for (std::size_t at = text.find("--"); at != std::string::npos; at = text.find("--", at + 2)) {
+      std::size_t end = at + 2;
+      while (end < text.size() && (std::islower(static_cast<unsigned char>(text[end])) || text[end] == '-' || text[end] == '_')) ++end;
+      const std::string option = text.substr(at, end - at);
+      if (option.size() <= 2 || option.find("---") == 0 || (at > 0 && text[at - 1] != ' ' && text[at - 1] != '`' && text[at - 1] != '(')) continue;
+      if (other_tools.count(option) != 0) continue;
+      CAPTURE(document);
+      CHECK_MESSAGE(known.count(option) != 0, option << " is not an option of any program");
+      ++named;
+    }
+    CHECK(named >= 10);
+  }
+}
+
+TEST_CASE("The integer options: one parser, errors naming the option and the text") {
+  const std::string llama = model_dir("llama-gqa-sharded");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--candidates", "many"}, 2, "--candidates needs a positive integer, got 'many'");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--candidates", "0"}, 2, "--candidates must lie in [1, 1000000], got '0'");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--candidates", "-3"}, 2, "--candidates needs a positive integer, got '-3'");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--top-k", "99999999999999999999"}, 2,
+                 "--top-k must lie in [0, 2147483647], got '99999999999999999999'");
+  expect_failure("llama", {"--model", llama, "--ids", "1", "--seed", "1e3"}, 2, "--seed needs a non-negative integer, got '1e3'");
+  expect_failure("bert", {"--model", model_dir("bert-base-style"), "--ids", "2,3", "--mask-id", "x"}, 2,
+                 "--mask-id needs a non-negative integer, got 'x'");
+  expect_failure("llama", {"--model", llama, "--ids", "1,99999999999"}, 1, "--ids: '99999999999' is not a token id");
+  expect_failure("train_bpe", {"--vocab-size", "12"}, 2, "--vocab-size must lie in [256, 10000000], got '12'");
+  expect_failure("train_bpe", {"--show", "all"}, 2, "--show needs a non-negative integer, got 'all'");
+  const Result ok = run(EIGENFORMER_TRAIN_BPE_PROGRAM, {"--vocab-size", "260", "--show", "2"});
+  INFO(ok.err);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.out.find("merge   1:") != std::string::npos);
+  CHECK(ok.out.find("merge   2:") == std::string::npos);  // --show 2: merges 0 and 1
 }
 
 #endif  // the programs were built

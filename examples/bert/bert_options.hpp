@@ -1,0 +1,42 @@
+// examples/bert/bert_options.hpp — the command line of the bert program, written once: its --help, its parser
+// and tests/models/test_programs.cpp (which checks that --help lists every option) all read this table.
+#pragma once
+
+#include "common/family_cli.hpp"
+
+namespace eigenformer::cli {
+
+inline Table bert_options() {
+  Table t;
+  t.program = "bert";
+  t.usage = "bert --model DIR (--ids LIST | --text TEXT) [--mask-id ID] [--embed [--pooling mean|cls|pooler]]\n"
+            "            [--candidates N] [--dump FILE] [--double]";
+  t.about = "Runs a BERT checkpoint (Hugging Face layout, model_type \"bert\": bert-base-uncased, bert-large-*, fine-tuned\n"
+            "classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sentence:\n"
+            "  fill-mask      when the checkpoint has a masked-LM head and the input holds [MASK] tokens: the top-k\n"
+            "                 candidates for each of them\n"
+            "  classification when the checkpoint has a classifier: the probability of each label (id2label)\n"
+            "  embedding      with --embed, or when the checkpoint has neither head: a sentence vector";
+  FamilyOptionHelp help;
+  help.model = "the checkpoint folder: config.json and model.safetensors (or a sharded index); vocab.txt or\n"
+               "tokenizer.json in it are used for --text and to print tokens";
+  help.ids = "the input as token ids, comma-separated (bert-base-uncased: 101 = [CLS], 102 = [SEP], 103 = [MASK])";
+  help.text = "the input as text, through the folder's tokenizer ([CLS] and [SEP] are added; write [MASK]\n"
+              "where a word should be guessed)";
+  help.candidates = "how many candidates to print for each [MASK] (default 5)";
+  help.dump = "also write, in F32 safetensors: logits (T, V) of the masked-LM head (or (L) of the classifier),\n"
+              "pooler_output (C), hidden_states.<i> (T, C) for i = 0 (the embeddings) to N, attentions.<i>\n"
+              "(H, T, T) for each layer — the meaning of Hugging Face's output_hidden_states / output_attentions";
+  Section common = family_options(help);
+  const std::vector<Option> heads = {
+      {"--mask-id", "ID", "the id of [MASK] (default: from the tokenizer; required with --ids when there is none)"},
+      {"--embed", "", "print the sentence embedding"},
+      {"--pooling", "KIND", "mean (default: the mean of the last hidden states), cls (the [CLS] hidden state) or pooler\n"
+                            "(tanh layer over [CLS], when the checkpoint has one)"}};
+  common.options.insert(common.options.begin() + 3, heads.begin(), heads.end());
+  t.sections.push_back(common);
+  t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
+  return t;
+}
+
+}  // namespace eigenformer::cli

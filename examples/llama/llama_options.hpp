@@ -1,0 +1,37 @@
+// examples/llama/llama_options.hpp — the command line of the llama program, written once: its --help, its parser
+// and tests/models/test_programs.cpp (which checks that --help lists every option) all read this table.
+#pragma once
+
+#include "common/generate_cli.hpp"
+
+namespace eigenformer::cli {
+
+inline Table llama_options() {
+  Table t;
+  t.program = "llama";
+  t.usage = "llama --model DIR (--ids LIST | --text TEXT) [--candidates N] [--dump FILE] [--double]\n"
+            "       llama --model DIR (--prompt TEXT | --ids LIST) [--chat [--system TEXT]] [generation options]";
+  t.about = "Runs a Llama checkpoint (Hugging Face layout, model_type \"llama\": TinyLlama, Llama 2, Llama 3, SmolLM, ...).\n"
+            "Without generation options it prints the most likely next tokens after the input; with them it generates.";
+  FamilyOptionHelp help;
+  help.model = "the checkpoint folder: config.json and model.safetensors (or model.safetensors.index.json\n"
+               "with its shards); tokenizer files in it are used for --text/--prompt and to print tokens;\n"
+               "generation_config.json in it supplies default generation settings";
+  help.ids = "the input as token ids, comma-separated (e.g. 1,450,7483); no tokenizer involved";
+  help.text = "the input as text, through the folder's tokenizer (adds the beginning-of-text token)";
+  help.candidates = "how many next-token candidates to print (default 10)";
+  help.dump = "also write, in F32 safetensors: logits (T, V); hidden_states.<i> (T, C) for i = 0 (the\n"
+              "embeddings) to N (after the final norm); attentions.<i> (H, T, T) for each layer — the\n"
+              "meaning of Hugging Face's output_hidden_states / output_attentions";
+  t.sections.push_back(family_options(help));
+  GenerationOptionHelp generation;
+  generation.prompt = "the text to continue (the tokenizer adds <|begin_of_text|>)";
+  generation.chat = true;
+  generation.no_cache = "recompute every position at every step (slow; checks the KV cache)";
+  t.sections.push_back(generation_options(generation));
+  t.epilogue = "Errors (a wrong folder, a bad config.json, a missing or misshapen tensor, a token id outside the vocabulary,\n"
+               "a setting out of range) print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
+  return t;
+}
+
+}  // namespace eigenformer::cli

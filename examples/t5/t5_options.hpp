@@ -1,0 +1,40 @@
+// examples/t5/t5_options.hpp — the command line of the t5 program, written once: its --help, its parser
+// and tests/models/test_programs.cpp (which checks that --help lists every option) all read this table.
+#pragma once
+
+#include "common/generate_cli.hpp"
+
+namespace eigenformer::cli {
+
+inline Table t5_options() {
+  Table t;
+  t.program = "t5";
+  t.usage = "t5 --model DIR (--ids LIST | --text TEXT) [--decoder-ids LIST] [--candidates N] [--dump FILE] [--double]\n"
+            "       t5 --model DIR (--prompt TEXT | --ids LIST) [generation options]";
+  t.about = "Runs a T5 checkpoint (Hugging Face layout, model_type \"t5\": t5-small/base/large, t5-v1_1, flan-t5, mt5) on one\n"
+            "source. Without generation options it prints the most likely next target token after the decoder input; with\n"
+            "them it writes the target until </s>.";
+  FamilyOptionHelp help;
+  help.model = "the checkpoint folder: config.json and model.safetensors (or a sharded index); tokenizer\n"
+               "files in it are used for --text/--prompt and to print tokens; generation_config.json in\n"
+               "it supplies default generation settings";
+  help.ids = "the encoder input as token ids, comma-separated (end it with </s>, id 1, as T5 does)";
+  help.text = "the encoder input as text, through the folder's tokenizer (which appends </s>)";
+  help.candidates = "how many candidates to print (default 10)";
+  help.dump = "also write, in F32 safetensors: logits (T, V) over the decoder positions;\n"
+              "encoder_hidden_states.<i> (S, C) and decoder_hidden_states.<i> (T, C), i = 0 the\n"
+              "embeddings to N after the stack's final norm; encoder_attentions.<i> (H, S, S),\n"
+              "decoder_attentions.<i> (H, T, T) and cross_attentions.<i> (H, T, S) for each layer";
+  Section common = family_options(help);
+  common.options.insert(common.options.begin() + 3,
+                        {"--decoder-ids", "LIST", "the decoder input so far (default: decoder_start_token_id from config.json, usually 0)"});
+  t.sections.push_back(common);
+  GenerationOptionHelp generation;
+  generation.prompt = "the source text (e.g. \"translate English to German: ...\"; the tokenizer appends </s>)";
+  generation.no_cache = "recompute every decoder position at every step (slow; checks the KV cache)";
+  t.sections.push_back(generation_options(generation));
+  t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
+  return t;
+}
+
+}  // namespace eigenformer::cli
