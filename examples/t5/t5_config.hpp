@@ -4,7 +4,7 @@
 #pragma once
 
 #include <eigenformer/eigenformer.hpp>
-#include <eigenformer/models/models.hpp>
+#include <eigenformer/models.hpp>
 
 #include <cmath>
 #include <string>
