@@ -360,6 +360,9 @@ TEST_CASE("Norm backward reads only what the forward kept: in-place forward, in-
   buffer = dy;                // backward in place: dy becomes dx
   norm.backward(buffer, Eigen::Ref<Matrix<double>>(buffer));
   CHECK((buffer - dx).cwiseAbs().maxCoeff() <= 1e-15);
+  Matrix<double> sum = dx;  // GradientWrite::Add: a residual stream's gradient plus the norm's
+  norm.backward(dy, Eigen::Ref<Matrix<double>>(sum), GradientWrite::Add);
+  CHECK((sum - 2 * dx).cwiseAbs().maxCoeff() <= 1e-15);
   CHECK(norm.weight_grad.size() == 0);  // not collected with gradients: γ, β frozen
   CHECK_THROWS_WITH_AS(norm.backward(random_matrix(2, 5, 1), dx),
                        "[LayerNorm::backward] gradients [2, 5] → [2, 5] do not match the last forward's [3, 5]",
@@ -463,6 +466,14 @@ TEST_CASE("plain and gated FFN backward match finite differences") {
     const std::string what = detail::cat(c.gated ? "gated " : "plain ", to_string(c.act), " FFN");
     check_input_by_finite_differences(x.data(), dx.data(), x.size(), loss, what);
     check_parameters_by_finite_differences(ffn, loss, what);
+
+    // The (B, T, C) form gives the same dx; parameter gradients accumulate across the two calls.
+    const Matrix<double> up_grad = ffn.up.weight_grad;
+    Tensor3<double> x3 = to_tensor3<double>(x, 1, c.rows), y3, dx3;
+    ffn.forward(x3, y3);
+    ffn.backward(x3, to_tensor3<double>(dy, 1, c.rows), dx3);
+    CHECK((as_matrix(dx3) - dx).cwiseAbs().maxCoeff() <= 1e-14);
+    CHECK((ffn.up.weight_grad - 2 * up_grad).cwiseAbs().maxCoeff() <= 1e-14);
   }
 }
 
