@@ -1,0 +1,5 @@
+// eigenformer/training.hpp — training: losses and objectives, optimizers, data, watching, checkpoints.
+#pragma once
+
+#include "eigenformer/training/loss.hpp"
+#include "eigenformer/training/optimizer.hpp"
