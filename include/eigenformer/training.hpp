@@ -2,4 +2,5 @@
 #pragma once
 
 #include "eigenformer/training/loss.hpp"
+#include "eigenformer/training/objectives.hpp"
 #include "eigenformer/training/optimizer.hpp"
