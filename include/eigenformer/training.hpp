@@ -2,5 +2,7 @@
 #pragma once
 
 #include "eigenformer/training/loss.hpp"
+#include "eigenformer/training/corpus.hpp"
+#include "eigenformer/training/data.hpp"
 #include "eigenformer/training/objectives.hpp"
 #include "eigenformer/training/optimizer.hpp"
