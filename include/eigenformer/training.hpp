@@ -2,7 +2,9 @@
 #pragma once
 
 #include "eigenformer/training/loss.hpp"
+#include "eigenformer/training/checkpoint.hpp"
 #include "eigenformer/training/corpus.hpp"
 #include "eigenformer/training/data.hpp"
+#include "eigenformer/training/finite_check.hpp"
 #include "eigenformer/training/objectives.hpp"
 #include "eigenformer/training/optimizer.hpp"
