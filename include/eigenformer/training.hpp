@@ -8,3 +8,5 @@
 #include "eigenformer/training/finite_check.hpp"
 #include "eigenformer/training/objectives.hpp"
 #include "eigenformer/training/optimizer.hpp"
+#include "eigenformer/training/progress.hpp"
+#include "eigenformer/training/loss_curve.hpp"
