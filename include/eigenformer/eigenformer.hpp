@@ -43,3 +43,6 @@
 
 // Generation: greedy, sampling and beam search until EOS.
 #include "eigenformer/generation.hpp"
+
+// Training: losses and objectives, optimizers, data from the Debian corpora, progress, checkpoints.
+#include "eigenformer/training.hpp"

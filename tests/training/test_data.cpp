@@ -134,3 +134,24 @@ TEST_CASE("token cache: tokenizes once, reloads the same ids, ignores another ke
   CHECK(concatenate(records, 9) == TokenSequence{1, 2, 3, 9, 9, 70000, -5, 0, 9});
   std::remove(path.c_str());
 }
+
+TEST_CASE("any tokenizer the library loads feeds the pipeline: encode_records, cache keyed by tokenizer.json") {
+  const std::string json_path = std::string(EIGENFORMER_SOURCE_DIR) + "/tests/tokenizers/tiny_wordpiece.json";
+  const tokenizers::Tokenizer tokenizer = tokenizers::load_tokenizer_json(json_path);
+  const std::vector<std::string> records{"hello world", "the world"};
+  std::ifstream in(json_path);
+  const std::string identity((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string corpus;
+  for (const std::string& r : records) corpus += r + '\n';
+  const std::uint64_t key = cache_key(corpus, identity);
+  int calls = 0;
+  auto tokenize = [&] {
+    ++calls;
+    return encode_records(records, tokenizer);
+  };
+  const std::vector<TokenSequence> ids = cached_token_ids(scratch_dir(), key, tokenize);
+  CHECK(ids == cached_token_ids(scratch_dir(), key, tokenize));
+  CHECK(calls <= 1);  // a previous run of this test may have left the cache: then it is not called at all
+  REQUIRE(ids.size() == 2);
+  CHECK(ids[0] == tokenizer.encode("hello world"));
+}
