@@ -153,6 +153,23 @@ TEST_CASE("a damaged latest checkpoint is passed over for the previous one; old 
   CHECK_THROWS_AS(load_trainer_state(last), FormatError);
   CHECK(latest_checkpoint(dir) == (fs::path(dir) / "checkpoint-3").string());
   CHECK_FALSE(latest_checkpoint(scratch("empty")).has_value());
+
+  // Killed between the two renames of a same-step re-save: the old folder is found under its ".old" name,
+  // and the next save restores it.
+  const fs::path three = fs::path(dir) / "checkpoint-3", aside = fs::path(dir) / ".checkpoint-3.old";
+  fs::remove_all(last);
+  fs::rename(three, aside);
+  CHECK(latest_checkpoint(dir) == aside.string());
+  CHECK(load_trainer_state(aside.string()).step == 3);
+  train(r, 5);
+  save_checkpoint(dir, r.state, contents_of(r), 0);
+  CHECK(fs::exists(three));
+  CHECK_FALSE(fs::exists(aside));
+  // Saving the same step again replaces it (the newer wins) and leaves nothing aside.
+  r.state.extra.set("again", json::Value(true));
+  save_checkpoint(dir, r.state, contents_of(r), 0);
+  CHECK(load_trainer_state((fs::path(dir) / "checkpoint-5").string()).extra.at("again").as_bool());
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) CHECK(e.path().filename().string()[0] != '.');
 }
 
 #if defined(__unix__)

@@ -14,6 +14,8 @@
 // still the latest) or a complete one. latest_checkpoint() considers only folders named "checkpoint-<n>"
 // whose manifest parses and whose files have the sizes it lists, so even a folder damaged afterwards is
 // passed over for the previous one. Temporary folders left by a killed save are removed by the next save.
+// Saving a step that already has a checkpoint moves the old folder aside (".checkpoint-<step>.old") for the
+// instant between two renames; latest_checkpoint() accepts it there, and the next save puts it back.
 // tests/training/test_checkpoint.cpp kills a saving child process with SIGKILL many times and loads.
 //
 // Randomness. Every random draw of training derives from (seed, epoch) or (seed, step) (data.hpp's
@@ -79,6 +81,15 @@ inline std::optional<std::int64_t> step_of(const std::string& name) {
   return n;
 }
 
+/// The step of a folder named ".checkpoint-<n>.old" (a checkpoint of the same step being replaced), or nullopt.
+inline std::optional<std::int64_t> step_of_old(const std::string& name) {
+  const std::string suffix = ".old";
+  if (name.size() < 1 + suffix.size() || name[0] != '.' || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
+    return std::nullopt;
+  }
+  return step_of(name.substr(1, name.size() - 1 - suffix.size()));
+}
+
 }  // namespace checkpoint_detail
 
 /// The manifest's name inside a checkpoint folder.
@@ -93,7 +104,11 @@ inline TrainerState load_trainer_state(const std::string& folder) {
   const json::Value v = json::parse_file(manifest.string());
   TrainerState s;
   s.step = v.at("step").as_int("step");
-  s.seed = static_cast<std::uint64_t>(std::stoull(v.at("seed").as_string("seed")));  // a string: JSON numbers lose bits above 2⁵³
+  const std::string& seed = v.at("seed").as_string("seed");  // a string: JSON numbers lose bits above 2⁵³
+  if (seed.empty() || seed.size() > 20 || seed.find_first_not_of("0123456789") != std::string::npos) {
+    throw FormatError(detail::cat("[checkpoint] ", manifest.string(), ": seed '", seed, "' is not an unsigned integer"));
+  }
+  s.seed = static_cast<std::uint64_t>(std::stoull(seed));
   s.data.epoch = v.at("data").at("epoch").as_int("data.epoch");
   s.data.cursor = v.at("data").at("cursor").as_int("data.cursor");
   if (const json::Value* extra = v.find("extra")) s.extra = *extra;
@@ -117,8 +132,12 @@ inline std::optional<std::string> latest_checkpoint(const std::string& output_di
   if (!fs::is_directory(output_dir, ec)) return std::nullopt;
   std::vector<std::pair<std::int64_t, std::string>> found;
   for (const fs::directory_entry& e : fs::directory_iterator(output_dir, ec)) {
-    if (const auto step = checkpoint_detail::step_of(e.path().filename().string()); step && e.is_directory()) {
+    const std::string name = e.path().filename().string();
+    if (const auto step = checkpoint_detail::step_of(name); step && e.is_directory()) {
       found.emplace_back(*step, e.path().string());
+    } else if (const auto old = checkpoint_detail::step_of_old(name);
+               old && e.is_directory() && !fs::exists(fs::path(output_dir) / detail::cat("checkpoint-", *old))) {
+      found.emplace_back(*old, e.path().string());  // killed while replacing a checkpoint of the same step
     }
   }
   std::sort(found.rbegin(), found.rend());
@@ -149,10 +168,20 @@ inline std::string save_checkpoint(const std::string& output_dir, const TrainerS
   namespace fs = std::filesystem;
   if (state.step < 0) throw ValueError(detail::cat("[checkpoint] step must be >= 0, got ", state.step));
   fs::create_directories(output_dir);
-  // 1) Leftovers of killed saves: temporary folders are never anybody's checkpoint.
+  // 1) Leftovers of killed saves: temporary folders are never anybody's checkpoint; a replaced checkpoint
+  //    (".old") whose replacement never arrived goes back to its name.
+  std::vector<fs::path> leftovers;
   for (const fs::directory_entry& e : fs::directory_iterator(output_dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.compare(0, 12, ".checkpoint-") == 0) fs::remove_all(e.path());
+    if (e.path().filename().string().compare(0, 12, ".checkpoint-") == 0) leftovers.push_back(e.path());
+  }
+  for (const fs::path& p : leftovers) {
+    const auto old = checkpoint_detail::step_of_old(p.filename().string());
+    const fs::path original = fs::path(output_dir) / detail::cat("checkpoint-", old ? *old : 0);
+    if (old && !fs::exists(original)) {
+      fs::rename(p, original);
+    } else {
+      fs::remove_all(p);
+    }
   }
   const fs::path final_dir = fs::path(output_dir) / detail::cat("checkpoint-", state.step);
   const fs::path tmp = fs::path(output_dir) / detail::cat(".checkpoint-", state.step, ".tmp-",
