@@ -137,7 +137,7 @@ TEST_CASE("resuming at step k reproduces the uninterrupted run's losses and weig
   }
 }
 
-TEST_CASE("a damaged latest checkpoint is passed over for the previous one; old ones are pruned") {
+TEST_CASE("a damaged latest checkpoint is passed over for the previous one — old ones are pruned") {
   const CharVocabulary vocab = CharVocabulary::build({"the cat sat on a mat and dog ran far away."});
   const std::string dir = scratch("damaged");
   Run r = fresh_run(vocab);

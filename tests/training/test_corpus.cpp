@@ -46,7 +46,7 @@ TEST_CASE("CharVocabulary: specials first, characters in code point order, encod
   CHECK(utf8_characters("a\xff" "b").at(1) == "\xEF\xBF\xBD");
 }
 
-TEST_CASE("the Debian fortune corpora load clean: no escapes, no separators; characters round-trip") {
+TEST_CASE("the Debian fortune corpora load clean: no escapes, no separators — characters round-trip") {
   for (const char* name : {"tang300", "song100", "chinese", "fortunes", "computers"}) {
     const std::string path = fortunes_dir() + "/" + name;
     if (!std::filesystem::exists(path)) {

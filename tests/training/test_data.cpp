@@ -86,7 +86,7 @@ TEST_CASE("SequenceLoader: right padding to the longest (at most max_length), at
   CHECK_THROWS_AS(SequenceLoader({{1}, {}}, 1, 0, 4, 1), ValueError);
 }
 
-TEST_CASE("held-out splits: a contiguous tail for streams, a seeded choice for records; disjoint and complete") {
+TEST_CASE("held-out splits: a contiguous tail for streams, a seeded choice for records — disjoint and complete") {
   const StreamSplit s = split_stream(counting(1000), 0.1);
   CHECK(s.train.size() == 900);
   CHECK(s.validation.front() == 900);

@@ -7,7 +7,7 @@
 using namespace eigenformer;
 using namespace eigenformer::training;
 
-TEST_CASE("causal LM: position t predicts token t+1; the loss equals cross-entropy on the shifted pairs") {
+TEST_CASE("causal LM: position t predicts token t+1 — the loss equals cross-entropy on the shifted pairs") {
   TokenIds ids(2, 4);
   ids << 5, 1, 2, 3, 4, 4, 0, 1;
   const TokenSequence shifted = shift_labels(ids);
@@ -28,7 +28,7 @@ TEST_CASE("causal LM: position t predicts token t+1; the loss equals cross-entro
   CHECK_THROWS_AS(causal_lm_loss<double>(logits.topRows(7), ids), ShapeError);
 }
 
-TEST_CASE("SFT labels: prompt and padding are -100; after the shift only answer tokens are predicted") {
+TEST_CASE("SFT labels: prompt and padding are -100 — after the shift only answer tokens are predicted") {
   TokenIds ids(2, 5);
   ids << 10, 11, 12, 13, 14, 20, 21, 22, 0, 0;
   const TokenIds labels = sft_labels(ids, {2, 1}, {5, 3});
@@ -141,7 +141,7 @@ TEST_CASE("T5 span corruption: counts, alternation, sentinels from the top, and 
   CHECK_THROWS_AS(random_spans_noise_mask(1, 0.15, 3, rng), ValueError);
 }
 
-TEST_CASE("pooling: first position and mean; the backward is the adjoint (⟨dy, pool(x)⟩ = ⟨pool_backward(dy), x⟩)") {
+TEST_CASE("pooling: first position and mean — the backward is the adjoint (⟨dy, pool(x)⟩ = ⟨pool_backward(dy), x⟩)") {
   Tensor3<double> hidden(3, 4, 5);
   hidden.setRandom();
   Matrix<double> dy(3, 5);

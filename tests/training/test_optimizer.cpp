@@ -135,7 +135,7 @@ TEST_CASE("cosine_with_warmup matches transformers' schedule driven by LambdaLR"
   CHECK_THROWS_AS(cosine_with_warmup(-1, 5, 20), ValueError);
 }
 
-TEST_CASE("default weight decay rule: matrices decay; biases, norms, embeddings and 1-D tensors do not") {
+TEST_CASE("default weight decay rule: matrices decay — biases, norms, embeddings and 1-D tensors do not") {
   float x = 0;
   CHECK(default_weight_decay<float>({"layers.0.attn.q.weight", {4, 3}, &x}));
   CHECK(default_weight_decay<float>({"lm_head.weight", {5, 4}, &x}));

@@ -87,7 +87,7 @@ TEST_CASE("TrainingLog: CSV round trip, validation column, truncation for a resu
   CHECK_THROWS_AS(TrainingLog::read_csv(path + ".missing"), FileError);
 }
 
-TEST_CASE("loss curve SVG: one point per step and per validation, all inside the picture; written atomically") {
+TEST_CASE("loss curve SVG: one point per step and per validation, all inside the picture — written atomically") {
   TrainingLog log;
   for (int s = 1; s <= 50; ++s) log.steps.push_back({s, 4.0 * std::exp(-s / 20.0) + 0.1 * std::sin(s), 1e-3, 1, 1});
   log.steps.push_back({51, NAN, 1e-3, 1, 1});  // left out
