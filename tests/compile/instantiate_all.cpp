@@ -37,7 +37,9 @@ namespace eigenformer {
   template class T5<T>;                                 \
   template class Transformer<T>;                        \
   template class generation::CausalSession<T>;          \
-  template class generation::Seq2SeqSession<T>;
+  template class generation::Seq2SeqSession<T>;         \
+  template class training::Sgd<T>;                      \
+  template class training::AdamW<T>;
 EIGENFORMER_INSTANTIATE(float)
 EIGENFORMER_INSTANTIATE(double)
 #undef EIGENFORMER_INSTANTIATE
