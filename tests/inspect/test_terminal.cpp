@@ -23,7 +23,7 @@ TEST_CASE("terminal_view: shades by weight, dots where the causal mask hides") {
   CHECK(view == expected);
 }
 
-TEST_CASE("terminal_view: colour escapes only when asked; NO_COLOR and pipes turn colour off") {
+TEST_CASE("terminal_view: colour escapes only when asked, and never with NO_COLOR or into a pipe") {
   TerminalStyle colour;
   colour.colour = true;
   const std::string view = terminal_view(inspect_tests::causal_three(), 0, 0, colour);

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -188,8 +189,10 @@ inline bool split_attention_name(const std::string& name, std::string& prefix, I
   return true;
 }
 
-/// True when every weight above the (offset) diagonal is exactly 0 in every layer and head: what the
-/// causal mask produces (exp(−∞) = 0). An encoder's softmax never gives exactly 0 to a visible key.
+/// True when every weight above the (offset) diagonal is 0 in every layer and head: what the causal mask
+/// produces. "0" is |w| < 1e-30: Eigen's vectorised exp clamps its argument (at about −88 in float, −708
+/// in double), so a hidden key gets a denormal such as 2e-39 rather than an exact 0. A visible key would
+/// need a score 69 below its row's best to fall that low, in every head of every layer.
 inline bool looks_causal(const AttentionMaps& maps) {
   const Index T = maps.queries(), S = maps.keys();
   if (S < 2) return false;
@@ -197,7 +200,7 @@ inline bool looks_causal(const AttentionMaps& maps) {
     for (Index h = 0; h < l.heads; ++h) {
       for (Index t = 0; t < T; ++t) {
         for (Index s = t + (S - T) + 1; s < S; ++s) {
-          if (l.at(h, t, s) != 0) return false;
+          if (!(std::abs(l.at(h, t, s)) < 1e-30)) return false;
         }
       }
     }
