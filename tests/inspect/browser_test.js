@@ -233,10 +233,20 @@ const watchdog = setTimeout(() => {
   chrome.kill();
   process.exit(1);
 }, 120000);
-main().then(() => {
+// Chromium writes into its profile until it has exited: wait for that (Browser.close asked it to; SIGKILL
+// after 10 s), then remove the profile, best effort.
+function stopChromium() {
+  return new Promise((resolve) => {
+    if (chrome.exitCode !== null || chrome.signalCode !== null) return resolve();
+    chrome.once('exit', () => resolve());
+    chrome.kill();
+    setTimeout(() => chrome.kill('SIGKILL'), 10000).unref();
+  });
+}
+main().then(async () => {
   clearTimeout(watchdog);
-  chrome.kill();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await stopChromium();
+  try { fs.rmSync(profile, { recursive: true, force: true }); } catch (e) { console.log(`note: ${profile} not removed: ${e.message}`); }
   console.log(failures === 0 ? 'all browser checks passed' : `${failures} browser check(s) failed`);
   process.exit(failures === 0 ? 0 : 1);
 }, (e) => {

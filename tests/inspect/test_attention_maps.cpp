@@ -86,4 +86,14 @@ TEST_CASE_TEMPLATE("attention_maps: one sequence of a Capture's (B, H, T, S) ten
   // T = 4 query tokens were given but S = 5 keys need 5 labels.
   CHECK_THROWS_AS(attention_maps(capture.attentions, AttentionKind::EncoderSelf, {"a", "b", "c", "d"}, {"x"}), ShapeError);
   CHECK_THROWS_AS(attention_maps(capture.attentions, AttentionKind::EncoderSelf, {}, {}, 2), ValueError);
+
+  // A decoder stack of an encoder-decoder: self- and cross-attention, named as --dump names them.
+  capture.cross_attentions = capture.attentions;
+  const std::vector<AttentionMaps> both = attention_maps(capture, AttentionKind::CausalSelf, {}, {}, 0, "decoder_");
+  REQUIRE(both.size() == 2);
+  CHECK(both[0].name == "decoder_attentions");
+  CHECK(both[0].query_tokens == std::vector<std::string>{"1", "2", "3", "4"});  // positions of the last T queries
+  CHECK(both[1].name == "cross_attentions");
+  CHECK(both[1].kind == AttentionKind::Cross);
+  CHECK(both[1].key_tokens == position_labels(5));
 }

@@ -149,11 +149,14 @@ AttentionMaps attention_maps(const std::vector<Tensor4<Scalar>>& per_layer, Atte
 /// The maps a stack's Capture holds for sequence b: its self-attention (of `self_kind`: EncoderSelf for an
 /// Encoder, CausalSelf for a Decoder or CrossDecoder) and, when present, its cross-attention over
 /// `source_tokens`. `tokens` labels every key position of the self-attention (S of them, cached ones
-/// included); the T queries are the last T of them. Empty lists become position numbers.
+/// included); the T queries are the last T of them. Empty lists become position numbers. The maps are
+/// named as --dump names them: <prefix>attentions and cross_attentions (prefix "encoder_" or "decoder_"
+/// for the two stacks of an encoder-decoder, so their pictures get distinct file names).
 template <class Scalar>
 std::vector<AttentionMaps> attention_maps(const Capture<Scalar>& capture, AttentionKind self_kind,
                                           const std::vector<std::string>& tokens,
-                                          const std::vector<std::string>& source_tokens = {}, Index b = 0) {
+                                          const std::vector<std::string>& source_tokens = {}, Index b = 0,
+                                          const std::string& prefix = "") {
   std::vector<AttentionMaps> out;
   const std::vector<Tensor4<Scalar>>& self = capture.attentions;
   const std::vector<Tensor4<Scalar>>& cross = capture.cross_attentions;
@@ -166,7 +169,7 @@ std::vector<AttentionMaps> attention_maps(const Capture<Scalar>& capture, Attent
     throw ShapeError(detail::cat("[inspect] ", keys.size(), " tokens for T = ", T, " queries"));
   }
   const std::vector<std::string> queries(keys.end() - static_cast<std::ptrdiff_t>(T), keys.end());
-  if (!self.empty()) out.push_back(attention_maps(self, self_kind, queries, keys, b, "attentions"));
+  if (!self.empty()) out.push_back(attention_maps(self, self_kind, queries, keys, b, prefix + "attentions"));
   if (!cross.empty()) out.push_back(attention_maps(cross, AttentionKind::Cross, queries, source_tokens, b, "cross_attentions"));
   return out;
 }

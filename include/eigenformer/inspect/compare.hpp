@@ -17,6 +17,12 @@
 //                                                   //  self-attention, head 2, query 4, key 3: a = ..., b = ..."
 //     return c.agree() ? 0 : 1;
 //
+// A program compares its run in memory, without writing a dump first (the family programs' --compare REF):
+//
+//     inspect::NamedTensors run = inspect::named_tensors(capture);   // hidden_states.<i>, attentions.<l>
+//     run.add_matrix("logits", logits);                              // (T, V)
+//     inspect::Comparison c = inspect::compare(run, inspect::read_named_tensors(ref), {1e-4});
+//
 // Positions inside a tensor use the dump layout (models/dump.hpp, one sequence):
 //     *attentions.<l>     (H, T, S)  head h, query t, key s
 //     *hidden_states.<i>  (T, C)     position t, channel c
@@ -68,6 +74,18 @@ struct NamedTensors {
     }
     if (find(name) != nullptr) throw ValueError(detail::cat("[compare] duplicate tensor name '", name, "'"));
     tensors.push_back({std::move(name), std::move(shape), std::move(values)});
+  }
+
+  /// Adds a (rows, cols) matrix, e.g. the logits (T, V) of a run.
+  template <class Scalar>
+  void add_matrix(std::string name, const Matrix<Scalar>& m) {
+    add(std::move(name), {static_cast<std::int64_t>(m.rows()), static_cast<std::int64_t>(m.cols())},
+        std::vector<double>(m.data(), m.data() + m.size()));
+  }
+
+  /// Adds every tensor of `other` (an encoder's and a decoder's named_tensors into one run).
+  void append(const NamedTensors& other) {
+    for (const NamedTensor& t : other.tensors) add(t.name, t.shape, t.values);
   }
 };
 
