@@ -70,7 +70,7 @@ inline std::string hatch_pattern() {
 /// The colour scale: a vertical bar from 0 (bottom) to 1 (top) at (x, y), `height` tall, with ticks;
 /// below it, when `hidden`, the hatch swatch. Returns the y below what it drew.
 inline double legend(std::string& svg, double x, double y, double height, bool hidden) {
-  svg += detail::cat("<text x=\"", fmt(x), "\" y=\"", fmt(y - 8), "\" font-size=\"12\" fill=\"#333\">weight</text>\n");
+  svg += detail::cat("<text x=\"", fmt(x), "\" y=\"", fmt(y - 14), "\" font-size=\"12\" fill=\"#333\">weight</text>\n");
   svg += detail::cat("<rect x=\"", fmt(x), "\" y=\"", fmt(y), "\" width=\"14\" height=\"", fmt(height),
                      "\" fill=\"url(#ef-scale)\" stroke=\"#555\" stroke-width=\"0.5\"/>\n");
   for (int i = 0; i <= 4; ++i) {
