@@ -10,3 +10,4 @@
 #include "eigenformer/models.hpp"      // config.json, checkpoint folders, the model interfaces
 #include "eigenformer/generation.hpp"  // greedy, sampling and beam search until EOS
 #include "eigenformer/training.hpp"    // losses and objectives, optimizers, data, progress, checkpoints
+#include "eigenformer/inspect.hpp"     // attention pictures, HTML reports, comparing two runs
