@@ -38,6 +38,9 @@
 // Tokenizers: text ↔ token ids (byte-level BPE, WordPiece, Unigram, special tokens).
 #include "eigenformer/tokenizers.hpp"
 
+// Chat templates: the Jinja prompt format a checkpoint ships in tokenizer_config.json.
+#include "eigenformer/chat.hpp"
+
 // Models: config.json, checkpoint folders, the model interfaces (the families are assembled in examples/).
 #include "eigenformer/models/models.hpp"
 
