@@ -49,7 +49,8 @@ Without generation options it prints the most likely next tokens after the input
 
 Generation (settings from generation_config.json, overridden by these flags):
   --prompt TEXT             the text to continue (the tokenizer adds <|begin_of_text|>)
-  --chat                    Llama 3 chat format: --prompt is the user's message; --system TEXT sets the system turn
+  --chat                    --prompt is the user's message in the checkpoint's chat template (else Llama 3's format);
+                            --system TEXT sets the system turn
   --max-new-tokens N        at most N new tokens (default 20, or from generation_config.json)
   --strategy S              greedy (default), sample or beam
   --num-beams N             beam search width (implies --strategy beam)
