@@ -99,7 +99,7 @@ struct Limits {
   int max_call_depth = 64;                       // macro calls inside macro calls (recursion)
   std::size_t max_output_bytes = 64u << 20;      // 64 MiB of rendered text
   std::size_t max_loop_iterations = 10'000'000;  // all for-loop iterations of one render, together
-  std::size_t max_range = 1'000'000;             // elements of one range(...)
+  std::size_t max_range = 100'000;               // elements of one range(...)
 };
 
 // ------------------------------------------------------------------------------------------------
