@@ -5,8 +5,10 @@
 // checkpoint's recommendations), then these flags — Hugging Face's precedence (generation/config.hpp).
 #pragma once
 
+#include <eigenformer/chat.hpp>
 #include <eigenformer/generation.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -35,7 +37,7 @@ inline Section generation_options(const GenerationOptionHelp& help) {
   s.heading = kGenerationHeading;
   s.options.push_back({"--prompt", "TEXT", help.prompt});
   if (help.chat) {
-    s.options.push_back({"--chat", "", "Llama 3 chat format: --prompt is the user's message"});
+    s.options.push_back({"--chat", "", "--prompt is the user's message, in the checkpoint's chat template (tokenizer_config.json), else Llama 3's layout"});
     s.options.push_back({"--system", "TEXT", "with --chat: the system turn"});
   }
   const std::vector<Option> rest = {
@@ -132,8 +134,20 @@ inline void check_generation_usage(const Arguments& args, const std::string& fol
   generation_settings(args, folder, 0);
 }
 
-/// The prompt's ids: --prompt through the tokenizer (plain, or Llama 3 chat with --chat), or --ids.
-inline TokenSequence generation_prompt(const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer) {
+/// The checkpoint's chat template, when `folder`/tokenizer_config.json has one.
+inline std::optional<chat::ChatTemplate> checkpoint_chat_template(const std::string& folder) {
+  const std::string path = folder + "/tokenizer_config.json";
+  if (folder.empty() || !std::filesystem::exists(path)) return std::nullopt;
+  const json::Value config = json::parse_file(path);
+  const json::Value* t = config.find("chat_template");
+  if (t == nullptr || t->is_null()) return std::nullopt;
+  return chat::ChatTemplate::from_tokenizer_config(config, path);
+}
+
+/// The prompt's ids: --prompt through the tokenizer (plain, or with --chat the checkpoint's chat template,
+/// else the built-in Llama 3 layout), or --ids.
+inline TokenSequence generation_prompt(const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
+                                       const std::string& folder = "") {
   if (args.has("--ids")) {
     if (args.accepts("--chat") && args.has("--chat")) throw UsageError("--chat formats text: use it with --prompt, not --ids");
     return parse_ids(args.value("--ids"), "--ids");
@@ -145,6 +159,19 @@ inline TokenSequence generation_prompt(const Arguments& args, const std::optiona
     std::vector<generation::ChatMessage> messages;
     if (args.has("--system")) messages.push_back({"system", args.value("--system")});
     messages.push_back({"user", args.value("--prompt")});
+    if (const std::optional<chat::ChatTemplate> tpl = checkpoint_chat_template(folder)) {
+      chat::ChatRequest request;  // message text stays plain text: a typed special token cannot forge a turn
+      json::Array list;
+      for (const generation::ChatMessage& m : messages) {
+        json::Value message;
+        message.set("role", m.role);
+        message.set("content", m.content);
+        list.push_back(message);
+      }
+      request.messages = json::Value(std::move(list));
+      request.add_generation_prompt = true;
+      return chat::encode_chat(*tpl, *tokenizer, request).ids;
+    }
     return generation::llama3_chat_prompt(*tokenizer, messages);
   }
   return generation::plain_prompt(*tokenizer, args.value("--prompt"));
@@ -156,9 +183,23 @@ template <class Model>
 int run_generation(Model& model, const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
                    const std::string& folder) {
   using namespace generation;
-  const TokenSequence prompt = generation_prompt(args, tokenizer);
+  const TokenSequence prompt = generation_prompt(args, tokenizer, folder);
   check_vocabulary(prompt, model.vocab_size(), args.has("--ids") ? "--ids" : "--prompt");
-  const GenerationConfig config = generation_settings(args, folder, prompt.size());
+  GenerationConfig config = generation_settings(args, folder, prompt.size());
+  // With the checkpoint's chat template, its end of turn — tokenizer_config.json's eos_token (Qwen's
+  // <|im_end|>, Gemma's <end_of_turn>) — ends a reply too, beside generation_config.json's list.
+  if (args.accepts("--chat") && args.has("--chat") && !args.has("--eos") && tokenizer) {
+    if (const std::optional<chat::ChatTemplate> tpl = checkpoint_chat_template(folder)) {
+      const std::string eos_text = tpl->special_token("eos_token");
+      const std::optional<TokenId> id = eos_text.empty() ? std::nullopt : tokenizer->token_to_id(eos_text);
+      if (id) {
+        if (config.eos_token_ids.empty()) config.eos_token_ids = model.special_tokens().eos;
+        if (std::find(config.eos_token_ids.begin(), config.eos_token_ids.end(), *id) == config.eos_token_ids.end()) {
+          config.eos_token_ids.push_back(*id);
+        }
+      }
+    }
+  }
   Trace trace;
   GenerationIO io;
   if (tokenizer) io.tokenizer = &*tokenizer;

@@ -12,6 +12,7 @@
 //   echo "9906 1917"  | tokenize --tokenizer cl100k_base.tiktoken --encoding cl100k_base --decode
 //   echo "a<|endoftext|>" | tokenize --tokenizer checkpoints/gpt2 --allow-special
 // The options and what they mean: tokenize --help (the table in tokenize/tokenize_options.hpp).
+// Chat templates: tokenize --template tokenizer_config.json --messages chat.json (see template_command.hpp).
 #include <iostream>
 #include <iterator>
 #include <limits>
@@ -19,12 +20,15 @@
 #include <string>
 
 #include "eigenformer/tokenizers.hpp"
+#include "tokenize/template_command.hpp"
 #include "tokenize/tokenize_options.hpp"
 
 namespace tk = eigenformer::tokenizers;
 namespace cli = eigenformer::cli;
 
 int main(int argc, char** argv) {
+  // Chat templates have their own command line (template_command.hpp): tokenize --template ... --messages ...
+  if (int rc = 0; tokenize_example::run_template_command(argc, argv, rc)) return rc;
   const cli::Table table = cli::tokenize_options();
   return cli::run("tokenize", [&] {
     const cli::Arguments args(argc, argv, table);

@@ -7,6 +7,7 @@
 #include "eigenformer/attention.hpp"   // the attention core, the KV cache, multi-head attention
 #include "eigenformer/blocks.hpp"      // blocks and stacks, the encoder-decoder
 #include "eigenformer/tokenizers.hpp"  // text ↔ token ids (byte-level BPE, WordPiece, Unigram, special tokens)
+#include "eigenformer/chat.hpp"        // chat templates: the model's own Jinja template, rendered here
 #include "eigenformer/models.hpp"      // config.json, checkpoint folders, the model interfaces
 #include "eigenformer/generation.hpp"  // greedy, sampling and beam search until EOS
 #include "eigenformer/training.hpp"    // losses and objectives, optimizers, data, progress, checkpoints

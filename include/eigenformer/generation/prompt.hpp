@@ -24,6 +24,7 @@
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/types.hpp"
 #include "eigenformer/tokenizers/tokenizer.hpp"
+#include "eigenformer/tokenizers/utf8.hpp"
 
 namespace eigenformer::generation {
 
@@ -54,11 +55,22 @@ inline TokenSequence llama3_chat_prompt(const tokenizers::Tokenizer& tokenizer, 
     const TokenSequence ids = tokenizer.encode(s, tokenizers::EncodeOptions{}.as_text());
     out.insert(out.end(), ids.begin(), ids.end());
   };
+  // Jinja's trim is Python's str.strip(): Unicode whitespace, so a leading no-break space goes too.
   const auto trim = [](const std::string& s) {
-    const char* ws = " \t\n\r\f\v";
-    const std::size_t b = s.find_first_not_of(ws);
-    if (b == std::string::npos) return std::string();
-    return s.substr(b, s.find_last_not_of(ws) - b + 1);
+    const auto space = [](char32_t c) {
+      return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 || c == 0xA0 ||
+             c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
+             c == 0x205F || c == 0x3000;
+    };
+    std::size_t first = s.size(), end = 0;  // the first non-space byte, and one past the last non-space character
+    for (std::size_t i = 0; i < s.size();) {
+      const std::size_t at = i;
+      if (!space(tokenizers::next_code_point(s, i))) {
+        if (first == s.size()) first = at;
+        end = i;
+      }
+    }
+    return first < end ? s.substr(first, end - first) : std::string();
   };
   TokenSequence ids{begin};
   for (const ChatMessage& m : messages) {
