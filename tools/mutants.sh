@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Mutation testing: does the test suite notice when a rule the library claims is broken?
+#
+#   tools/mutants.sh                 every mutant below (takes minutes: each one rebuilds its test suites)
+#   tools/mutants.sh beam_ causal    only the mutants whose name contains one of the words
+#   tools/mutants.sh --list          where each mutant's pattern matches in the current source, without building
+#
+# Each mutant is a small edit of the library source: an exact line fragment and its replacement. For each one
+# the script applies the edit to a copy of the tree (without build/ and .git) in a scratch directory — never
+# to this tree —, builds the named test suites with the "ci" preset (ccache used when installed) and runs them.
+#
+#   KILLED   a suite failed: the tests notice the broken rule (what we want)
+#   ALIVE    every suite passed with the rule broken: a hole in the tests
+#   ERROR    the pattern matched no line or more than one line (the source changed: update the list), the
+#            mutated copy did not compile, or the unmutated copy's suites do not pass
+#   PENDING  a rule whose code has not landed yet (the list keeps its place)
+#
+# The script exits non-zero unless every mutant that is not PENDING is KILLED.
+#
+# ---- The list --------------------------------------------------------------------------------------------
+# name | test suites (CMake targets) | edit [;; edit ...]      with edit = fragment => replacement
+# A fragment is matched literally (runs of spaces match any whitespace) against every file under include/ and
+# examples/; it must occur on exactly one line of one file. "pending | <what>" reserves a place.
+read -r -d '' MUTANTS <<'LIST' || true
+beam_eos_rank         | test_generation | if (rank < unb) { => if (rank < keep) {
+beam_heuristic_stop   | test_generation | case EarlyStopping::Heuristic: return worst_score >= penalised(best_sum_log_probs, length); => case EarlyStopping::Heuristic: return false;
+beam_never_bound      | test_generation | const std::size_t best_length = length_penalty > 0 ? static_cast<std::size_t>(max_new_tokens) : length; => const std::size_t best_length = length;
+beam_true_stops       | test_generation | case EarlyStopping::Yes: return true; => case EarlyStopping::Yes: return worst_score >= penalised(best_sum_log_probs, length);
+beam_keep_per_eos     | test_generation | std::max<std::size_t>(2, 1 + config.eos_token_ids.size()) => std::size_t{2}
+top_p_boundary        | test_generation | if (cumulative <= 1.0 - p) => if (cumulative < 1.0 - p)
+causal_off_by_one     | test_core       | const Index last_visible = mask.first_query + t; => const Index last_visible = mask.first_query + t + 1;
+rope_half_split       | test_core       | RopeLayout::HalfSplit ? i : 2 * i; => RopeLayout::HalfSplit ? 2 * i : 2 * i; ;; RopeLayout::HalfSplit ? i + half : 2 * i + 1; => RopeLayout::HalfSplit ? 2 * i + 1 : 2 * i + 1;
+t5_bucket_boundary    | test_core       | if (distance < max_exact) return bucket + distance; => if (distance <= max_exact) return bucket + distance;
+gqa_head_mapping      | test_core       | const Index g = h / group; => const Index g = h % k.heads;
+pending | mlm_80_10_10        | the MLM masking split (80% [MASK], 10% random, 10% unchanged), when training lands
+pending | adamw_bias_correction | AdamW's bias correction (m / (1 - beta1^t), v / (1 - beta2^t)), when training lands
+LIST
+
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+LIST_ONLY=0
+FILTERS=()
+for arg in "$@"; do
+  case "$arg" in
+    --list) LIST_ONLY=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) FILTERS+=("$arg") ;;
+  esac
+done
+
+trim() { local s="$1"; s="${s#"${s%%[![:space:]]*}"}"; printf '%s' "${s%"${s##*[![:space:]]}"}"; }
+
+# A literal fragment as a Perl regex whose runs of spaces match any whitespace.
+fragment_regex() { perl -e 'my $f = shift; my $r = join("\\s+", map { quotemeta } split(/\s+/, $f)); print $r;' -- "$1"; }
+
+# Prints "file:line" for every line of include/ and examples/ under $1 matching the fragment $2.
+locate() {
+  local tree="$1" regex
+  regex="$(fragment_regex "$2")"
+  (cd "$tree" && grep -rnP --include='*.hpp' --include='*.h' --include='*.cpp' -- "$regex" include examples 2>/dev/null |
+    cut -d: -f1,2)
+}
+
+# Applies one edit to the copy: replaces the fragment on its one matching line.
+apply_edit() {
+  local tree="$1" fragment="$2" replacement="$3" where file line regex
+  where="$(locate "$tree" "$fragment")"
+  file="${where%%:*}"
+  line="${where#*:}"
+  regex="$(fragment_regex "$fragment")"
+  FRAG_RE="$regex" REPL="$replacement" LINE="$line" perl -i -pe 'if ($. == $ENV{LINE}) { s/$ENV{FRAG_RE}/$ENV{REPL}/ } close ARGV if eof' "$tree/$file"
+}
+
+selected() {
+  [ "${#FILTERS[@]}" -eq 0 ] && return 0
+  local f
+  for f in "${FILTERS[@]}"; do [[ "$1" == *"$f"* ]] && return 0; done
+  return 1
+}
+
+WORK="${EIGENFORMER_MUTANTS_DIR:-/tmp/eigenformer-mutants-$$}"
+export CMAKE_CXX_COMPILER_LAUNCHER="${CMAKE_CXX_COMPILER_LAUNCHER:-$(command -v ccache || true)}"
+export CCACHE_BASEDIR="$WORK"  # the copy's absolute paths differ from run to run: hash relative ones
+RESULTS=()
+status=0
+
+build_and_run() {  # tree targets... → 0 all passed, 1 a suite failed (details in $WORK/last.log), 2 no build
+  local tree="$1"; shift
+  (cd "$tree" && cmake --preset ci >"$WORK/configure.log" 2>&1) || return 2
+  (cd "$tree" && nice -n 10 cmake --build --preset ci -j "${JOBS:-2}" --target "$@" >"$WORK/build.log" 2>&1) || return 2
+  local target exe rc=0
+  : >"$WORK/last.log"
+  for target in "$@"; do
+    exe="$(find "$tree/build/ci" -type f -name "$target" -perm -u+x | head -n 1)"
+    [ -n "$exe" ] || return 2
+    (cd "$tree/build/ci" && timeout 900 "$exe" --no-colors=true >>"$WORK/last.log" 2>&1) || rc=1
+  done
+  return $rc
+}
+
+mkdir -p "$WORK"
+TREE="$WORK/tree"
+if [ "$LIST_ONLY" -eq 0 ]; then
+  echo "copying the tree to $TREE"
+  rm -rf "$TREE" && mkdir -p "$TREE"
+  (cd "$ROOT" && tar --exclude=./build --exclude=./.git --exclude=./models -cf - .) | (cd "$TREE" && tar -xf -)
+fi
+restore() {  # puts back the files the last mutant edited
+  [ -d "$WORK/orig" ] || return 0
+  (cd "$WORK/orig" && find . -type f) | while IFS= read -r f; do cp "$WORK/orig/$f" "$TREE/$f"; done
+  rm -rf "$WORK/orig"
+}
+
+declare -A BASELINE=()
+while IFS= read -r entry; do
+  [ -n "$(trim "$entry")" ] || continue
+  IFS='|' read -r name targets edits <<<"$entry"
+  name="$(trim "$name")"; targets="$(trim "$targets")"; edits="$(trim "$edits")"
+  if [ "$name" = "pending" ]; then
+    selected "$targets" && RESULTS+=("$(printf '%-22s %-8s %s' "$targets" PENDING "$edits")")
+    continue
+  fi
+  selected "$name" || continue
+
+  # 1) Every edit's fragment must sit on exactly one line.
+  where_all=()
+  problem=""
+  IFS=$'\n' read -r -d '' -a edit_list < <(perl -e 'print join("\n", split(/\s*;;\s*/, shift)), "\0"' -- "$edits")
+  for edit in "${edit_list[@]}"; do
+    fragment="$(trim "${edit%%=>*}")"
+    where="$(locate "$ROOT" "$fragment")"
+    count="$(printf '%s' "$where" | grep -c . || true)"
+    if [ "$count" -ne 1 ]; then
+      problem="pattern '$fragment' matches $count lines${where:+: $(echo $where)}"
+      break
+    fi
+    where_all+=("$where")
+  done
+  if [ -n "$problem" ]; then
+    RESULTS+=("$(printf '%-22s %-8s %s' "$name" ERROR "$problem")"); status=1
+    continue
+  fi
+  if [ "$LIST_ONLY" -eq 1 ]; then
+    RESULTS+=("$(printf '%-22s %-8s %s' "$name" matches "${where_all[*]} ($targets)")")
+    continue
+  fi
+
+  # 2) The unmutated suites must pass (once per suite set).
+  if [ -z "${BASELINE[$targets]:-}" ]; then
+    echo "baseline: building and running $targets on the unmutated copy"
+    build_and_run "$TREE" $targets
+    BASELINE[$targets]=$?
+    [ "${BASELINE[$targets]}" -eq 0 ] || cp "$WORK/last.log" "$WORK/baseline-${targets// /_}.log"
+  fi
+  if [ "${BASELINE[$targets]}" -ne 0 ]; then
+    RESULTS+=("$(printf '%-22s %-8s %s' "$name" ERROR "the unmutated $targets do not pass (see $WORK/baseline-*.log)")"); status=1
+    continue
+  fi
+
+  # 3) The mutant: the edits applied to the copy, then undone (a plain copy back: new times, so the next
+  #    build recompiles the original, from ccache).
+  rm -rf "$WORK/orig"
+  for w in "${where_all[@]}"; do
+    mkdir -p "$WORK/orig/$(dirname "${w%%:*}")"
+    cp "$TREE/${w%%:*}" "$WORK/orig/${w%%:*}"
+  done
+  for edit in "${edit_list[@]}"; do
+    apply_edit "$TREE" "$(trim "${edit%%=>*}")" "$(trim "${edit#*=>}")"
+  done
+  if diff -rq "$WORK/orig" "$TREE" 2>/dev/null | grep -q differ; then :; else
+    RESULTS+=("$(printf '%-22s %-8s %s' "$name" ERROR "the edit changed nothing")"); status=1
+    restore; continue
+  fi
+  echo "mutant $name: ${where_all[*]} → building $targets"
+  build_and_run "$TREE" $targets
+  rc=$?
+  cp "$WORK/last.log" "$WORK/$name.log" 2>/dev/null || true
+  failing="$(grep -h '^TEST CASE:' "$WORK/$name.log" 2>/dev/null | sed 's/^TEST CASE: *//' | sort -u | paste -sd ';' - | cut -c1-160)"
+  case $rc in
+    0) RESULTS+=("$(printf '%-22s %-8s %s' "$name" ALIVE "${where_all[*]}")"); status=1 ;;
+    1) RESULTS+=("$(printf '%-22s %-8s %s — failed: %s' "$name" KILLED "${where_all[*]}" "$failing")") ;;
+    *) cp "$WORK/build.log" "$WORK/$name.build.log" 2>/dev/null
+       RESULTS+=("$(printf '%-22s %-8s %s' "$name" ERROR "${where_all[*]}: the mutant did not build (see $WORK/$name.build.log)")"); status=1 ;;
+  esac
+  echo "${RESULTS[-1]}"
+  restore
+done <<<"$MUTANTS"
+
+echo
+printf '%-22s %-8s %s\n' mutant result "target line — failing test cases"
+printf '%s\n' "${RESULTS[@]}"
+[ "$LIST_ONLY" -eq 1 ] || echo "logs: $WORK"
+exit $status
