@@ -26,11 +26,11 @@
 # (t5_bucket_boundary ends the exact range one distance early: "<=" at the boundary would be an equivalent
 # mutant, since distance = max_exact gets bucket max_exact from the logarithmic formula too.)
 read -r -d '' MUTANTS <<'LIST' || true
-beam_eos_rank         | generation/test_beam_search.cpp | if (rank < unb) { => if (rank < keep) {
-beam_heuristic_stop   | generation/test_beam_search.cpp | case EarlyStopping::Heuristic: return worst_score >= penalised(best_sum_log_probs, length); => case EarlyStopping::Heuristic: return false;
-beam_never_bound      | generation/test_beam_search.cpp | const std::size_t best_length = length_penalty > 0 ? static_cast<std::size_t>(max_new_tokens) : length; => const std::size_t best_length = length;
-beam_true_stops       | generation/test_beam_search.cpp | case EarlyStopping::Yes: return true; => case EarlyStopping::Yes: return worst_score >= penalised(best_sum_log_probs, length);
-beam_keep_per_eos     | generation/test_beam_search.cpp | std::max<std::size_t>(2, 1 + config.eos_token_ids.size()) => std::size_t{2}
+beam_eos_rank         | generation/test_beam_rules.cpp  | if (rank < unb) { => if (rank < keep) {
+beam_heuristic_stop   | generation/test_beam_rules.cpp  | case EarlyStopping::Heuristic: return worst_score >= penalised(best_sum_log_probs, length); => case EarlyStopping::Heuristic: return false;
+beam_never_bound      | generation/test_beam_rules.cpp  | const std::size_t best_length = length_penalty > 0 ? static_cast<std::size_t>(max_new_tokens) : length; => const std::size_t best_length = length;
+beam_true_stops       | generation/test_beam_rules.cpp  | case EarlyStopping::Yes: return true; => case EarlyStopping::Yes: return worst_score >= penalised(best_sum_log_probs, length);
+beam_keep_per_eos     | generation/test_beam_rules.cpp  | std::max<std::size_t>(2, 1 + config.eos_token_ids.size()) => std::size_t{2}
 top_p_boundary        | generation/test_sampling.cpp generation/test_logits_processing.cpp | if (cumulative <= 1.0 - p) => if (cumulative < 1.0 - p)
 causal_off_by_one     | core/test_attention.cpp | const Index last_visible = mask.first_query + t; => const Index last_visible = mask.first_query + t + 1;
 rope_half_split       | core/test_rope.cpp | RopeLayout::HalfSplit ? i : 2 * i; => RopeLayout::HalfSplit ? 2 * i : 2 * i; ;; RopeLayout::HalfSplit ? i + half : 2 * i + 1; => RopeLayout::HalfSplit ? 2 * i + 1 : 2 * i + 1;
@@ -91,19 +91,25 @@ status=0
 CXX="${CXX:-c++}"
 CCACHE="$(command -v ccache || true)"
 EIGEN_FLAGS="$(pkg-config --cflags eigen3 2>/dev/null || echo -I/usr/include/eigen3)"
-# tree files... → 0 the program passed, 1 it failed (output in $WORK/last.log), 2 it did not compile
+# tree files... → 0 the program passed, 1 it failed (output in $WORK/last.log), 2 it did not compile.
+# Each file is compiled on its own (-c, so that ccache can reuse what a mutant did not change), then linked.
 build_and_run() {
   exec </dev/null
   local tree="$1"; shift
-  local sources=() f
-  for f in "$@"; do sources+=("$tree/tests/$f"); done
+  local objects=() f o
   mkdir -p "$WORK/bin"
+  : >"$WORK/build.log"
   if [ ! -f "$WORK/bin/main.o" ]; then
-    $CCACHE "$CXX" -std=c++17 -O1 -c "$tree/tests/main.cpp" -o "$WORK/bin/main.o" >"$WORK/build.log" 2>&1 || return 2
+    $CCACHE "$CXX" -std=c++17 -O1 -c "$tree/tests/main.cpp" -o "$WORK/bin/main.o" >>"$WORK/build.log" 2>&1 || return 2
   fi
-  nice -n 10 $CCACHE "$CXX" -std=c++17 -O1 -w $EIGEN_FLAGS -I"$tree/include" -I"$tree/examples" -I"$tree/tests" \
-    -DEIGEN_INITIALIZE_MATRICES_BY_NAN -DEIGENFORMER_SOURCE_DIR="\"$tree\"" -DEIGENFORMER_FIXTURE_DIR="\"$tree/tests/fixtures\"" \
-    "${sources[@]}" "$WORK/bin/main.o" -o "$WORK/bin/suite" >"$WORK/build.log" 2>&1 || return 2
+  for f in "$@"; do
+    o="$WORK/bin/$(echo "$f" | tr '/' '_').o"
+    nice -n 10 $CCACHE "$CXX" -std=c++17 -O1 -w $EIGEN_FLAGS -I"$tree/include" -I"$tree/examples" -I"$tree/tests" \
+      -DEIGEN_INITIALIZE_MATRICES_BY_NAN -DEIGENFORMER_SOURCE_DIR="\"$tree\"" \
+      -DEIGENFORMER_FIXTURE_DIR="\"$tree/tests/fixtures\"" -c "$tree/tests/$f" -o "$o" >>"$WORK/build.log" 2>&1 || return 2
+    objects+=("$o")
+  done
+  "$CXX" "${objects[@]}" "$WORK/bin/main.o" -o "$WORK/bin/suite" >>"$WORK/build.log" 2>&1 || return 2
   (cd "$tree" && timeout 900 "$WORK/bin/suite" --no-colors=true >"$WORK/last.log" 2>&1) || return 1
   return 0
 }
@@ -177,7 +183,7 @@ while IFS= read -r entry <&3; do
   for edit in "${edit_list[@]}"; do
     apply_edit "$TREE" "$(trim "${edit%%=>*}")" "$(trim "${edit#*=>}")"
   done
-  if diff -rq "$WORK/orig" "$TREE" 2>/dev/null | grep -q differ; then :; else
+  if [ -n "$(diff -rq "$WORK/orig" "$TREE" 2>/dev/null | grep differ || true)" ]; then :; else  # no grep -q: pipefail
     RESULTS+=("$(printf '%-22s %-8s %s' "$name" ERROR "the edit changed nothing")"); status=1
     restore; continue
   fi
