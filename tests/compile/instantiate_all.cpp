@@ -6,6 +6,9 @@
 #include "eigenformer/models.hpp"
 #include "eigenformer/tokenizers.hpp"
 
+#include <cstdio>
+#include <string>
+
 #include "bert/bert.hpp"
 #include "llama/llama.hpp"
 #include "t5/t5.hpp"
@@ -45,4 +48,47 @@ EIGENFORMER_INSTANTIATE(double)
 #undef EIGENFORMER_INSTANTIATE
 }  // namespace eigenformer
 
-int main() { return 0; }
+// Run by ctest as `instantiate_all <tests/fixtures>`: the instantiated Llama and T5, each loaded from the
+// fixture checkpoints in float and in double, greedy-decode through the instantiated sessions exactly the
+// sequences of the PyTorch reference (generation/reference_sequences.json, cases "<checkpoint>/greedy").
+// Without an argument it does nothing (the program's first job is to compile).
+namespace {
+
+template <class Model>
+bool greedy_matches(const std::string& fixtures, const eigenformer::json::Value& c, const char* scalar) {
+  using namespace eigenformer;
+  Model model = Model::from_pretrained(fixtures + "/models/" + c.at("checkpoint").as_string());
+  generation::GenerationConfig config;
+  config.max_new_tokens = c.at("settings").at("max_new_tokens").as_int();
+  for (const json::Value& id : c.at("settings").at("eos_token_ids").as_array()) {
+    config.eos_token_ids.push_back(static_cast<TokenId>(id.as_int()));
+  }
+  TokenSequence prompt, expected;
+  for (const json::Value& id : c.at("prompt").as_array()) prompt.push_back(static_cast<TokenId>(id.as_int()));
+  for (const json::Value& id : c.at("expected").as_array()[0].at("tokens").as_array()) {
+    expected.push_back(static_cast<TokenId>(id.as_int()));
+  }
+  const TokenSequence got = generation::generate(model, prompt, config).front().tokens;
+  std::printf("%-32s %-6s %s\n", c.at("name").as_string().c_str(), scalar, got == expected ? "same tokens as PyTorch" : "DIFFERENT");
+  return got == expected;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace eigenformer;
+  if (argc < 2) return 0;
+  const std::string fixtures = argv[1];
+  const json::Value file = json::parse_file(fixtures + "/generation/reference_sequences.json");
+  int compared = 0, failed = 0;
+  for (const json::Value& c : file.at("cases").as_array()) {
+    const std::string name = c.at("name").as_string();
+    if (name.size() < 7 || name.compare(name.size() - 7, 7, "/greedy") != 0) continue;
+    const bool llama = c.at("family").as_string() == "llama";
+    failed += !(llama ? greedy_matches<Llama<float>>(fixtures, c, "float") : greedy_matches<T5<float>>(fixtures, c, "float"));
+    failed += !(llama ? greedy_matches<Llama<double>>(fixtures, c, "double") : greedy_matches<T5<double>>(fixtures, c, "double"));
+    compared += 2;
+  }
+  std::printf("%d runs, %d different\n", compared, failed);
+  return compared == 10 && failed == 0 ? 0 : 1;
+}

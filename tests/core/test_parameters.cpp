@@ -1,6 +1,7 @@
 // Named parameters: strict loading with errors that name the tensor, saving, and the round trip.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <unistd.h>
 
@@ -28,6 +29,33 @@ StackConfig small_encoder() {
   s.block.placement = NormPlacement::Post;
   s.layers = 2;
   return s;
+}
+
+// Sets every parameter value of `model` to `value`: what a load must overwrite.
+void fill_parameters(Encoder<float>& model, float value) {
+  for (const auto& p : named_parameters(model)) std::fill(p.data, p.data + p.numel(), value);
+}
+
+// Every parameter of `target` equals `source`'s, except the one named `untouched`, which must still hold
+// `sentinel` everywhere (a lenient load skips it). Returns how many parameters were compared.
+std::size_t check_loaded(Encoder<float>& source, Encoder<float>& target, const std::string& untouched = "",
+                         float sentinel = 7.0f) {
+  const auto ps = named_parameters(source);
+  const auto pt = named_parameters(target);
+  REQUIRE(ps.size() == pt.size());
+  std::size_t compared = 0;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    CAPTURE(ps[i].name);
+    REQUIRE(ps[i].name == pt[i].name);
+    std::int64_t differing = 0;
+    for (std::int64_t j = 0; j < ps[i].numel(); ++j) {
+      const float want = ps[i].name == untouched ? sentinel : ps[i].data[j];
+      differing += pt[i].data[j] != want;
+    }
+    CHECK(differing == 0);
+    ++compared;
+  }
+  return compared;
 }
 
 }  // namespace
@@ -59,8 +87,10 @@ TEST_CASE("a saved model loads back into the same outputs") {
 
 TEST_CASE("strict loading names the missing, unexpected or misshapen tensor") {
   Encoder<float> model(small_encoder());
+  randomize_parameters(model, 3);
   const std::string path = scratch("model.safetensors");
   save_safetensors(model, path);
+  Encoder<float> target(small_encoder());  // what each accepted load writes into, compared value by value
 
   // One tensor too many.
   {
@@ -73,7 +103,9 @@ TEST_CASE("strict loading names the missing, unexpected or misshapen tensor") {
                          doctest::Contains("unexpected tensor 'position_ids' with shape [2]"), FormatError);
     LoadOptions ignore_buffers;
     ignore_buffers.ignore = [](const std::string& n) { return n == "position_ids"; };
-    CHECK_NOTHROW(load_safetensors(model, scratch("extra.safetensors"), ignore_buffers));
+    fill_parameters(target, 7.0f);
+    load_safetensors(target, scratch("extra.safetensors"), ignore_buffers);
+    CHECK(check_loaded(model, target) == named_parameters(model).size());
   }
   // One tensor missing, one with a wrong shape.
   {
@@ -93,13 +125,17 @@ TEST_CASE("strict loading names the missing, unexpected or misshapen tensor") {
                          FormatError);
     LoadOptions lenient;
     lenient.strict = false;
-    CHECK_NOTHROW(load_safetensors(model, scratch("missing.safetensors"), lenient));
+    fill_parameters(target, 7.0f);
+    load_safetensors(target, scratch("missing.safetensors"), lenient);
+    check_loaded(model, target, /*untouched=*/"layers.1.ffn.up.bias");  // the missing one keeps its values
     CHECK_THROWS_AS(load_safetensors(model, scratch("misshapen.safetensors"), lenient), FormatError);  // shapes always
   }
   // Renaming to another layout (here: a prefix, as Hugging Face files have "bert.").
   save_safetensors(model, scratch("prefixed.safetensors"), DType::F32, [](const std::string& n) { return "bert." + n; });
   LoadOptions prefixed;
   prefixed.rename = [](const std::string& n) { return "bert." + n; };
-  CHECK_NOTHROW(load_safetensors(model, scratch("prefixed.safetensors"), prefixed));
+  fill_parameters(target, 7.0f);
+  load_safetensors(target, scratch("prefixed.safetensors"), prefixed);
+  check_loaded(model, target);
   CHECK_THROWS_AS(load_safetensors(model, scratch("prefixed.safetensors")), FormatError);
 }

@@ -150,3 +150,50 @@ TEST_CASE("RoPE configuration errors") {
   CHECK_THROWS_WITH_AS(mha(x, AttentionMode::Self, options), doctest::Contains("RoPE is set up for head width 8 but the heads are 4 wide"),
                        ShapeError);
 }
+
+// tools/fixtures/make_rope_fixtures.py: Llama 3 scaling in float64 from its published definition, with θ_i in
+// all three bands (unchanged, divided by factor, and the smoothing band between them), and vectors rotated at
+// positions past the original context. θ_i agree to 1e-14 relative; rotated values to 1e-12 (angles p·θ_i
+// up to 8200 rad: cos/sin of a double angle carry ~1e-12 of its rounding).
+TEST_CASE("Llama 3 RoPE scaling: every band, the smoothing band included, as PyTorch computes it") {
+  const json::Value file = json::parse_file(fixture_path("core/rope_llama3.json"));
+  int in_band = 0;
+  for (const json::Value& c : file.at("cases").as_array()) {
+    const std::string name = c.at("name").as_string();
+    CAPTURE(name);
+    RopeConfig r;
+    r.head_dim = c.at("head_dim").as_int();
+    r.base = c.at("theta").as_number();
+    r.scaling.kind = RopeScaling::Kind::Llama3;
+    r.scaling.factor = c.at("factor").as_number();
+    r.scaling.low_freq_factor = c.at("low_freq_factor").as_number();
+    r.scaling.high_freq_factor = c.at("high_freq_factor").as_number();
+    r.scaling.original_max_positions = c.at("original_max_position_embeddings").as_number();
+    const std::vector<double> got = rotary_inverse_frequencies(r);
+    const json::Array& want = c.at("inv_freq").as_array();
+    const json::Array& band = c.at("band").as_array();
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      CAPTURE(i);
+      CAPTURE(band[i].as_string());
+      CHECK(std::abs(got[i] - want[i].as_number()) <= 1e-14 * want[i].as_number());
+      in_band += band[i].as_string() == "band";
+    }
+    // The rotation at positions past the original context (one head, half-split layout).
+    const json::Array& x = c.at("x").as_array();
+    const json::Array& rotated = c.at("rotated").as_array();
+    const Index T = static_cast<Index>(x.size()), D = r.head_dim;
+    Matrix<double> m(T, D);
+    for (Index t = 0; t < T; ++t)
+      for (Index d = 0; d < D; ++d) m(t, d) = x[static_cast<std::size_t>(t)].as_array()[static_cast<std::size_t>(d)].as_number();
+    RotaryEmbedding<double> rope(r);
+    rope.rotate(m, /*batch=*/1, /*heads=*/1, c.at("first_position").as_int());
+    double worst = 0;
+    for (Index t = 0; t < T; ++t)
+      for (Index d = 0; d < D; ++d)
+        worst = std::max(worst, std::abs(m(t, d) - rotated[static_cast<std::size_t>(t)].as_array()[static_cast<std::size_t>(d)].as_number()));
+    INFO("largest rotation difference " << worst);
+    CHECK(worst <= 1e-12);
+  }
+  CHECK(in_band == 6 + 2 + 3);  // the smoothing band is exercised in every case
+}

@@ -6,6 +6,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <csignal>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <string>
 
@@ -84,6 +88,13 @@ TEST_CASE("F16 and BF16 conversions round exactly as PyTorch does") {
   const std::vector<float> f16_reference = fx.values<float>("half_rounding.expected.f16_as_f32");
   const std::vector<float> bf16_reference = fx.values<float>("half_rounding.expected.bf16_as_f32");
   REQUIRE(input.size() == f16_reference.size());
+  // Stored as PyTorch wrote them: the F16 and BF16 tensors hold the 2-byte bits, so reading them exercises the
+  // decoder (tools/fixtures/make_core_fixtures.py keeps these dtypes).
+  CHECK(fx.info("half_rounding.input.f32").dtype == DType::F32);
+  CHECK(fx.info("half_rounding.expected.f16").dtype == DType::F16);
+  CHECK(fx.info("half_rounding.expected.bf16").dtype == DType::BF16);
+  CHECK(fx.info("half_rounding.expected.f16_as_f32").dtype == DType::F32);
+  CHECK(fx.info("half_rounding.expected.bf16_as_f32").dtype == DType::F32);
   int mismatches = 0;
   for (std::size_t i = 0; i < input.size(); ++i) {
     // Encoding: our rounding gives the same value PyTorch's does, bit for bit (compare as floats; ±0 too).
@@ -173,4 +184,79 @@ TEST_CASE("saving is atomic: a failed write leaves the previous file intact") {
   CHECK_THROWS_AS(w1.write((scratch_dir() / "no-such-dir" / "x.safetensors").string()), FileError);
   CHECK_THROWS_AS(w1.add("x", {1}, first.data()), ValueError);  // duplicate name
   CHECK_THROWS_AS(w1.add("__metadata__", {1}, first.data()), ValueError);
+}
+
+namespace {
+
+// Overwrites `path` in a forked child whose file-size limit (RLIMIT_FSIZE) is 64 KiB, with a 1 MiB tensor:
+// the kernel stops the write midway, exactly as a full disk does. With `killed`, the child keeps SIGXFSZ's
+// default action and dies by that signal in the middle of the write (a crash); otherwise it ignores the
+// signal, the write fails with EFBIG, and the child exits 0 if the writer threw FileError (3 if it did not).
+// Returns the child's wait status.
+int overwrite_in_limited_child(const fs::path& path, bool killed) {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::rlimit no_core{0, 0};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    ::rlimit limit{64 * 1024, 64 * 1024};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    std::signal(SIGXFSZ, killed ? SIG_DFL : SIG_IGN);
+    const std::vector<float> big(256 * 1024, 9.0f);
+    SafeTensorsWriter w;
+    w.add("x", {static_cast<std::int64_t>(big.size())}, big.data());
+    try {
+      w.write(path.string());
+    } catch (const FileError&) {
+      ::_exit(0);
+    } catch (...) {
+      ::_exit(4);
+    }
+    ::_exit(3);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return status;
+}
+
+}  // namespace
+
+TEST_CASE("an overwrite that fails midway (full disk, killed writer) leaves the old file intact and loadable") {
+  const fs::path path = scratch_dir() / "atomic-midway.safetensors";
+  const std::vector<float> old = {1, 2, 3};
+  SafeTensorsWriter w;
+  w.add("x", {3}, old.data());
+  w.write(path.string());
+  const auto bytes_of = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string old_bytes = bytes_of(path);
+  const auto temporaries = [&] {
+    std::vector<fs::path> found;
+    for (const auto& entry : fs::directory_iterator(scratch_dir())) {
+      if (entry.path().filename().string().rfind("atomic-midway.safetensors.tmp-", 0) == 0) found.push_back(entry.path());
+    }
+    return found;
+  };
+
+  // 1) The disk fills: the write fails with EFBIG, the writer throws FileError and removes its temporary.
+  const int full = overwrite_in_limited_child(path, /*killed=*/false);
+  REQUIRE(WIFEXITED(full));
+  CHECK(WEXITSTATUS(full) == 0);  // 3: no error was reported; 4: another exception
+  CHECK(bytes_of(path) == old_bytes);
+  CHECK(SafeTensorsReader(path.string()).read<float>("x") == old);
+  CHECK(temporaries().empty());
+
+  // 2) The writer dies in the middle of writing (SIGXFSZ): no destructor runs; the partial temporary stays
+  //    behind, at the 64 KiB limit, but the file itself is untouched.
+  const int crash = overwrite_in_limited_child(path, /*killed=*/true);
+  REQUIRE(WIFSIGNALED(crash));
+  CHECK(WTERMSIG(crash) == SIGXFSZ);
+  CHECK(bytes_of(path) == old_bytes);
+  CHECK(SafeTensorsReader(path.string()).read<float>("x") == old);
+  const std::vector<fs::path> left = temporaries();
+  REQUIRE(left.size() == 1);
+  CHECK(fs::file_size(left.front()) == 64 * 1024);
+  fs::remove(left.front());
 }

@@ -24,6 +24,17 @@ Llama<float>& llama() {
   return model;
 }
 
+Llama<double>& llama_double() {
+  static Llama<double> model = Llama<double>::from_pretrained(testing::fixture_path("models/llama-gqa-sharded"));
+  return model;
+}
+
+TokenSequence sampled_ids(const json::Value& v) {
+  TokenSequence out;
+  for (const json::Value& id : v.as_array()) out.push_back(static_cast<TokenId>(id.as_int()));
+  return out;
+}
+
 T5<float>& t5() {
   static T5<float> model = T5<float>::from_pretrained(testing::fixture_path("models/flan-t5-style"));
   return model;
@@ -135,20 +146,24 @@ TEST_CASE("sampling: seeded, and greedy in its limits (top-k = 1, temperature 0)
   sample.seed = 42;
   const auto first = generate(llama(), kPrompt, sample).front().tokens;
   CHECK(generate(llama(), kPrompt, sample).front().tokens == first);  // same seed, same run
-  std::set<TokenSequence> distinct;
-  for (std::uint64_t seed = 0; seed < 6; ++seed) {
-    sample.seed = seed;
-    distinct.insert(generate(llama(), kPrompt, sample).front().tokens);
-  }
-  CHECK(distinct.size() > 1);  // seeds matter
 
-  // num_return_sequences samples at once: as many sequences, not all alike.
+  // Draw for draw the sequences of the PyTorch reference (tools/fixtures/make_generation_fixtures.py: the
+  // same mt19937_64 stream, the same inverse-CDF draw, HF's warpers over the float64 reference model). The
+  // double model: a float logit could move a cumulative sum across a draw u.
+  const json::Value ref = json::parse_file(testing::fixture_path("generation/sampled_sequences.json"));
+  for (std::uint64_t seed = 0; seed < 6; ++seed) {
+    CAPTURE(seed);
+    sample.seed = seed;
+    CHECK(generate(llama_double(), kPrompt, sample).front().tokens == sampled_ids(ref.at("by_seed").at(std::to_string(seed))));
+  }
+
+  // num_return_sequences samples at once: one generator, the sequences drawn in turn at each step.
   sample.num_return_sequences = 4;
-  const auto many = generate(llama(), kPrompt, sample);
-  CHECK(many.size() == 4);
-  std::set<TokenSequence> different;
-  for (const auto& s : many) different.insert(s.tokens);
-  CHECK(different.size() > 1);
+  sample.seed = 5;
+  const auto many = generate(llama_double(), kPrompt, sample);
+  const json::Array& four = ref.at("four_at_seed_5").as_array();
+  REQUIRE(many.size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(many[i].tokens == sampled_ids(four[i]));
 }
 
 TEST_CASE("every stop condition stops, and says why") {
@@ -173,7 +188,10 @@ TEST_CASE("every stop condition stops, and says why") {
   config.eos_token_ids.clear();
   const auto model_eos = generate(llama(), kPrompt, config).front();
   CHECK(llama().special_tokens().eos == std::vector<TokenId>{2});
-  CHECK((model_eos.stop_reason == StopReason::EndOfSequence) == (model_eos.tokens.back() == 2));
+  // PyTorch's greedy run with EOS 2 (reference_sequences.json, llama-gqa-sharded/greedy) ends at its 7th token.
+  CHECK(model_eos.tokens == TokenSequence{50, 64, 32, 27, 56, 11, 2});
+  CHECK(model_eos.stop_reason == StopReason::EndOfSequence);
+  CHECK(model_eos.eos_token == 2);
 
   // max_new_tokens = 0: nothing is generated.
   config.max_new_tokens = 0;
@@ -247,9 +265,12 @@ TEST_CASE("traces record each filter's candidates and the beams' tree, as text a
   std::vector<std::string> names;
   for (const FilterStage& st : s.stages) names.push_back(st.name);
   CHECK(names == std::vector<std::string>{"model", "repetition_penalty", "temperature", "top_k", "top_p"});
-  CHECK(s.stages[0].kept == 71);
-  CHECK(s.stages[3].kept <= 10);                 // top-k cut
-  CHECK(s.stages[4].kept <= s.stages[3].kept);   // top-p cut further
+  // The support after each filter at the first step, as PyTorch's warpers leave it (sampled_sequences.json).
+  const json::Value kept = json::parse_file(testing::fixture_path("generation/sampled_sequences.json")).at("trace_first_step").at("kept");
+  CHECK(s.stages[0].kept == kept.at("model").as_int());
+  CHECK(s.stages[1].kept == kept.at("repetition_penalty").as_int());
+  CHECK(s.stages[3].kept == kept.at("top_k").as_int());
+  CHECK(s.stages[4].kept == kept.at("top_p").as_int());
   CHECK(s.chosen == r.tokens.front());
   CHECK(s.stages[0].top.size() == 3);
   CHECK(s.stages[0].top[0].probability >= s.stages[0].top[1].probability);

