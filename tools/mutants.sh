@@ -33,11 +33,11 @@ beam_true_stops       | generation/test_beam_rules.cpp  | case EarlyStopping::Ye
 beam_keep_per_eos     | generation/test_beam_rules.cpp  | std::max<std::size_t>(2, 1 + config.eos_token_ids.size()) => std::size_t{2}
 top_p_boundary        | generation/test_sampling.cpp generation/test_logits_processing.cpp | if (cumulative <= 1.0 - p) => if (cumulative < 1.0 - p)
 causal_off_by_one     | core/test_attention.cpp | const Index last_visible = mask.first_query + t; => const Index last_visible = mask.first_query + t + 1;
-rope_half_split       | core/test_rope.cpp | RopeLayout::HalfSplit ? i : 2 * i; => RopeLayout::HalfSplit ? 2 * i : 2 * i; ;; RopeLayout::HalfSplit ? i + half : 2 * i + 1; => RopeLayout::HalfSplit ? 2 * i + 1 : 2 * i + 1;
+rope_half_split       | core/test_rope.cpp | config_.layout == RopeLayout::HalfSplit ? i : 2 * i; => config_.layout == RopeLayout::HalfSplit ? 2 * i : 2 * i; ;; config_.layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1; => config_.layout == RopeLayout::HalfSplit ? 2 * i + 1 : 2 * i + 1;
 t5_bucket_boundary    | core/test_relative_position_bias.cpp | if (distance < max_exact) return bucket + distance; => if (distance + 1 < max_exact) return bucket + distance;
 gqa_head_mapping      | core/test_attention.cpp core/test_rope.cpp | const Index g = h / group; => const Index g = h % k.heads;
-pending | mlm_80_10_10        | the MLM masking split (80% [MASK], 10% random, 10% unchanged), when training lands
-pending | adamw_bias_correction | AdamW's bias correction (m / (1 - beta1^t), v / (1 - beta2^t)), when training lands
+mlm_80_10_10          | training/test_objectives.cpp | if (u < config.mask_fraction) { => if (u < config.mask_fraction + config.random_fraction) {
+adamw_bias_correction | training/test_optimizer.cpp | const Scalar step_size = static_cast<Scalar>(config.lr / bias_correction1); => const Scalar step_size = static_cast<Scalar>(config.lr);
 LIST
 
 set -uo pipefail
