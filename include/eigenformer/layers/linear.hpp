@@ -15,6 +15,50 @@
 
 namespace eigenformer {
 
+/// How a backward pass writes an input gradient: Assign (dx = ...) or Add (dx += ...). Add serves an input
+/// read by several layers — q, k and v read the same x; a gated FFN's gate and up read the same x — whose
+/// gradient is the sum of what each reader sends back. Parameter gradients always accumulate.
+enum class GradientWrite { Assign, Add };
+
+/// The backward pass of y = x Wᵀ + b, for any weight W with its gradient buffer (a Linear's, or a tied LM
+/// head reading the embedding table: Embedding::backward_as_head).
+///   W  (out, in)   x (N, in)   dy (N, out) = ∂loss/∂y   dx (N, in) = ∂loss/∂x
+/// With y(n, o) = Σ_i x(n, i) W(o, i) + b(o), the chain rule gives, entry by entry,
+///   ∂loss/∂x(n, i) = Σ_o dy(n, o) W(o, i)         dx = dy W
+///   ∂loss/∂W(o, i) = Σ_n dy(n, o) x(n, i)         dW += dyᵀ x      (every row n used the same W: sum over n)
+///   ∂loss/∂b(o)    = Σ_n dy(n, o)                 db += Σ_rows dy
+/// weight_grad (out, in) and *bias_grad (out) are added into, each only when allocated (non-empty): an empty
+/// buffer means "this parameter is not being trained", and only dx is computed. A buffer of the wrong size
+/// is a ShapeError. bias_grad may be null (no bias).
+template <class Scalar>
+void linear_backward(const Eigen::Ref<const Matrix<Scalar>>& weight, const Eigen::Ref<const Matrix<Scalar>>& x,
+                     const Eigen::Ref<const Matrix<Scalar>>& dy, Eigen::Ref<Matrix<Scalar>> dx, GradientWrite write,
+                     Matrix<Scalar>& weight_grad, RowVector<Scalar>* bias_grad, const char* where = "linear_backward") {
+  const Index out = weight.rows(), in = weight.cols();
+  if (x.cols() != in || dy.cols() != out || dy.rows() != x.rows() || dx.rows() != x.rows() || dx.cols() != in) {
+    throw ShapeError(detail::cat("[", where, "] weight ", detail::shape_str(shape_of(weight)), ", input ",
+                                 detail::shape_str(shape_of(x)), ", output gradient ", detail::shape_str(shape_of(dy)),
+                                 " and input gradient ", detail::shape_str(shape_of(dx)),
+                                 " are not (out, in), (N, in), (N, out) and (N, in)"));
+  }
+  if (weight_grad.size() != 0 && (weight_grad.rows() != out || weight_grad.cols() != in)) {
+    throw ShapeError(detail::cat("[", where, "] weight gradient buffer ", detail::shape_str(shape_of(weight_grad)),
+                                 " does not match the weight ", detail::shape_str(shape_of(weight))));
+  }
+  if (bias_grad != nullptr && bias_grad->size() != 0 && bias_grad->size() != out) {
+    throw ShapeError(detail::cat("[", where, "] bias gradient buffer has ", bias_grad->size(), " entries, expected ", out));
+  }
+  // 1) dW += dyᵀ x and db += Σ_rows dy first: they read x, so dx (same shape as x) may reuse x's storage.
+  if (weight_grad.size() != 0) weight_grad.noalias() += dy.transpose() * x;
+  if (bias_grad != nullptr && bias_grad->size() != 0) *bias_grad += dy.colwise().sum();
+  // 2) dx = dy W (or dx += dy W).
+  if (write == GradientWrite::Assign) {
+    dx.noalias() = dy * weight;
+  } else {
+    dx.noalias() += dy * weight;
+  }
+}
+
 template <class Scalar>
 class Linear {
  public:
@@ -60,12 +104,34 @@ class Linear {
   }
 
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
-    add_parameter(out, prefix + "weight", weight);
-    if (has_bias_) add_parameter(out, prefix + "bias", bias);
+    add_parameter(out, prefix + "weight", weight, weight_grad);
+    if (has_bias_) add_parameter(out, prefix + "bias", bias, bias_grad);
   }
 
   Matrix<Scalar> weight;   // (out, in)
   RowVector<Scalar> bias;  // (out); empty when the layer has no bias
+
+  // ---- Backward (training) ------------------------------------------------------------------------------
+  Matrix<Scalar> weight_grad;   // (out, in)  ∂loss/∂W, accumulated by backward(); empty until collected with gradients
+  RowVector<Scalar> bias_grad;  // (out)      ∂loss/∂b, accumulated by backward(); empty likewise
+
+  /// Backward of y = x Wᵀ + b (linear_backward below has the derivation).
+  ///   x  (N, in)   the input of the forward call this gradient belongs to (the caller keeps it: it is an
+  ///                activation of the enclosing module — a block's normed input, an FFN's hidden — and a copy
+  ///                inside every Linear would hold q, k and v's shared input three times)
+  ///   dy (N, out)  ∂loss/∂y
+  ///   dx (N, in)   ∂loss/∂x = dy W, written (GradientWrite::Assign) or added (GradientWrite::Add)
+  /// weight_grad += dyᵀ x and bias_grad += Σ_rows dy, each only when that buffer is allocated.
+  void backward(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& dy,
+                Eigen::Ref<Matrix<Scalar>> dx, GradientWrite write = GradientWrite::Assign) {
+    linear_backward<Scalar>(weight, x, dy, dx, write, weight_grad, has_bias_ ? &bias_grad : nullptr, "Linear::backward");
+  }
+
+  /// The same, dx resized to (N, in) and written.
+  void backward(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& dy, Matrix<Scalar>& dx) {
+    dx.resize(x.rows(), in_features());
+    backward(x, dy, Eigen::Ref<Matrix<Scalar>>(dx), GradientWrite::Assign);
+  }
 
  private:
   bool has_bias_ = false;

@@ -85,7 +85,7 @@ class RelativePositionBias {
   }
 
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
-    add_parameter(out, prefix + "weight", weight);
+    add_parameter(out, prefix + "weight", weight, weight_grad);
   }
 
  private:
@@ -93,6 +93,37 @@ class RelativePositionBias {
 
  public:
   Matrix<Scalar> weight;  // (num_buckets, H)
+
+  // ---- Backward (training) ------------------------------------------------------------------------------
+  Matrix<Scalar> weight_grad;  // (num_buckets, H) ∂loss/∂table, accumulated by backward(); empty until collected
+
+  /// Backward of compute(T, S, first_query). Each bias entry is a copy of one table entry,
+  ///     bias(h, i, j) = weight(bucket(j − (first_query + i)), h),
+  /// so a table entry's gradient is the sum of the gradients of every (i, j) that fell in its bucket — a
+  /// scatter-add, as for an embedding — summed over the batch too, since one bias is broadcast to every
+  /// sequence (and over the layers, if each layer's gradient is passed in turn: T5 shares the table).
+  ///   dbias (B, H, T, S)  ∂loss/∂bias, B ≥ 1 (the attention scores' gradient, or its sum over the batch)
+  /// Adds only when weight_grad is allocated. Reads only the bucket function: nothing kept from the forward.
+  void backward(const Tensor4<Scalar>& dbias, Index first_query = 0) {
+    if (dbias.dimension(1) != config_.heads) {
+      throw ShapeError(detail::cat("[RelativePositionBias::backward] gradient ", detail::shape_str(shape_of(dbias)),
+                                   " is not (B, H, T, S) with H = ", config_.heads));
+    }
+    if (weight_grad.size() == 0) return;
+    if (weight_grad.rows() != weight.rows() || weight_grad.cols() != weight.cols()) {
+      throw ShapeError(detail::cat("[RelativePositionBias::backward] gradient buffer ", detail::shape_str(shape_of(weight_grad)),
+                                   " does not match the table ", detail::shape_str(shape_of(weight))));
+    }
+    for (Index i = 0; i < dbias.dimension(2); ++i) {
+      for (Index j = 0; j < dbias.dimension(3); ++j) {
+        const Index bucket = relative_position_bucket(j - (first_query + i), config_.bidirectional, config_.num_buckets,
+                                                      config_.max_distance);
+        for (Index b = 0; b < dbias.dimension(0); ++b) {
+          for (Index h = 0; h < config_.heads; ++h) weight_grad(bucket, h) += dbias(b, h, i, j);
+        }
+      }
+    }
+  }
 };
 
 }  // namespace eigenformer

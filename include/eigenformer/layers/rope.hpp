@@ -154,6 +154,43 @@ Index rope_permutation_head_dim(const Matrix<Scalar>& w, Index heads) {
   return D;
 }
 
+/// Backward of RotaryEmbedding::rotate (same arguments). Each pair turns by the rotation R(pθ_i), a linear
+/// map whose Jacobian is R itself, so ∂loss/∂x = R(pθ_i)ᵀ ∂loss/∂y = R(−pθ_i) ∂loss/∂y: the gradient turns
+/// back by the same angle,
+///     (gx, gy) ↦ (gx cos pθ_i + gy sin pθ_i,  −gx sin pθ_i + gy cos pθ_i)      per pair, either layout.
+/// In place: grad (B·T, heads·D) holds ∂loss/∂(rotated q or k) on entry and ∂loss/∂(q or k before rotation)
+/// on return. Nothing from the forward is needed (R depends only on the position); the angles come from the
+/// public config, in double as in rotate().
+template <class Scalar>
+void rotate_backward(const RotaryEmbedding<Scalar>& rope, Eigen::Ref<Matrix<Scalar>> grad, Index batch, Index heads,
+                     Index first_position) {
+  const RopeConfig& config = rope.config();
+  const Index D = config.head_dim, half = D / 2;
+  if (batch <= 0 || grad.rows() % batch != 0 || grad.cols() != heads * D) {
+    throw ShapeError(detail::cat("[rope backward] gradient ", detail::shape_str(shape_of(grad)),
+                                 " is not (B·T, heads·D) with B = ", batch, ", heads = ", heads, ", D = ", D));
+  }
+  const std::vector<double> inv_freq = rotary_inverse_frequencies(config);
+  const Index positions = grad.rows() / batch;
+  for (Index t = 0; t < positions; ++t) {
+    const double p = static_cast<double>(first_position + t);
+    for (Index i = 0; i < half; ++i) {
+      const Scalar c = static_cast<Scalar>(std::cos(p * inv_freq[static_cast<std::size_t>(i)]));
+      const Scalar s = static_cast<Scalar>(std::sin(p * inv_freq[static_cast<std::size_t>(i)]));
+      const Index first = config.layout == RopeLayout::HalfSplit ? i : 2 * i;      // the pair's features
+      const Index second = config.layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1;
+      for (Index b = 0; b < batch; ++b) {
+        for (Index h = 0; h < heads; ++h) {
+          Scalar* v = grad.row(b * positions + t).data() + h * D;
+          const Scalar gx = v[first], gy = v[second];
+          v[first] = gx * c + gy * s;
+          v[second] = -gx * s + gy * c;
+        }
+      }
+    }
+  }
+}
+
 /// Permutes the rows of a q or k projection weight (heads·D, in) from the interleaved RoPE layout to the
 /// half-split one, head by head. Biases (heads·D) permute the same way; pass them as a (heads·D, 1) matrix.
 template <class Scalar>
