@@ -388,3 +388,180 @@ TEST_CASE("MultiHeadAttention backward refuses a forward it cannot differentiate
   mha.forward(x, y, AttentionMode::Causal, context);
   CHECK_THROWS_WITH_AS(mha.backward(x, dy, dx, AttentionMode::Causal, context), doctest::Contains("KV cache"), ValueError);
 }
+
+// ---- Blocks and stacks -----------------------------------------------------------------------------------
+
+namespace {
+
+BlockConfig encoder_block_config() {  // BERT's: post-norm LayerNorm, GELU, biases everywhere
+  BlockConfig c;
+  c.attention.width = 8;
+  c.attention.heads = 2;
+  c.attention.qkv_bias = true;
+  c.attention.out_bias = true;
+  c.ffn.hidden = 12;
+  c.ffn.activation = Activation::GeluErf;
+  c.ffn.bias = true;
+  c.norm.kind = NormKind::LayerNorm;
+  c.norm.eps = 1e-5;
+  c.placement = NormPlacement::Post;
+  return c;
+}
+
+BlockConfig llama_block_config() {  // Llama's: pre-norm RMSNorm, SwiGLU, GQA, no biases
+  BlockConfig c;
+  c.attention.width = 8;
+  c.attention.heads = 4;
+  c.attention.kv_heads = 2;
+  c.ffn.hidden = 10;
+  c.ffn.activation = Activation::SiLU;
+  c.ffn.gated = true;
+  c.ffn.bias = false;
+  c.norm.kind = NormKind::RMSNorm;
+  c.norm.eps = 1e-6;
+  c.norm.bias = false;
+  c.placement = NormPlacement::Pre;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("block backward matches finite differences") {
+  const Index B = 2, T = 3, C = 8;
+  const Matrix<double> dy = random_matrix(B * T, C, 54);
+  const KeyPadding padding = KeyPadding::from_lengths({3, 2});
+
+  SUBCASE("encoder block: post-norm, LayerNorm, GELU, padding") {
+    EncoderBlock<double> block(encoder_block_config());
+    ParameterList<double> params = parameters_with_gradients(block);
+    randomize_parameters(block, 51, 0.5);
+    Tensor3<double> x = random_tensor(B, T, C, 52);
+    ForwardContext<double> context;
+    context.padding = &padding;
+    context.keep_weights = true;
+    Tensor3<double> y, dx;
+    block.forward(x, y, context);
+    block.backward(x, to_tensor(dy, B, T), dx, context);
+    const std::function<double()> loss = [&] { return dot(as_matrix(block(x, context)), dy); };
+    check_fd(x.data(), dx.data(), x.size(), loss, "encoder block dx");
+    check_parameters_fd(block, loss, "encoder block");
+  }
+
+  SUBCASE("decoder block: pre-norm, RMSNorm, SwiGLU, RoPE, GQA") {
+    DecoderBlock<double> block(llama_block_config());
+    ParameterList<double> params = parameters_with_gradients(block);
+    randomize_parameters(block, 61, 0.5);
+    RopeConfig rc;
+    rc.head_dim = 2;
+    const RotaryEmbedding<double> rope(rc);
+    Tensor3<double> x = random_tensor(B, T, C, 62);
+    ForwardContext<double> context;
+    context.rope = &rope;
+    context.keep_weights = true;
+    Tensor3<double> y, dx;
+    block.forward(x, y, context);
+    block.backward(x, to_tensor(dy, B, T), dx, context);
+    const std::function<double()> loss = [&] { return dot(as_matrix(block(x, context)), dy); };
+    check_fd(x.data(), dx.data(), x.size(), loss, "decoder block dx");
+    check_parameters_fd(block, loss, "decoder block");
+  }
+
+  SUBCASE("cross-decoder block: gradients to the target and to the memory") {
+    const Index S = 4;
+    BlockConfig config = llama_block_config();
+    config.ffn.activation = Activation::GeluTanh;
+    CrossDecoderBlock<double> block(config);
+    ParameterList<double> params = parameters_with_gradients(block);
+    randomize_parameters(block, 71, 0.5);
+    Tensor3<double> x = random_tensor(B, T, C, 72);
+    Tensor3<double> memory = random_tensor(B, S, C, 73);
+    const KeyPadding memory_padding = KeyPadding::from_lengths({4, 3});
+    ForwardContext<double> context;
+    context.memory = &memory;
+    context.memory_padding = &memory_padding;
+    context.keep_weights = true;
+    Tensor3<double> y, dx;
+    block.forward(x, y, context);
+    Tensor3<double> dmemory(memory.dimensions());
+    dmemory.setZero();
+    AttentionInputGradients<double> inputs;
+    inputs.memory = &dmemory;
+    block.backward(x, to_tensor(dy, B, T), dx, context, inputs);
+    const std::function<double()> loss = [&] {
+      Tensor3<double> out;
+      block.forward(x, out, context);
+      return dot(as_matrix(out), dy);
+    };
+    check_fd(x.data(), dx.data(), x.size(), loss, "cross-decoder block dx");
+    check_fd(memory.data(), dmemory.data(), memory.size(), loss, "cross-decoder block dmemory");
+    check_parameters_fd(block, loss, "cross-decoder block");
+  }
+}
+
+TEST_CASE("stack backward matches finite differences") {
+  const Index B = 2, T = 3, C = 8;
+  const Matrix<double> dy = random_matrix(B * T, C, 84);
+
+  SUBCASE("2-layer T5 encoder: shared relative bias, pre-norm RMSNorm, final norm") {
+    StackConfig config;
+    config.block = llama_block_config();
+    config.block.attention.kv_heads = 0;
+    config.block.attention.heads = 2;
+    config.block.attention.scale = 1.0;
+    config.block.ffn.gated = false;
+    config.block.ffn.activation = Activation::ReLU;
+    config.layers = 2;
+    config.final_norm = true;
+    RelativePositionBiasConfig bias;
+    bias.heads = 2;
+    bias.num_buckets = 6;
+    bias.max_distance = 8;
+    bias.bidirectional = true;
+    config.relative_bias = bias;
+    Encoder<double> stack(config);
+    ParameterList<double> params = parameters_with_gradients(stack);
+    randomize_parameters(stack, 81, 0.5);
+    Tensor3<double> x = random_tensor(B, T, C, 82);
+    ForwardContext<double> context;
+    context.keep_weights = true;
+    Tensor3<double> y, dx;
+    stack.forward(x, y, context);
+    stack.backward(x, to_tensor(dy, B, T), dx, context);
+    const std::function<double()> loss = [&] { return dot(as_matrix(stack(x, context)), dy); };
+    check_fd(x.data(), dx.data(), x.size(), loss, "T5 encoder stack dx");
+    check_parameters_fd(stack, loss, "T5 encoder stack");
+  }
+
+  SUBCASE("2-layer T5 cross-decoder: causal relative bias, memory gradient summed over the layers") {
+    StackConfig config;
+    config.block = llama_block_config();
+    config.block.attention.kv_heads = 0;
+    config.block.attention.heads = 2;
+    config.block.attention.scale = 1.0;
+    config.layers = 2;
+    config.final_norm = true;
+    RelativePositionBiasConfig bias;
+    bias.heads = 2;
+    bias.num_buckets = 4;
+    bias.max_distance = 8;
+    bias.bidirectional = false;
+    config.relative_bias = bias;
+    CrossDecoder<double> stack(config);
+    ParameterList<double> params = parameters_with_gradients(stack);
+    randomize_parameters(stack, 91, 0.5);
+    Tensor3<double> x = random_tensor(B, T, C, 92);
+    Tensor3<double> memory = random_tensor(B, 4, C, 93);
+    ForwardContext<double> context;
+    context.memory = &memory;
+    context.keep_weights = true;
+    Tensor3<double> y, dx;
+    stack.forward(x, y, context);
+    Tensor3<double> dmemory(memory.dimensions());
+    dmemory.setZero();
+    stack.backward(x, to_tensor(dy, B, T), dx, context, &dmemory);
+    const std::function<double()> loss = [&] { return dot(as_matrix(stack(x, context)), dy); };
+    check_fd(x.data(), dx.data(), x.size(), loss, "T5 cross-decoder stack dx");
+    check_fd(memory.data(), dmemory.data(), memory.size(), loss, "T5 cross-decoder stack dmemory");
+    check_parameters_fd(stack, loss, "T5 cross-decoder stack");
+  }
+}
