@@ -565,3 +565,214 @@ TEST_CASE("stack backward matches finite differences") {
     check_parameters_fd(stack, loss, "T5 cross-decoder stack");
   }
 }
+
+// ---- Parity with PyTorch autograd -----------------------------------------------------------------------
+
+namespace {
+
+/// The relative error of `actual` against the fixture's float64 tensor `name`, printed, within the
+/// parity tolerance for T. A gradient that is zero by calculus (the key bias's: a softmax ignores a shift of
+/// its whole row) holds only rounding noise on both sides, ~1e-17; its error is measured against `scale`,
+/// the size of the case's input gradient, instead of its own zero.
+template <class T>
+void check_against(Fixture& fx, const T* actual, std::size_t n, const std::string& name, double scale) {
+  const std::vector<double> expected = fx.values<double>(name);
+  REQUIRE_MESSAGE(expected.size() == n, name << ": " << n << " values computed, " << expected.size() << " expected");
+  double max_expected = 0;
+  for (double e : expected) max_expected = std::max(max_expected, std::abs(e));
+  const std::string scalar = std::is_same_v<T, float> ? "float" : "double";
+  if (max_expected <= 1e-12 * scale) {
+    double max_actual = 0;
+    for (std::size_t i = 0; i < n; ++i) max_actual = std::max(max_actual, std::abs(static_cast<double>(actual[i])));
+    MESSAGE(name << " (" << scalar << "): zero gradient; max |actual| / max |dx| = " << max_actual / scale);
+    CHECK(max_actual / scale <= parity_tolerance<T>());
+    return;
+  }
+  const double err = relative_max_error(actual, expected.data(), n);
+  MESSAGE(name << " (" << scalar << "): autograd parity relative error " << err);
+  CHECK(err <= parity_tolerance<T>());
+}
+
+/// Loads case `name` into `module`, runs `run(dx, dmemory)` (a forward with kept weights, then backward with
+/// the fixture's dy), and compares dx, dmemory (when the fixture has it) and every parameter gradient.
+template <class T, class Module, class Run>
+void check_case(Fixture& fx, const std::string& name, Module& module, const Run& run) {
+  CAPTURE(name);
+  fx.load(module, name);
+  ParameterList<T> params = parameters_with_gradients(module);
+  Tensor3<T> dx, dmemory;
+  run(dx, dmemory);
+  double scale = 0;
+  for (double e : fx.values<double>(name + ".expected.dx")) scale = std::max(scale, std::abs(e));
+  check_against<T>(fx, dx.data(), static_cast<std::size_t>(dx.size()), name + ".expected.dx", scale);
+  if (fx.has(name + ".expected.dmemory")) {
+    check_against<T>(fx, dmemory.data(), static_cast<std::size_t>(dmemory.size()), name + ".expected.dmemory", scale);
+  }
+  for (ParameterRef<T>& p : params) {
+    check_against<T>(fx, p.grad, static_cast<std::size_t>(p.numel()), name + ".expected.grad." + p.name, scale);
+  }
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("attention backward matches PyTorch autograd", T, float, double) {
+  Fixture fx("training/attention_grads.safetensors");
+
+  SUBCASE("nn.MultiheadAttention: causal self-attention with key padding") {
+    const std::string name = "mha_causal_padding";
+    const json::Value cfg = fx.config(name);
+    AttentionConfig config;
+    config.width = cfg.at("width").as_int();
+    config.heads = cfg.at("heads").as_int();
+    config.qkv_bias = true;
+    config.out_bias = true;
+    MultiHeadAttention<T> mha(config);
+    check_case<T>(fx, name, mha, [&](Tensor3<T>& dx, Tensor3<T>&) {
+      const Tensor3<T> x = fx.tensor3<T>(name + ".input.x");
+      const KeyPadding padding = KeyPadding::from_lengths(fx.indices(name + ".input.lengths"));
+      ForwardContext<T> context;
+      context.padding = &padding;
+      context.keep_weights = true;
+      Tensor3<T> y;
+      mha.forward(x, y, AttentionMode::Causal, context);
+      mha.backward(x, fx.tensor3<T>(name + ".input.dy"), dx, AttentionMode::Causal, context);
+    });
+  }
+
+  SUBCASE("nn.MultiheadAttention: cross-attention, memory of another width, memory padding") {
+    const std::string name = "mha_cross";
+    const json::Value cfg = fx.config(name);
+    AttentionConfig config;
+    config.width = cfg.at("width").as_int();
+    config.heads = cfg.at("heads").as_int();
+    config.kv_width = cfg.at("kv_width").as_int();
+    config.qkv_bias = true;
+    config.out_bias = true;
+    MultiHeadAttention<T> mha(config);
+    check_case<T>(fx, name, mha, [&](Tensor3<T>& dx, Tensor3<T>& dmemory) {
+      const Tensor3<T> x = fx.tensor3<T>(name + ".input.x");
+      const Tensor3<T> memory = fx.tensor3<T>(name + ".input.memory");
+      const KeyPadding padding = KeyPadding::from_lengths(fx.indices(name + ".input.lengths"));
+      ForwardContext<T> context;
+      context.memory = &memory;
+      context.memory_padding = &padding;
+      context.keep_weights = true;
+      Tensor3<T> y;
+      mha.forward(x, y, AttentionMode::Cross, context);
+      dmemory = Tensor3<T>(memory.dimensions());
+      dmemory.setZero();
+      AttentionInputGradients<T> inputs;
+      inputs.memory = &dmemory;
+      mha.backward(x, fx.tensor3<T>(name + ".input.dy"), dx, AttentionMode::Cross, context, inputs);
+    });
+  }
+
+  SUBCASE("nn.TransformerEncoderLayer: post-norm, GELU, padding") {
+    const std::string name = "encoder_layer";
+    const json::Value cfg = fx.config(name);
+    BlockConfig config = encoder_block_config();
+    config.attention.width = cfg.at("width").as_int();
+    config.attention.heads = cfg.at("heads").as_int();
+    config.ffn.hidden = cfg.at("ffn").as_int();
+    config.norm.eps = cfg.at("eps").as_number();
+    EncoderBlock<T> block(config);
+    check_case<T>(fx, name, block, [&](Tensor3<T>& dx, Tensor3<T>&) {
+      const Tensor3<T> x = fx.tensor3<T>(name + ".input.x");
+      const KeyPadding padding = KeyPadding::from_lengths(fx.indices(name + ".input.lengths"));
+      ForwardContext<T> context;
+      context.padding = &padding;
+      context.keep_weights = true;
+      Tensor3<T> y;
+      block.forward(x, y, context);
+      block.backward(x, fx.tensor3<T>(name + ".input.dy"), dx, context);
+    });
+  }
+
+  SUBCASE("nn.TransformerDecoderLayer: pre-norm, ReLU, memory padding") {
+    const std::string name = "decoder_layer";
+    const json::Value cfg = fx.config(name);
+    BlockConfig config = encoder_block_config();
+    config.attention.width = cfg.at("width").as_int();
+    config.attention.heads = cfg.at("heads").as_int();
+    config.ffn.hidden = cfg.at("ffn").as_int();
+    config.ffn.activation = Activation::ReLU;
+    config.norm.eps = cfg.at("eps").as_number();
+    config.placement = NormPlacement::Pre;
+    CrossDecoderBlock<T> block(config);
+    check_case<T>(fx, name, block, [&](Tensor3<T>& dx, Tensor3<T>& dmemory) {
+      const Tensor3<T> x = fx.tensor3<T>(name + ".input.x");
+      const Tensor3<T> memory = fx.tensor3<T>(name + ".input.memory");
+      const KeyPadding padding = KeyPadding::from_lengths(fx.indices(name + ".input.memory_lengths"));
+      ForwardContext<T> context;
+      context.memory = &memory;
+      context.memory_padding = &padding;
+      context.keep_weights = true;
+      Tensor3<T> y;
+      block.forward(x, y, context);
+      dmemory = Tensor3<T>(memory.dimensions());
+      dmemory.setZero();
+      AttentionInputGradients<T> inputs;
+      inputs.memory = &dmemory;
+      block.backward(x, fx.tensor3<T>(name + ".input.dy"), dx, context, inputs);
+    });
+  }
+
+  SUBCASE("Llama block: pre-norm RMSNorm, RoPE, GQA, SwiGLU") {
+    const std::string name = "llama_block";
+    const json::Value cfg = fx.config(name);
+    BlockConfig config = llama_block_config();
+    config.attention.width = cfg.at("width").as_int();
+    config.attention.heads = cfg.at("heads").as_int();
+    config.attention.kv_heads = cfg.at("kv_heads").as_int();
+    config.ffn.hidden = cfg.at("ffn").as_int();
+    config.norm.eps = cfg.at("eps").as_number();
+    DecoderBlock<T> block(config);
+    RopeConfig rc;
+    rc.head_dim = config.attention.resolved_head_dim();
+    rc.base = cfg.at("rope_theta").as_number();
+    const RotaryEmbedding<T> rope(rc);
+    check_case<T>(fx, name, block, [&](Tensor3<T>& dx, Tensor3<T>&) {
+      const Tensor3<T> x = fx.tensor3<T>(name + ".input.x");
+      ForwardContext<T> context;
+      context.rope = &rope;
+      context.keep_weights = true;
+      Tensor3<T> y;
+      block.forward(x, y, context);
+      block.backward(x, fx.tensor3<T>(name + ".input.dy"), dx, context);
+    });
+  }
+
+  SUBCASE("T5 encoder stack: 2 layers, shared relative bias, padding, final norm") {
+    const std::string name = "t5_encoder";
+    const json::Value cfg = fx.config(name);
+    StackConfig config;
+    config.block = llama_block_config();
+    config.block.attention.width = cfg.at("width").as_int();
+    config.block.attention.heads = cfg.at("heads").as_int();
+    config.block.attention.kv_heads = 0;
+    config.block.attention.scale = 1.0;
+    config.block.ffn.hidden = cfg.at("ffn").as_int();
+    config.block.ffn.gated = false;
+    config.block.ffn.activation = Activation::ReLU;
+    config.block.norm.eps = cfg.at("eps").as_number();
+    config.layers = cfg.at("layers").as_int();
+    config.final_norm = true;
+    RelativePositionBiasConfig bias;
+    bias.heads = config.block.attention.heads;
+    bias.num_buckets = cfg.at("num_buckets").as_int();
+    bias.max_distance = cfg.at("max_distance").as_int();
+    bias.bidirectional = true;
+    config.relative_bias = bias;
+    Encoder<T> stack(config);
+    check_case<T>(fx, name, stack, [&](Tensor3<T>& dx, Tensor3<T>&) {
+      const Tensor3<T> x = fx.tensor3<T>(name + ".input.x");
+      const KeyPadding padding = KeyPadding::from_lengths(fx.indices(name + ".input.lengths"));
+      ForwardContext<T> context;
+      context.padding = &padding;
+      context.keep_weights = true;
+      Tensor3<T> y;
+      stack.forward(x, y, context);
+      stack.backward(x, fx.tensor3<T>(name + ".input.dy"), dx, context);
+    });
+  }
+}
