@@ -339,6 +339,13 @@ void scaled_dot_product_attention_backward(const HeadsView<const Scalar>& querie
   using Head = typename HeadsView<Scalar>::Block;
   const char* where = "[attention backward] ";
   const Index B = queries.batch, H = queries.heads, T = queries.length, S = keys.length, D = queries.head_dim;
+  const auto same = [](const HeadsView<Scalar>& g, const HeadsView<const Scalar>& x) {
+    return g.batch == x.batch && g.length == x.length && g.heads == x.heads && g.head_dim == x.head_dim;
+  };
+  if (!same(grads.queries, queries) || !same(grads.keys, keys) || !same(grads.values, values)) {
+    throw ShapeError(detail::cat(where, "gradient views do not match queries (", B, ", ", T, ", ", H, "·", D,
+                                 ") and keys/values (", B, ", ", S, ", ", keys.heads, "·", D, ")"));
+  }
   AttentionMask<Scalar> shapes_only;
   shapes_only.bias = grads.bias;
   // The forward's checks, with the query gradient in the context's place (it has the context's shape).
@@ -351,13 +358,6 @@ void scaled_dot_product_attention_backward(const HeadsView<const Scalar>& querie
   if (weights.dimension(0) != B || weights.dimension(1) != H || weights.dimension(2) != T || weights.dimension(3) != S) {
     throw ShapeError(detail::cat(where, "kept weights ", detail::shape_str(shape_of(weights)), " are not (B, H, T, S) = ",
                                  detail::shape_str({B, H, T, S}), " (did the forward keep them?)"));
-  }
-  const auto same = [](const HeadsView<Scalar>& g, const HeadsView<const Scalar>& x) {
-    return g.batch == x.batch && g.length == x.length && g.heads == x.heads && g.head_dim == x.head_dim;
-  };
-  if (!same(grads.queries, queries) || !same(grads.keys, keys) || !same(grads.values, values)) {
-    throw ShapeError(detail::cat(where, "gradient views do not match queries (", B, ", ", T, ", ", H, "·", D,
-                                 ") and keys/values (", B, ", ", S, ", ", keys.heads, "·", D, ")"));
   }
   const Index group = H / keys.heads;
   Matrix<Scalar>& dweights = scratch.dweights;  // (T, S)
