@@ -37,6 +37,14 @@ Matrix<double> random_matrix(Index rows, Index cols, unsigned seed, double scale
   return m;
 }
 
+/// A copy of a (B·T, C) matrix as activations (B, T, C).
+template <class Scalar>
+Tensor3<Scalar> to_tensor3(const Matrix<Scalar>& m, Index batch, Index positions) {
+  Tensor3<Scalar> x(batch, positions, m.cols());
+  as_matrix(x) = m;
+  return x;
+}
+
 Tensor3<double> random_tensor(Index b, Index t, Index c, unsigned seed, double scale = 1.0) {
   return to_tensor3<double>(random_matrix(b * t, c, seed, scale), b, t);
 }

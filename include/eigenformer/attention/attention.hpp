@@ -285,4 +285,122 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
   }
 }
 
+// ---- Backward (training) ----------------------------------------------------------------------------------
+
+/// Where the core's backward writes its gradients, each a view like the forward's inputs.
+///   queries  (B, T, H·D)     ∂loss/∂Q, written
+///   keys     (B, S, Hkv·D)   ∂loss/∂K, written (zeroed, then summed over each key head's query group)
+///   values   (B, S, Hkv·D)   ∂loss/∂V, written likewise
+///   bias     optional (B|1, H|1, T, S) ∂loss/∂bias, ADDED into (so a bias shared by several layers — T5's —
+///            collects every layer's share); must already have the bias's shape
+template <class Scalar>
+struct AttentionGradients {
+  HeadsView<Scalar> queries;
+  HeadsView<Scalar> keys;
+  HeadsView<Scalar> values;
+  Tensor4<Scalar>* bias = nullptr;
+};
+
+/// The core's workspace for one (batch, head) in the backward pass, reused for every (b, h).
+template <class Scalar>
+struct AttentionBackwardScratch {
+  Matrix<Scalar> dweights;  // (T, S)  ∂loss/∂weights = dC Vᵀ
+  Matrix<Scalar> dscores;   // (T, S)  ∂loss/∂scores, through the softmax
+};
+
+/// Backward of scaled_dot_product_attention. For every batch element b and query head h, with
+/// W = the kept weights (T, S), dC = ∂loss/∂context (T, D), g = h / (H / Hkv):
+///
+///   context = W V                 →  dV_g     += Wᵀ dC                    (S, D)
+///                                     dW        = dC Vᵀ                    (T, S)
+///   W = softmax(scores), per row  →  dscores  = W ⊙ (dW − rowsum(dW ⊙ W))  (T, S)
+///       (∂w_j/∂x_i = w_j(δ_ij − w_i), so dx_i = Σ_j dw_j w_j(δ_ij − w_i) = w_i (dw_i − Σ_j dw_j w_j))
+///   hidden keys: their weight is 0, so dscores is 0 there — the −∞ of the mask passes no gradient, and a
+///       row whose keys are all hidden (weights all 0) gives none at all
+///   scores = Q Kᵀ·scale + bias    →  dQ        = dscores K · scale         (T, D)
+///                                     dK_g     += dscoresᵀ Q · scale       (S, D)
+///                                     dbias    += dscores, summed over b where bias has batch 1, and over h
+///                                                 where it has 1 head (broadcasting's backward is a sum)
+/// Grouped-query and multi-query attention: key/value head g serves H/Hkv query heads, so its gradients are
+/// the sum over that group (the "+=" above).
+///
+/// Reads the weights the forward kept — weights (B, H, T, S), AttentionRecord::weights — never recomputes
+/// them; the mask is therefore not needed (it is inside the weights). queries, keys, values are the forward's
+/// inputs (the scores' gradient needs Q and K, the weights' gradient needs V).
+///   dcontexts (B, T, H·D)   ∂loss/∂context
+/// Throws ShapeError when the shapes disagree.
+template <class Scalar>
+void scaled_dot_product_attention_backward(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
+                                           const HeadsView<const Scalar>& values,
+                                           const HeadsView<const Scalar>& dcontexts, const Tensor4<Scalar>& weights,
+                                           Scalar scale, const AttentionGradients<Scalar>& grads,
+                                           AttentionBackwardScratch<Scalar>& scratch) {
+  using ConstHead = typename HeadsView<const Scalar>::Block;
+  using Head = typename HeadsView<Scalar>::Block;
+  const char* where = "[attention backward] ";
+  const Index B = queries.batch, H = queries.heads, T = queries.length, S = keys.length, D = queries.head_dim;
+  const auto same = [](const HeadsView<Scalar>& g, const HeadsView<const Scalar>& x) {
+    return g.batch == x.batch && g.length == x.length && g.heads == x.heads && g.head_dim == x.head_dim;
+  };
+  if (!same(grads.queries, queries) || !same(grads.keys, keys) || !same(grads.values, values)) {
+    throw ShapeError(detail::cat(where, "gradient views do not match queries (", B, ", ", T, ", ", H, "·", D,
+                                 ") and keys/values (", B, ", ", S, ", ", keys.heads, "·", D, ")"));
+  }
+  AttentionMask<Scalar> shapes_only;
+  shapes_only.bias = grads.bias;
+  // The forward's checks, with the query gradient in the context's place (it has the context's shape).
+  check_attention_shapes(queries, keys, values, grads.queries, shapes_only);
+  if (dcontexts.batch != B || dcontexts.length != T || dcontexts.heads != H || dcontexts.head_dim != D) {
+    throw ShapeError(detail::cat(where, "context gradient (", dcontexts.batch, ", ", dcontexts.length, ", ",
+                                 dcontexts.heads, "·", dcontexts.head_dim, ") does not match the queries (", B, ", ", T,
+                                 ", ", H, "·", D, ")"));
+  }
+  if (weights.dimension(0) != B || weights.dimension(1) != H || weights.dimension(2) != T || weights.dimension(3) != S) {
+    throw ShapeError(detail::cat(where, "kept weights ", detail::shape_str(shape_of(weights)), " are not (B, H, T, S) = ",
+                                 detail::shape_str({B, H, T, S}), " (did the forward keep them?)"));
+  }
+  const Index group = H / keys.heads;
+  Matrix<Scalar>& dweights = scratch.dweights;  // (T, S)
+  Matrix<Scalar>& dscores = scratch.dscores;    // (T, S)
+
+  // Key and value gradients are sums over their query group: start them at zero.
+  for (Index b = 0; b < B; ++b) {
+    for (Index g = 0; g < keys.heads; ++g) {
+      grads.keys.block(b, g).setZero();
+      grads.values.block(b, g).setZero();
+    }
+  }
+  for (Index b = 0; b < B; ++b) {
+    for (Index h = 0; h < H; ++h) {
+      const Index g = h / group;
+      const ConstHead Q = queries.block(b, h);     // (T, D)
+      const ConstHead K = keys.block(b, g);        // (S, D)
+      const ConstHead V = values.block(b, g);      // (S, D)
+      const ConstHead dC = dcontexts.block(b, h);  // (T, D)
+      const ConstMatrixMap<Scalar> W = as_matrix(weights, b, h);  // (T, S)
+      Head dQ = grads.queries.block(b, h);
+      Head dK = grads.keys.block(b, g);
+      Head dV = grads.values.block(b, g);
+
+      // 1) context = W V:  dV += Wᵀ dC,  dW = dC Vᵀ
+      dV.noalias() += W.transpose() * dC;
+      dweights.noalias() = dC * V.transpose();
+
+      // 2) softmax, row by row: dscores = W ⊙ (dW − rowsum(dW ⊙ W))
+      const Eigen::Matrix<Scalar, Eigen::Dynamic, 1> row_dot = (dweights.array() * W.array()).rowwise().sum().matrix();  // (T)
+      dscores = (W.array() * (dweights.colwise() - row_dot).array()).matrix();
+
+      // 3) bias: broadcasting forward is a sum backward
+      if (grads.bias != nullptr) {
+        Tensor4<Scalar>& dbias = *grads.bias;
+        as_matrix(dbias, dbias.dimension(0) == 1 ? 0 : b, dbias.dimension(1) == 1 ? 0 : h) += dscores;
+      }
+
+      // 4) scores = Q Kᵀ · scale:  dQ = dscores K · scale,  dK += dscoresᵀ Q · scale
+      dQ.noalias() = scale * (dscores * K);
+      dK.noalias() += scale * (dscores.transpose() * Q);
+    }
+  }
+}
+
 }  // namespace eigenformer

@@ -56,7 +56,8 @@ struct ForwardContext {
   DecoderCache<Scalar>* cache = nullptr;        // incremental decoding: the KV caches of every layer
   Capture<Scalar>* capture = nullptr;           // record hidden states and attention weights
   bool keep_scores = false;   // every attention keeps its (B, H, T, S) scores in act.scores
-  bool keep_weights = false;  // every attention keeps its (B, H, T, S) weights in act.weights
+  bool keep_weights = false;  // every attention keeps its (B, H, T, S) weights in act.weights; a forward
+                              // that backward() will differentiate must set it (the backward reads them)
 
   // Set by a Stack for its blocks (a caller running one block or attention alone may set them too).
   const RotaryEmbedding<Scalar>* rope = nullptr;  // rotate queries and keys by position (self-attention)

@@ -79,6 +79,30 @@ struct AttentionActivations {
   Tensor4<Scalar> scores;  // (B, H, T, S)  every head's masked scores; filled when context.keep_scores
   Tensor4<Scalar> weights; // (B, H, T, S)  every head's weights; filled when context.keep_weights or captured
   AttentionScratch<Scalar> head;  // (T, S) scores and weights of one (batch, head): the core's workspace
+
+  // What backward() must know about the forward call these belong to.
+  AttentionMode mode = AttentionMode::Self;  // the mode it ran in
+  bool used_cache = false;                   // its keys and values came from a KV cache: no backward
+  bool weights_kept = false;                 // `weights` are this call's (keep_weights or a capture)
+};
+
+/// The gradients of one backward call, named after the activations they belong to: d<name> = ∂loss/∂<name>.
+template <class Scalar>
+struct AttentionGradientActivations {
+  Matrix<Scalar> dcontext;  // (B·T, H·D)
+  Matrix<Scalar> dq;        // (B·T, H·D)    of the rotated queries, then (after RoPE's backward) of x W_qᵀ
+  Matrix<Scalar> dk;        // (B·S, Hkv·D)  likewise for the keys
+  Matrix<Scalar> dv;        // (B·S, Hkv·D)
+  Matrix<Scalar> dsource;   // (B·S, Ckv)    cross-attention without a memory gradient: where k, v's dx go
+  AttentionBackwardScratch<Scalar> head;  // (T, S) dweights and dscores of one (batch, head)
+};
+
+/// Gradients of MultiHeadAttention's inputs besides x, each optional and ADDED into (a memory read by every
+/// cross-attention of a decoder, and T5's bias shared by every layer, collect all their readers' shares).
+template <class Scalar>
+struct AttentionInputGradients {
+  Tensor3<Scalar>* memory = nullptr;  // (B, S, Ckv)       cross-attention: ∂loss/∂memory, shaped like the memory
+  Tensor4<Scalar>* bias = nullptr;    // (B|1, H|1, T, S)  self-attention: ∂loss/∂bias, shaped like context.bias
 };
 
 template <class Scalar>
@@ -166,6 +190,9 @@ class MultiHeadAttention {
     scaled_dot_product_attention<Scalar>(HeadsView<const Scalar>::of(act.q, B, H), keys, values,
                                          HeadsView<Scalar>::of(act.context, B, H), mask, scale(), act.head, record);
     if (captured != nullptr) *captured = act.weights;
+    act.mode = mode;
+    act.used_cache = cache != nullptr;
+    act.weights_kept = record.weights != nullptr;
 
     // 6) Output projection: y = context W_oᵀ (+ b_o)                              (B·T, C)
     y.resize(B, T, config_.width);
@@ -177,6 +204,95 @@ class MultiHeadAttention {
     Tensor3<Scalar> y;
     forward(x, y, mode, context);
     return y;
+  }
+
+  /// Backward of forward(x, y, mode, context): dy (B, T, C) = ∂loss/∂y → dx (B, T, C) = ∂loss/∂x, written;
+  /// the q, k, v, o weight (and bias) gradients added into, each when allocated; ∂loss/∂memory (Cross) and
+  /// ∂loss/∂bias (Self/Causal with context.bias) added into `inputs` when given. The forward in reverse:
+  ///   6) y = context W_oᵀ          dcontext = dy W_o,      dW_o += dyᵀ context
+  ///   5) the core                  dq, dk, dv from dcontext and the kept weights
+  ///                                (scaled_dot_product_attention_backward: the derivation)
+  ///   3) RoPE                      dq, dk turned back by −pθ (rotate_backward)
+  ///   1-2) q = x W_qᵀ, k = s W_kᵀ, v = s W_vᵀ  (s = x, or the memory for Cross)
+  ///                                dx = dq W_q (+ dk W_k + dv W_v for Self/Causal: x feeds all three, so
+  ///                                its gradient is the sum of the three paths); Cross: dmemory += dk W_k + dv W_v
+  /// Requirements, each checked (ValueError otherwise): the last forward ran in this mode, kept its weights
+  /// (context.keep_weights = true; the backward reads them and recomputes nothing), and used no KV cache
+  /// (training runs whole sequences; a cached call's keys belong to earlier calls). x, context.memory,
+  /// context.rope, context.bias must be those of that forward (the caller keeps its inputs).
+  void backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& dy, Tensor3<Scalar>& dx,
+                AttentionMode mode = AttentionMode::Self, const ForwardContext<Scalar>& context = {},
+                const AttentionInputGradients<Scalar>& inputs = {}) {
+    const char* where = "[MultiHeadAttention::backward] ";
+    const Index B = x.dimension(0), T = x.dimension(1);
+    const Index H = heads(), Hkv = kv_heads();
+    const bool cross = mode == AttentionMode::Cross;
+    if (act.used_cache) {
+      throw ValueError(detail::cat(where, "the forward call used a KV cache; run the forward without one to train"));
+    }
+    if (!act.weights_kept) {
+      throw ValueError(detail::cat(where, "the forward call did not keep its attention weights; set "
+                                          "ForwardContext::keep_weights = true for a forward that will be differentiated"));
+    }
+    if (act.mode != mode) {
+      throw ValueError(detail::cat(where, "the forward ran in ", to_string(act.mode), " mode, not ", to_string(mode)));
+    }
+    if (dy.dimension(0) != B || dy.dimension(1) != T || dy.dimension(2) != config_.width ||
+        act.q.rows() != B * T || x.dimension(2) != config_.width) {
+      throw ShapeError(detail::cat(where, "input ", detail::shape_str(shape_of(x)), " and output gradient ",
+                                   detail::shape_str(shape_of(dy)), " do not match the forward call's (", B, ", ", T,
+                                   ", ", config_.width, ") with ", act.q.rows(), " query rows"));
+    }
+    const Tensor3<Scalar>& source = cross ? *context.memory : x;  // what k and v read
+    if (cross && context.memory == nullptr) throw ValueError(detail::cat(where, "cross-attention needs context.memory"));
+    if (cross && inputs.memory != nullptr && inputs.memory->dimensions() != source.dimensions()) {
+      throw ShapeError(detail::cat(where, "memory gradient ", detail::shape_str(shape_of(*inputs.memory)),
+                                   " is not shaped like the memory ", detail::shape_str(shape_of(source))));
+    }
+    const RotaryEmbedding<Scalar>* rope = cross ? nullptr : context.rope;
+    Tensor4<Scalar>* dbias = (!cross && context.bias != nullptr) ? inputs.bias : nullptr;
+    if (dbias != nullptr && dbias->dimensions() != context.bias->dimensions()) {
+      throw ShapeError(detail::cat(where, "bias gradient ", detail::shape_str(shape_of(*dbias)),
+                                   " is not shaped like the bias ", detail::shape_str(shape_of(*context.bias))));
+    }
+
+    // 6) Output projection.
+    o.backward(act.context, as_matrix(dy), grad.dcontext);
+
+    // 5) The core, from the kept weights.
+    grad.dq.resize(act.q.rows(), act.q.cols());
+    grad.dk.resize(act.k.rows(), act.k.cols());
+    grad.dv.resize(act.v.rows(), act.v.cols());
+    AttentionGradients<Scalar> core;
+    core.queries = HeadsView<Scalar>::of(grad.dq, B, H);
+    core.keys = HeadsView<Scalar>::of(grad.dk, B, Hkv);
+    core.values = HeadsView<Scalar>::of(grad.dv, B, Hkv);
+    core.bias = dbias;
+    scaled_dot_product_attention_backward<Scalar>(
+        HeadsView<const Scalar>::of(act.q, B, H), HeadsView<const Scalar>::of(act.k, B, Hkv),
+        HeadsView<const Scalar>::of(act.v, B, Hkv), HeadsView<const Scalar>::of(grad.dcontext, B, H), act.weights,
+        scale(), core, grad.head);
+
+    // 3) RoPE: the forward turned q and k by +pθ (from position 0: no cache), the gradient turns back.
+    if (rope != nullptr) {
+      rotate_backward<Scalar>(*rope, grad.dq, B, H, 0);
+      rotate_backward<Scalar>(*rope, grad.dk, B, Hkv, 0);
+    }
+
+    // 1-2) Projections. x feeds q (and k, v unless Cross); the memory feeds k and v (Cross).
+    dx.resize(B, T, config_.width);
+    q.backward(as_matrix(x), grad.dq, as_matrix(dx), GradientWrite::Assign);
+    if (!cross) {
+      k.backward(as_matrix(x), grad.dk, as_matrix(dx), GradientWrite::Add);
+      v.backward(as_matrix(x), grad.dv, as_matrix(dx), GradientWrite::Add);
+    } else if (inputs.memory != nullptr) {
+      k.backward(as_matrix(source), grad.dk, as_matrix(*inputs.memory), GradientWrite::Add);
+      v.backward(as_matrix(source), grad.dv, as_matrix(*inputs.memory), GradientWrite::Add);
+    } else {
+      grad.dsource.resize(source.dimension(0) * source.dimension(1), source.dimension(2));
+      k.backward(as_matrix(source), grad.dk, Eigen::Ref<Matrix<Scalar>>(grad.dsource), GradientWrite::Assign);
+      v.backward(as_matrix(source), grad.dv, Eigen::Ref<Matrix<Scalar>>(grad.dsource), GradientWrite::Add);
+    }
   }
 
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
@@ -228,6 +344,7 @@ class MultiHeadAttention {
   Linear<Scalar> v;  // (Hkv·D, Ckv)
   Linear<Scalar> o;  // (C, H·D)
   AttentionActivations<Scalar> act;
+  AttentionGradientActivations<Scalar> grad;  // the last backward call's gradients
 };
 
 }  // namespace eigenformer

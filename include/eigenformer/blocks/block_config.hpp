@@ -80,12 +80,51 @@ class Residual {
 
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) { norm.collect_parameters(prefix, out); }
 
+  // ---- Backward (training) ------------------------------------------------------------------------------
+  // The two ends in reverse. In both placements x and f reach y through the same sum, so they receive the
+  // same gradient:
+  //   Pre   y = x + f              ∂y/∂x = ∂y/∂f = I             dx = df = dy
+  //   Post  y = Norm(x + f)        dx = df = Norm'ᵀ dy            (the norm's backward, from its kept x̂, 1/σ)
+  // and the sublayer's input gradient flows back through input():
+  //   Pre   input = Norm(x)        dx += Norm'ᵀ d_input
+  //   Post  input = x              dx += d_input                  (the residual and the sublayer both read x)
+
+  /// What the sublayer read in the last forward: normed (pre-norm) or the caller's x (post-norm). Its backward
+  /// needs it.  x: the x of that forward call, (B, T, C).
+  const Tensor3<Scalar>& last_input(const Tensor3<Scalar>& x) const {
+    return placement_ == NormPlacement::Post ? x : normed;
+  }
+
+  /// Backward of add(): dy (B, T, C) = ∂loss/∂y → ∂loss/∂x = ∂loss/∂f (B, T, C), equal in both placements.
+  /// Returns dy itself (pre-norm) or this residual's d_sum buffer (post-norm; norm gradients added).
+  const Tensor3<Scalar>& add_backward(const Tensor3<Scalar>& dy) {
+    if (placement_ == NormPlacement::Pre) return dy;
+    d_sum.resize(dy.dimensions());
+    norm.backward(as_matrix(dy), as_matrix(d_sum), GradientWrite::Assign);
+    return d_sum;
+  }
+
+  /// Backward of input(): adds the path through it to dx.  d_input (B, T, C) = ∂loss/∂input; dx (B, T, C)
+  /// already holds the residual path's gradient (from add_backward) and receives the sublayer's.
+  void input_backward(const Tensor3<Scalar>& d_input, Tensor3<Scalar>& dx) {
+    if (d_input.dimensions() != dx.dimensions()) {
+      throw ShapeError(detail::cat("[Residual::input_backward] gradients ", detail::shape_str(shape_of(d_input)), " and ",
+                                   detail::shape_str(shape_of(dx)), " differ"));
+    }
+    if (placement_ == NormPlacement::Post) {
+      as_matrix(dx) += as_matrix(d_input);
+    } else {
+      norm.backward(as_matrix(d_input), as_matrix(dx), GradientWrite::Add);
+    }
+  }
+
   Norm<Scalar> norm;
 
  private:
   NormPlacement placement_ = NormPlacement::Pre;
   Tensor3<Scalar> normed;  // (B, T, C)  Norm(x), pre-norm
   Matrix<Scalar> sum;      // (B·T, C)   x + f, post-norm
+  Tensor3<Scalar> d_sum;   // (B, T, C)  ∂loss/∂(x + f), post-norm: the last add_backward's
 };
 
 }  // namespace eigenformer

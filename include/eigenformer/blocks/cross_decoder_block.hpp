@@ -23,6 +23,16 @@ struct CrossDecoderBlockActivations {
   Tensor3<Scalar> ffn_out;              // (B, T, C)
 };
 
+/// Gradients of the last backward call: d<name> = ∂loss/∂<name>.
+template <class Scalar>
+struct CrossDecoderBlockGradients {
+  Tensor3<Scalar> dh2;                       // (B, T, C)
+  Tensor3<Scalar> dh1;                       // (B, T, C)
+  Tensor3<Scalar> d_ffn_input;               // (B, T, C)  what the FFN read
+  Tensor3<Scalar> d_cross_attention_input;   // (B, T, C)  what the cross-attention's queries read
+  Tensor3<Scalar> d_self_attention_input;    // (B, T, C)  what the self-attention read
+};
+
 template <class Scalar>
 class CrossDecoderBlock {
  public:
@@ -59,6 +69,33 @@ class CrossDecoderBlock {
     ffn_residual.add(act.h2, act.ffn_out, y);
   }
 
+  /// Backward of forward(x, y, context): dy (B, T, C) → dx (B, T, C), written; parameter gradients added
+  /// into; `inputs.memory` (B, S, C) gets ∂loss/∂memory added (from the cross-attention's k and v), and
+  /// `inputs.bias` the self-attention's ∂loss/∂bias. Same requirements as SelfAttentionBlock::backward.
+  /// The three sublayers in reverse, each residual passing its gradient both ways (block_config.hpp).
+  void backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& dy, Tensor3<Scalar>& dx,
+                const ForwardContext<Scalar>& context, const AttentionInputGradients<Scalar>& inputs = {}) {
+    // 3) Feed-forward.
+    const Tensor3<Scalar>& d_ffn_sum = ffn_residual.add_backward(dy);
+    ffn.backward(ffn_residual.last_input(act.h2), d_ffn_sum, grad.d_ffn_input);
+    grad.dh2 = d_ffn_sum;
+    ffn_residual.input_backward(grad.d_ffn_input, grad.dh2);
+
+    // 2) Cross-attention: the queries' gradient goes to h1, the keys' and values' to the memory.
+    const Tensor3<Scalar>& d_cross_sum = cross_attention_residual.add_backward(grad.dh2);
+    cross_attention.backward(cross_attention_residual.last_input(act.h1), d_cross_sum, grad.d_cross_attention_input,
+                             AttentionMode::Cross, context, inputs);
+    grad.dh1 = d_cross_sum;
+    cross_attention_residual.input_backward(grad.d_cross_attention_input, grad.dh1);
+
+    // 1) Causal self-attention.
+    const Tensor3<Scalar>& d_self_sum = self_attention_residual.add_backward(grad.dh1);
+    self_attention.backward(self_attention_residual.last_input(x), d_self_sum, grad.d_self_attention_input,
+                            AttentionMode::Causal, context, inputs);
+    dx = d_self_sum;
+    self_attention_residual.input_backward(grad.d_self_attention_input, dx);
+  }
+
   /// Names: self_attn.*, self_attn_norm.*, cross_attn.*, cross_attn_norm.*, ffn.*, ffn_norm.*
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     self_attention.collect_parameters(prefix + "self_attn.", out);
@@ -80,6 +117,7 @@ class CrossDecoderBlock {
   FeedForward<Scalar> ffn;
   Residual<Scalar> ffn_residual;
   CrossDecoderBlockActivations<Scalar> act;
+  CrossDecoderBlockGradients<Scalar> grad;  // the last backward call's gradients
 };
 
 }  // namespace eigenformer

@@ -21,6 +21,14 @@ struct SelfAttentionBlockActivations {
   Tensor3<Scalar> ffn_out;        // (B, T, C)  the FFN sublayer's output, before the residual
 };
 
+/// Gradients of the last backward call: d<name> = ∂loss/∂<name>.
+template <class Scalar>
+struct SelfAttentionBlockGradients {
+  Tensor3<Scalar> dh;               // (B, T, C)  the residual stream between the sublayers
+  Tensor3<Scalar> d_ffn_input;      // (B, T, C)  what the FFN read (Norm(h) or h)
+  Tensor3<Scalar> d_attention_input;// (B, T, C)  what the attention read (Norm(x) or x)
+};
+
 template <class Scalar>
 class SelfAttentionBlock {
  public:
@@ -57,6 +65,27 @@ class SelfAttentionBlock {
     return y;
   }
 
+  /// Backward of forward(x, y, context): dy (B, T, C) = ∂loss/∂y → dx (B, T, C) = ∂loss/∂x, written; every
+  /// parameter gradient added into (when allocated); `inputs.bias` gets the attention's ∂loss/∂bias added.
+  /// x and context must be those of the forward, which must have kept its weights (context.keep_weights)
+  /// and used no cache. The forward in reverse; each residual passes its gradient both ways (block_config.hpp):
+  ///   2) y = Residual_ffn(h, FFN):   dh = add_backward(dy);  d_ffn_input = FFN'ᵀ dh;  dh += input path
+  ///   1) h = Residual_attn(x, Attn): dx = add_backward(dh);  d_attention_input = Attn'ᵀ dh_sum;  dx += input path
+  void backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& dy, Tensor3<Scalar>& dx,
+                const ForwardContext<Scalar>& context = {}, const AttentionInputGradients<Scalar>& inputs = {}) {
+    // 2) Feed-forward sublayer.
+    const Tensor3<Scalar>& d_ffn_sum = ffn_residual.add_backward(dy);  // ∂loss/∂h (residual) = ∂loss/∂ffn_out
+    ffn.backward(ffn_residual.last_input(act.h), d_ffn_sum, grad.d_ffn_input);
+    grad.dh = d_ffn_sum;
+    ffn_residual.input_backward(grad.d_ffn_input, grad.dh);
+
+    // 1) Self-attention sublayer.
+    const Tensor3<Scalar>& d_attention_sum = attention_residual.add_backward(grad.dh);
+    attention.backward(attention_residual.last_input(x), d_attention_sum, grad.d_attention_input, mode_, context, inputs);
+    dx = d_attention_sum;
+    attention_residual.input_backward(grad.d_attention_input, dx);
+  }
+
   /// Names: attn.{q,k,v,o}.*, attn_norm.*, ffn.{gate,up,down}.*, ffn_norm.*
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     attention.collect_parameters(prefix + "attn.", out);
@@ -75,6 +104,7 @@ class SelfAttentionBlock {
   FeedForward<Scalar> ffn;
   Residual<Scalar> ffn_residual;        // holds the norm around the FFN
   SelfAttentionBlockActivations<Scalar> act;
+  SelfAttentionBlockGradients<Scalar> grad;  // the last backward call's gradients
 };
 
 }  // namespace eigenformer

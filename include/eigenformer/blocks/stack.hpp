@@ -16,6 +16,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "eigenformer/blocks/block_config.hpp"
@@ -129,6 +130,55 @@ class Stack {
     return y;
   }
 
+  /// Backward of forward(x, y, context): dy (B, T, C) = ∂loss/∂y → dx (B, T, C) = ∂loss/∂x, written; every
+  /// parameter gradient added into (when allocated); a CrossDecoder adds ∂loss/∂memory (B, S, C) into
+  /// `*dmemory` when given (every layer's cross-attention reads the memory: the shares add). x and context
+  /// must be those of the forward, which must have run without a cache and with context.keep_weights.
+  ///     y = FinalNorm(h_N)          dh_N     = FinalNorm'ᵀ dy            (or dy without a final norm)
+  ///     h_l = Block_l(h_{l-1})      dh_{l-1} = Block_l'ᵀ dh_l            l = N .. 1, the last block first
+  ///     RoPE                        inside each attention's backward (rotate_backward)
+  ///     relative bias               one (1, H, T, S) bias feeds every layer: its gradient d_position_bias is
+  ///                                 the sum of every layer's, then scatter-added into the table
+  void backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& dy, Tensor3<Scalar>& dx,
+                const ForwardContext<Scalar>& context = {}, Tensor3<Scalar>* dmemory = nullptr) {
+    const char* where = "[Stack::backward] ";
+    if (context.cache != nullptr) {
+      throw ValueError(detail::cat(where, "backward needs a forward without a KV cache"));
+    }
+    if (dy.dimensions() != x.dimensions() || x.dimension(2) != width() || layer_outputs.empty() ||
+        layer_outputs.back().dimensions() != x.dimensions()) {
+      throw ShapeError(detail::cat(where, "input ", detail::shape_str(shape_of(x)), " and output gradient ",
+                                   detail::shape_str(shape_of(dy)), " do not match the last forward call"));
+    }
+    const std::size_t L = layers.size();
+
+    // 1) The final norm.
+    d_hidden = dy;
+    if (final_norm) final_norm->backward(as_matrix(dy), as_matrix(d_hidden), GradientWrite::Assign);
+
+    // 2) The blocks, last first, with the forward's shared positions.
+    ForwardContext<Scalar> shared = context;
+    shared.rope = rope ? &*rope : nullptr;
+    shared.bias = relative_bias ? &position_bias : nullptr;
+    AttentionInputGradients<Scalar> inputs;
+    inputs.memory = dmemory;
+    if (relative_bias) {
+      d_position_bias.resize(position_bias.dimensions());
+      d_position_bias.setZero();
+      inputs.bias = &d_position_bias;
+    }
+    for (std::size_t l = L; l-- > 0;) {
+      shared.layer = static_cast<Index>(l);
+      const Tensor3<Scalar>& input = l == 0 ? x : layer_outputs[l - 1];
+      layers[l].backward(input, d_hidden, d_input, shared, inputs);
+      std::swap(d_hidden, d_input);  // d_hidden = ∂loss/∂h_{l-1}
+    }
+    dx = d_hidden;
+
+    // 3) The relative bias table, from the summed bias gradient (queries from position 0: no cache).
+    if (relative_bias) relative_bias->backward(d_position_bias, 0);
+  }
+
   /// Names: layers.<l>.*, final_norm.*, relative_bias.weight
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     for (std::size_t l = 0; l < layers.size(); ++l) {
@@ -148,6 +198,10 @@ class Stack {
   std::optional<RelativePositionBias<Scalar>> relative_bias;
   std::vector<Tensor3<Scalar>> layer_outputs;  // (B, T, C) per layer: the output of each block, last call
   Tensor4<Scalar> position_bias;               // (1, H, T, S): the relative bias of the last call
+  // Gradients of the last backward call.
+  Tensor3<Scalar> d_hidden;         // (B, T, C)  ∂loss/∂h_l as the backward walks down the layers
+  Tensor3<Scalar> d_input;          // (B, T, C)  ∂loss/∂h_{l-1} from block l (swapped with d_hidden)
+  Tensor4<Scalar> d_position_bias;  // (1, H, T, S) ∂loss/∂position_bias, summed over the layers
 };
 
 template <class Scalar>
