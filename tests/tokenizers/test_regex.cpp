@@ -17,9 +17,9 @@ using namespace eigenformer;
 using namespace eigenformer::tokenizers;
 using eigenformer::tokenizers::regex::Regex;
 using eigenformer::tokenizers::regex::RegexError;
-using V = std::vector<std::string>;
 
-namespace {
+namespace regex_tests {
+using V = std::vector<std::string>;
 
 /// Every match of `re` in `text`, as strings.
 V matches(const Regex& re, std::string_view text) {
@@ -49,7 +49,8 @@ std::string repeat(std::string_view unit, std::size_t bytes) {
   return s;
 }
 
-}  // namespace
+}  // namespace regex_tests
+using namespace regex_tests;
 
 TEST_CASE("regex: leftmost-first alternation, greedy give-back, lazy and possessive quantifiers") {
   CHECK(matches("a|ab", "ab") == V{"a"});                  // the first alternative wins, not the longest
@@ -190,5 +191,5 @@ TEST_CASE("regex: a megabyte of one character class is split in linear time") {
   }
   // The same through the hand-written splitter, for comparison of the pieces.
   const std::string spaces = repeat(" ", mb) + "x";
-  CHECK(matches(cl100k, spaces).size() == split_text(spaces, SplitPattern::cl100k).size());
+  CHECK(regex_tests::matches(cl100k, spaces).size() == split_text(spaces, SplitPattern::cl100k).size());
 }

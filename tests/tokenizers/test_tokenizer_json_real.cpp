@@ -16,7 +16,7 @@
 using namespace eigenformer;
 using namespace eigenformer::tokenizers;
 
-namespace {
+namespace real_json_tests {
 
 std::string real_dir() { return std::string(EIGENFORMER_FIXTURE_DIR) + "/downloaded/tokenizers-real"; }
 
@@ -48,13 +48,13 @@ bool ensure_real_tokenizers(std::string& why) {
     }                                                          \
   } while (0)
 
-std::string ids_str(const TokenSequence& ids) {
+std::string ids_text(const TokenSequence& ids) {
   std::ostringstream out;
   for (std::size_t i = 0; i < ids.size(); ++i) out << (i ? " " : "") << ids[i];
   return out.str();
 }
 
-TokenSequence json_ids(const json::Value& v) {
+TokenSequence ids_of(const json::Value& v) {
   TokenSequence ids;
   for (const json::Value& x : v.as_array()) ids.push_back(static_cast<TokenId>(x.as_int()));
   return ids;
@@ -71,15 +71,15 @@ void check_model(const std::string& model) {
   for (const json::Value& c : expected.at("cases").as_array()) {
     ++cases;
     const std::string& text = c.at("text").as_string();
-    const TokenSequence want = json_ids(c.at("ids"));
+    const TokenSequence want = ids_of(c.at("ids"));
     const TokenSequence got = tok.encode(text, EncodeOptions{}.allow_all());
     if (got == want) {
       ++ids_ok;
     } else if (++shown <= 4) {
-      MESSAGE(model << ": ids differ for " << json::dump(json::Value(text)) << "\n  reference:   " << ids_str(want)
-                    << "\n  eigenformer: " << ids_str(got));
+      MESSAGE(model << ": ids differ for " << json::dump(json::Value(text)) << "\n  reference:   " << ids_text(want)
+                    << "\n  eigenformer: " << ids_text(got));
     }
-    const TokenSequence want_special = json_ids(c.at("ids_with_special"));
+    const TokenSequence want_special = ids_of(c.at("ids_with_special"));
     if (tok.encode(text, EncodeOptions{}.allow_all().with_special_tokens()) == want_special) {
       ++special_ok;
     } else if (++shown <= 4) {
@@ -103,7 +103,68 @@ void check_model(const std::string& model) {
   CHECK(decode_ok == cases);
 }
 
-}  // namespace
+/// One component setting (tools/tokenizers/fetch_real_tokenizers.js, section 4): ids, ids with the
+/// template, decode, and — for the character-level model — the pieces the pre-tokenizer made.
+struct ComponentCounts {
+  std::size_t cases = 0, ids = 0, special = 0, decode = 0, pieces = 0, pieces_checked = 0;
+};
+ComponentCounts check_component(const std::string& name) {
+  const Tokenizer tok = load_tokenizer(real_dir() + "/components/" + name + ".json");
+  const json::Value expected = json::parse_file(real_dir() + "/expected/components/" + name + ".json");
+  ComponentCounts n;
+  std::size_t shown = 0;
+  for (const json::Value& c : expected.at("cases").as_array()) {
+    ++n.cases;
+    const std::string& text = c.at("text").as_string();
+    const TokenSequence want = ids_of(c.at("ids"));
+    const TokenSequence got = tok.encode(text, EncodeOptions{}.allow_all());
+    if (got == want) ++n.ids;
+    else if (++shown <= 3) {
+      MESSAGE(name << ": ids differ for " << json::dump(json::Value(text)) << "\n  reference:   " << ids_text(want)
+                   << "\n  eigenformer: " << ids_text(got));
+    }
+    if (tok.encode(text, EncodeOptions{}.allow_all().with_special_tokens()) == ids_of(c.at("ids_with_special"))) ++n.special;
+    else if (++shown <= 3) MESSAGE(name << ": ids with special tokens differ for " << json::dump(json::Value(text)));
+    const std::string decoded = tok.decode(want);
+    if (decoded == c.at("decoded").as_string()) ++n.decode;
+    else if (++shown <= 3) {
+      MESSAGE(name << ": decode differs for " << json::dump(json::Value(text)) << "\n  reference:   "
+                   << json::dump(c.at("decoded")) << "\n  eigenformer: " << json::dump(json::Value(decoded)));
+    }
+    if (!c.at("pieces").is_null()) {
+      ++n.pieces_checked;
+      std::vector<std::string> want_pieces;
+      for (const json::Value& p : c.at("pieces").as_array()) want_pieces.push_back(p.as_string());
+      const std::vector<std::string> got_pieces = tok.pre_tokenize(text);
+      if (got_pieces == want_pieces) ++n.pieces;
+      else if (++shown <= 3) MESSAGE(name << ": pieces differ for " << json::dump(json::Value(text)));
+    }
+  }
+  return n;
+}
+
+}  // namespace real_json_tests
+using namespace real_json_tests;
+
+TEST_CASE("tokenizer.json components: every Split behavior, Punctuation, Whitespace, Digits, Metaspace, normalizers, "
+          "decoders, post-processors and WordLevel vs Hugging Face") {
+  REQUIRE_REAL_TOKENIZERS();
+  std::size_t settings = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(real_dir() + "/components")) {
+    const std::string name = entry.path().stem().string();
+    const ComponentCounts n = check_component(name);
+    ++settings;
+    INFO(name);
+    MESSAGE(name << ": " << n.cases << " strings; ids " << n.ids << ", with special tokens " << n.special << ", decode "
+                 << n.decode << ", pieces " << n.pieces << "/" << n.pieces_checked);
+    CHECK(n.cases > 400);
+    CHECK(n.ids == n.cases);
+    CHECK(n.special == n.cases);
+    CHECK(n.decode == n.cases);
+    CHECK(n.pieces == n.pieces_checked);
+  }
+  CHECK(settings >= 40);
+}
 
 TEST_CASE("real tokenizer.json: DeepSeek-V3 (three Split regexes) vs Hugging Face") {
   REQUIRE_REAL_TOKENIZERS();

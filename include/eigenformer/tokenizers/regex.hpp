@@ -8,7 +8,8 @@
 //     longest one ("a|ab" on "ab" matches "a");
 //   - greedy quantifiers take as much as they can and give back one character at a time when what follows
 //     fails; lazy ones (`*?`) take as little as they can; possessive ones (`*+`) never give back;
-//   - `\s` is the Unicode White_Space property, `\d` is \p{Nd}, `\w` is [\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}],
+//   - `\s` is the Unicode White_Space property, `\d` is \p{Nd}, `\w` is UTS #18's word class (Alphabetic,
+//     marks, \p{Nd}, \p{Pc}, and the joiners U+200C U+200D: is_word_char() below),
 //     `\p{..}`/`\P{..}` are general categories and their unions (L, Lu, Ll, Lt, Lm, Lo, M, Mn, ... Z, C);
 //   - classes `[...]`, negated `[^...]`, nested `[a[^b]]`, ranges of any code points (DeepSeek-V3 uses
 //     `[一-龥぀-ゟ゠-ヿ]`), `(?i:...)` case-insensitive groups, `(?!...)` `(?=...)` lookahead, `(?>...)`
@@ -94,7 +95,7 @@ inline constexpr std::uint32_t category_bit(unicode::Category c) { return 1u << 
 /// One member of a class: a range of code points, a set of general categories, White_Space, or another
 /// (nested) class; each may be negated (`\P{L}`, `\S`, `[^...]` inside brackets).
 struct ClassItem {
-  enum class Kind { range, categories, white_space, nested } kind = Kind::range;
+  enum class Kind { range, categories, white_space, word, nested } kind = Kind::range;
   bool negated = false;
   char32_t lo = 0, hi = 0;       // range
   std::uint32_t categories = 0;  // categories: category_bit() union
@@ -243,6 +244,15 @@ inline ClassItem range_item(char32_t lo, char32_t hi) {
   it.lo = lo;
   it.hi = hi;
   return it;
+}
+
+/// UTS #18's \w, as Oniguruma and Rust's regex crate define it: Alphabetic (letters, \p{Nl}, and the
+/// Other_Alphabetic symbols: circled and squared Latin letters), \p{M}, \p{Nd}, \p{Pc}, Join_Control.
+inline bool is_word_char(char32_t cp) {
+  if (cp < 128) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') || cp == '_';
+  if ((word_mask() >> (unicode::properties(cp) & 0x1F)) & 1) return true;
+  return cp == 0x200C || cp == 0x200D || (cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) ||
+         (cp >= 0x1F150 && cp <= 0x1F169) || (cp >= 0x1F170 && cp <= 0x1F189);
 }
 
 class Parser {
@@ -503,7 +513,10 @@ class Parser {
       case 'd':
       case 'D': return category_item(category_bit(unicode::Category::Nd), e == 'D');
       case 'w':
-      case 'W': return category_item(word_mask(), e == 'W');
+      case 'W':
+        it.kind = ClassItem::Kind::word;
+        it.negated = e == 'W';
+        return it;
       case 's':
       case 'S':
         it.kind = ClassItem::Kind::white_space;
@@ -885,6 +898,7 @@ class Regex {
         case ClassItem::Kind::range: hit = cp >= it.lo && cp <= it.hi; break;
         case ClassItem::Kind::categories: hit = (it.categories & cat) != 0; break;
         case ClassItem::Kind::white_space: hit = white; break;
+        case ClassItem::Kind::word: hit = detail::is_word_char(cp); break;
         case ClassItem::Kind::nested: hit = contains(classes_[it.nested], cp); break;
       }
       if (hit != it.negated) {
@@ -929,10 +943,7 @@ class Regex {
     if (b < 0x80) return b;
     return next_code_point(text, i);
   }
-  static bool is_word(char32_t cp) {
-    if (cp < 128) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9') || cp == '_';
-    return (detail::word_mask() >> (unicode::properties(cp) & 0x1F)) & 1;
-  }
+  static bool is_word(char32_t cp) { return detail::is_word_char(cp); }
 
   /// A cheap "can a match start here?" test: only for programs whose first instruction consumes a
   /// character (always true otherwise).
