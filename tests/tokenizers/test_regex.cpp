@@ -19,15 +19,15 @@ using eigenformer::tokenizers::regex::Regex;
 using eigenformer::tokenizers::regex::RegexError;
 
 namespace regex_tests {
-using V = std::vector<std::string>;
+using Strings = std::vector<std::string>;
 
 /// Every match of `re` in `text`, as strings.
-V matches(const Regex& re, std::string_view text) {
-  V out;
+Strings matches(const Regex& re, std::string_view text) {
+  Strings out;
   re.for_each_match(text, [&](std::size_t b, std::size_t e) { out.emplace_back(text.substr(b, e - b)); });
   return out;
 }
-V matches(std::string_view pattern, std::string_view text) { return matches(Regex(pattern), text); }
+Strings matches(std::string_view pattern, std::string_view text) { return matches(Regex(pattern), text); }
 
 std::vector<std::string> corpus_strings() {
   const json::Value corpus = json::parse_file(std::string(EIGENFORMER_SOURCE_DIR) + "/tests/tokenizers/corpus.json");
@@ -53,67 +53,67 @@ std::string repeat(std::string_view unit, std::size_t bytes) {
 using namespace regex_tests;
 
 TEST_CASE("regex: leftmost-first alternation, greedy give-back, lazy and possessive quantifiers") {
-  CHECK(matches("a|ab", "ab") == V{"a"});                  // the first alternative wins, not the longest
-  CHECK(matches("ab|a", "ab") == V{"ab"});
-  CHECK(matches("a+b", "aaab") == V{"aaab"});
-  CHECK(matches("a*ab", "aaab") == V{"aaab"});             // a* gives one a back
-  CHECK(matches("a+?", "aaa") == V{"a", "a", "a"});        // lazy
-  CHECK(matches("a{2,3}?", "aaaaa") == V{"aa", "aa"});
+  CHECK(matches("a|ab", "ab") == Strings{"a"});                  // the first alternative wins, not the longest
+  CHECK(matches("ab|a", "ab") == Strings{"ab"});
+  CHECK(matches("a+b", "aaab") == Strings{"aaab"});
+  CHECK(matches("a*ab", "aaab") == Strings{"aaab"});             // a* gives one a back
+  CHECK(matches("a+?", "aaa") == Strings{"a", "a", "a"});        // lazy
+  CHECK(matches("a{2,3}?", "aaaaa") == Strings{"aa", "aa"});
   CHECK(matches("a*+a", "aaa").empty());                   // possessive never gives back
   CHECK(matches("(?>a*)a", "aaa").empty());                // the same, as an atomic group
-  CHECK(matches("(?:ab)+", "ababa") == V{"abab"});
-  CHECK(matches("(ab){2}", "ababab") == V{"abab"});
-  CHECK(matches("x{2,}", "xxxxx") == V{"xxxxx"});
-  CHECK(matches("x{,2}", "xxx") == V{"xx", "x"});          // Oniguruma's {,n}
-  CHECK(matches("a{", "a{") == V{"a{"});                   // a brace that is no quantifier is a literal
+  CHECK(matches("(?:ab)+", "ababa") == Strings{"abab"});
+  CHECK(matches("(ab){2}", "ababab") == Strings{"abab"});
+  CHECK(matches("x{2,}", "xxxxx") == Strings{"xxxxx"});
+  CHECK(matches("x{,2}", "xxx") == Strings{"xx", "x"});          // Oniguruma's {,n}
+  CHECK(matches("a{", "a{") == Strings{"a{"});                   // a brace that is no quantifier is a literal
 }
 
 TEST_CASE("regex: classes, Unicode categories and escapes") {
-  CHECK(matches(R"(\p{L}+)", "héllo wörld 中文") == V{"héllo", "wörld", "中文"});
-  CHECK(matches(R"(\p{N}{1,3})", "12345٣٤Ⅻ½") == V{"123", "45٣", "٤Ⅻ½"});
-  CHECK(matches(R"(\P{L}+)", "ab12cd") == V{"12"});
-  CHECK(matches(R"(\p{^L}+)", "ab12cd") == V{"12"});
-  CHECK(matches(R"([^\s\p{L}\p{N}]+)", "a!? b—c") == V{"!?", "—"});
-  CHECK(matches(R"([\p{Lu}\p{Lt}]+)", "abCDǅe") == V{"CDǅ"});
-  CHECK(matches(R"(\p{Lowercase_Letter}+)", "ABcdE") == V{"cd"});
-  CHECK(matches(R"([\p{P}\p{S}]+)", "a+b=(c)$") == V{"+", "=(", ")$"});
-  CHECK(matches(R"(\s+)", "a \t\u00a0\u3000\u0085b") == V{" \t\u00a0\u3000\u0085"});  // Unicode White_Space
+  CHECK(matches(R"(\p{L}+)", "héllo wörld 中文") == Strings{"héllo", "wörld", "中文"});
+  CHECK(matches(R"(\p{N}{1,3})", "12345٣٤Ⅻ½") == Strings{"123", "45٣", "٤Ⅻ½"});
+  CHECK(matches(R"(\P{L}+)", "ab12cd") == Strings{"12"});
+  CHECK(matches(R"(\p{^L}+)", "ab12cd") == Strings{"12"});
+  CHECK(matches(R"([^\s\p{L}\p{N}]+)", "a!? b—c") == Strings{"!?", "—"});
+  CHECK(matches(R"([\p{Lu}\p{Lt}]+)", "abCDǅe") == Strings{"CDǅ"});
+  CHECK(matches(R"(\p{Lowercase_Letter}+)", "ABcdE") == Strings{"cd"});
+  CHECK(matches(R"([\p{P}\p{S}]+)", "a+b=(c)$") == Strings{"+", "=(", ")$"});
+  CHECK(matches(R"(\s+)", "a \t\u00a0\u3000\u0085b") == Strings{" \t\u00a0\u3000\u0085"});  // Unicode White_Space
   CHECK(matches(R"(\s)", "\u200b\ufeff").empty());          // not White_Space
-  CHECK(matches(R"(\d+)", "x12٣y") == V{"12٣"});
-  CHECK(matches(R"(\w+)", "snake_case, é!") == V{"snake_case", "é"});
-  CHECK(matches("[一-龥぀-ゟ゠-ヿ]+", "深度学习とカタカナ한국") == V{"深度学习とカタカナ"});  // DeepSeek-V3's ranges
+  CHECK(matches(R"(\d+)", "x12٣y") == Strings{"12٣"});
+  CHECK(matches(R"(\w+)", "snake_case, é!") == Strings{"snake_case", "é"});
+  CHECK(matches("[一-龥぀-ゟ゠-ヿ]+", "深度学习とカタカナ한국") == Strings{"深度学习とカタカナ"});  // DeepSeek-V3's ranges
   CHECK(matches(R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+)", "x.foo [bar \\baz") ==
-        V{".foo", "[bar", "\\baz"});
-  CHECK(matches(R"([a[^b-z]]+)", "abz1a") == V{"a", "1a"});    // a nested, negated class
-  CHECK(matches(R"([\x41-\x{43}\u0044]+)", "ABCDE") == V{"ABCD"});
-  CHECK(matches(R"(\h+)", "0x1fG") == V{"0", "1f"});
-  CHECK(matches(".+", "ab\ncd") == V{"ab", "cd"});             // . stops at \n
-  CHECK(matches("[]a]+", "]a]") == V{"]a]"});                  // ']' first in a class is a literal
+        Strings{".foo", "[bar", "\\baz"});
+  CHECK(matches(R"([a[^b-z]]+)", "abz1a") == Strings{"a", "1a"});    // a nested, negated class
+  CHECK(matches(R"([\x41-\x{43}\u0044]+)", "ABCDE") == Strings{"ABCD"});
+  CHECK(matches(R"(\h+)", "0x1fG") == Strings{"0", "1f"});
+  CHECK(matches(".+", "ab\ncd") == Strings{"ab", "cd"});             // . stops at \n
+  CHECK(matches("[]a]+", "]a]") == Strings{"]a]"});                  // ']' first in a class is a literal
 }
 
 TEST_CASE("regex: case-insensitive groups fold characters") {
-  CHECK(matches("(?i:'s|'ll)", "'S 'ſ 'Ll 's") == V{"'S", "'ſ", "'Ll", "'s"});
-  CHECK(matches("(?i)k", "kK\u212A") == V{"k", "K", "\u212A"});  // KELVIN SIGN folds to k
-  CHECK(matches("(?i:σ)+", "Σσς") == V{"Σσς"});
-  CHECK(matches("(?i:[a-c])+", "AbC") == V{"AbC"});
-  CHECK(matches("a(?i)b|c", "aB C") == V{"aB", "C"});            // a bare (?i) lasts to the end of the group
+  CHECK(matches("(?i:'s|'ll)", "'S 'ſ 'Ll 's") == Strings{"'S", "'ſ", "'Ll", "'s"});
+  CHECK(matches("(?i)k", "kK\u212A") == Strings{"k", "K", "\u212A"});  // KELVIN SIGN folds to k
+  CHECK(matches("(?i:σ)+", "Σσς") == Strings{"Σσς"});
+  CHECK(matches("(?i:[a-c])+", "AbC") == Strings{"AbC"});
+  CHECK(matches("a(?i)b|c", "aB C") == Strings{"aB", "C"});            // a bare (?i) lasts to the end of the group
   CHECK(matches("(?i:a)b", "AB").empty());
 }
 
 TEST_CASE("regex: lookahead and anchors") {
-  CHECK(matches(R"(\s+(?!\S)|\s+)", "a   b") == V{"  ", " "});
-  CHECK(matches(R"(a(?=b))", "ab ac") == V{"a"});
-  CHECK(matches("^a", "aa") == V{"a"});        // ^ is the start of the text (Perl_NT syntax)
-  CHECK(matches("a$", "aa\n") == V{"a"});      // $ is the end, or before a final \n
+  CHECK(matches(R"(\s+(?!\S)|\s+)", "a   b") == Strings{"  ", " "});
+  CHECK(matches(R"(a(?=b))", "ab ac") == Strings{"a"});
+  CHECK(matches("^a", "aa") == Strings{"a"});        // ^ is the start of the text (Perl_NT syntax)
+  CHECK(matches("a$", "aa\n") == Strings{"a"});      // $ is the end, or before a final \n
   CHECK(matches(R"(a\z)", "aa\n").empty());
-  CHECK(matches(R"(\bx)", "xx x") == V{"x", "x"});
-  CHECK(matches(R"(\Bx)", "xx x") == V{"x"});
+  CHECK(matches(R"(\bx)", "xx x") == Strings{"x", "x"});
+  CHECK(matches(R"(\Bx)", "xx x") == Strings{"x"});
 }
 
 TEST_CASE("regex: empty matches advance one character and are skipped right after a match") {
-  CHECK(matches("x*", "axb") == V{"", "x", ""});   // at 0, at 1 ("x"), at 3 (the end); not at 2
+  CHECK(matches("x*", "axb") == Strings{"", "x", ""});   // at 0, at 1 ("x"), at 3 (the end); not at 2
   CHECK(matches("(?:)", "ab").size() == 3);
-  CHECK(matches("(?:a?)*", "aa") == V{"aa"});        // an empty loop body stops the loop
+  CHECK(matches("(?:a?)*", "aa") == Strings{"aa"});        // an empty loop body stops the loop
 }
 
 TEST_CASE("regex: what is refused, with the place") {
@@ -145,9 +145,9 @@ TEST_CASE("regex: the four hand-written splitters cut every corpus string as the
     const Regex re(split_pattern_regex(p));
     std::size_t differ = 0;
     for (const std::string& t : texts) {
-      V hand;
+      Strings hand;
       for (std::string_view piece : split_text(t, p)) hand.emplace_back(piece);
-      const V engine = matches(re, t);
+      const Strings engine = matches(re, t);
       if (hand != engine && ++differ <= 3) {
         MESSAGE("pattern " << static_cast<int>(p) << " differs on " << json::dump(json::Value(t)));
       }
