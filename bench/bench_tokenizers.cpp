@@ -107,6 +107,34 @@ void BM_deepseek_v3_json_encode(benchmark::State& state) { json_encode_benchmark
 void BM_qwen3_json_encode(benchmark::State& state) { json_encode_benchmark(state, "qwen3"); }
 void BM_cl100k_json_encode(benchmark::State& state) { json_encode_benchmark(state, "gpt35turbo"); }
 
+/// cl100k_base's ranks as BM_cl100k_encode uses them, but split by the regex engine instead of the
+/// hand-written splitter: the cost of the general engine inside a whole encode.
+void BM_cl100k_encode_regex_split(benchmark::State& state) {
+  const std::string file = source_dir() + "/tests/fixtures/downloaded/tokenizers/cl100k_base.tiktoken";
+  if (!std::filesystem::exists(file)) {
+    state.SkipWithError("no cl100k_base.tiktoken: run node tools/tokenizers/fetch_references.js first");
+    return;
+  }
+  static const tk::Tokenizer tok = [&] {
+    tk::Pipeline pipeline;
+    tk::pre_tokenizers::Split split;
+    split.pattern = std::make_shared<const tk::regex::Regex>(tk::split_pattern_regex(tk::SplitPattern::cl100k));
+    pipeline.pre_tokenizer.push_back(split);
+    pipeline.decoder.push_back(tk::decoders::ByteLevel{});
+    return tk::Tokenizer(std::make_shared<tk::BytePairEncoding>(tk::load_tiktoken(file)), pipeline, tk::SpecialTokens{},
+                         "cl100k_base (regex split)");
+  }();
+  const std::string& text = bench_text();
+  std::size_t tokens = 0;
+  for (auto _ : state) {
+    const eigenformer::TokenSequence ids = tok.encode(text, tk::EncodeOptions{}.as_text());
+    tokens = ids.size();
+    benchmark::DoNotOptimize(ids.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+  state.counters["tokens"] = static_cast<double>(tokens);
+}
+
 /// The cl100k split alone: the hand-written teaching splitter...
 void BM_cl100k_split_handwritten(benchmark::State& state) {
   const std::string& text = bench_text();
@@ -143,6 +171,7 @@ void BM_cl100k_split_regex(benchmark::State& state) {
 BENCHMARK(BM_deepseek_v3_json_encode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_qwen3_json_encode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_cl100k_json_encode)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_cl100k_encode_regex_split)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_cl100k_split_handwritten)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_cl100k_split_regex)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 BENCHMARK(BM_cl100k_encode)->Unit(benchmark::kMillisecond)->MinTime(2.0);

@@ -139,12 +139,21 @@ enum class Mode : std::uint8_t { greedy, lazy, possessive };
 
 struct Instruction {
   Op op = Op::match;
+  bool tail = false;     // repeat_class: only jumps to `match` follow, so giving back is never needed
   bool fold = false;     // character: compare foldings
   bool negated = false;  // look_start
   Mode mode = Mode::greedy;
   char32_t c = 0;
   std::uint32_t a = 0, b = 0;
   std::uint32_t min = 0, max = 0;
+};
+
+/// The characters a path through the program can begin with: an ASCII bitmap, whether any non-ASCII
+/// character may (a conservative yes), and whether the path can succeed without consuming one.
+struct FirstSet {
+  std::uint64_t ascii[2] = {0, 0};
+  bool non_ascii = false;
+  bool empty = false;
 };
 
 namespace detail {
@@ -706,6 +715,21 @@ class Regex {
     emit(root);
     add(Instruction{});  // match
     for (CharClass& cc : classes_) fill_ascii(cc);
+    // What each alternative can start with: a split whose first branch cannot begin with the character at
+    // hand skips it without pushing a choice (most alternatives of a split pattern fail on their first
+    // character), and the search skips positions where no match can begin.
+    for (Instruction& in : program_) {
+      if (in.op != Op::repeat_class) continue;
+      std::uint32_t next = static_cast<std::uint32_t>(&in - program_.data()) + 1;
+      while (program_[next].op == Op::jump) next = program_[next].a;
+      in.tail = program_[next].op == Op::match;
+    }
+    first_.resize(program_.size());
+    for (std::uint32_t pc = 0; pc < program_.size(); ++pc) {
+      if (program_[pc].op == Op::split) first_[pc] = first_set(program_[pc].a);
+      if (program_[pc].op == Op::repeat_class) first_[pc] = first_set(pc + 1);  // what may follow the run
+    }
+    start_ = first_set(0);
   }
 
   const std::string& pattern() const { return pattern_; }
@@ -713,7 +737,7 @@ class Regex {
 
   /// A match that starts exactly at byte `start` of `text` (valid UTF-8): its end, or nullopt.
   std::optional<std::size_t> match_at(std::string_view text, std::size_t start) const {
-    std::vector<Frame> stack;
+    Stack stack;
     std::vector<std::size_t> slots(slot_count_, kNoPosition);
     const std::size_t end = run(text, 0, start, stack, slots);
     if (end == kNoPosition) return std::nullopt;
@@ -725,7 +749,7 @@ class Regex {
   /// the search moves on one character, and an empty match right where the previous match ended is skipped.
   template <class F>
   void for_each_match(std::string_view text, F&& f) const {
-    std::vector<Frame> stack;
+    Stack stack;
     std::vector<std::size_t> slots(slot_count_, kNoPosition);
     std::size_t from = 0;
     std::size_t last_end = kNoPosition;
@@ -760,6 +784,16 @@ class Regex {
     std::uint32_t pc;      // alternative: where to resume; runs: the repeat_class instruction; restore: slot
     std::uint32_t count;   // runs: characters taken so far
     std::size_t position;  // alternative/runs: text position; restore: the slot's old value
+  };
+  /// The backtracking stack: frames[0, top). Grows by doubling; never shrinks during a search.
+  struct Stack {
+    std::vector<Frame> frames;
+    std::size_t top = 0;
+    void push(const Frame& f) {
+      if (top == frames.size()) grow();
+      frames[top++] = f;
+    }
+    void grow() { frames.resize(frames.size() * 2 + 64); }
   };
 
   std::size_t add(Instruction in) {
@@ -945,25 +979,76 @@ class Regex {
   }
   static bool is_word(char32_t cp) { return detail::is_word_char(cp); }
 
-  /// A cheap "can a match start here?" test: only for programs whose first instruction consumes a
-  /// character (always true otherwise).
-  bool may_start(std::string_view text, std::size_t i) const {
-    const Instruction& first = program_[0];
-    if (first.op == Op::character && !first.fold) return i < text.size() && at(text, i) == first.c;
-    if (first.op == Op::char_class || (first.op == Op::repeat_class && first.min > 0)) {
-      return i < text.size() && contains(classes_[first.a], at(text, i));
+  /// The FirstSet of the paths that start at `pc` (a union over every branch; lookaheads and anchors are
+  /// passed through, which can only make the set larger, never wrong).
+  FirstSet first_set(std::uint32_t pc) const {
+    FirstSet f;
+    std::vector<bool> seen(program_.size(), false);
+    std::vector<std::uint32_t> todo{pc};
+    const auto add_ascii = [&](char32_t c) { f.ascii[c >> 6] |= std::uint64_t{1} << (c & 63); };
+    while (!todo.empty()) {
+      const std::uint32_t p = todo.back();
+      todo.pop_back();
+      if (seen[p]) continue;
+      seen[p] = true;
+      const Instruction& in = program_[p];
+      switch (in.op) {
+        case Op::character:
+          if (in.c < 128) add_ascii(in.c);
+          else f.non_ascii = true;
+          if (in.fold) {
+            f.non_ascii = true;  // e.g. U+017F for s, U+212A for k
+            if (in.c >= 'a' && in.c <= 'z') add_ascii(in.c - 32);
+          }
+          break;
+        case Op::any:
+          f.ascii[0] |= ~(std::uint64_t{1} << '\n');
+          f.ascii[1] = ~std::uint64_t{0};
+          f.non_ascii = true;
+          break;
+        case Op::char_class:
+        case Op::repeat_class:
+          f.ascii[0] |= classes_[in.a].ascii[0];
+          f.ascii[1] |= classes_[in.a].ascii[1];
+          f.non_ascii = true;
+          if (in.op == Op::repeat_class && in.min == 0) todo.push_back(p + 1);
+          break;
+        case Op::split:
+          todo.push_back(in.a);
+          todo.push_back(in.b);
+          break;
+        case Op::jump: todo.push_back(in.a); break;
+        case Op::look_start: todo.push_back(in.a); break;
+        case Op::match:
+        case Op::look_end: f.empty = true; break;
+        default: todo.push_back(p + 1); break;  // save/check, atomic, anchors: consume nothing
+      }
     }
-    return true;
+    return f;
   }
+
+  /// Can a path with FirstSet f begin at byte i?
+  static bool can_start(const FirstSet& f, std::string_view text, std::size_t i) {
+    if (f.empty) return true;
+    if (i >= text.size()) return false;
+    const unsigned char b = static_cast<unsigned char>(text[i]);
+    if (b < 128) return (f.ascii[b >> 6] >> (b & 63)) & 1;
+    return f.non_ascii;
+  }
+
+  bool may_start(std::string_view text, std::size_t i) const { return can_start(start_, text, i); }
 
   /// Runs the program from `pc` at `position`; returns the end of the first match in priority order, or
   /// kNoPosition. The frames it pushes stay above the stack's size at entry and are gone on return.
-  std::size_t run(std::string_view text, std::uint32_t pc, std::size_t position, std::vector<Frame>& stack,
+  std::size_t run(std::string_view text, std::uint32_t pc, std::size_t position, Stack& stack,
                   std::vector<std::size_t>& slots) const {
-    const std::size_t base = stack.size();
+    const std::size_t base = stack.top;
     const std::size_t n = text.size();
+    const Instruction* const program = program_.data();
+    const CharClass* const classes = classes_.data();
+    const FirstSet* const first = first_.data();
     while (true) {
-      const Instruction& in = program_[pc];
+      const Instruction& in = program[pc];
       bool ok = true;
       switch (in.op) {
         case Op::character:
@@ -986,7 +1071,7 @@ class Regex {
           ok = false;
           break;
         case Op::char_class:
-          if (position < n && contains(classes_[in.a], at(text, position))) {
+          if (position < n && contains(classes[in.a], at(text, position))) {
             position = next_boundary(text, position);
             ++pc;
             continue;
@@ -994,35 +1079,50 @@ class Regex {
           ok = false;
           break;
         case Op::repeat_class: {
-          const CharClass& cc = classes_[in.a];
+          const CharClass& cc = classes[in.a];
           std::uint32_t count = 0;
           std::size_t p = position;
           // Lazy: the minimum; greedy/possessive: as many as allowed.
           const std::uint32_t want = in.mode == Mode::lazy ? in.min : in.max;
-          while (count < want && p < n && contains(cc, at(text, p))) {
-            p = next_boundary(text, p);
+          while (count < want && p < n) {  // the hot loop: ASCII straight from the bitmap
+            const unsigned char b = static_cast<unsigned char>(text[p]);
+            if (b < 128) {
+              if (!((cc.ascii[b >> 6] >> (b & 63)) & 1)) break;
+              ++p;
+            } else {
+              std::size_t q = p;
+              if (!contains(cc, next_code_point(text, q))) break;
+              p = q;
+            }
             ++count;
           }
           if (count < in.min) {
             ok = false;
             break;
           }
-          if (in.mode == Mode::greedy && count > in.min) {
-            stack.push_back(Frame{Frame::Kind::greedy_run, pc, count, p});
+          if (in.mode == Mode::greedy && count > in.min && !in.tail &&
+              // One character to give back (the `x?` case): only worth a frame if what follows the run
+              // could start there.
+              (count - in.min > 1 || can_start(first[pc], text, previous_boundary(text, p)))) {
+            stack.push(Frame{Frame::Kind::greedy_run, pc, count, p});
           } else if (in.mode == Mode::lazy && count < in.max) {
-            stack.push_back(Frame{Frame::Kind::lazy_run, pc, count, p});
+            stack.push(Frame{Frame::Kind::lazy_run, pc, count, p});
           }
           position = p;
           ++pc;
           continue;
         }
         case Op::split:
-          stack.push_back(Frame{Frame::Kind::alternative, in.b, 0, position});
+          if (!can_start(first[pc], text, position)) {  // the first branch cannot match here
+            pc = in.b;
+            continue;
+          }
+          stack.push(Frame{Frame::Kind::alternative, in.b, 0, position});
           pc = in.a;
           continue;
         case Op::jump: pc = in.a; continue;
         case Op::save_position:
-          stack.push_back(Frame{Frame::Kind::restore, in.a, 0, slots[in.a]});
+          stack.push(Frame{Frame::Kind::restore, in.a, 0, slots[in.a]});
           slots[in.a] = position;
           ++pc;
           continue;
@@ -1044,19 +1144,20 @@ class Regex {
           continue;
         }
         case Op::atomic_start:
-          stack.push_back(Frame{Frame::Kind::barrier, pc, 0, position});
+          stack.push(Frame{Frame::Kind::barrier, pc, 0, position});
           ++pc;
           continue;
         case Op::atomic_end: {
           // Drop the choices made since the barrier, keeping the slot restores (their order is kept).
-          std::size_t k = stack.size();
-          while (k > base && stack[k - 1].kind != Frame::Kind::barrier) --k;
+          std::vector<Frame>& frames = stack.frames;
+          std::size_t k = stack.top;
+          while (k > base && frames[k - 1].kind != Frame::Kind::barrier) --k;
           if (k > base) {
             std::size_t out = k - 1;
-            for (std::size_t j = k; j < stack.size(); ++j) {
-              if (stack[j].kind == Frame::Kind::restore) stack[out++] = stack[j];
+            for (std::size_t j = k; j < stack.top; ++j) {
+              if (frames[j].kind == Frame::Kind::restore) frames[out++] = frames[j];
             }
-            stack.resize(out);
+            stack.top = out;
           }
           ++pc;
           continue;
@@ -1072,7 +1173,7 @@ class Regex {
           break;
         }
         case Op::look_end:
-        case Op::match: stack.resize(base); return position;
+        case Op::match: stack.top = base; return position;
       }
       if (ok) {
         ++pc;
@@ -1080,28 +1181,30 @@ class Regex {
       }
       // Backtrack: resume at the newest choice.
       bool resumed = false;
-      while (!resumed && stack.size() > base) {
-        Frame& f = stack.back();
+      while (!resumed && stack.top > base) {
+        Frame& f = stack.frames[stack.top - 1];
         switch (f.kind) {
           case Frame::Kind::alternative:
             pc = f.pc;
             position = f.position;
-            stack.pop_back();
+            --stack.top;
             resumed = true;
             break;
           case Frame::Kind::restore:
             slots[f.pc] = f.position;
-            stack.pop_back();
+            --stack.top;
             break;
-          case Frame::Kind::barrier: stack.pop_back(); break;
+          case Frame::Kind::barrier: --stack.top; break;
           case Frame::Kind::greedy_run: {
-            // Give back one character.
+            // Give back one character — or more, past those where what follows the run cannot start.
             const Instruction& rep = program_[f.pc];
-            f.position = previous_boundary(text, f.position);
-            --f.count;
+            do {
+              f.position = previous_boundary(text, f.position);
+              --f.count;
+            } while (f.count > rep.min && !can_start(first[f.pc], text, f.position));
             pc = f.pc + 1;
             position = f.position;
-            if (f.count == rep.min) stack.pop_back();
+            if (f.count == rep.min) --stack.top;
             resumed = true;
             break;
           }
@@ -1113,10 +1216,10 @@ class Regex {
               ++f.count;
               pc = f.pc + 1;
               position = f.position;
-              if (f.count == rep.max) stack.pop_back();
+              if (f.count == rep.max) --stack.top;
               resumed = true;
             } else {
-              stack.pop_back();
+              --stack.top;
             }
             break;
           }
@@ -1129,6 +1232,8 @@ class Regex {
   std::string pattern_;
   std::vector<CharClass> classes_;
   std::vector<Instruction> program_;
+  std::vector<FirstSet> first_;  // for each split: what its first branch can begin with
+  FirstSet start_;               // what a match can begin with
   std::uint32_t slot_count_ = 0;
 };
 
