@@ -30,6 +30,11 @@
 // and one step back, not a million stack entries, and no pattern of the files goes quadratic on a long run
 // of one class (tests/tokenizers/test_regex.cpp times 1 MB inputs).
 //
+// Speed. Each split knows which characters its first branch can begin with (FirstSet, computed once): on a
+// character that cannot begin it, the branch is skipped without pushing a choice, and a run gives back only
+// characters where what follows it could begin. With that, the cl100k pattern runs at about a third of the
+// speed of the hand-written splitter (bench/bench_tokenizers.cpp), and a whole encode within 1.3x.
+//
 // Not implemented (refused with a RegexError naming the place): backreferences, lookbehind, Unicode
 // scripts (\p{Han}: no file uses them; DeepSeek spells the ranges out), POSIX brackets, class
 // intersection `&&`, extended mode (?x), conditionals. Case folding is simple, one character to one
