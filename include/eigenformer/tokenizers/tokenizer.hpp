@@ -208,7 +208,9 @@ class Tokenizer {
   std::vector<std::string> pre_tokenize(std::string_view text) const {
     require_utf8(text, name_ + " pre_tokenize");
     std::vector<std::string> out;
-    for (Piece& p : pieces_of(normalize(text), true)) out.push_back(std::move(p.text));
+    for (Piece& p : pieces_of(normalize(text), true)) {
+      if (!p.text.empty()) out.push_back(std::move(p.text));
+    }
     return out;
   }
 
