@@ -32,6 +32,7 @@
 
 #include "eigenformer/core/atomic_file.hpp"
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/json.hpp"
 #include "eigenformer/core/types.hpp"
 #include "eigenformer/generation/trace.hpp"
 #include "eigenformer/inspect/attention_maps.hpp"
@@ -42,29 +43,23 @@ namespace eigenformer::inspect {
 
 namespace internal {
 
-/// A JSON string literal that is also safe inside an HTML <script> element: besides JSON's own escapes,
-/// '<', '>' and '&' become \u003c \u003e \u0026, so no token can close the script ("</script>").
+/// A JSON string literal that is also safe inside an HTML <script> element: JSON's own escapes (the one
+/// writer in core/json.hpp), then '<', '>' and '&' as \u003c \u003e \u0026, so no token can close the
+/// script ("</script>"). JSON never escapes those three, so each one in the literal is the text's own.
 inline std::string script_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const unsigned char u = static_cast<unsigned char>(c);
+  std::string json_literal;
+  json::detail::write_string(json_literal, s);
+  std::string out;
+  out.reserve(json_literal.size());
+  for (char c : json_literal) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
       case '<': out += "\\u003c"; break;
       case '>': out += "\\u003e"; break;
       case '&': out += "\\u0026"; break;
-      default:
-        if (u < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          out += buf;
-        } else {
-          out += c;
-        }
+      default: out += c;
     }
   }
-  return out + "\"";
+  return out;
 }
 
 inline std::string html_text(const std::string& token) { return xml_escape(display_token(token)); }
