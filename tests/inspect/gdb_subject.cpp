@@ -51,7 +51,8 @@ int main() {
   vm << 1, 2, 3, 4,
         5, 6, 7, 8,
         9, 10, 11, 12;
-  Matrix<double> context(3, 4), scratch;
+  Matrix<double> context(3, 4);
+  AttentionScratch<double> scratch;
   HeadsView<const double> q{qm.data(), 1, 3, 3, 2, 2};
   HeadsView<const double> k{km.data(), 1, 3, 3, 2, 2};
   HeadsView<const double> v{vm.data(), 1, 3, 3, 2, 2};
@@ -59,7 +60,9 @@ int main() {
   AttentionMask<double> mask;
   mask.causal = true;
   Tensor4<double> weights(1, 2, 3, 3);
-  scaled_dot_product_attention(q, k, v, out, mask, 1.0 / std::sqrt(2.0), scratch, &weights);
+  AttentionRecord<double> record;
+  record.weights = &weights;
+  scaled_dot_product_attention(q, k, v, out, mask, 1.0 / std::sqrt(2.0), scratch, record);
 
   look(m, row, x, view, q, weights);
   return 0;
