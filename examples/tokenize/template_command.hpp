@@ -21,12 +21,13 @@
 
 namespace tokenize_example {
 
-/// Runs the template command when argv contains --template; returns false (and leaves `exit_code` alone)
-/// otherwise, so the tokenizer command runs as before.
+/// Runs the template command when argv contains --template with a value; returns false (and leaves
+/// `exit_code` alone) otherwise, so the tokenizer command runs — and its table-driven parser reports a
+/// --template without a value like any other option.
 inline bool run_template_command(int argc, char** argv, int& exit_code) {
   namespace ef = eigenformer;
   bool wanted = false;
-  for (int i = 1; i < argc; ++i) wanted = wanted || std::string(argv[i]) == "--template";
+  for (int i = 1; i + 1 < argc; ++i) wanted = wanted || std::string(argv[i]) == "--template";
   if (!wanted) return false;
 
   const auto usage = [&](const std::string& why) {

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   return cli::run("tokenize", [&] {
     const cli::Arguments args(argc, argv, table);
     if (args.has("--help")) return cli::print_help(table);
+    if (args.any_in(cli::kChatTemplateHeading)) throw cli::UsageError("the chat-template options go with --template");
     tk::LoadOptions load;
     if (args.has("--encoding")) load.encoding = args.value("--encoding");
     const tk::Tokenizer tokenizer = tk::load_tokenizer(args.value("--tokenizer"), load);

@@ -18,7 +18,10 @@ allowed() {
     blocks)     echo "core layers attention blocks" ;;
     tokenizers) echo "core tokenizers" ;;
     models)     echo "core layers attention blocks models" ;;
+    chat)       echo "core tokenizers chat" ;;
     generation) echo "core layers attention models tokenizers generation" ;;
+    training)   echo "core layers attention blocks tokenizers chat models generation training" ;;
+    inspect)    echo "core layers attention blocks tokenizers chat models generation inspect" ;;
     *)          echo "" ;;
   esac
 }
@@ -45,7 +48,7 @@ for dir in "$root"/*/; do
   done
 done
 
-for module in core layers attention blocks tokenizers models generation; do
+for module in core layers attention blocks tokenizers chat models generation training inspect; do
   header="$root/$module.hpp"
   if [ ! -f "$header" ]; then
     echo "layering: the module header $module.hpp is missing"
@@ -65,7 +68,8 @@ checked=$((checked + 1))
 for include in $(grep -oE '^#include ["<]eigenformer/[^">]+' "$root/eigenformer.hpp" | sed -E 's|^#include ["<]||'); do
   case "$include" in
     eigenformer/core.hpp | eigenformer/layers.hpp | eigenformer/attention.hpp | eigenformer/blocks.hpp | \
-      eigenformer/tokenizers.hpp | eigenformer/models.hpp | eigenformer/generation.hpp) ;;
+      eigenformer/tokenizers.hpp | eigenformer/chat.hpp | eigenformer/models.hpp | eigenformer/generation.hpp | \
+      eigenformer/training.hpp | eigenformer/inspect.hpp) ;;
     *) echo "layering: eigenformer.hpp includes $include, not a module header"; status=1 ;;
   esac
 done
