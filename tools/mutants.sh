@@ -35,7 +35,7 @@ top_p_boundary        | generation/test_sampling.cpp generation/test_logits_proc
 causal_off_by_one     | core/test_attention.cpp | const Index last_visible = mask.first_query + t; => const Index last_visible = mask.first_query + t + 1;
 rope_half_split       | core/test_rope.cpp | config_.layout == RopeLayout::HalfSplit ? i : 2 * i; => config_.layout == RopeLayout::HalfSplit ? 2 * i : 2 * i; ;; config_.layout == RopeLayout::HalfSplit ? i + half : 2 * i + 1; => config_.layout == RopeLayout::HalfSplit ? 2 * i + 1 : 2 * i + 1;
 t5_bucket_boundary    | core/test_relative_position_bias.cpp | if (distance < max_exact) return bucket + distance; => if (distance + 1 < max_exact) return bucket + distance;
-gqa_head_mapping      | core/test_attention.cpp core/test_rope.cpp | const Index g = h / group; => const Index g = h % k.heads;
+gqa_head_mapping      | core/test_attention.cpp core/test_rope.cpp | const Index g = h / group; // the key/value head => const Index g = h % keys.heads; // the key/value head
 mlm_80_10_10          | training/test_objectives.cpp | if (u < config.mask_fraction) { => if (u < config.mask_fraction + config.random_fraction) {
 adamw_bias_correction | training/test_optimizer.cpp | const Scalar step_size = static_cast<Scalar>(config.lr / bias_correction1); => const Scalar step_size = static_cast<Scalar>(config.lr);
 LIST

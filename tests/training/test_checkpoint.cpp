@@ -102,7 +102,7 @@ Run resume(const CharVocabulary& vocab, const std::string& folder) {
 }
 
 std::string scratch(const std::string& name) {
-  const fs::path p = fs::path(EIGENFORMER_SOURCE_DIR) / "build" / "test_training_scratch" / name;
+  const fs::path p = fs::path(eigenformer::testing::training_scratch_dir()) / name;
   fs::remove_all(p);
   fs::create_directories(p);
   return p.string();

@@ -16,11 +16,7 @@ TokenSequence counting(TokenId n) {
   for (TokenId i = 0; i < n; ++i) s.push_back(i);
   return s;
 }
-std::string scratch_dir() {
-  const std::string dir = std::string(EIGENFORMER_SOURCE_DIR) + "/build/test_training_scratch";
-  std::filesystem::create_directories(dir);
-  return dir;
-}
+std::string scratch_dir() { return eigenformer::testing::training_scratch_dir(); }
 }  // namespace
 
 TEST_CASE("WindowLoader: windows of T ids, every window once per epoch, reshuffled each epoch, seekable") {

@@ -171,7 +171,7 @@ TEST_CASE("AdamW state round-trips through safetensors: the continued run equals
     ParameterList<float> lb = b.list();
     opt_b.step(lb);
   }
-  const std::string path = std::string(EIGENFORMER_SOURCE_DIR) + "/build/adamw_state_test.safetensors";
+  const std::string path = eigenformer::testing::training_scratch_dir() + "/adamw_state_test.safetensors";
   {
     SafeTensorsWriter w;
     opt_b.save_state(w);

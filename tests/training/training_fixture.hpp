@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -62,6 +63,14 @@ inline std::vector<std::string> string_list(const json::Value& v) {
   std::vector<std::string> out;
   for (const json::Value& s : v.as_array()) out.push_back(s.as_string());
   return out;
+}
+
+/// A folder for the files the training tests write (checkpoints, caches, optimizer state), created when
+/// missing: build/test_training_scratch under the source tree (ignored by git).
+inline std::string training_scratch_dir() {
+  const std::string dir = std::string(EIGENFORMER_SOURCE_DIR) + "/build/test_training_scratch";
+  std::filesystem::create_directories(dir);
+  return dir;
 }
 
 }  // namespace eigenformer::testing
