@@ -155,6 +155,20 @@ std::pair<std::vector<Record>, std::vector<Record>> split_records(const std::vec
 // ---------------------------------------------------------------------------------------------------------
 
 /// Fixed-length windows over one stream: window i is ids[i·T, (i+1)·T). No padding; every mask entry is 1.
+
+namespace data_detail {
+/// Examples first .. first+count−1 (an evaluation batch in corpus order), checked against the `available`
+/// examples; `what` names the loader and its examples in the error.
+inline std::vector<std::int64_t> consecutive(std::int64_t first, Index count, std::int64_t available, const char* what) {
+  if (first < 0 || count <= 0 || first + count > available) {
+    throw ValueError(eigenformer::detail::cat(what, first, "..", first + count - 1, " but there are ", available));
+  }
+  std::vector<std::int64_t> which(static_cast<std::size_t>(count));
+  for (Index i = 0; i < count; ++i) which[static_cast<std::size_t>(i)] = first + i;
+  return which;
+}
+}  // namespace data_detail
+
 /// With labels = ids, a causal LM learns T − 1 next-token predictions per window (objectives.hpp).
 class WindowLoader {
  public:
@@ -171,13 +185,7 @@ class WindowLoader {
 
   /// Windows first .. first+count−1 in stream order (evaluation: no shuffle, no state).
   Batch in_order(std::int64_t first, Index count) const {
-    if (first < 0 || count <= 0 || first + count > windows()) {
-      throw ValueError(eigenformer::detail::cat("[WindowLoader::in_order] windows ", first, "..", first + count - 1,
-                                                " but there are ", windows()));
-    }
-    std::vector<std::int64_t> which(static_cast<std::size_t>(count));
-    for (Index i = 0; i < count; ++i) which[static_cast<std::size_t>(i)] = first + i;
-    return make(which);
+    return make(data_detail::consecutive(first, count, windows(), "[WindowLoader::in_order] windows "));
   }
 
   DataPosition position() const { return cursor_.position(); }
@@ -223,13 +231,7 @@ class SequenceLoader {
 
   /// Records first .. first+count−1 in corpus order (evaluation).
   Batch in_order(std::int64_t first, Index count) const {
-    if (first < 0 || count <= 0 || first + count > records()) {
-      throw ValueError(eigenformer::detail::cat("[SequenceLoader::in_order] records ", first, "..", first + count - 1,
-                                                " but there are ", records()));
-    }
-    std::vector<std::int64_t> which(static_cast<std::size_t>(count));
-    for (Index i = 0; i < count; ++i) which[static_cast<std::size_t>(i)] = first + i;
-    return make(which);
+    return make(data_detail::consecutive(first, count, records(), "[SequenceLoader::in_order] records "));
   }
 
   DataPosition position() const { return cursor_.position(); }
