@@ -18,43 +18,17 @@
 
 #include "eigenformer/eigenformer.hpp"
 #include "support/fixture.hpp"
+#include "training/gradient_check.hpp"
 
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
 namespace {
 
-constexpr double kFiniteDifferenceTolerance = 1e-6;
-
-/// Deterministic values in [-scale, scale] (a small LCG, so every platform draws the same numbers).
-Matrix<double> random_matrix(Index rows, Index cols, unsigned seed, double scale = 1.0) {
-  std::uint64_t state = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-  Matrix<double> m(rows, cols);
-  for (Index i = 0; i < m.size(); ++i) {
-    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    const double u = static_cast<double>(state >> 11) / static_cast<double>(1ULL << 53);
-    m.data()[i] = (2 * u - 1) * scale;
-  }
-  return m;
-}
-
-Tensor3<double> random_tensor(Index b, Index t, Index c, unsigned seed, double scale = 1.0) {
-  const Matrix<double> m = random_matrix(b * t, c, seed, scale);
-  Tensor3<double> x(b, t, c);
-  std::copy(m.data(), m.data() + m.size(), x.data());
-  return x;
-}
-
 Tensor4<double> random_tensor4(Index b, Index h, Index t, Index s, unsigned seed) {
   const Matrix<double> m = random_matrix(b * h * t, s, seed);
   Tensor4<double> x(b, h, t, s);
   std::copy(m.data(), m.data() + m.size(), x.data());
-  return x;
-}
-
-Tensor3<double> to_tensor(const Matrix<double>& m, Index b, Index t) {
-  Tensor3<double> x(b, t, m.cols());
-  as_matrix(x) = m;
   return x;
 }
 
@@ -298,7 +272,7 @@ TEST_CASE("MultiHeadAttention backward matches finite differences in every mode"
     dbias.setZero();
     AttentionInputGradients<double> inputs;
     inputs.bias = &dbias;
-    mha.backward(x, to_tensor(dy, B, T), dx, AttentionMode::Self, context, inputs);
+    mha.backward(x, to_tensor3<double>(dy, B, T), dx, AttentionMode::Self, context, inputs);
     const std::function<double()> loss = [&] { return dot(as_matrix(mha(x, AttentionMode::Self, context)), dy); };
     check_fd(x.data(), dx.data(), x.size(), loss, "MHA self dx");
     check_fd(bias.data(), dbias.data(), bias.size(), loss, "MHA self dbias");
@@ -324,7 +298,7 @@ TEST_CASE("MultiHeadAttention backward matches finite differences in every mode"
     context.keep_weights = true;
     Tensor3<double> y, dx;
     mha.forward(x, y, AttentionMode::Causal, context);
-    mha.backward(x, to_tensor(dy, B, T), dx, AttentionMode::Causal, context);
+    mha.backward(x, to_tensor3<double>(dy, B, T), dx, AttentionMode::Causal, context);
     const std::function<double()> loss = [&] { return dot(as_matrix(mha(x, AttentionMode::Causal, context)), dy); };
     check_fd(x.data(), dx.data(), x.size(), loss, "MHA causal RoPE GQA dx");
     check_parameters_fd(mha, loss, "MHA causal RoPE GQA");
@@ -355,7 +329,7 @@ TEST_CASE("MultiHeadAttention backward matches finite differences in every mode"
     dmemory.setZero();
     AttentionInputGradients<double> inputs;
     inputs.memory = &dmemory;
-    mha.backward(x, to_tensor(dy, B, T), dx, AttentionMode::Cross, context, inputs);
+    mha.backward(x, to_tensor3<double>(dy, B, T), dx, AttentionMode::Cross, context, inputs);
     const std::function<double()> loss = [&] { return dot(as_matrix(mha(x, AttentionMode::Cross, context)), dy); };
     check_fd(x.data(), dx.data(), x.size(), loss, "MHA cross dx");
     check_fd(memory.data(), dmemory.data(), memory.size(), loss, "MHA cross dmemory");
@@ -441,7 +415,7 @@ TEST_CASE("block backward matches finite differences") {
     context.keep_weights = true;
     Tensor3<double> y, dx;
     block.forward(x, y, context);
-    block.backward(x, to_tensor(dy, B, T), dx, context);
+    block.backward(x, to_tensor3<double>(dy, B, T), dx, context);
     const std::function<double()> loss = [&] { return dot(as_matrix(block(x, context)), dy); };
     check_fd(x.data(), dx.data(), x.size(), loss, "encoder block dx");
     check_parameters_fd(block, loss, "encoder block");
@@ -460,7 +434,7 @@ TEST_CASE("block backward matches finite differences") {
     context.keep_weights = true;
     Tensor3<double> y, dx;
     block.forward(x, y, context);
-    block.backward(x, to_tensor(dy, B, T), dx, context);
+    block.backward(x, to_tensor3<double>(dy, B, T), dx, context);
     const std::function<double()> loss = [&] { return dot(as_matrix(block(x, context)), dy); };
     check_fd(x.data(), dx.data(), x.size(), loss, "decoder block dx");
     check_parameters_fd(block, loss, "decoder block");
@@ -486,7 +460,7 @@ TEST_CASE("block backward matches finite differences") {
     dmemory.setZero();
     AttentionInputGradients<double> inputs;
     inputs.memory = &dmemory;
-    block.backward(x, to_tensor(dy, B, T), dx, context, inputs);
+    block.backward(x, to_tensor3<double>(dy, B, T), dx, context, inputs);
     const std::function<double()> loss = [&] {
       Tensor3<double> out;
       block.forward(x, out, context);
@@ -526,7 +500,7 @@ TEST_CASE("stack backward matches finite differences") {
     context.keep_weights = true;
     Tensor3<double> y, dx;
     stack.forward(x, y, context);
-    stack.backward(x, to_tensor(dy, B, T), dx, context);
+    stack.backward(x, to_tensor3<double>(dy, B, T), dx, context);
     const std::function<double()> loss = [&] { return dot(as_matrix(stack(x, context)), dy); };
     check_fd(x.data(), dx.data(), x.size(), loss, "T5 encoder stack dx");
     check_parameters_fd(stack, loss, "T5 encoder stack");
@@ -558,7 +532,7 @@ TEST_CASE("stack backward matches finite differences") {
     stack.forward(x, y, context);
     Tensor3<double> dmemory(memory.dimensions());
     dmemory.setZero();
-    stack.backward(x, to_tensor(dy, B, T), dx, context, &dmemory);
+    stack.backward(x, to_tensor3<double>(dy, B, T), dx, context, &dmemory);
     const std::function<double()> loss = [&] { return dot(as_matrix(stack(x, context)), dy); };
     check_fd(x.data(), dx.data(), x.size(), loss, "T5 cross-decoder stack dx");
     check_fd(memory.data(), dmemory.data(), memory.size(), loss, "T5 cross-decoder stack dmemory");
