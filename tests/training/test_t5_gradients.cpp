@@ -128,7 +128,8 @@ TEST_CASE_TEMPLATE("T5 backward matches PyTorch autograd: loss and every gradien
     const double expected_batch = fx.values("batch.loss")[0];
     CHECK(std::abs(batch.loss - expected_batch) <= tolerance * std::abs(expected_batch));
     const double worst_batch = check_gradients(fx, "batch.", params, names, /*with_copies=*/false, tolerance, name + " batch");
-    MESSAGE(name << " (" << (std::is_same_v<T, float> ? "float" : "double") << "): loss " << loss.loss << " vs "
+    const std::string scalar = std::is_same_v<T, float> ? "float" : "double";
+    MESSAGE(name << " (" << scalar << "): loss " << loss.loss << " vs "
                  << expected_loss << ", batch " << batch.loss << " vs " << expected_batch
                  << "; worst gradient relative error " << worst << " (one sequence), " << worst_batch << " (batch)");
   }
@@ -232,8 +233,8 @@ TEST_CASE("T5 backward matches finite differences (double, tiny configs, padding
       CHECK(err <= kFiniteDifferenceTolerance);
       worst = std::max(worst, err);
     }
-    MESSAGE((tied ? "tied ReLU" : "untied gated-GELU") << " T5: " << params.size()
-                                                        << " parameters, worst finite-difference relative error " << worst);
+    const std::string kind = tied ? "tied ReLU" : "untied gated-GELU";
+    MESSAGE(kind << " T5: " << params.size() << " parameters, worst finite-difference relative error " << worst);
   }
 }
 
