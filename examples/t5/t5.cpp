@@ -14,11 +14,14 @@
 //     ./build/release/examples/t5/t5 --model ~/models/flan-t5-small --prompt "translate English to German: Hello"
 // Compare with another implementation:
 //     ... --ids 13959,1566,12,2968,10,8774,1 --decoder-ids 0 --dump t5.safetensors
+// Check the backward pass against autograd (tools/training/make_t5_grad_fixtures.py computes the same in PyTorch):
+//     ./build/release/examples/t5/t5 --model tests/fixtures/models/t5-small-style --ids 7,20,33,1 --labels 5,9,1 --grad g.safetensors
 // The options and what they mean: t5 --help (the table in t5/t5_options.hpp).
 #include "common/generate_cli.hpp"
 #include "t5/t5.hpp"
 #include "t5/t5_options.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -28,11 +31,61 @@ namespace {
 
 constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
 
+/// "5,9,-100,1" → labels: token ids, or -100 for a label the loss skips. ValueError naming the bad item.
+TokenSequence parse_labels(const std::string& text) {
+  TokenSequence labels;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    labels.push_back(item == "-100" ? training::kIgnoreIndex : cli::parse_ids(item, "--labels").front());
+    start = comma + 1;
+  }
+  return labels;
+}
+
+/// --grad: the loss of the labels given the source, teacher-forced, and every gradient, written to FILE.
+template <class Scalar>
+int write_gradients(T5<Scalar>& model, const cli::Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
+                    const std::string& folder) {
+  const T5Config& c = model.config();
+  const TokenSequence source = cli::input_ids(args, tokenizer);
+  cli::check_vocabulary(source, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
+  const TokenSequence labels = parse_labels(args.value("--labels"));
+  for (std::size_t t = 0; t < labels.size(); ++t) {
+    if (labels[t] != training::kIgnoreIndex && labels[t] >= c.vocab_size) {
+      throw ValueError(detail::cat("--labels: token id ", labels[t], " at position ", t, " is outside the vocabulary of ",
+                                   c.vocab_size, " tokens (vocab_size in config.json)"));
+    }
+  }
+  if (std::all_of(labels.begin(), labels.end(), [](TokenId y) { return y == training::kIgnoreIndex; })) {
+    throw ValueError("--labels: every label is -100, so no position is scored and the mean loss is undefined");
+  }
+  // 1) Every parameter with a zeroed gradient buffer; 2) forward, loss, backward (T5::loss_and_gradients).
+  ParameterList<Scalar> params = parameters_with_gradients(model);
+  const training::LossValue loss = model.loss_and_gradients(cli::as_batch(source), cli::as_batch(labels));
+  // 3) The file, under the names this checkpoint stores.
+  const typename T5<Scalar>::GradientNames names = model.gradient_names(Checkpoint(folder));
+  write_gradient_dump<Scalar>(args.value("--grad"), static_cast<Scalar>(loss.loss), params, names.names, names.copies);
+  std::printf("source  %zu tokens: %s\nlabels  %zu (%ld scored): %s\nloss    %.8f\ngrad    %s: loss and %zu parameters\n",
+              source.size(), cli::join_ids(source).c_str(), labels.size(), static_cast<long>(loss.counted),
+              cli::join_ids(labels).c_str(), loss.loss, args.value("--grad").c_str(), params.size());
+  return 0;
+}
+
 template <class Scalar>
 int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
+  const bool gradients = args.has("--grad");
+  if (args.has("--labels") != gradients) throw cli::UsageError("--grad and --labels go together");
+  if (gradients && generating) throw cli::UsageError("--grad computes one loss; it does not combine with generation options");
+  if (gradients && args.has("--decoder-ids")) {
+    throw cli::UsageError("--grad builds the decoder input from --labels; leave out --decoder-ids");
+  }
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -51,7 +104,8 @@ int run(const cli::Arguments& args) {
               c.feed_forward_proj.c_str(), static_cast<long>(c.d_ff), c.tie_word_embeddings ? "tied" : "untied",
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
 
-  // 2) Generation: the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
+  // 2) Gradients of the labels' loss (--grad), or generation: the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
+  if (gradients) return write_gradients(model, args, tokenizer, folder);
   if (generating) return cli::run_generation(model, args, tokenizer, folder);
 
   // 3) Otherwise one step: source and target so far.

@@ -30,6 +30,8 @@
 #include "t5_config.hpp"
 
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,6 +71,7 @@ class T5 : public Seq2SeqLM<Scalar> {
 
   /// source (B, S), target (B, T) → logits (B·T, V), or (B, V) with options.last_only.
   void forward(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits, const T5Options<Scalar>& options = {}) {
+    ready_for_backward_ = false;  // the blocks' kept activations now belong to this call
     // 1) Embed the source. Nothing is added: positions enter as the relative bias.       x (B, S, C)
     shared.forward(source, x);
 
@@ -88,15 +91,116 @@ class T5 : public Seq2SeqLM<Scalar> {
   const SpecialTokenIds& special_tokens() const override { return config_.special_tokens; }
 
   void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<Scalar>& out) override {
+    ready_for_backward_ = false;
     shared.forward(source, x);
     model.encode(x, out, padding);
   }
 
   void decode(const TokenIds& target, const Tensor3<Scalar>& encoded, const KeyPadding* source_padding, DecoderCache<Scalar>& cache,
               Matrix<Scalar>& logits, bool last_only = false) override {
+    ready_for_backward_ = false;
     shared.forward(target, y);
     model.decode(y, encoded, h, source_padding, nullptr, &cache);
     head(h, target.rows(), last_only, logits);
+  }
+
+  // ---- Training -----------------------------------------------------------------------------------------------
+  //
+  // Teacher forcing (Williams & Zipser 1989; how T5 and every seq2seq model is trained): the decoder reads the
+  // *true* target shifted one step right, so position t predicts label t from labels 0..t−1 in one parallel pass:
+  //
+  //     labels            y_0    y_1    y_2    </s>
+  //     decoder input     start  y_0    y_1    y_2          start = decoder_start_token_id; −100 → pad
+  //
+  // The loss is the mean cross-entropy over the labels that are not −100 (training/loss.hpp):
+  //     L = (1/n) Σ_{b,t: y_bt ≠ −100} −log softmax(logits_bt)_{y_bt}
+  //
+  // The backward runs the forward in reverse. With s = C^-½ (tied) or 1 (untied) and W = E (tied) or W_lm:
+  //   4) logits = (s h) Wᵀ        d(s h) = dlogits W,  dh = s · d(s h),  dW += dlogitsᵀ (s h)
+  //   3) h = Decoder(y, memory)   dy, and dmemory summed over every layer's cross-attention (EncoderDecoder)
+  //      y = E[target]            E(target_bt, :) += dy(b, t, :)
+  //   2) memory = Encoder(x)      dx from dmemory (relative bias tables: each stack sums its layers' shares)
+  //   1) x = E[source]            E(source_bs, :) += dx(b, s, :)
+  // E is read three times (source lookup, target lookup, and the head when tied): all three add into the one
+  // shared.weight_grad, the total autograd gives a tensor used three times.
+
+  /// The decoder input of teacher forcing: labels (B, T) shifted right by one, decoder_start_token_id in front,
+  /// the ignore index −100 replaced by the pad id (as transformers' T5 `_shift_right`). → (B, T)
+  TokenIds decoder_input_ids(const TokenIds& labels) const {
+    TokenIds target(labels.rows(), labels.cols());
+    const TokenId start = *config_.special_tokens.decoder_start, pad = *config_.special_tokens.pad;
+    for (Index b = 0; b < labels.rows(); ++b) {
+      if (labels.cols() > 0) target(b, 0) = start;
+      for (Index t = 1; t < labels.cols(); ++t) {
+        const TokenId y = labels(b, t - 1);
+        target(b, t) = y == training::kIgnoreIndex ? pad : y;
+      }
+    }
+    return target;
+  }
+
+  /// The training forward: source (B, S), decoder input target (B, T) → logits (B·T, V), keeping what backward()
+  /// reads — the ids, the source padding, every attention's weights, the head's input. No cache, no capture.
+  void forward_for_backward(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits,
+                            const KeyPadding* source_padding = nullptr) {
+    if (source_padding != nullptr && source_padding->batch() != source.rows()) {
+      throw ShapeError(detail::cat("[T5::forward_for_backward] the source padding describes ", source_padding->batch(),
+                                   " sequences but the source has ", source.rows()));
+    }
+    train_source = source;
+    train_target = target;
+    train_padding = source_padding != nullptr ? std::optional<KeyPadding>(*source_padding) : std::nullopt;
+    // 1) and 2) Embed the source and the target (no positions: the relative bias), run encoder and decoder.
+    shared.forward(source, x);
+    shared.forward(target, y);
+    model.forward_for_backward(x, y, h, padding_or_null());
+    // 3) The head, from its kept input (s h).
+    head_input = as_matrix(h) * head_scale();
+    logits.noalias() = head_input * head_weight().transpose();
+    ready_for_backward_ = true;
+  }
+
+  /// Backward of the last forward_for_backward(): dlogits (B·T, V) = ∂loss/∂logits → every parameter's gradient
+  /// added into its buffer (collect with parameters_with_gradients() first; an empty buffer is frozen).
+  /// ValueError when the last forward call was not forward_for_backward() (forward, encode and decode keep no
+  /// attention weights, and overwrite what the training forward kept).
+  void backward(const Matrix<Scalar>& dlogits) {
+    if (!ready_for_backward_) {
+      throw ValueError("[T5::backward] the last forward call was not forward_for_backward(); run it first (forward(), "
+                       "encode() and decode() keep nothing for a backward pass)");
+    }
+    const Index BT = train_target.rows() * train_target.cols();
+    if (dlogits.rows() != BT || dlogits.cols() != config_.vocab_size || head_input.rows() != BT) {
+      throw ShapeError(detail::cat("[T5::backward] logit gradient ", detail::shape_str(shape_of(dlogits)),
+                                   " does not match the last forward_for_backward call's (B·T, V) = ",
+                                   detail::shape_str({BT, config_.vocab_size})));
+    }
+    const Index B = train_target.rows(), T = train_target.cols();
+    // 4) The head: d(s h) = dlogits W, W's gradient += dlogitsᵀ (s h); then dh = s · d(s h).
+    dh.resize(B, T, config_.d_model);
+    if (config_.tie_word_embeddings) {
+      shared.backward_as_head(head_input, dlogits, as_matrix(dh));
+    } else {
+      lm_head.backward(head_input, dlogits, as_matrix(dh));
+    }
+    as_matrix(dh) *= head_scale();
+    // 3) and 2) Decoder, then encoder (the memory's gradient summed over the decoder layers first).
+    model.backward(x, y, dh, dx, dy, padding_or_null());
+    // 1) The three reads of the shared table add into one gradient (the head's use, when tied, is in already).
+    shared.backward(train_target, as_matrix(dy));
+    shared.backward(train_source, as_matrix(dx));
+  }
+
+  /// One training example's loss and gradients: source (B, S) with its padding, labels (B, T) (−100: not
+  /// scored). Runs forward_for_backward on decoder_input_ids(labels), the mean cross-entropy over the counted
+  /// labels, and backward(); the gradients are added into the buffers (zero them between steps).
+  training::LossValue loss_and_gradients(const TokenIds& source, const TokenIds& labels,
+                                         const KeyPadding* source_padding = nullptr) {
+    forward_for_backward(source, decoder_input_ids(labels), train_logits, source_padding);
+    const TokenSequence flat(labels.data(), labels.data() + labels.size());  // row-major: (b, t) → b·T + t
+    const training::LossValue loss = training::cross_entropy<Scalar>(train_logits, flat, &train_dlogits);
+    backward(train_dlogits);
+    return loss;
   }
 
   // ---- Names, loading, saving ------------------------------------------------------------------------------------
@@ -156,6 +260,35 @@ class T5 : public Seq2SeqLM<Scalar> {
     return m;
   }
 
+  /// The names of a --grad dump (models/gradient_dump.hpp) for the checkpoint `stored`: every tensor under the
+  /// name that file stores it under. The shared table may be stored as shared.weight, encoder.embed_tokens.weight,
+  /// decoder.embed_tokens.weight and (tied files) lm_head.weight, in any combination: it is one parameter, so the
+  /// first spelling present is its name and `copies` gives the others, each receiving the same total gradient.
+  /// The stale cross-attention bias old files carry is no parameter (nothing reads it): it gets no entry, as
+  /// autograd gives an unused tensor no .grad.
+  struct GradientNames {
+    NameMapping names;
+    std::function<std::vector<std::string>(const std::string&)> copies;
+  };
+  GradientNames gradient_names(const Checkpoint& stored) const {
+    std::vector<std::string> table;  // the spellings of E in the file, the canonical one first
+    for (const char* name : {"shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}) {
+      if (stored.contains(name)) table.emplace_back(name);
+    }
+    if (config_.tie_word_embeddings && stored.contains("lm_head.weight")) table.emplace_back("lm_head.weight");
+    if (table.empty()) table.emplace_back("shared.weight");
+    GradientNames out;
+    out.names = names();
+    out.names.to_hf = [hf = hf_names(), table](const std::string& ours) {
+      const std::string name = hf.to_hf(ours);
+      return name == "shared.weight" ? table.front() : name;
+    };
+    out.copies = [table](const std::string& hf) {
+      return hf == table.front() ? std::vector<std::string>(table.begin() + 1, table.end()) : std::vector<std::string>{};
+    };
+    return out;
+  }
+
   void load(Checkpoint& checkpoint) {
     ParameterList<Scalar> params = named_parameters(*this);
     load_checkpoint(params, checkpoint, names());
@@ -168,8 +301,8 @@ class T5 : public Seq2SeqLM<Scalar> {
  private:
   // logits = (h · C^-½) Eᵀ when tied, h W_lmᵀ otherwise; all positions or the last of each sequence.
   void head(const Tensor3<Scalar>& hidden, Index batch, bool last_only, Matrix<Scalar>& logits) const {
-    const Matrix<Scalar>& weight = config_.tie_word_embeddings ? shared.weight : lm_head.weight;
-    const Scalar scale = config_.tie_word_embeddings ? Scalar(1) / std::sqrt(static_cast<Scalar>(config_.d_model)) : Scalar(1);
+    const Matrix<Scalar>& weight = head_weight();
+    const Scalar scale = head_scale();
     if (last_only) {
       logits.noalias() = (detail::last_rows<Scalar>(as_matrix(hidden), batch) * scale) * weight.transpose();
     } else {
@@ -177,7 +310,16 @@ class T5 : public Seq2SeqLM<Scalar> {
     }
   }
 
+  // s = C^-½ when tied (the rescale Mesh TensorFlow applies before reusing E), 1 otherwise.
+  Scalar head_scale() const {
+    return config_.tie_word_embeddings ? Scalar(1) / std::sqrt(static_cast<Scalar>(config_.d_model)) : Scalar(1);
+  }
+  // W: E (V, C) when tied, W_lm (V, C) otherwise.
+  const Matrix<Scalar>& head_weight() const { return config_.tie_word_embeddings ? shared.weight : lm_head.weight; }
+  const KeyPadding* padding_or_null() const { return train_padding ? &*train_padding : nullptr; }
+
   T5Config config_;
+  bool ready_for_backward_ = false;  // the last forward call was forward_for_backward()
 
  public:
   Embedding<Scalar> shared;      // E (V, C)
@@ -188,6 +330,17 @@ class T5 : public Seq2SeqLM<Scalar> {
   Tensor3<Scalar> memory;        // (B, S, C) the encoder output
   Tensor3<Scalar> y;             // (B, T, C) the embedded target
   Tensor3<Scalar> h;             // (B, T, C) the decoder output, after its final norm (before any rescale)
+  // Kept by forward_for_backward() for backward().
+  TokenIds train_source;                  // (B, S) the source ids
+  TokenIds train_target;                  // (B, T) the decoder input ids
+  std::optional<KeyPadding> train_padding;  // (B, S) the source padding, if any
+  Matrix<Scalar> head_input;              // (B·T, C) s·h, what the LM head multiplied
+  Matrix<Scalar> train_logits;            // (B·T, V) loss_and_gradients(): the logits
+  Matrix<Scalar> train_dlogits;           // (B·T, V) loss_and_gradients(): ∂loss/∂logits
+  // Gradients of the last backward() (d<name> = ∂loss/∂<name>).
+  Tensor3<Scalar> dh;            // (B, T, C)
+  Tensor3<Scalar> dy;            // (B, T, C) the embedded target's
+  Tensor3<Scalar> dx;            // (B, S, C) the embedded source's
 };
 
 }  // namespace eigenformer

@@ -10,7 +10,8 @@ inline Table t5_options() {
   Table t;
   t.program = "t5";
   t.usage = "t5 --model DIR (--ids LIST | --text TEXT) [--decoder-ids LIST] [--candidates N] [--dump FILE] [--double]\n"
-            "       t5 --model DIR (--prompt TEXT | --ids LIST) [generation options]";
+            "       t5 --model DIR (--prompt TEXT | --ids LIST) [generation options]\n"
+            "       t5 --model DIR (--ids LIST | --text TEXT) --labels LIST --grad FILE [--double]";
   t.about = "Runs a T5 checkpoint (Hugging Face layout, model_type \"t5\": t5-small/base/large, t5-v1_1, flan-t5, mt5) on one\n"
             "source. Without generation options it prints the most likely next target token after the decoder input; with\n"
             "them it writes the target until </s>.";
@@ -33,6 +34,14 @@ inline Table t5_options() {
   generation.prompt = "the source text (e.g. \"translate English to German: ...\"; the tokenizer appends </s>)";
   generation.no_cache = "recompute every decoder position at every step (slow; checks the KV cache)";
   t.sections.push_back(generation_options(generation));
+  Section gradients;
+  gradients.heading = "Gradients (check the hand-written backward pass against autograd; docs/training.md):";
+  gradients.options = {
+      {"--grad", "FILE", "write, in F32 safetensors, `loss` (1) — the mean cross-entropy of the labels, teacher-forced\n"
+                         "(decoder input = the labels shifted right behind decoder_start_token_id, -100 → pad) —\n"
+                         "and grad.<name> for every tensor of the checkpoint under its file name(s)"},
+      {"--labels", "LIST", "with --grad: the target token ids, comma-separated; -100 marks a label not scored"}};
+  t.sections.push_back(gradients);
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }
