@@ -154,12 +154,8 @@ int run(const cli::Arguments& args) {
     model = Llama<float>::from_pretrained(folder);
     std::printf("model   %s (saved earlier; --retrain fine-tunes again)\n", folder.c_str());
   } else {
-    poet::TrainSettings settings;
-    settings.steps = args.integer_or("--steps", 1, 1000000, 300);
-    settings.lr = 1e-3;
-    settings.warmup = 20;
-    settings.eval_every = 100;
-    settings.log_folder = folder;
+    const training::TrainerConfig config =
+        poet::trainer_config(args.integer_or("--steps", 1, 1000000, 300), 1e-3, 20, 100, folder);
     training::SequenceLoader loader(records, 16, corpus.pad, poet_model.config().max_position_embeddings, 7);
     // Validation: the answer-only loss of held-out conversations (the prompt masked as in training).
     std::vector<TokenIds> held_ids, held_labels;
@@ -175,7 +171,7 @@ int run(const cli::Arguments& args) {
       held_ids.push_back(row);
       held_labels.push_back(training::sft_labels(row, {prompt}));
     }
-    const auto validate = [&] {
+    const auto validate = [&]() -> training::LossValue {
       double total = 0;
       Index counted = 0;
       Matrix<float> logits;
@@ -185,22 +181,34 @@ int run(const cli::Arguments& args) {
         total += l.loss * static_cast<double>(l.counted);
         counted += l.counted;
       }
-      return total / static_cast<double>(counted);
+      return {total / static_cast<double>(counted), counted};
     };
-    std::printf("before  held-out answer loss %.3f\n", validate());
-    const poet::Timing time = poet::train(
-        model,
-        [&] {
-          const training::Batch b = loader.next();
-          std::vector<Index> prompt(b.examples.size());
-          for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = prompt_lengths[static_cast<std::size_t>(b.examples[i])];
-          // Right padding: the padding keys are hidden, and neither the prompt nor the padding is scored.
-          return poet::TrainingBatch{b.ids, training::sft_labels(b.ids, prompt, b.lengths), KeyPadding::from_lengths(b.lengths)};
-        },
-        validate, settings);
+    std::printf("before  held-out answer loss %.3f (the poet)\n", validate().loss);
+    // The library's trainer runs the loop; a micro-batch is 16 conversations, right-padded: the padding keys are
+    // hidden, and neither the prompt nor the padding is scored (sft_labels).
+    training::TrainingTask<float> task;
+    task.parameters = parameters_with_gradients(model);
+    task.train_micro_batch = [&](const training::MicroBatchContext&) {
+      const training::Batch b = loader.next();
+      std::vector<Index> prompt(b.examples.size());
+      for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = prompt_lengths[static_cast<std::size_t>(b.examples[i])];
+      const KeyPadding padding = KeyPadding::from_lengths(b.lengths);
+      const training::LossValue l = model.loss_and_gradients(b.ids, training::sft_labels(b.ids, prompt, b.lengths), &padding);
+      training::MicroBatchResult r;
+      r.loss = l.loss;
+      r.counted = l.counted;
+      r.tokens = b.ids.size();
+      return r;
+    };
+    task.evaluate = validate;
+    task.data_position = [&] { return loader.position(); };
+    task.seek_data = [&](const training::DataPosition& p) { loader.seek(p); };
+    task.save_model = [&](const std::string& to) {
+      llama_training::save_char_model(to, model, corpus.vocab, corpus.train.front());
+    };
+    const poet::Timing time = poet::train(config, std::move(task));
     std::printf("tuned   %lld steps of 16 conversations in %.0f s wall, %.0f s CPU; held-out answer loss %.3f\n",
-                static_cast<long long>(settings.steps), time.wall, time.cpu, validate());
-    poet::save(folder, model, corpus.vocab, corpus.train.front());
+                static_cast<long long>(config.steps), time.wall, time.cpu, validate().loss);
     std::printf("saved   %s (config.json, model.safetensors, tokenizer.json; log.csv, loss_curve.svg)\n", folder.c_str());
   }
 

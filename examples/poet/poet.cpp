@@ -11,7 +11,7 @@
 //
 //     ./build/release/examples/poet/poet                      # trains (a few minutes), saves, writes poems
 //     ./build/release/examples/poet/poet --poems 5 --seed 3   # reuses the saved model
-//     ./build/release/examples/llama/llama --model ~/.cache/eigenformer/poet --prompt "《春" --max-new-tokens 60 --do-sample
+//     ./build/release/examples/llama/llama --model ~/.cache/eigenformer/poet --prompt "《春" --max-new-tokens 60 --strategy sample --temperature 0.8
 //
 // The model is saved in the Hugging Face layout (config.json, model.safetensors, tokenizer.json) under --out
 // (default ~/.cache/eigenformer/poet) and reused when present; log.csv and loss_curve.svg sit beside it.
@@ -72,34 +72,30 @@ int run(const cli::Arguments& args) {
     model = Llama<float>::from_pretrained(folder);
     std::printf("model   %s (saved earlier; --retrain trains again)\n", folder.c_str());
   } else {
-    poet::initialise(model, 42);
+    llama_training::initialise(model, 42);
     std::printf("model   llama: %ld layers, width %ld, %ld heads over %ld key/value heads, tied embeddings, %.3fM "
                 "parameters\n", static_cast<long>(size.layers), static_cast<long>(size.width),
                 static_cast<long>(size.heads), static_cast<long>(size.kv_heads),
                 static_cast<double>(count_parameters(model)) / 1e6);
-    poet::TrainSettings settings;
-    settings.steps = args.integer_or("--steps", 1, 1000000, 300);
-    settings.lr = args.has("--lr") ? args.number("--lr") : 3e-3;
-    settings.eval_every = 50;
-    settings.log_folder = folder;
-    training::WindowLoader loader(train_stream, T, batch, 7);
-    const poet::Timing time = poet::train(
-        model,
-        [&] {
-          training::Batch b = loader.next();
-          return poet::TrainingBatch{b.ids, b.ids, std::nullopt};  // labels = ids: predict the next character
-        },
-        [&] { return poet::stream_loss(model, held_stream, T); }, settings);
+    // The library's trainer runs the loop; the task is B windows of T characters, labels = ids.
+    const training::TrainerConfig config =
+        poet::trainer_config(args.integer_or("--steps", 1, 1000000, 300), args.has("--lr") ? args.number("--lr") : 3e-3,
+                             40, 50, folder);
+    training::WindowLoader loader(train_stream, T, batch, config.seed);
+    training::TrainingTask<float> task = llama_training::window_task(model, loader, held_stream, T, 0);
+    task.save_model = [&](const std::string& to) {
+      llama_training::save_char_model(to, model, corpus.vocab, corpus.train.front());
+    };
+    const poet::Timing time = poet::train(config, std::move(task));
     std::printf("trained %lld steps of %ld × %ld characters in %.0f s wall, %.0f s CPU\n",
-                static_cast<long long>(settings.steps), static_cast<long>(batch), static_cast<long>(T), time.wall, time.cpu);
-    poet::save(folder, model, corpus.vocab, corpus.train.front());
+                static_cast<long long>(config.steps), static_cast<long>(batch), static_cast<long>(T), time.wall, time.cpu);
     std::printf("saved   %s (config.json, model.safetensors, tokenizer.json; log.csv, loss_curve.svg)\n", folder.c_str());
   }
 
   // 2) How well it predicts poems it never saw, against the unigram entropy (nats per character).
   double unigram_held = 0;
   const double unigram = poet::unigram_entropy(train_stream, held_stream, &unigram_held);
-  const double validation = poet::stream_loss(model, held_stream, T);
+  const double validation = llama_training::stream_loss(model, held_stream, T).loss;
   std::printf("loss    held-out %.3f nats/character; unigram entropy %.3f (training text), %.3f on the held-out text\n",
               validation, unigram, unigram_held);
 

@@ -1,6 +1,7 @@
 // examples/poet/poet.hpp — what the poet and the assistant share: the Tang poems as characters, a tiny Llama,
-// a training loop on the library's pieces, saving in the Hugging Face layout (with a tokenizer.json that
-// `llama --model` reads), and the measures the two programs report.
+// the library's trainer (eigenformer/training/trainer.hpp) around Llama::loss_and_gradients, saving in the
+// Hugging Face layout (with a tokenizer.json that `llama --model` reads: llama/llama_train.hpp), and the
+// measures the two programs report.
 //
 // The corpus: 唐诗三百首 as Debian's fortunes-zh ships it (/usr/share/games/fortunes/tang300): 313 records of
 //     《title》
@@ -17,6 +18,7 @@
 #include <eigenformer/eigenformer.hpp>
 
 #include "llama/llama.hpp"
+#include "llama/llama_train.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -33,11 +35,8 @@
 
 namespace eigenformer::poet {
 
-/// The special tokens, ids 0..6 in this order (Llama 3's names for the four that matter).
-inline std::vector<std::string> special_tokens() {
-  return {"<pad>", "<unk>", "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
-          "<|eot_id|>"};
-}
+/// The special tokens, ids 0..6 (Llama 3's names): llama/llama_train.hpp's character vocabularies.
+inline std::vector<std::string> special_tokens() { return llama_training::char_special_tokens(); }
 
 /// Characters the assistant's prompts use besides the poems' own: the role names and the instruction.
 inline const char* kChatCharacters = "user assistant\n对下句：";
@@ -113,175 +112,50 @@ inline LlamaConfig poet_config(const Corpus& c, const ModelSize& size) {
   return l;
 }
 
-/// Initial weights as Llama's training code draws them: N(0, 0.02²) for every matrix, 1 for the norms' gains.
-inline void initialise(Llama<float>& model, std::uint64_t seed) {
-  generation::Rng rng(seed);
-  for (ParameterRef<float>& p : named_parameters(model)) {
-    const bool gain = p.name.find("norm") != std::string::npos;
-    for (std::int64_t i = 0; i < p.numel(); ++i) {
-      // Box–Muller from two uniforms in (0, 1].
-      const double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();
-      const double normal = std::sqrt(-2.0 * std::log(u1)) * std::cos(2 * 3.14159265358979323846 * u2);
-      p.data[i] = gain ? 1.0f : static_cast<float>(0.02 * normal);
-    }
-  }
+// ---- Training: the library's trainer ------------------------------------------------------------------
+
+/// The trainer's settings for a run of `steps` steps with peak learning rate `lr` (linear warmup, cosine decay
+/// to 0), AdamW (β2 = 0.99, weight decay 0.1 on the matrices: none on norms and the embedding), clipping at 1,
+/// the held-out loss every `eval_every` steps; the model, log.csv and loss_curve.svg end up in `out`.
+inline training::TrainerConfig trainer_config(std::int64_t steps, double lr, std::int64_t warmup, std::int64_t eval_every,
+                                              const std::string& out) {
+  training::TrainerConfig c;
+  c.steps = steps;
+  c.lr = lr;
+  c.warmup = std::min(warmup, steps);
+  c.weight_decay = 0.1;
+  c.beta2 = 0.99;
+  c.clip = 1.0;
+  c.eval_every = eval_every;
+  c.seed = 7;
+  c.out = out;
+  c.keep_checkpoints = 1;
+  return c;
 }
-
-// ---- Training --------------------------------------------------------------------------------------------
-
-struct TrainSettings {
-  std::int64_t steps = 600;
-  double lr = 3e-3;             // peak; linear warmup, then cosine decay to 0
-  std::int64_t warmup = 40;
-  double weight_decay = 0.1;    // AdamW's default rule: not on norms, biases and embeddings
-  double clip = 1.0;            // global gradient norm
-  std::int64_t eval_every = 100;
-  std::string log_folder;       // log.csv and loss_curve.svg go here
-};
-
-/// One batch: ids (B, T), labels (B, T) with −100 where not scored, and the padding of the keys (or none).
-struct TrainingBatch {
-  TokenIds ids, labels;
-  std::optional<KeyPadding> padding;
-};
 
 /// Wall-clock and CPU seconds of a run (CPU time counts every thread; on an idle machine wall ≈ CPU / threads).
 struct Timing {
   double wall = 0, cpu = 0;
 };
 
-/// The loop (the same as docs/training.md's "One training step"): zero the gradients, forward + loss +
-/// backward (Llama::loss_and_gradients), stop on a non-finite value, clip, set the scheduled learning rate,
-/// AdamW step. `validate()` returns the held-out loss every eval_every steps. Writes log.csv and loss_curve.svg.
-inline Timing train(Llama<float>& model, const std::function<TrainingBatch()>& next_batch,
-                    const std::function<double()>& validate, const TrainSettings& s) {
+/// Runs the trainer on `task` and times it.
+inline Timing train(const training::TrainerConfig& config, training::TrainingTask<float> task,
+                    training::TrainingLog* log = nullptr) {
   const auto wall_start = std::chrono::steady_clock::now();
   const std::clock_t cpu_start = std::clock();
-  ParameterList<float> params = parameters_with_gradients(model);
-  training::AdamWConfig config;
-  config.lr = s.lr;
-  config.weight_decay = s.weight_decay;
-  config.beta2 = 0.99;
-  training::AdamW<float> optimizer(config);
-  training::Progress progress(s.steps);
-  training::TrainingLog log;
-  for (std::int64_t step = 0; step < s.steps; ++step) {
-    zero_gradients(params);
-    const TrainingBatch batch = next_batch();
-    const training::LossValue loss =
-        model.loss_and_gradients(batch.ids, batch.labels, batch.padding ? &*batch.padding : nullptr);
-    training::check_finite(params, step + 1, loss.loss);
-    const double norm = training::clip_grad_norm(params, s.clip);
-    optimizer.config.lr = s.lr * training::cosine_with_warmup(step, s.warmup, s.steps);
-    optimizer.step(params);
-    progress.update(step + 1, loss.loss, batch.ids.size());
-    log.steps.push_back({step + 1, loss.loss, optimizer.config.lr, norm, 0});
-    if ((step + 1) % s.eval_every == 0 || step + 1 == s.steps) {
-      log.validations.push_back({step + 1, validate()});
-      progress.finish();
-      std::fprintf(stderr, "step %lld: validation loss %.4f\n", static_cast<long long>(step + 1),
-                   log.validations.back().loss);
-    }
-  }
-  progress.finish();
-  if (!s.log_folder.empty()) {
-    std::filesystem::create_directories(s.log_folder);
-    log.write_csv(s.log_folder + "/log.csv");
-    training::write_loss_curve(s.log_folder + "/loss_curve.svg", log);
-  }
+  training::TrainingLog result = training::train(config, std::move(task));
+  if (log != nullptr) *log = std::move(result);
   Timing t;
   t.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   t.cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   return t;
 }
 
-/// Mean causal-LM loss over windows of `stream` (T positions each, in order), computed with the plain forward.
-inline double stream_loss(Llama<float>& model, const TokenSequence& stream, Index T) {
-  training::WindowLoader windows(stream, T, 1, 0);
-  double total = 0;
-  Index counted = 0;
-  Matrix<float> logits;
-  for (std::int64_t w = 0; w < windows.windows(); ++w) {
-    const training::Batch b = windows.in_order(w, 1);
-    model.forward(b.ids, logits);
-    const training::LossValue l = training::causal_lm_loss<float>(logits, b.ids);
-    total += l.loss * static_cast<double>(l.counted);
-    counted += l.counted;
-  }
-  return total / static_cast<double>(counted);
-}
-
-// ---- Saving: the Hugging Face layout plus a tokenizer llama --model reads ---------------------------------
-
-/// tokenizer.json for the character vocabulary: a WordLevel model (one entry per character), a pre-tokenizer
-/// that isolates every character ([\s\S] also matches newlines), the Fuse decoder (characters join without
-/// spaces) and the special tokens as added tokens.
-inline std::string tokenizer_json(const training::CharVocabulary& vocab) {
-  json::Value vocabulary{json::Object{}};
-  json::Array added;
-  for (std::size_t i = 0; i < vocab.size(); ++i) {
-    const std::string& token = vocab.token(static_cast<TokenId>(i));
-    vocabulary.set(token, static_cast<std::int64_t>(i));
-    if (i < vocab.special_count()) {
-      json::Value a;
-      a.set("id", static_cast<std::int64_t>(i));
-      a.set("content", token);
-      a.set("single_word", false);
-      a.set("lstrip", false);
-      a.set("rstrip", false);
-      a.set("normalized", false);
-      a.set("special", true);
-      added.push_back(a);
-    }
-  }
-  json::Value pattern;
-  pattern.set("Regex", "[\\s\\S]");
-  json::Value pre;
-  pre.set("type", "Split");
-  pre.set("pattern", pattern);
-  pre.set("behavior", "Isolated");
-  pre.set("invert", false);
-  json::Value decoder;
-  decoder.set("type", "Fuse");
-  json::Value model;
-  model.set("type", "WordLevel");
-  model.set("vocab", vocabulary);
-  model.set("unk_token", "<unk>");
-  json::Value root;
-  root.set("version", "1.0");
-  root.set("truncation", nullptr);
-  root.set("padding", nullptr);
-  root.set("added_tokens", added);
-  root.set("normalizer", nullptr);
-  root.set("pre_tokenizer", pre);
-  root.set("post_processor", nullptr);
-  root.set("decoder", decoder);
-  root.set("model", model);
-  return json::dump(root, 1);
-}
-
-/// Writes config.json + model.safetensors (F32) + tokenizer.json + char_vocabulary.json into `folder`, then
-/// checks that the tokenizer.json just written encodes `sample` exactly as the vocabulary does.
-inline void save(const std::string& folder, Llama<float>& model, const training::CharVocabulary& vocab,
-                 const std::string& sample) {
-  std::filesystem::create_directories(folder);
-  model.save_pretrained(folder);
-  write_file_atomically(folder + "/tokenizer.json", tokenizer_json(vocab), "[poet]");
-  write_file_atomically(folder + "/char_vocabulary.json", vocab.to_json(), "[poet]");
-  const tokenizers::Tokenizer tokenizer = tokenizers::load_tokenizer(folder);
-  if (tokenizer.encode(sample) != vocab.encode(sample)) {
-    throw FormatError(detail::cat("[poet] ", folder, "/tokenizer.json does not encode like the character vocabulary"));
-  }
-}
-
-/// The vocabulary a saved folder was trained with.
+/// The vocabulary a saved folder was trained with (FileError when it has none).
 inline training::CharVocabulary load_vocabulary(const std::string& folder) {
-  const std::string path = folder + "/char_vocabulary.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(detail::cat("[poet] cannot open '", path, "'"));
-  std::ostringstream text;
-  text << in.rdbuf();
-  return training::CharVocabulary::from_json(text.str(), path);
+  std::optional<training::CharVocabulary> v = llama_training::load_char_vocabulary(folder);
+  if (!v) throw FileError(detail::cat("[poet] ", folder, " has no char_vocabulary.json"));
+  return *v;
 }
 
 inline bool saved(const std::string& folder) {
