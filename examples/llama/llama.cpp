@@ -16,7 +16,7 @@
 //     ... --ids 1,450,7483 --dump llama.safetensors     (logits, hidden_states.<i>, attentions.<i> in F32)
 //     ... --ids 1,450,7483 --grad grad.safetensors      (causal-LM loss and ∂loss/∂ every stored tensor, F32)
 // Train one (llama/llama_train.hpp; the loop is eigenformer/training/trainer.hpp):
-//     ./build/release/examples/llama/llama --train --config tiny.json --data tang300 --steps 300 --out build/tiny
+//     ./build/release/examples/llama/llama --train --config examples/llama/tiny.json --data tang300 --steps 300 --out build/tiny
 // Step through it:
 //     cmake --preset debug && cmake --build --preset debug --target llama
 //     gdb --args ./build/debug/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5,17

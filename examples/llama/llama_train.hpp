@@ -1,7 +1,7 @@
 // examples/llama/llama_train.hpp — training a Llama: the task the library's trainer runs
 // (eigenformer/training/trainer.hpp), character vocabularies saved as a tokenizer.json, and `llama --train`.
 //
-//     llama --train --config tiny.json --data tang300 --steps 300 --out build/tiny      from scratch, characters
+//     llama --train --config examples/llama/tiny.json --data tang300 --steps 300 --out build/tiny      from scratch, characters
 //     llama --train --model build/tiny --data my.txt --steps 100 --lr 1e-4 --out ft     fine-tune
 //
 // A step, as the trainer runs it (Llama::loss_and_gradients does 2–4):
