@@ -15,6 +15,8 @@
 // Compare with another implementation:
 //     ... --ids 1,450,7483 --dump llama.safetensors     (logits, hidden_states.<i>, attentions.<i> in F32)
 //     ... --ids 1,450,7483 --grad grad.safetensors      (causal-LM loss and ∂loss/∂ every stored tensor, F32)
+// Train one (llama/llama_train.hpp; the loop is eigenformer/training/trainer.hpp):
+//     ./build/release/examples/llama/llama --train --config examples/llama/tiny.json --data tang300 --steps 300 --out build/tiny
 // Step through it:
 //     cmake --preset debug && cmake --build --preset debug --target llama
 //     gdb --args ./build/debug/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5,17
@@ -23,6 +25,7 @@
 #include "common/generate_cli.hpp"
 #include "llama/llama.hpp"
 #include "llama/llama_options.hpp"
+#include "llama/llama_train.hpp"
 
 #include <cstdio>
 #include <string>
@@ -82,6 +85,7 @@ int write_gradients(Llama<Scalar>& model, const TokenSequence& ids, const cli::A
 
 template <class Scalar>
 int run(const cli::Arguments& args) {
+  if (cli::wants_training(args)) return llama_training::run_training<Scalar>(args);  // llama/llama_train.hpp
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);

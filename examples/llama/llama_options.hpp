@@ -3,15 +3,33 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/train_cli.hpp"
 
 namespace eigenformer::cli {
+
+/// The defaults of `llama --train` (examples/llama/llama_train.hpp): a poet-sized run on 唐诗三百首.
+inline TrainSettings llama_train_defaults() {
+  TrainSettings d;
+  d.data = "tang300";
+  d.batch = 8;
+  d.seq_len = 128;
+  d.eval_batches = 32;  // held-out windows per evaluation
+  d.trainer.steps = 300;
+  d.trainer.lr = 3e-3;
+  d.trainer.warmup = 40;
+  d.trainer.weight_decay = 0.1;
+  d.trainer.beta2 = 0.99;
+  d.trainer.eval_every = 50;
+  return d;
+}
 
 inline Table llama_options() {
   Table t;
   t.program = "llama";
   t.usage = "llama --model DIR (--ids LIST | --text TEXT) [--candidates N] [--dump FILE] [--double]\n"
             "       llama --model DIR (--prompt TEXT | --ids LIST) [--chat [--system TEXT]] [generation options]\n"
-            "       llama --model DIR --ids LIST [--labels LIST] --grad FILE [--double]";
+            "       llama --model DIR --ids LIST [--labels LIST] --grad FILE [--double]\n"
+            "       llama --train (--config FILE.json | --model DIR) [--data NAME|FILE] --out DIR [training options]";
   t.about = "Runs a Llama checkpoint (Hugging Face layout, model_type \"llama\": TinyLlama, Llama 2, Llama 3, SmolLM, ...).\n"
             "Without generation options it prints the most likely next tokens after the input; with them it generates.";
   FamilyOptionHelp help;
@@ -35,6 +53,7 @@ inline Table llama_options() {
                            "(default: the ids, as transformers' labels=input_ids); position t+1's label is\n"
                            "the target of position t's prediction"}};
   t.sections.push_back(gradients);
+  add_training_options(t, llama_train_defaults());
   GenerationOptionHelp generation;
   generation.prompt = "the text to continue (the tokenizer adds <|begin_of_text|>)";
   generation.chat = true;
