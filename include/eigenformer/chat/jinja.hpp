@@ -593,6 +593,330 @@ inline std::string to_text(const Value& v) {
 }
 
 // ------------------------------------------------------------------------------------------------
+// Python's string formatting: 'Hi %s, %d left' % (name, n) and 'Hi {}, {n} left'.format(name, n=n).
+// @huggingface/jinja has neither (it raises); Python's Jinja2 hands both to Python, so we follow Python's
+// documented rules ("printf-style String Formatting" and "Format Specification Mini-Language") for the
+// conversions templates use: s d i f F e E g G x X o c %, flags, width, precision, fill and alignment.
+// Anything else (`*` widths, `!r`, nested fields, `,` grouping) is refused with a clear error.
+// ------------------------------------------------------------------------------------------------
+
+namespace detail {
+
+/// Python's str() of a value, as '%s' and '{}' print it: None, True and False, and otherwise what {{ }} prints.
+inline std::string python_str(const Value& v) {
+  if (v.is_none()) return "None";
+  if (v.is(Kind::Bool)) return v.as_bool() ? "True" : "False";
+  return to_text(v);
+}
+
+/// One conversion: [[fill]align][sign][#][0][width][.precision][type].
+struct FormatSpec {
+  std::string fill = " ";  // one character (UTF-8)
+  char align = 0;          // '<' '>' '^' '=' or 0 (strings left, numbers right)
+  char sign = '-';         // '-' (only minus), '+', ' '
+  bool alternate = false;  // '#': 0x / 0o prefixes
+  bool zero = false;       // '0': pad numbers with zeros after the sign
+  int width = -1;
+  int precision = -1;
+  char type = 0;           // 0: as str() (strings) or repr (numbers)
+};
+
+/// Formats `v` by `spec`; on a value the conversion does not take, sets `error` and returns "".
+inline std::string format_value(const Value& v, const FormatSpec& spec, std::string& error) {
+  const char type = spec.type;
+  std::string sign, body;
+  bool numeric = false;
+  const auto with_precision = [&](const char* conversion, double x) {
+    char buffer[512];
+    const int precision = spec.precision < 0 ? 6 : std::min(spec.precision, 100);
+    std::snprintf(buffer, sizeof buffer, (std::string("%.*") + conversion).c_str(), precision, x);
+    return std::string(buffer);
+  };
+  if (type == 's' || (type == 0 && !v.is_numeric())) {
+    body = python_str(v);
+    if (spec.precision >= 0) {
+      const std::vector<std::string> chars = code_points(body);
+      body.clear();
+      for (std::size_t i = 0; i < chars.size() && i < static_cast<std::size_t>(spec.precision); ++i) body += chars[i];
+    }
+  } else if (type == 'c') {
+    if (v.is_string() && code_points(v.as_string()).size() == 1) {
+      body = v.as_string();
+    } else if (v.is(Kind::Int) && v.as_int() >= 0 && v.as_int() <= 0x10FFFF) {
+      tokenizers::append_utf8(body, static_cast<char32_t>(v.as_int()));
+    } else {
+      error = "%c needs one character or a code point";
+      return "";
+    }
+  } else {
+    if (!(v.is_numeric() || v.is(Kind::Bool))) {
+      error = std::string("the conversion '") + (type ? type : ' ') + "' needs a number, got a " + kind_name(v.kind());
+      return "";
+    }
+    numeric = true;
+    const double x = v.as_number();
+    const bool integral = v.is(Kind::Int) || v.is(Kind::Bool);
+    const bool negative = std::signbit(x);
+    if (negative) sign = "-";
+    else if (spec.sign == '+') sign = "+";
+    else if (spec.sign == ' ') sign = " ";
+    const double magnitude = std::fabs(x);
+    switch (type) {
+      case 'd':
+      case 'i':
+      case 'x':
+      case 'X':
+      case 'o': {
+        const std::int64_t i = integral ? v.as_int() : static_cast<std::int64_t>(x);  // '%d' % 3.7 is '3'
+        const unsigned long long m = i < 0 ? 0ull - static_cast<unsigned long long>(i) : static_cast<unsigned long long>(i);
+        if (i >= 0) sign = spec.sign == '+' ? "+" : spec.sign == ' ' ? " " : "";
+        char buffer[32];
+        const char* conversion = type == 'x' ? "%llx" : type == 'X' ? "%llX" : type == 'o' ? "%llo" : "%llu";
+        std::snprintf(buffer, sizeof buffer, conversion, m);
+        body = buffer;
+        if (spec.alternate && type != 'd' && type != 'i') body = (type == 'o' ? "0o" : type == 'x' ? "0x" : "0X") + body;
+        break;
+      }
+      case 'f':
+      case 'F': body = with_precision(type == 'f' ? "f" : "F", magnitude); break;
+      case 'e':
+      case 'E': body = with_precision(type == 'e' ? "e" : "E", magnitude); break;
+      case 'g':
+      case 'G': body = with_precision(type == 'g' ? "g" : "G", magnitude); break;
+      case '%': body = with_precision("f", magnitude * 100) + "%"; break;
+      case 0:
+        if (spec.precision >= 0 && !integral) {
+          body = with_precision("g", magnitude);
+        } else {
+          body = python_str(v);
+          if (!body.empty() && body[0] == '-') body.erase(0, 1);
+        }
+        break;
+      default:
+        error = std::string("the conversion '") + type + "' is not supported";
+        return "";
+    }
+  }
+  // Padding to the width, in characters.
+  const std::size_t length = code_points(sign + body).size();
+  if (spec.width < 0 || length >= static_cast<std::size_t>(spec.width)) return sign + body;
+  const std::size_t pad = static_cast<std::size_t>(spec.width) - length;
+  const auto fill = [&](std::size_t n, const std::string& with) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += with;
+    return out;
+  };
+  char align = spec.align;
+  std::string with = spec.fill;
+  if (align == 0) {
+    if (numeric && spec.zero) {
+      align = '=';
+      with = "0";
+    } else {
+      align = numeric ? '>' : '<';
+    }
+  }
+  switch (align) {
+    case '<': return sign + body + fill(pad, with);
+    case '^': return fill(pad / 2, with) + sign + body + fill(pad - pad / 2, with);
+    case '=': return sign + fill(pad, with) + body;
+    default: return fill(pad, with) + sign + body;
+  }
+}
+
+/// 'format' % args, Python's printf-style formatting. `args` is one value, a list (a tuple in Python) of
+/// them, or a dict for %(name)s. Throws ValueError naming what is wrong.
+inline std::string percent_format(const std::string& format, const Value& args) {
+  const bool many = args.is(Kind::Array);
+  std::size_t next = 0;
+  bool used_mapping = false;
+  std::string out;
+  const auto bad = [&](const std::string& what) { throw ValueError("string formatting ('...' % ...): " + what); };
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    if (format[i] != '%') {
+      out += format[i];
+      continue;
+    }
+    if (++i >= format.size()) bad("the format ends with a lone '%'");
+    if (format[i] == '%') {
+      out += '%';
+      continue;
+    }
+    const Value* value = nullptr;
+    if (format[i] == '(') {
+      const std::size_t close = format.find(')', i);
+      if (close == std::string::npos) bad("unterminated %(name)");
+      if (!args.is_mapping()) bad("%(name)s needs a dict on the right of %");
+      value = args.as_object().find(format.substr(i + 1, close - i - 1));
+      if (value == nullptr) bad("the dict has no key '" + format.substr(i + 1, close - i - 1) + "'");
+      used_mapping = true;
+      i = close + 1;
+    }
+    FormatSpec spec;
+    for (; i < format.size() && std::string("-+ #0").find(format[i]) != std::string::npos; ++i) {
+      if (format[i] == '-') spec.align = '<';
+      else if (format[i] == '+') spec.sign = '+';
+      else if (format[i] == ' ' && spec.sign != '+') spec.sign = ' ';
+      else if (format[i] == '#') spec.alternate = true;
+      else if (format[i] == '0') spec.zero = true;
+    }
+    if (spec.align == '<') spec.zero = false;
+    if (i < format.size() && format[i] == '*') bad("'*' widths are not supported");
+    for (; i < format.size() && format[i] >= '0' && format[i] <= '9'; ++i) spec.width = std::max(spec.width, 0) * 10 + (format[i] - '0');
+    if (i < format.size() && format[i] == '.') {
+      spec.precision = 0;
+      for (++i; i < format.size() && format[i] >= '0' && format[i] <= '9'; ++i) spec.precision = spec.precision * 10 + (format[i] - '0');
+    }
+    if (i >= format.size()) bad("the format ends inside a conversion");
+    spec.type = format[i];
+    if (std::string("sdifFeEgGxXoc").find(spec.type) == std::string::npos) {
+      bad(std::string("the conversion '%") + spec.type + "' is not supported");
+    }
+    if (spec.type == 'i') spec.type = 'd';
+    // printf-style: right-aligned unless '-'; '0' pads numbers only.
+    if (spec.align == 0 && !(spec.zero && spec.type != 's' && spec.type != 'c')) spec.align = '>';
+    if (value == nullptr) {
+      if (many) {
+        if (next >= args.as_array().size()) bad("not enough arguments for the format string");
+        value = &args.as_array()[next++];
+      } else {
+        if (next++ > 0) bad("not enough arguments for the format string");
+        value = &args;
+      }
+    }
+    std::string error;
+    out += format_value(*value, spec, error);
+    if (!error.empty()) bad(error);
+  }
+  if (!used_mapping && ((many && next < args.as_array().size()) || (!many && next == 0 && !args.is_mapping()))) {
+    bad("not all arguments converted during string formatting");
+  }
+  return out;
+}
+
+/// 'format'.format(*positional, **keyword), Python's str.format: {} {0} {name} {0[1]} {m[role]}, each with
+/// an optional :spec; {{ and }} are braces. Throws ValueError naming what is wrong.
+inline std::string brace_format(const std::string& format, const std::vector<Value>& positional,
+                                const std::vector<std::pair<std::string, Value>>& keyword) {
+  const auto bad = [&](const std::string& what) { throw ValueError("str.format: " + what); };
+  std::string out;
+  std::size_t automatic = 0;
+  for (std::size_t i = 0; i < format.size(); ++i) {
+    const char c = format[i];
+    if (c == '}') {
+      if (i + 1 < format.size() && format[i + 1] == '}') {
+        out += '}';
+        ++i;
+        continue;
+      }
+      bad("a single '}' in the format string");
+    }
+    if (c != '{') {
+      out += c;
+      continue;
+    }
+    if (i + 1 < format.size() && format[i + 1] == '{') {
+      out += '{';
+      ++i;
+      continue;
+    }
+    const std::size_t close = format.find('}', i);
+    if (close == std::string::npos) bad("a '{' is never closed");
+    const std::string field = format.substr(i + 1, close - i - 1);
+    if (field.find('{') != std::string::npos) bad("nested replacement fields are not supported");
+    const std::size_t colon = field.find(':');
+    std::string name = field.substr(0, colon);
+    const std::string spec_text = colon == std::string::npos ? "" : field.substr(colon + 1);
+    if (name.find('!') != std::string::npos) bad("conversions (!r, !s, !a) are not supported");
+    // The argument: {} the next one, {0} by position, {name} by keyword; then .attr and [key] steps.
+    std::size_t end = 0;
+    while (end < name.size() && name[end] != '.' && name[end] != '[') ++end;
+    const std::string head = name.substr(0, end);
+    Value v;
+    if (head.empty() || head.find_first_not_of("0123456789") == std::string::npos) {
+      const std::size_t k = head.empty() ? automatic++ : static_cast<std::size_t>(std::stoul(head));
+      if (k >= positional.size()) bad("replacement index " + std::to_string(k) + " out of range");
+      v = positional[k];
+    } else {
+      bool found = false;
+      for (const auto& kv : keyword) {
+        if (kv.first == head) {
+          v = kv.second;
+          found = true;
+        }
+      }
+      if (!found) bad("no keyword argument '" + head + "'");
+    }
+    while (end < name.size()) {
+      std::string key;
+      if (name[end] == '.') {  // Python: a dict has no attributes ('{m.role}' raises); {m[role]} indexes it
+        bad("'{" + name + "}': use [key] to index a dict or list ('{m[role]}')");
+      } else {
+        const std::size_t e = name.find(']', end);
+        if (e == std::string::npos) bad("a '[' in a field is never closed");
+        key = name.substr(end + 1, e - end - 1);
+        end = e + 1;
+      }
+      if (v.is(Kind::Array) && !key.empty() && key.find_first_not_of("0123456789") == std::string::npos) {
+        const std::size_t k = static_cast<std::size_t>(std::stoul(key));
+        if (k >= v.as_array().size()) bad("index " + key + " out of range");
+        v = v.as_array()[k];
+      } else if (v.is_mapping() && v.as_object().find(key) != nullptr) {
+        v = *v.as_object().find(key);
+      } else {
+        bad("'" + name + "' does not name a value");
+      }
+    }
+    // The spec: [[fill]align][sign][#][0][width][.precision][type].
+    FormatSpec spec;
+    std::size_t p = 0;
+    const std::vector<std::string> chars = code_points(spec_text);
+    const auto is_align = [](const std::string& ch) { return ch == "<" || ch == ">" || ch == "^" || ch == "="; };
+    if (chars.size() >= 2 && is_align(chars[1])) {
+      spec.fill = chars[0];
+      spec.align = chars[1][0];
+      p = chars[0].size() + 1;
+    } else if (!chars.empty() && is_align(chars[0])) {
+      spec.align = chars[0][0];
+      p = 1;
+    }
+    if (p < spec_text.size() && (spec_text[p] == '+' || spec_text[p] == '-' || spec_text[p] == ' ')) spec.sign = spec_text[p++];
+    if (p < spec_text.size() && spec_text[p] == '#') {
+      spec.alternate = true;
+      ++p;
+    }
+    if (p < spec_text.size() && spec_text[p] == '0') {
+      spec.zero = true;
+      ++p;
+    }
+    for (; p < spec_text.size() && spec_text[p] >= '0' && spec_text[p] <= '9'; ++p) spec.width = std::max(spec.width, 0) * 10 + (spec_text[p] - '0');
+    if (p < spec_text.size() && (spec_text[p] == ',' || spec_text[p] == '_')) bad("digit grouping (, _) is not supported");
+    if (p < spec_text.size() && spec_text[p] == '.') {
+      spec.precision = 0;
+      for (++p; p < spec_text.size() && spec_text[p] >= '0' && spec_text[p] <= '9'; ++p) spec.precision = spec.precision * 10 + (spec_text[p] - '0');
+    }
+    if (p < spec_text.size()) spec.type = spec_text[p++];
+    if (p < spec_text.size()) bad("invalid format spec '" + spec_text + "'");
+    if (spec.type != 0 && std::string("sdfFeEgGxXoc%").find(spec.type) == std::string::npos) {
+      bad(std::string("unknown format code '") + spec.type + "'");
+    }
+    if (spec.type == 'd' && !(v.is(Kind::Int) || v.is(Kind::Bool))) bad("format code 'd' needs an integer");
+    if (spec.type == 's' && !v.is_string()) bad("format code 's' needs a string");
+    if (spec.zero && spec.align == 0 && !v.is_numeric()) {
+      spec.fill = "0";
+      spec.align = '<';  // Python: '{:05}'.format('ab') pads on the right with zeros
+    }
+    std::string error;
+    out += format_value(v, spec, error);
+    if (!error.empty()) bad(error);
+    i = close;
+  }
+  return out;
+}
+
+}  // namespace detail
+
+// ------------------------------------------------------------------------------------------------
 // 1. Preprocessing (trim_blocks, lstrip_blocks), keeping each character's offset in the original text.
 // ------------------------------------------------------------------------------------------------
 
@@ -605,6 +929,43 @@ struct Source {
 
 namespace detail {
 
+/// A `{% raw %}` (word "raw") or `{% endraw %}` tag starting at t[i]: the index just after its `%}`, or npos.
+/// `minus_before`/`minus_after` tell whether it is written `{%-` / `-%}`.
+inline std::size_t raw_tag_end(std::string_view t, std::size_t i, std::string_view word, bool& minus_before, bool& minus_after) {
+  if (t.compare(i, 2, "{%") != 0) return std::string_view::npos;
+  std::size_t j = i + 2;
+  minus_before = j < t.size() && t[j] == '-';
+  if (minus_before) ++j;
+  while (j < t.size() && (t[j] == ' ' || t[j] == '\t' || t[j] == '\n' || t[j] == '\r')) ++j;
+  if (t.compare(j, word.size(), word) != 0) return std::string_view::npos;
+  j += word.size();
+  while (j < t.size() && (t[j] == ' ' || t[j] == '\t' || t[j] == '\n' || t[j] == '\r')) ++j;
+  minus_after = j < t.size() && t[j] == '-';
+  if (minus_after) ++j;
+  if (t.compare(j, 2, "%}") != 0) return std::string_view::npos;
+  return j + 2;
+}
+
+/// The verbatim parts of a template: for each `{% raw %}...{% endraw %}`, the byte range of what lies between
+/// the two tags (in the template as written). Preprocessing leaves those bytes alone.
+inline std::vector<std::pair<std::size_t, std::size_t>> raw_ranges(std::string_view t) {
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  bool before = false, after = false;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const std::size_t open_end = raw_tag_end(t, i, "raw", before, after);
+    if (open_end == std::string_view::npos) continue;
+    std::size_t close = open_end;
+    while (close < t.size() && raw_tag_end(t, close, "endraw", before, after) == std::string_view::npos) ++close;
+    // lstrip_blocks still takes the spaces before {% endraw %} on its own line (Jinja's OptionalLStrip).
+    std::size_t end = close;
+    while (end > open_end && (t[end - 1] == ' ' || t[end - 1] == '\t')) --end;
+    if (!(end == open_end || t[end - 1] == '\n')) end = close;
+    out.emplace_back(open_end, end);  // an unclosed raw block is the lexer's error to report
+    i = close;
+  }
+  return out;
+}
+
 inline Source preprocess(std::string_view tpl, bool trim_blocks = true, bool lstrip_blocks = true) {
   Source s;
   for (std::size_t i = 0; i < tpl.size(); ++i) {
@@ -616,10 +977,14 @@ inline Source preprocess(std::string_view tpl, bool trim_blocks = true, bool lst
     s.text.pop_back();
     s.origin.pop_back();
   }
-  const auto rebuild = [](const Source& in, const std::vector<bool>& keep) {
+  // Inside {% raw %} ... {% endraw %} nothing is stripped (Jinja's lexer takes it verbatim).
+  const std::vector<std::pair<std::size_t, std::size_t>> verbatim = raw_ranges(tpl);
+  const auto rebuild = [&verbatim](const Source& in, const std::vector<bool>& keep) {
     Source out;
     for (std::size_t i = 0; i < in.text.size(); ++i) {
-      if (keep[i]) {
+      bool raw = false;
+      for (const auto& r : verbatim) raw = raw || (in.origin[i] >= r.first && in.origin[i] < r.second);
+      if (keep[i] || raw) {
         out.text += in.text[i];
         out.origin.push_back(in.origin[i]);
       }
@@ -737,7 +1102,8 @@ class Lexer {
   std::vector<Token> run() {
     while (pos_ < t_.size()) {
       const Tok* last = tokens_.empty() ? nullptr : &tokens_.back().type;
-      if (last == nullptr || *last == Tok::CloseStatement || *last == Tok::CloseExpression || *last == Tok::Comment) {
+      if (last == nullptr || *last == Tok::CloseStatement || *last == Tok::CloseExpression || *last == Tok::Comment ||
+          *last == Tok::Text) {
         const std::size_t start = pos_;
         while (pos_ < t_.size() && !(t_[pos_] == '{' && pos_ + 1 < t_.size() &&
                                      (t_[pos_ + 1] == '%' || t_[pos_ + 1] == '{' || t_[pos_ + 1] == '#'))) {
@@ -752,6 +1118,7 @@ class Lexer {
         lex_comment();
         continue;
       }
+      if (lex_raw()) continue;
       if (starts("{%-")) {
         strip_trailing_whitespace();
         push(Tok::OpenStatement, "{%", pos_);
@@ -819,6 +1186,28 @@ class Lexer {
     push(Tok::Comment, "", start);
     pos_ = end + 2;
     if (strip_after) skip_spaces();
+  }
+  // `{% raw %}...{% endraw %}`: what lies between is one Text token, taken verbatim ({{ and {% included).
+  bool lex_raw() {
+    bool strip_before = false, strip_inside_start = false;
+    const std::size_t open_end = raw_tag_end(t_, pos_, "raw", strip_before, strip_inside_start);
+    if (open_end == std::string::npos) return false;
+    const std::size_t start = pos_;
+    std::size_t close = open_end, close_end = std::string::npos;
+    bool strip_inside_end = false, strip_after = false;
+    for (; close < t_.size(); ++close) {
+      close_end = raw_tag_end(t_, close, "endraw", strip_inside_end, strip_after);
+      if (close_end != std::string::npos) break;
+    }
+    if (close_end == std::string::npos) fail("{% raw %} is never closed with {% endraw %}", start);
+    if (strip_before) strip_trailing_whitespace();
+    std::string body = t_.substr(open_end, close - open_end);
+    if (strip_inside_start) body = strip(body, true, false);
+    if (strip_inside_end) body = strip(body, false, true);
+    push(Tok::Text, body, open_end < t_.size() ? open_end : start);
+    pos_ = close_end;
+    if (strip_after) skip_spaces();
+    return true;
   }
   void lex_in_tag() {
     const std::size_t start = pos_;
@@ -1150,6 +1539,10 @@ class Parser {
       return make(w == "break" ? Node::Kind::Break : Node::Kind::Continue, word.offset);
     }
     --i_;
+    if (w == "include" || w == "extends" || w == "import" || w == "from") {
+      fail("'{% " + w + " %}' loads another template file: a chat template is one string with no other templates "
+           "beside it, so include, extends and import are not supported");
+    }
     fail("unknown statement '" + w + "'");
   }
 
@@ -1960,6 +2353,13 @@ inline Value Renderer::eval_binary(const Node& n, Scope& scope) {
     const bool found = contains(right, left);
     return Value::boolean(op == "in" ? found : !found);
   }
+  if (op == "%" && left.is_string() && !right.is_undefined()) {  // 'Hi %s' % name: Python's formatting
+    try {
+      return Value::string(percent_format(left.as_string(), right));
+    } catch (const ValueError& e) {
+      fail(n, e.what());
+    }
+  }
   if (left.is_undefined() || right.is_undefined()) {
     const Node& side = left.is_undefined() ? *n.a : *n.b;
     fail(n, "cannot apply '" + op + "' to an undefined value" +
@@ -2373,6 +2773,15 @@ inline Value Renderer::method(const Node& at, const Value& self, const std::stri
         return Value::integer(n);
       });
     }
+    if (name == "format") {  // 'Hi {}, {n} left'.format(name, n=3): Python's str.format
+      return fn([this, node, s](CallArgs& a, Scope&) {
+        try {
+          return Value::string(brace_format(s, a.positional, a.keyword));
+        } catch (const ValueError& e) {
+          fail(*node, e.what());
+        }
+      });
+    }
     if (name == "join") {
       return fn([this, node, s](CallArgs& a, Scope&) {
         if (a.positional.empty() || !a.positional[0].is(Kind::Array)) fail(*node, "join() takes a list");
@@ -2528,6 +2937,41 @@ inline Value Renderer::apply_filter(const Node& f, const Value& x, Scope& scope)
     return bad("needs a number");
   }
   if (name == "bool") return Value::boolean(x.truthy());
+  if (name == "round") {
+    // Jinja2: round(value, precision=0, method='common'|'ceil'|'floor'). 'common' is Python's round():
+    // halves go to the even neighbour (2.5 → 2.0), and the decimal digits are those of the exact binary
+    // value (2.675 → 2.67); a float stays a float, an integer with method 'common' stays an integer.
+    if (!(x.is_numeric() || x.is(Kind::Bool))) return bad("needs a number");
+    const Value* p = a.arg(0, "precision");
+    if (p && !p->is(Kind::Int)) bad("takes an integer precision");
+    const std::int64_t precision = p ? p->as_int() : 0;
+    if (precision < 0 || precision > 15) bad("takes a precision between 0 and 15");
+    const Value* m = a.arg(1, "method");
+    const std::string method_name = m && m->is_string() ? m->as_string() : "common";
+    if (method_name != "common" && method_name != "ceil" && method_name != "floor") bad("takes method 'common', 'ceil' or 'floor'");
+    if (method_name == "common") {
+      if (x.is(Kind::Int) || x.is(Kind::Bool)) return Value::integer(x.as_int());
+      char buffer[512];
+      std::snprintf(buffer, sizeof buffer, "%.*f", static_cast<int>(precision), x.as_number());  // exact, ties to even
+      return Value::number(std::strtod(buffer, nullptr));
+    }
+    const double scale = std::pow(10.0, static_cast<double>(precision));
+    const double scaled = x.as_number() * scale;
+    return Value::number((method_name == "ceil" ? std::ceil(scaled) : std::floor(scaled)) / scale);
+  }
+  if (x.is_string() && name == "format") {  // "%s - %s"|format(a, b): Python's printf-style formatting
+    try {
+      Value args = Value::array(a.positional);
+      if (!a.keyword.empty()) {  // format(name='x') fills %(name)s
+        Object o;
+        for (const auto& kv : a.keyword) o.set(kv.first, kv.second);
+        args = Value::object(std::move(o));
+      }
+      return Value::string(percent_format(x.as_string(), args));
+    } catch (const ValueError& e) {
+      fail(f, e.what());
+    }
+  }
   if (x.is_string()) {
     const std::string& s = x.as_string();
     if (name == "trim") {
@@ -2667,7 +3111,81 @@ inline Value Renderer::apply_filter(const Node& f, const Value& x, Scope& scope)
       for (const Value& item : items) out.push_back(apply_filter(*inner, item, scope));
       return Value::array(std::move(out));
     }
-    if (name == "batch" || name == "slice") bad("is not implemented");
+    if (name == "select" || name == "reject") {
+      // select('odd'), select('gt', 2), select(): the items for which the test (or truthiness) holds.
+      const bool keep = name == "select";
+      if (!a.positional.empty() && !a.positional[0].is_string()) bad("takes the test's name as a string");
+      const std::vector<Value> test_args(a.positional.empty() ? a.positional.end() : a.positional.begin() + 1,
+                                         a.positional.end());
+      Array out;
+      for (const Value& item : items) {
+        const bool r = a.positional.empty() ? item.truthy() : apply_test(f, a.positional[0].as_string(), item, test_args);
+        if (r == keep) out.push_back(item);
+      }
+      return Value::array(std::move(out));
+    }
+    if (name == "sum") {
+      // sum(attribute=None, start=0): integers stay integers; one float makes the sum a float.
+      const Value* attribute = a.arg(0, "attribute");
+      const Value* start = a.arg(1, "start");
+      Value total = start ? *start : Value::integer(0);
+      for (const Value& item : items) {
+        const Value v = attribute && attribute->is_string() ? attribute_path(item, attribute->as_string()) : item;
+        const bool vn = v.is_numeric() || v.is(Kind::Bool), tn = total.is_numeric() || total.is(Kind::Bool);
+        if (!vn || !tn) bad("adds numbers only");
+        if ((v.is(Kind::Float) || total.is(Kind::Float))) total = Value::number(total.as_number() + v.as_number());
+        else total = Value::integer(total.as_int() + v.as_int());
+      }
+      return total;
+    }
+    if (name == "min" || name == "max") {
+      // min(case_sensitive=False, attribute=None): the first smallest (largest) item; undefined when empty.
+      const bool case_sensitive = bool_arg(0, "case_sensitive", false);
+      const Value* attribute = a.arg(1, "attribute");
+      const auto key = [&](const Value& v) {
+        return attribute && attribute->is_string() ? attribute_path(v, attribute->as_string()) : v;
+      };
+      const auto fail_fn = [&](const std::string& what) { fail(f, what); };
+      const Value* best = nullptr;
+      for (const Value& item : items) {
+        if (best == nullptr) {
+          best = &item;
+          continue;
+        }
+        const int c = compare(key(item), key(*best), case_sensitive, fail_fn);
+        if (name == "min" ? c < 0 : c > 0) best = &item;
+      }
+      return best ? *best : Value();
+    }
+    if (name == "batch" || name == "slice") {
+      // batch(n, fill_with=None): rows of n items, the last one filled up when fill_with is given.
+      // slice(n, fill_with=None): n columns, the first len % n of them one item longer (Jinja2's split).
+      const Value* count = a.arg(0, name == "batch" ? "linecount" : "slices");
+      if (!count || !count->is(Kind::Int) || count->as_int() < 1) bad("takes a positive integer count");
+      const Value* fill_with = a.arg(1, "fill_with");
+      const bool filled = fill_with && !fill_with->is_none();
+      const std::size_t n = static_cast<std::size_t>(std::min<std::int64_t>(count->as_int(), 1 << 20));
+      Array out;
+      if (name == "batch") {
+        for (std::size_t i = 0; i < items.size(); i += n) {
+          Array row(items.begin() + static_cast<std::ptrdiff_t>(i), items.begin() + static_cast<std::ptrdiff_t>(std::min(i + n, items.size())));
+          while (filled && row.size() < n) row.push_back(*fill_with);
+          out.push_back(Value::array(std::move(row)));
+        }
+      } else {
+        const std::size_t per = items.size() / n, extra = items.size() % n;
+        std::size_t offset = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+          const std::size_t begin = offset + k * per;
+          if (k < extra) ++offset;
+          const std::size_t end = offset + (k + 1) * per;
+          Array column(items.begin() + static_cast<std::ptrdiff_t>(begin), items.begin() + static_cast<std::ptrdiff_t>(end));
+          if (filled && k >= extra) column.push_back(*fill_with);
+          out.push_back(Value::array(std::move(column)));
+        }
+      }
+      return Value::array(std::move(out));
+    }
   }
   if (x.is_mapping()) {
     if (name == "items") {
@@ -2693,7 +3211,8 @@ inline Value Renderer::apply_filter(const Node& f, const Value& x, Scope& scope)
   }
   static const char* known[] = {"trim", "upper", "lower", "title", "capitalize", "replace", "indent", "join",
                                 "first", "last", "reverse", "unique", "sort", "selectattr", "rejectattr", "map",
-                                "items", "dictsort", "wordcount"};
+                                "items", "dictsort", "wordcount", "select", "reject", "sum", "min", "max",
+                                "batch", "slice", "format"};
   for (const char* k : known) {
     if (name == k) return bad("does not apply to this type");
   }
@@ -2726,6 +3245,20 @@ inline bool Renderer::apply_test(const Node& at, const std::string& name, const 
     return equal(v, args[0]);
   }
   if (name == "ne") return args.empty() ? true : !equal(v, args[0]);
+  if (name == "gt" || name == "greaterthan" || name == "ge" || name == "lt" || name == "lessthan" || name == "le") {
+    if (args.empty()) fail(at, "the test '" + name + "' needs a value to compare with");
+    const int c = compare(v, args[0], true, [&](const std::string& what) { fail(at, what); });
+    if (name == "gt" || name == "greaterthan") return c > 0;
+    if (name == "ge") return c >= 0;
+    if (name == "lt" || name == "lessthan") return c < 0;
+    return c <= 0;
+  }
+  if (name == "divisibleby") {
+    if (args.empty() || !args[0].is(Kind::Int) || args[0].as_int() == 0 || !v.is(Kind::Int)) {
+      fail(at, "the test 'divisibleby' needs an integer and a non-zero integer divisor");
+    }
+    return v.as_int() % args[0].as_int() == 0;
+  }
   if (name == "in") return !args.empty() && contains(args[0], v);
   fail(at, "unknown test '" + name + "'");
 }
