@@ -120,7 +120,7 @@ class GPT2 : public CausalLM<Scalar> {
   }
 
   /// Our names ↔ the names in GPT2LMHeadModel files, for the tensors stored as they are (the biases of c_proj and
-  /// c_fc, the norms, the tables). The fused and transposed weights are stored_tensors().
+  /// c_fc, the norms, the tables). The fused and transposed weights are stored_layouts().
   static const NameTable& hf_names() {
     static const NameTable table({
         {"wte.", "transformer.wte."},
@@ -144,8 +144,8 @@ class GPT2 : public CausalLM<Scalar> {
   ///   transformer.h.i.mlp.c_proj.weight   (F, C)  Conv1D                 → down weight (C, F), transposed
   /// Transposed once, here, on load (and back on save): Conv1D computes x W + b with W (in, out), nn.Linear — and
   /// every layer of this library — x Wᵀ + b with W (out, in); after loading, GPT-2 runs the common code path.
-  std::vector<StoredTensor> stored_tensors() const {
-    std::vector<StoredTensor> rules;
+  std::vector<StoredLayout> stored_layouts() const {
+    std::vector<StoredLayout> rules;
     for (Index i = 0; i < config_.n_layer; ++i) {
       const std::string ours = detail::cat("decoder.layers.", i, ".");
       const std::string hf = detail::cat("transformer.h.", i, ".");
@@ -181,12 +181,12 @@ class GPT2 : public CausalLM<Scalar> {
 
   void load(Checkpoint& checkpoint) {
     ParameterList<Scalar> params = named_parameters(*this);
-    load_checkpoint(params, checkpoint, names(), stored_tensors());
+    load_checkpoint(params, checkpoint, names(), stored_layouts());
   }
 
   /// Writes config.json and model.safetensors in the GPT2LMHeadModel layout (Conv1D weights, fused c_attn).
   void save_pretrained(const std::string& folder, DType dtype = DType::F32) {
-    save_checkpoint(folder, config_.to_json(), named_parameters(*this), names(), stored_tensors(), dtype);
+    save_checkpoint(folder, config_.to_json(), named_parameters(*this), names(), stored_layouts(), dtype);
   }
 
  private:

@@ -191,11 +191,11 @@ TEST_CASE("GPT-2 saves the GPT2LMHeadModel layout (Conv1D, fused c_attn) and loa
   }
 }
 
-TEST_CASE("StoredTensor rules that cannot describe a layout are refused") {
+TEST_CASE("StoredLayout rules that cannot describe a layout are refused") {
   GPT2<float> model = GPT2<float>::from_pretrained(model_dir("gpt2-style"));
   ParameterList<float> params = named_parameters(model);
   Checkpoint checkpoint(model_dir("gpt2-style"));
-  std::vector<StoredTensor> rules = model.stored_tensors();
+  std::vector<StoredLayout> rules = model.stored_layouts();
   rules.push_back({"x", {"decoder.layers.0.attn.q.weight"}, true});  // already held by c_attn
   CHECK_THROWS_WITH_AS(load_checkpoint(params, checkpoint, model.names(), rules), doctest::Contains("listed by two"), ValueError);
   rules = {{"x", {"decoder.layers.0.attn.q.weight", "decoder.layers.0.attn.q.bias"}, false}};

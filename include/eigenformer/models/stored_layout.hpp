@@ -10,9 +10,9 @@
 //   transposed  the file stores (in, out) — GPT-2's "Conv1D" (a 1×1 convolution from the original TensorFlow code)
 //               computes y = x W + b with W (in, out), where nn.Linear computes y = x Wᵀ + b with W (out, in).
 //
-// A StoredTensor rule says which of our parameters one file tensor holds and whether it is transposed:
+// A StoredLayout rule says which of our parameters one file tensor holds and whether it is transposed:
 //
-//     StoredTensor rule;
+//     StoredLayout rule;
 //     rule.name = "h.0.attn.c_attn.weight";                  // (C, 3C) in the file
 //     rule.parts = {"decoder.layers.0.attn.q.weight",        // (C, C) each, ours: (out, in)
 //                   "decoder.layers.0.attn.k.weight",
@@ -41,7 +41,7 @@
 namespace eigenformer {
 
 /// One file tensor holding parameters of ours (see the top of this file).
-struct StoredTensor {
+struct StoredLayout {
   std::string name;                // the name in the file, as NameMapping::to_hf gives it (aliases still apply)
   std::vector<std::string> parts;  // our parameters, in the order they are concatenated along the output axis
   bool transposed = false;         // the file stores (in, out) — GPT-2's Conv1D — instead of (out, in)
@@ -52,12 +52,12 @@ namespace detail {
 /// The shape the file gives a stored tensor made of `parts` (all matrices with the same input width, or all
 /// vectors): (Σ out, in), or (in, Σ out) when transposed; (Σ n) for vectors.
 template <class Scalar>
-std::vector<std::int64_t> stored_shape(const StoredTensor& rule, const std::vector<const ParameterRef<Scalar>*>& parts) {
+std::vector<std::int64_t> stored_shape(const StoredLayout& rule, const std::vector<const ParameterRef<Scalar>*>& parts) {
   const std::size_t rank = parts.front()->shape.size();
   std::int64_t outputs = 0;
   for (const ParameterRef<Scalar>* p : parts) {
     if (p->shape.size() != rank || (rank == 2 && p->shape[1] != parts.front()->shape[1]) || rank > 2) {
-      throw ValueError(cat("[StoredTensor] '", rule.name, "': its parts must all be vectors or all be matrices of one ",
+      throw ValueError(cat("[StoredLayout] '", rule.name, "': its parts must all be vectors or all be matrices of one ",
                            "input width; '", p->name, "' is ", shape_str(p->shape), ", '", parts.front()->name, "' is ",
                            shape_str(parts.front()->shape)));
     }
@@ -103,17 +103,17 @@ struct StoredBuffers {
   std::vector<std::vector<Scalar>> buffers;
   std::set<std::string> covered;  // our names held by some rule
 
-  StoredBuffers(const ParameterList<Scalar>& params, const std::vector<StoredTensor>& rules) {
+  StoredBuffers(const ParameterList<Scalar>& params, const std::vector<StoredLayout>& rules) {
     std::map<std::string, const ParameterRef<Scalar>*> by_name;
     for (const ParameterRef<Scalar>& p : params) by_name[p.name] = &p;
-    for (const StoredTensor& rule : rules) {
-      if (rule.parts.empty()) throw ValueError(cat("[StoredTensor] '", rule.name, "' lists no parameters"));
+    for (const StoredLayout& rule : rules) {
+      if (rule.parts.empty()) throw ValueError(cat("[StoredLayout] '", rule.name, "' lists no parameters"));
       std::vector<const ParameterRef<Scalar>*> list;
       for (const std::string& name : rule.parts) {
         auto it = by_name.find(name);
-        if (it == by_name.end()) throw ValueError(cat("[StoredTensor] '", rule.name, "': the model has no parameter '", name, "'"));
+        if (it == by_name.end()) throw ValueError(cat("[StoredLayout] '", rule.name, "': the model has no parameter '", name, "'"));
         if (!covered.insert(name).second) {
-          throw ValueError(cat("[StoredTensor] parameter '", name, "' is listed by two stored tensors"));
+          throw ValueError(cat("[StoredLayout] parameter '", name, "' is listed by two stored tensors"));
         }
         list.push_back(it->second);
       }
@@ -151,7 +151,7 @@ inline NameMapping with_stored(const NameMapping& names) {
 /// canonical file name; names.aliases applies to it as to any other (GPT-2's bare "h.0..." spellings).
 template <class Scalar>
 void load_checkpoint(ParameterList<Scalar>& params, Checkpoint& checkpoint, const NameMapping& names,
-                     const std::vector<StoredTensor>& rules) {
+                     const std::vector<StoredLayout>& rules) {
   detail::StoredBuffers<Scalar> stored(params, rules);
   // 1) One list: the parameters stored as themselves, then one buffer per stored tensor, in the file's shape.
   ParameterList<Scalar> combined;
@@ -172,7 +172,7 @@ void load_checkpoint(ParameterList<Scalar>& params, Checkpoint& checkpoint, cons
 /// save_checkpoint (checkpoint.hpp) writing each rule's parts back as one tensor in the file's layout.
 template <class Scalar>
 void save_checkpoint(const std::string& folder, const json::Value& config, const ParameterList<Scalar>& params,
-                     const NameMapping& names, const std::vector<StoredTensor>& rules, DType dtype = DType::F32) {
+                     const NameMapping& names, const std::vector<StoredLayout>& rules, DType dtype = DType::F32) {
   detail::StoredBuffers<Scalar> stored(params, rules);
   ParameterList<Scalar> combined;
   for (const ParameterRef<Scalar>& p : params) {
