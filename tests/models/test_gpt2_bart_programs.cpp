@@ -108,7 +108,7 @@ TEST_CASE("gpt2 and bart --dump match the PyTorch reference for every generated 
         ++compared;
       }
       CHECK(compared == out.tensors().size());  // the dump holds exactly the reference's tensors
-      MESSAGE(family << " --dump " << name << (in_double ? " --double" : "") << ": " << compared << " tensors, max abs error " << worst);
+      MESSAGE(family << " --dump " << name << std::string(in_double ? " --double" : "") << ": " << compared << " tensors, max abs error " << worst);
     }
   }
 }
