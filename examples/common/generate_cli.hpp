@@ -1,5 +1,5 @@
-// examples/common/generate_cli.hpp — text generation from the command line, shared by the llama and t5
-// programs: the generation options (one table section, below), the settings they make, and the loop's output.
+// examples/common/generate_cli.hpp — text generation from the command line, shared by the family
+// programs (llama, t5, gpt2, bart): the generation options (one table section, below), the settings they make, and the loop's output.
 //
 // Settings come, from weakest to strongest: config.json (EOS ids), generation_config.json in the folder (the
 // checkpoint's recommendations), then these flags — Hugging Face's precedence (generation/config.hpp).
@@ -15,6 +15,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/family_cli.hpp"
@@ -54,6 +55,7 @@ inline Section generation_options(const GenerationOptionHelp& help) {
       {"--seed", "N", "sampling: the random seed (the same seed reproduces a run)"},
       {"--repetition-penalty", "X", "divide (multiply) the scores of tokens already present by X"},
       {"--no-repeat-ngram", "N", "forbid repeating any N-gram"},
+      {"--min-new-tokens", "N", "no end-of-sequence before N new tokens (generation_config.json: min_length)"},
       {"--stop", "TEXT", "stop when the generated text contains TEXT"},
       {"--eos", "LIST", "the end-of-sequence ids (default: generation_config.json, then config.json)"},
       {"--stream", "", "print the text as it is generated"},
@@ -71,7 +73,8 @@ constexpr std::int64_t kMaxCount = std::numeric_limits<std::int32_t>::max();
 inline bool wants_generation(const Arguments& args) { return args.any_in(kGenerationHeading); }
 
 /// The settings for this run: defaults, then generation_config.json of `folder`, then the flags.
-/// `prompt_length` turns generation_config.json's max_length (prompt included) into max_new_tokens.
+/// `prompt_length` turns generation_config.json's max_length and min_length (prompt included) into max_new_tokens
+/// and min_new_tokens; for an encoder-decoder the "prompt" of the decoder is its start token, length 1.
 inline generation::GenerationConfig generation_settings(const Arguments& args, const std::string& folder,
                                                         std::size_t prompt_length) {
   using namespace generation;
@@ -79,11 +82,14 @@ inline generation::GenerationConfig generation_settings(const Arguments& args, c
   // 1) generation_config.json, when the checkpoint has one.
   const std::string file = (std::filesystem::path(folder) / "generation_config.json").string();
   if (std::filesystem::is_regular_file(file)) {
-    std::optional<std::int64_t> max_length;
+    std::optional<std::int64_t> max_length, min_length;
     const json::Value saved = json::parse_file(file);
-    apply_generation_config_json(saved, file, c, &max_length);
+    apply_generation_config_json(saved, file, c, &max_length, &min_length);
     if (max_length && saved.find("max_new_tokens") == nullptr) {
       c.max_new_tokens = std::max<std::int64_t>(0, *max_length - static_cast<std::int64_t>(prompt_length));
+    }
+    if (min_length && saved.find("min_new_tokens") == nullptr) {
+      c.min_new_tokens = std::max<std::int64_t>(0, *min_length - static_cast<std::int64_t>(prompt_length));
     }
   }
   // 2) The flags.
@@ -116,6 +122,7 @@ inline generation::GenerationConfig generation_settings(const Arguments& args, c
   if (args.has("--seed")) c.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, std::numeric_limits<std::int64_t>::max()));
   if (args.has("--repetition-penalty")) c.repetition_penalty = args.number("--repetition-penalty");
   if (args.has("--no-repeat-ngram")) c.no_repeat_ngram_size = args.integer("--no-repeat-ngram", 0, kMaxCount);
+  if (args.has("--min-new-tokens")) c.min_new_tokens = args.integer("--min-new-tokens", 0, kMaxCount);
   if (args.has("--stop")) c.stop_strings = {args.value("--stop")};
   if (args.has("--eos")) c.eos_token_ids = parse_ids(args.value("--eos"), "--eos");
   if (args.has("--no-cache")) c.use_cache = false;
@@ -185,7 +192,9 @@ int run_generation(Model& model, const Arguments& args, const std::optional<toke
   using namespace generation;
   const TokenSequence prompt = generation_prompt(args, tokenizer, folder);
   check_vocabulary(prompt, model.vocab_size(), args.has("--ids") ? "--ids" : "--prompt");
-  GenerationConfig config = generation_settings(args, folder, prompt.size());
+  // An encoder-decoder's prompt is its source; its decoder starts from one token (decoder_start_token_id).
+  constexpr bool seq2seq = std::is_base_of_v<Seq2SeqLM<typename Model::scalar_type>, Model>;
+  GenerationConfig config = generation_settings(args, folder, seq2seq ? 1 : prompt.size());
   // With the checkpoint's chat template, its end of turn — tokenizer_config.json's eos_token (Qwen's
   // <|im_end|>, Gemma's <end_of_turn>) — ends a reply too, beside generation_config.json's list.
   if (args.accepts("--chat") && args.has("--chat") && !args.has("--eos") && tokenizer) {

@@ -4,6 +4,7 @@
 
 #include "eigenformer/layers/linear.hpp"
 #include "eigenformer/layers/embedding.hpp"
+#include "eigenformer/layers/learned_positions.hpp"
 #include "eigenformer/layers/norm.hpp"
 #include "eigenformer/layers/activation.hpp"
 #include "eigenformer/layers/feed_forward.hpp"

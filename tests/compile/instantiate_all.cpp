@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <string>
 
+#include "bart/bart.hpp"
 #include "bert/bert.hpp"
+#include "gpt2/gpt2.hpp"
 #include "llama/llama.hpp"
 #include "t5/t5.hpp"
 #include "transformer/transformer.hpp"
@@ -18,6 +20,7 @@ namespace eigenformer {
 #define EIGENFORMER_INSTANTIATE(T)                      \
   template class Linear<T>;                             \
   template class Embedding<T>;                          \
+  template class LearnedPositions<T>;                   \
   template class Norm<T>;                               \
   template class FeedForward<T>;                        \
   template class RotaryEmbedding<T>;                    \
@@ -39,6 +42,8 @@ namespace eigenformer {
   template class Llama<T>;                              \
   template class T5<T>;                                 \
   template class Transformer<T>;                        \
+  template class GPT2<T>;                               \
+  template class Bart<T>;                               \
   template class generation::CausalSession<T>;          \
   template class generation::Seq2SeqSession<T>;         \
   template class training::Sgd<T>;                      \

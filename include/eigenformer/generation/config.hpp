@@ -8,7 +8,8 @@
 //   1. config.json                the model's bos/eos/pad/decoder_start token ids (SpecialTokenIds)
 //   2. generation_config.json     the checkpoint's recommended settings: eos_token_id (it wins over
 //                                 config.json's — Llama 3 lists <|eot_id|> there), do_sample, temperature,
-//                                 top_k, top_p, num_beams, max_length / max_new_tokens, ...
+//                                 top_k, top_p, num_beams, max_length / max_new_tokens, min_length,
+//                                 forced_bos_token_id / forced_eos_token_id (BART), ...
 //   3. what the caller sets       the API fields below or the programs' command-line flags
 // This is the precedence of Hugging Face's generate(): its model.generation_config is built from (2), or
 // from (1) when (2) is absent, and keyword arguments override it.
@@ -61,6 +62,9 @@ struct GenerationConfig {
   // --- Filters on the scores, applied in this order (as Hugging Face's logits processors) ---
   double repetition_penalty = 1.0;  // CTRL (Keskar et al. 2019): a seen token's score s → s/p if s > 0 else s·p
   std::int64_t no_repeat_ngram_size = 0;  // forbid any n-gram from occurring twice
+  std::int64_t min_new_tokens = 0;  // no EOS before this many tokens are generated (summaries: bart-large-cnn 55)
+  std::optional<TokenId> forced_bos_token_id;  // the first generated token of a one-token start (BART: <s>, 0)
+  std::vector<TokenId> forced_eos_token_ids;   // the last allowed step must emit one of them (BART: </s>, 2)
   double temperature = 1.0;         // sampling: scores / temperature; 0 means greedy
   std::int64_t top_k = 50;          // sampling: keep the k best tokens (0 = off). 50 is Hugging Face's default
   double top_p = 1.0;               // sampling: keep the smallest set whose probability reaches p (nucleus)
@@ -92,6 +96,13 @@ struct GenerationConfig {
       bad(eigenformer::detail::cat("repetition_penalty must be a positive number, got ", repetition_penalty));
     }
     if (no_repeat_ngram_size < 0) bad(eigenformer::detail::cat("no_repeat_ngram_size must be >= 0, got ", no_repeat_ngram_size));
+    if (min_new_tokens < 0) bad(eigenformer::detail::cat("min_new_tokens must be >= 0, got ", min_new_tokens));
+    if (forced_bos_token_id && *forced_bos_token_id < 0) {
+      bad(eigenformer::detail::cat("forced_bos_token_id must be >= 0, got ", *forced_bos_token_id));
+    }
+    for (TokenId id : forced_eos_token_ids) {
+      if (id < 0) bad(eigenformer::detail::cat("forced_eos_token_id must be >= 0, got ", id));
+    }
     if (std::isnan(temperature) || temperature < 0 || std::isinf(temperature)) {
       bad(eigenformer::detail::cat("temperature must be a finite number >= 0, got ", temperature));
     }
@@ -110,8 +121,12 @@ struct GenerationConfig {
 /// Applies the fields a generation_config.json sets (Hugging Face names) on top of `config`.
 /// Unknown fields are ignored (the file has many this library does not use); known fields of the wrong
 /// type are a ConfigError naming the file and the field.
+/// max_length and min_length count the prompt (decoder-only) or the decoder start (encoder-decoder) too: they are
+/// handed back through `max_length` / `min_length` for the caller, who knows that length, to turn into
+/// max_new_tokens / min_new_tokens.
 inline void apply_generation_config_json(const json::Value& file, const std::string& path, GenerationConfig& config,
-                                         std::optional<std::int64_t>* max_length = nullptr) {
+                                         std::optional<std::int64_t>* max_length = nullptr,
+                                         std::optional<std::int64_t>* min_length = nullptr) {
   if (!file.is_object()) throw ConfigError(eigenformer::detail::cat("[generation] ", path, ": not a JSON object"));
   const auto field = [&](const char* name) { return file.find(name); };
   const auto number = [&](const char* name) {
@@ -159,6 +174,25 @@ inline void apply_generation_config_json(const json::Value& file, const std::str
   if (auto v = integer("num_return_sequences")) config.num_return_sequences = *v;
   if (max_length != nullptr) {
     if (auto v = integer("max_length")) *max_length = *v;
+  }
+  if (min_length != nullptr) {
+    if (auto v = integer("min_length")) *min_length = *v;
+  }
+  if (auto v = integer("min_new_tokens")) config.min_new_tokens = *v;
+  if (auto v = integer("forced_bos_token_id")) config.forced_bos_token_id = static_cast<TokenId>(*v);
+  if (const json::Value* e = field("forced_eos_token_id"); e != nullptr && !e->is_null()) {
+    config.forced_eos_token_ids.clear();
+    const auto add = [&](const json::Value& id) {
+      if (!id.is_integer()) {
+        throw ConfigError(eigenformer::detail::cat("[generation] ", path, ": forced_eos_token_id must be an integer or a list of integers"));
+      }
+      config.forced_eos_token_ids.push_back(static_cast<TokenId>(id.as_int()));
+    };
+    if (e->is_array()) {
+      for (const json::Value& id : e->as_array()) add(id);
+    } else {
+      add(*e);
+    }
   }
   if (const json::Value* e = field("early_stopping"); e != nullptr && !e->is_null()) {
     if (e->is_bool()) {

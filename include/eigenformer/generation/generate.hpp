@@ -143,6 +143,13 @@ void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prom
       throw ValueError(eigenformer::detail::cat("[generation] EOS id ", e, " is outside the vocabulary of ", V, " tokens"));
     }
   }
+  std::vector<TokenId> forced = config.forced_eos_token_ids;
+  if (config.forced_bos_token_id) forced.push_back(*config.forced_bos_token_id);
+  for (TokenId f : forced) {
+    if (f >= V) {
+      throw ValueError(eigenformer::detail::cat("[generation] forced token id ", f, " is outside the vocabulary of ", V, " tokens"));
+    }
+  }
   if (max_positions && static_cast<Index>(prompt.size()) + config.max_new_tokens > *max_positions) {
     throw ValueError(eigenformer::detail::cat("[generation] the prompt (", prompt.size(), " tokens) plus max_new_tokens (",
                                               config.max_new_tokens, ") exceeds the model's context of ", *max_positions,
@@ -209,6 +216,18 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
       if (config.no_repeat_ngram_size > 0) {
         apply_no_repeat_ngram(z, context, config.no_repeat_ngram_size);
         if (io.trace != nullptr) record.stages.push_back(stage("no_repeat_ngram", z, top_n));
+      }
+      if (step < config.min_new_tokens) {
+        apply_min_new_tokens(z, step, config.min_new_tokens, config.eos_token_ids);
+        if (io.trace != nullptr) record.stages.push_back(stage("min_new_tokens", z, top_n));
+      }
+      if (config.forced_bos_token_id && context.size() == 1) {
+        apply_forced_bos(z, context.size(), config.forced_bos_token_id);
+        if (io.trace != nullptr) record.stages.push_back(stage("forced_bos", z, top_n));
+      }
+      if (!config.forced_eos_token_ids.empty() && step == config.max_new_tokens - 1) {
+        apply_forced_eos(z, step, config.max_new_tokens, config.forced_eos_token_ids);
+        if (io.trace != nullptr) record.stages.push_back(stage("forced_eos", z, top_n));
       }
       TokenId chosen = 0;
       if (sampling) {
@@ -375,6 +394,9 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
       Scores z = log_p;
       apply_repetition_penalty(z, session.sequences()[i], config.repetition_penalty);
       apply_no_repeat_ngram(z, session.sequences()[i], config.no_repeat_ngram_size);
+      apply_min_new_tokens(z, step, config.min_new_tokens, config.eos_token_ids);
+      apply_forced_bos(z, session.sequences()[i].size(), config.forced_bos_token_id);
+      apply_forced_eos(z, step, config.max_new_tokens, config.forced_eos_token_ids);
       for (std::size_t v = 0; v < V; ++v) all.push_back({z[v] + beam_scores[i], log_p[v], i, static_cast<TokenId>(v)});
     }
     // 2) The best n_keep, best first (ties: the earlier beam, then the lower id).
@@ -467,10 +489,15 @@ std::vector<GeneratedSequence> run(DecodingSession<Scalar>& session, const Gener
   return greedy_or_sample(session, config, io);
 }
 
-/// The EOS ids to stop on: the caller's, or else the model's (config.json).
+/// The EOS ids to stop on: the caller's, or else the model's (config.json); likewise the forced first and last
+/// tokens (BART's config.json names them), when the caller set neither.
 inline GenerationConfig with_model_eos(GenerationConfig config, const SpecialTokenIds& special) {
   if (config.eos_token_ids.empty()) config.eos_token_ids = special.eos;
   if (!config.pad_token_id) config.pad_token_id = special.pad;
+  if (!config.forced_bos_token_id && config.forced_eos_token_ids.empty()) {
+    config.forced_bos_token_id = special.forced_bos;
+    config.forced_eos_token_ids = special.forced_eos;
+  }
   return config;
 }
 

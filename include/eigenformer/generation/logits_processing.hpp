@@ -7,6 +7,10 @@
 //   repetition_penalty   z_v → z_v / θ if z_v > 0, z_v · θ otherwise, for every v already in the text
 //                        (Keskar et al. 2019, CTRL §4.1) — θ > 1 makes repeats less likely either way
 //   no_repeat_ngram      z_v → −∞ if the last n−1 tokens followed by v already occurred (an n-gram repeat)
+//   min_new_tokens       z_eos → −∞ while fewer than min_new_tokens tokens are generated
+//   forced_bos           at the first step of a one-token start: every z_v → −∞ but z_bos → 0 (BART's <s>)
+//   forced_eos           at the last allowed step: every z_v → −∞ but z_eos → 0 (BART's </s>), so a
+//                        sequence cut by max_new_tokens still ends properly
 //   ---- sampling only ----
 //   temperature          z → z / τ: τ < 1 sharpens the distribution, τ > 1 flattens it
 //   top_k                keep the k highest scores (ties with the k-th are kept), the rest → −∞
@@ -23,6 +27,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,6 +107,39 @@ inline void apply_no_repeat_ngram(Scores& z, const TokenSequence& context, std::
       if (banned < z.size()) z[banned] = kMinusInfinity;
     }
   }
+}
+
+/// Bans every EOS id while fewer than `min_new` tokens are generated (transformers' MinNewTokensLengthLogitsProcessor;
+/// its MinLengthLogitsProcessor is the same with the prompt counted: min_length = prompt length + min_new).
+inline void apply_min_new_tokens(Scores& z, std::int64_t generated, std::int64_t min_new, const std::vector<TokenId>& eos) {
+  if (generated >= min_new) return;
+  for (TokenId e : eos) {
+    const std::size_t v = static_cast<std::size_t>(e);
+    if (e >= 0 && v < z.size()) z[v] = kMinusInfinity;
+  }
+}
+
+/// Leaves only `allowed` possible: z_v = 0 for them, −∞ for every other token. The forced-token processors of
+/// transformers (ForcedBOSTokenLogitsProcessor, ForcedEOSTokenLogitsProcessor) do exactly this, so in beam search
+/// a forced token adds 0 to its beam's score whatever the model thought of it.
+inline void force_tokens(Scores& z, const std::vector<TokenId>& allowed) {
+  std::fill(z.begin(), z.end(), kMinusInfinity);
+  for (TokenId id : allowed) {
+    const std::size_t v = static_cast<std::size_t>(id);
+    if (id >= 0 && v < z.size()) z[v] = 0.0;
+  }
+}
+
+/// Forced BOS: when the sequence so far is one token long (an encoder-decoder's decoder_start, transformers'
+/// "cur_len == 1"), the next token must be `bos`.
+inline void apply_forced_bos(Scores& z, std::size_t sequence_length, const std::optional<TokenId>& bos) {
+  if (bos && sequence_length == 1) force_tokens(z, {*bos});
+}
+
+/// Forced EOS: at the last step max_new_tokens allows (transformers' "cur_len == max_length − 1"), the token must be
+/// one of `eos`.   step: tokens generated before this one.
+inline void apply_forced_eos(Scores& z, std::int64_t step, std::int64_t max_new_tokens, const std::vector<TokenId>& eos) {
+  if (!eos.empty() && step == max_new_tokens - 1) force_tokens(z, eos);
 }
 
 inline void apply_temperature(Scores& z, double tau) {

@@ -37,10 +37,13 @@ struct SpecialTokenIds {
   std::vector<TokenId> eos;              // "eos_token_id": any of them ends a sequence (Llama 3 lists several)
   std::optional<TokenId> pad;            // "pad_token_id": fills finished sequences of a batch
   std::optional<TokenId> decoder_start;  // "decoder_start_token_id": the first decoder input (T5: pad, 0)
+  std::optional<TokenId> forced_bos;     // "forced_bos_token_id": the first generated token (BART: <s>, 0)
+  std::vector<TokenId> forced_eos;       // "forced_eos_token_id": the token forced at the last step (BART: </s>, 2)
 
   bool is_eos(TokenId id) const { return eigenformer::is_eos(eos, id); }
 
-  /// Reads bos_token_id, eos_token_id (an id or a list), pad_token_id and decoder_start_token_id; each must lie
+  /// Reads bos_token_id, eos_token_id (an id or a list), pad_token_id, decoder_start_token_id, forced_bos_token_id
+  /// and forced_eos_token_id (an id or a list); each must lie
   /// in [0, vocab_size) when present (ConfigError otherwise).
   static SpecialTokenIds from(const ModelConfig& config, Index vocab_size) {
     const auto one = [&](const char* field) -> std::optional<TokenId> {
@@ -51,6 +54,10 @@ struct SpecialTokenIds {
     ids.bos = one("bos_token_id");
     ids.pad = one("pad_token_id");
     ids.decoder_start = one("decoder_start_token_id");
+    ids.forced_bos = one("forced_bos_token_id");
+    for (std::int64_t id : config.integers("forced_eos_token_id")) {
+      ids.forced_eos.push_back(checked(config, "forced_eos_token_id", id, vocab_size));
+    }
     for (std::int64_t id : config.integers("eos_token_id")) {
       ids.eos.push_back(checked(config, "eos_token_id", id, vocab_size));
     }

@@ -1,0 +1,247 @@
+// examples/bart/bart.hpp — BART (Lewis et al. 2020, "BART: Denoising Sequence-to-Sequence Pre-training for Natural
+// Language Generation, Translation, and Comprehension") assembled from eigenformer's blocks.
+//
+// What it picks from the kit — the 2017 Transformer's encoder-decoder with BERT's habits:
+//   embedding   one shared table E (V, C) for the source, the target and the LM head, times √C when
+//               scale_embedding; plus learned positions, one table per stack, read at p + 2 (the offset of 2:
+//               layers/learned_positions.hpp); then a LayerNorm of the sum, layernorm_embedding (as BERT)
+//                   x = LayerNorm_emb(E[id] · s + P[p + 2])
+//   encoder     EncoderBlock, post-norm:  h = LayerNorm(x + Attention(x));  y = LayerNorm(h + FFN(h))
+//   decoder     CrossDecoderBlock, post-norm: causal self-attention, cross-attention to the encoder output, FFN,
+//               each followed by its LayerNorm of the residual sum
+//   attention   H heads of width D = C / H (encoder and decoder may differ), biases everywhere, scores scaled by
+//               1/√D (HF scales q by D^-½ before the product: the same number)
+//   FFN         fc2(act(fc1 x)) with activation_function (bart-large: the erf GELU), biases
+//   stacks      no final norm: the output of the last block is the output
+//   head        logits = h Eᵀ + final_logits_bias (a (1, V) buffer; zeros in the released checkpoints, but loaded
+//               and added, as transformers does), or h W_lmᵀ + final_logits_bias when untied
+//
+// Generation (examples/bart/bart.cpp, include/eigenformer/generation/): the decoder starts from
+// decoder_start_token_id (</s>, 2), forced_bos_token_id makes the first generated token <s> and forced_eos_token_id
+// makes the last allowed step emit </s>; summarisation checkpoints (bart-large-cnn) add beam search with
+// no_repeat_ngram_size, length_penalty and min_length in their generation_config.json.
+//
+// It loads Hugging Face checkpoints with model_type "bart" (facebook/bart-base, bart-large, bart-large-cnn,
+// bart-large-xsum, distilbart-*), BartForConditionalGeneration's "model."-prefixed names, or bare BartModel names.
+//
+// Shapes: B batch, S source positions, T target positions, C d_model, H heads, D = C / H, F ffn_dim, V vocab_size.
+#pragma once
+
+#include <eigenformer/eigenformer.hpp>
+#include <eigenformer/models.hpp>
+
+#include "bart_config.hpp"
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace eigenformer {
+
+// BartConfig — config.json read and checked, and the blocks this family picks: bart_config.hpp.
+
+/// What one forward call may do besides computing logits. All optional.
+template <class Scalar>
+struct BartOptions {
+  const KeyPadding* source_padding = nullptr;   // padding of the source (B, S)
+  Capture<Scalar>* encoder_capture = nullptr;   // encoder hidden states and attention maps (HF meaning)
+  Capture<Scalar>* decoder_capture = nullptr;   // decoder hidden states, self- and cross-attention maps
+  DecoderCache<Scalar>* cache = nullptr;        // incremental decoding
+  bool last_only = false;                       // logits of the last target position only: (B, V)
+};
+
+template <class Scalar>
+class Bart : public Seq2SeqLM<Scalar> {
+ public:
+  using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
+
+  explicit Bart(const BartConfig& config)
+      : config_(config),
+        shared(config.vocab_size, config.d_model),
+        encoder_positions(config.max_position_embeddings, config.d_model, BartConfig::kPositionOffset),
+        decoder_positions(config.max_position_embeddings, config.d_model, BartConfig::kPositionOffset),
+        encoder_embedding_norm(config.d_model, embedding_norm()),
+        decoder_embedding_norm(config.d_model, embedding_norm()),
+        model(config.stacks()),
+        final_logits_bias(Matrix<Scalar>::Zero(1, config.vocab_size)) {
+    if (!config.tie_word_embeddings) lm_head = Linear<Scalar>(config.d_model, config.vocab_size, /*bias=*/false);
+  }
+
+  /// Opens a checkpoint folder, checks config.json against the weights' sizes, builds and loads (strict).
+  static Bart from_pretrained(const std::string& folder) {
+    Checkpoint checkpoint(folder);
+    const BartConfig config = BartConfig::from(checkpoint.config());
+    checkpoint.check_parameter_count(config.parameter_count());
+    Bart bart(config);
+    bart.load(checkpoint);
+    return bart;
+  }
+
+  /// source (B, S), target (B, T) → logits (B·T, V), or (B, V) with options.last_only.
+  void forward(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits, const BartOptions<Scalar>& options = {}) {
+    // 1) Embed the source: E[id] · s + P_enc[p + 2], then layernorm_embedding.          x (B, S, C)
+    embed(source, encoder_positions, encoder_embedding_norm, 0, x);
+
+    // 2) The encoder reads the whole source at once.                                      memory (B, S, C)
+    model.encode(x, memory, options.source_padding, options.encoder_capture);
+
+    // 3) Embed the target (after the cached positions) and run the decoder over it.       h (B, T, C)
+    const Index first = options.cache != nullptr ? options.cache->length() : 0;
+    embed(target, decoder_positions, decoder_embedding_norm, first, y);
+    model.decode(y, memory, h, options.source_padding, /*target_padding=*/nullptr, options.cache, options.decoder_capture);
+
+    // 4) The LM head and final_logits_bias.                                               (B·T, V) or (B, V)
+    head(h, target.rows(), options.last_only, logits);
+  }
+
+  // ---- Seq2SeqLM ---------------------------------------------------------------------------------------------------
+  Index vocab_size() const override { return config_.vocab_size; }
+  const SpecialTokenIds& special_tokens() const override { return config_.special_tokens; }
+
+  void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<Scalar>& out) override {
+    embed(source, encoder_positions, encoder_embedding_norm, 0, x);
+    model.encode(x, out, padding);
+  }
+
+  void decode(const TokenIds& target, const Tensor3<Scalar>& encoded, const KeyPadding* source_padding, DecoderCache<Scalar>& cache,
+              Matrix<Scalar>& logits, bool last_only = false) override {
+    embed(target, decoder_positions, decoder_embedding_norm, cache.length(), y);
+    model.decode(y, encoded, h, source_padding, nullptr, &cache);
+    head(h, target.rows(), last_only, logits);
+  }
+
+  // ---- Names, loading, saving ------------------------------------------------------------------------------------
+  const BartConfig& config() const { return config_; }
+
+  /// Names: shared.weight, {encoder,decoder}_positions.weight, {encoder,decoder}_embedding_norm.*,
+  /// encoder.layers.<i>.*, decoder.layers.<i>.* (self_attn, cross_attn and their norms), lm_head.weight (untied
+  /// only), final_logits_bias.
+  void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
+    shared.collect_parameters(prefix + "shared.", out);
+    encoder_positions.collect_parameters(prefix + "encoder_positions.", out);
+    decoder_positions.collect_parameters(prefix + "decoder_positions.", out);
+    encoder_embedding_norm.collect_parameters(prefix + "encoder_embedding_norm.", out);
+    decoder_embedding_norm.collect_parameters(prefix + "decoder_embedding_norm.", out);
+    model.collect_parameters(prefix, out);
+    if (!config_.tie_word_embeddings) lm_head.collect_parameters(prefix + "lm_head.", out);
+    add_parameter(out, prefix + "final_logits_bias", final_logits_bias);
+  }
+
+  /// Our names ↔ the names in BartForConditionalGeneration files.
+  static const NameTable& hf_names() {
+    static const NameTable table({
+        {"shared.", "model.shared."},
+        {"encoder_positions.", "model.encoder.embed_positions."},
+        {"decoder_positions.", "model.decoder.embed_positions."},
+        {"encoder_embedding_norm.", "model.encoder.layernorm_embedding."},
+        {"decoder_embedding_norm.", "model.decoder.layernorm_embedding."},
+        {"encoder.layers.{i}.attn.q.", "model.encoder.layers.{i}.self_attn.q_proj."},
+        {"encoder.layers.{i}.attn.k.", "model.encoder.layers.{i}.self_attn.k_proj."},
+        {"encoder.layers.{i}.attn.v.", "model.encoder.layers.{i}.self_attn.v_proj."},
+        {"encoder.layers.{i}.attn.o.", "model.encoder.layers.{i}.self_attn.out_proj."},
+        {"encoder.layers.{i}.attn_norm.", "model.encoder.layers.{i}.self_attn_layer_norm."},
+        {"encoder.layers.{i}.ffn.up.", "model.encoder.layers.{i}.fc1."},
+        {"encoder.layers.{i}.ffn.down.", "model.encoder.layers.{i}.fc2."},
+        {"encoder.layers.{i}.ffn_norm.", "model.encoder.layers.{i}.final_layer_norm."},
+        {"decoder.layers.{i}.self_attn.q.", "model.decoder.layers.{i}.self_attn.q_proj."},
+        {"decoder.layers.{i}.self_attn.k.", "model.decoder.layers.{i}.self_attn.k_proj."},
+        {"decoder.layers.{i}.self_attn.v.", "model.decoder.layers.{i}.self_attn.v_proj."},
+        {"decoder.layers.{i}.self_attn.o.", "model.decoder.layers.{i}.self_attn.out_proj."},
+        {"decoder.layers.{i}.self_attn_norm.", "model.decoder.layers.{i}.self_attn_layer_norm."},
+        {"decoder.layers.{i}.cross_attn.q.", "model.decoder.layers.{i}.encoder_attn.q_proj."},
+        {"decoder.layers.{i}.cross_attn.k.", "model.decoder.layers.{i}.encoder_attn.k_proj."},
+        {"decoder.layers.{i}.cross_attn.v.", "model.decoder.layers.{i}.encoder_attn.v_proj."},
+        {"decoder.layers.{i}.cross_attn.o.", "model.decoder.layers.{i}.encoder_attn.out_proj."},
+        {"decoder.layers.{i}.cross_attn_norm.", "model.decoder.layers.{i}.encoder_attn_layer_norm."},
+        {"decoder.layers.{i}.ffn.up.", "model.decoder.layers.{i}.fc1."},
+        {"decoder.layers.{i}.ffn.down.", "model.decoder.layers.{i}.fc2."},
+        {"decoder.layers.{i}.ffn_norm.", "model.decoder.layers.{i}.final_layer_norm."},
+        {"lm_head.", "lm_head."},
+        {"final_logits_bias", "final_logits_bias"},
+    });
+    return table;
+  }
+
+  /// How a checkpoint names our parameters. The shared embedding may be stored as model.shared.weight, or only as
+  /// its tied copies model.encoder.embed_tokens / model.decoder.embed_tokens (and lm_head.weight when tied): the
+  /// first present is read, the others skipped. Bare BartModel names (without "model.") are accepted too.
+  NameMapping names() const {
+    NameMapping m;
+    m.to_hf = [](const std::string& ours) { return hf_names().to_hf(ours); };
+    const bool tied = config_.tie_word_embeddings;
+    m.aliases = [tied](const std::string& hf) -> std::vector<std::string> {
+      std::vector<std::string> spellings;
+      if (hf == "model.shared.weight") {
+        spellings = {"model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"};
+        if (tied) spellings.push_back("lm_head.weight");
+      }
+      const std::string prefix = "model.";
+      const std::size_t n = spellings.size();
+      if (hf.compare(0, prefix.size(), prefix) == 0) spellings.push_back(hf.substr(prefix.size()));
+      for (std::size_t i = 0; i < n; ++i) {
+        if (spellings[i].compare(0, prefix.size(), prefix) == 0) spellings.push_back(spellings[i].substr(prefix.size()));
+      }
+      return spellings;
+    };
+    return m;
+  }
+
+  void load(Checkpoint& checkpoint) {
+    ParameterList<Scalar> params = named_parameters(*this);
+    load_checkpoint(params, checkpoint, names());
+  }
+
+  void save_pretrained(const std::string& folder, DType dtype = DType::F32) {
+    save_checkpoint(folder, config_.to_json(), named_parameters(*this), names(), dtype);
+  }
+
+ private:
+  static NormConfig embedding_norm() {
+    NormConfig n;
+    n.kind = NormKind::LayerNorm;
+    n.eps = BartConfig::kLayerNormEps;
+    n.bias = true;
+    return n;
+  }
+
+  // out (B, T, C) = LayerNorm_emb(E[ids] · s + P[first + t + 2]), s = √C with scale_embedding, else 1.
+  void embed(const TokenIds& ids, const LearnedPositions<Scalar>& positions, Norm<Scalar>& norm, Index first,
+             Tensor3<Scalar>& out) {
+    shared.forward(ids, embedded);
+    if (config_.scale_embedding) as_matrix(embedded) *= std::sqrt(static_cast<Scalar>(config_.d_model));
+    positions.add(embedded, first);
+    out.resize(embedded.dimensions());
+    norm.forward(as_matrix(embedded), as_matrix(out));
+  }
+
+  // logits = h Eᵀ (tied) or h W_lmᵀ, + final_logits_bias; all positions or the last of each sequence.
+  void head(const Tensor3<Scalar>& hidden, Index batch, bool last_only, Matrix<Scalar>& logits) const {
+    const Matrix<Scalar>& weight = config_.tie_word_embeddings ? shared.weight : lm_head.weight;
+    if (last_only) {
+      logits.noalias() = detail::last_rows<Scalar>(as_matrix(hidden), batch) * weight.transpose();
+    } else {
+      logits.noalias() = as_matrix(hidden) * weight.transpose();
+    }
+    logits.rowwise() += final_logits_bias.row(0);
+  }
+
+  BartConfig config_;
+
+ public:
+  Embedding<Scalar> shared;                     // E (V, C)
+  LearnedPositions<Scalar> encoder_positions;   // P_enc (max_position_embeddings + 2, C), read at p + 2
+  LearnedPositions<Scalar> decoder_positions;   // P_dec (max_position_embeddings + 2, C), read at p + 2
+  Norm<Scalar> encoder_embedding_norm;          // layernorm_embedding of the encoder (C)
+  Norm<Scalar> decoder_embedding_norm;          // layernorm_embedding of the decoder (C)
+  EncoderDecoder<Scalar> model;                 // post-norm encoder and decoder stacks, no final norms
+  Linear<Scalar> lm_head;                       // W_lm (V, C); empty when tied
+  Matrix<Scalar> final_logits_bias;             // (1, V) added to every row of logits
+  // Intermediates of the last forward call.
+  Tensor3<Scalar> embedded;                     // (B, ·, C) E[id] · s + P, before layernorm_embedding
+  Tensor3<Scalar> x;                            // (B, S, C) the embedded source (after layernorm_embedding)
+  Tensor3<Scalar> memory;                       // (B, S, C) the encoder output
+  Tensor3<Scalar> y;                            // (B, T, C) the embedded target (after layernorm_embedding)
+  Tensor3<Scalar> h;                            // (B, T, C) the decoder output
+};
+
+}  // namespace eigenformer
