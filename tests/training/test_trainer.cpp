@@ -287,6 +287,32 @@ TEST_CASE("a run resumed from the checkpoint of step k reproduces the uninterrup
   }
 }
 
+TEST_CASE("SGD with momentum resumes exactly too (its momentum buffers are in the checkpoint)") {
+  auto sgd = [](const std::string& dir) {
+    TrainerConfig c = text_trainer(dir);
+    c.optimizer = OptimizerKind::Sgd;
+    c.lr = 0.1;
+    return c;
+  };
+  TextRun straight(5);
+  const TrainingLog reference_log = train(sgd(fresh_dir("trainer-sgd-reference")), straight.task());
+  CHECK(reference_log.steps.back().loss < reference_log.steps.front().loss);
+  const std::string dir = fresh_dir("trainer-sgd-resume");
+  {
+    TextRun first(5);
+    first.before_micro_batch = [](const MicroBatchContext& c) {
+      if (c.step == 7) throw Crash{};
+    };
+    CHECK_THROWS_AS(train(sgd(dir), first.task()), Crash);
+  }
+  CHECK(fs::exists(fs::path(dir) / "checkpoint-6" / "optimizer.safetensors"));
+  TextRun second(999);
+  TrainerConfig resume = sgd(dir);
+  resume.resume = true;
+  CHECK(losses_of(train(resume, second.task())) == losses_of(reference_log));
+  check_same_weights(*second.model, *straight.model);
+}
+
 TEST_CASE("the Rng's state is what makes the resumed draws the same") {
   generation::Rng a(123);
   for (int i = 0; i < 1000; ++i) a.uniform();
