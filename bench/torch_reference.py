@@ -192,14 +192,26 @@ def torch_train_step_seconds(name, budget):
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
 
-    return median_seconds(step, warmup=1, budget=budget, at_least=3), B * T
+    # Wall time, and this process's CPU time per step: on a loaded machine the CPU time (1 thread) says what the
+    # step costs, whatever share of a core the scheduler gave it.
+    step()  # warm-up: the first step allocates the gradients and AdamW's moments
+    walls, cpus = [], []
+    deadline = time.perf_counter() + budget
+    while time.perf_counter() < deadline or len(walls) < 3:
+        w0, c0 = time.perf_counter(), time.process_time()
+        step()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus), B * T
 
 
-def eigenformer_train_tokens_per_second(binary, name, budget):
-    """Runs bench_training for one shape at THREADS threads; tokens/s from its JSON report."""
+def eigenformer_train_step(binary, name, budget):
+    """Runs bench_training for one shape at THREADS threads: (wall seconds, CPU seconds) per step from its JSON
+    report. Threads are pinned only when there are two (pinned to a core another process holds, one thread
+    cannot move away, and a shared machine's figures collapse)."""
     import json
     import subprocess
-    env = dict(os.environ, OMP_PROC_BIND="true", OMP_PLACES="cores")
+    env = dict(os.environ, OMP_PROC_BIND="true", OMP_PLACES="cores") if THREADS > 1 else dict(os.environ)
     arg = {"poet": 0, "stories15M": 1}[name]
     out = subprocess.run([binary, f"--benchmark_filter=BM_TrainStep/stories15M:{arg}/threads:{THREADS}/",
                           f"--benchmark_min_time={budget}", "--benchmark_format=json"], env=env, check=True,
@@ -207,25 +219,31 @@ def eigenformer_train_tokens_per_second(binary, name, budget):
     runs = json.loads(out)["benchmarks"]
     if not runs:
         raise SystemExit(f"{binary} ran no benchmark for {name} at {THREADS} thread(s)")
-    return runs[0]["tokens/s"]
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[runs[0]["time_unit"]]
+    return runs[0]["real_time"] * scale, runs[0]["cpu_time"] * scale
 
 
 def train():
     binary = sys.argv[sys.argv.index("--alternate") + 1] if "--alternate" in sys.argv else None
     rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else (3 if binary else 1)
     for name in TRAIN_SHAPES:
-        ratios = []
+        ratios, cpu_ratios = [], []
         for r in range(rounds):
-            s, tokens = torch_train_step_seconds(name, budget=3.0)
-            line = f"train {name} threads={THREADS} round {r + 1}: PyTorch {tokens / s:.0f} tok/s ({s * 1e3:.1f} ms/step)"
+            wall, cpu, tokens = torch_train_step_seconds(name, budget=3.0)
+            line = (f"train {name} threads={THREADS} round {r + 1}: PyTorch {tokens / wall:.0f} tok/s "
+                    f"({wall * 1e3:.0f} ms/step wall, {cpu * 1e3:.0f} ms CPU)")
             if binary:
-                ours = eigenformer_train_tokens_per_second(binary, name, 3.0)
-                ratios.append(ours / (tokens / s))
-                line += f"  eigenformer {ours:.0f} tok/s  ratio {ratios[-1]:.2f}"
+                our_wall, our_cpu = eigenformer_train_step(binary, name, 3.0)
+                ratios.append(wall / our_wall)  # tokens/s ratio: eigenformer / PyTorch
+                cpu_ratios.append(cpu / our_cpu)
+                line += (f"  eigenformer {tokens / our_wall:.0f} tok/s ({our_wall * 1e3:.0f} ms wall, "
+                         f"{our_cpu * 1e3:.0f} ms CPU)  speed ratio {ratios[-1]:.2f} (CPU-time ratio {cpu_ratios[-1]:.2f})")
             print(line, flush=True)
         if ratios:
-            print(f"train {name} threads={THREADS}: eigenformer / PyTorch = {statistics.median(ratios):.2f} "
-                  f"(median of {len(ratios)} alternating rounds; range {min(ratios):.2f}-{max(ratios):.2f})", flush=True)
+            print(f"train {name} threads={THREADS}: eigenformer / PyTorch tokens/s = {statistics.median(ratios):.2f} "
+                  f"(median of {len(ratios)} alternating rounds; range {min(ratios):.2f}-{max(ratios):.2f}); "
+                  f"by CPU time per step {statistics.median(cpu_ratios):.2f} "
+                  f"(range {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})", flush=True)
 
 
 if __name__ == "__main__":
