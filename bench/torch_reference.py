@@ -9,9 +9,16 @@ with OpenBLAS: see docs/performance.md for the conditions that change the figure
     decode   a Llama-style decoder in eager PyTorch with a KV cache (RMSNorm, RoPE, SwiGLU, tied embeddings) at the
              TinyStories shapes stories15M and stories110M: a 16-token prompt, then 256 greedy tokens; tokens/s
     gemm     OpenBLAS sgemm through torch.matmul at the encoder block's shapes; GFLOP/s
+    train    one training step in eager PyTorch — zero_grad, forward, causal-LM cross-entropy, backward,
+             clip_grad_norm_, torch.optim.AdamW — of the model bench/bench_training.cpp trains (embedding,
+             pre-norm RMSNorm/RoPE/SwiGLU blocks, final norm, tied head) at its two shapes, poet and
+             stories15M; tokens/s. With --alternate BENCH_BINARY it runs build/release/bench/bench_training
+             between its own measurements (same shape, same threads) and prints the ratio of each pair, so a
+             shared machine's load falls on both sides alike.
 
 Usage:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE \\
-            /usr/bin/python3 bench/torch_reference.py encoder|decode|gemm [--threads N]
+            /usr/bin/python3 bench/torch_reference.py encoder|decode|gemm|train [--threads N]
+            [--alternate build/release/bench/bench_training] [--rounds N]
 """
 import os
 import sys
@@ -126,8 +133,121 @@ def gemm():
         print(f"sgemm {m}x{k} by {k}x{n} threads={THREADS}: {2 * m * k * n / s / 1e9:.0f} GFLOP/s")
 
 
+TRAIN_SHAPES = {  # name: (vocab, width, layers, heads, ffn, B, T, eps) as bench/bench_training.cpp
+    "poet": (3000, 128, 4, 4, 384, 16, 64, 1e-6),
+    "stories15M": (32000, 288, 6, 6, 768, 4, 256, 1e-5),
+}
+
+
+def train_model(vocab, dim, layers, heads, ffn, eps):
+    p = lambda *shape: torch.nn.Parameter(torch.randn(*shape) * 0.02)  # noqa: E731
+    m = {"emb": p(vocab, dim), "norm": torch.nn.Parameter(torch.ones(dim)), "layers": [], "eps": eps,
+         "shape": (dim, heads, dim // heads)}
+    for _ in range(layers):
+        m["layers"].append({"wq": p(dim, dim), "wk": p(dim, dim), "wv": p(dim, dim), "wo": p(dim, dim),
+                            "w1": p(ffn, dim), "w3": p(ffn, dim), "w2": p(dim, ffn),
+                            "n1": torch.nn.Parameter(torch.ones(dim)), "n2": torch.nn.Parameter(torch.ones(dim))})
+    return m
+
+
+def train_forward(m, ids, cos, sin, mask):
+    """ids (B, T) -> logits (B, T, V), the whole sequence at once (training: no KV cache)."""
+    dim, H, D = m["shape"]
+    B, T = ids.shape
+    eps = m["eps"]
+    x = m["emb"][ids]
+    for layer in m["layers"]:
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * layer["n1"]
+        q = rope((h @ layer["wq"].T).view(B * T, H, D), cos, sin).view(B, T, H, D).transpose(1, 2)
+        k = rope((h @ layer["wk"].T).view(B * T, H, D), cos, sin).view(B, T, H, D).transpose(1, 2)
+        v = (h @ layer["wv"].T).view(B, T, H, D).transpose(1, 2)
+        weights = (q @ k.transpose(-1, -2) / D ** 0.5 + mask).softmax(-1)
+        x = x + (weights @ v).transpose(1, 2).reshape(B, T, dim) @ layer["wo"].T
+        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * layer["n2"]
+        x = x + (torch.nn.functional.silu(h @ layer["w1"].T) * (h @ layer["w3"].T)) @ layer["w2"].T
+    x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * m["norm"]
+    return x @ m["emb"].T
+
+
+def torch_train_step_seconds(name, budget):
+    vocab, dim, layers, heads, ffn, B, T, eps = TRAIN_SHAPES[name]
+    m = train_model(vocab, dim, layers, heads, ffn, eps)
+    D = dim // heads
+    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, D, 2).float() / D))
+    angles = torch.outer(torch.arange(T).float(), inv_freq)
+    cos, sin = angles.cos().repeat(B, 1), angles.sin().repeat(B, 1)  # (B*T, D/2): position t of every sequence
+    mask = torch.full((T, T), float("-inf")).triu(1)
+    params = [m["emb"], m["norm"]] + [t for layer in m["layers"] for t in layer.values()]
+    decay = [t for t in params if t.dim() > 1 and t is not m["emb"]]
+    no_decay = [t for t in params if not (t.dim() > 1 and t is not m["emb"])]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=1e-4)
+    ids = (torch.arange(B * T) * 7919 % vocab).view(B, T)
+
+    def step():
+        optimizer.zero_grad()
+        logits = train_forward(m, ids, cos, sin, mask)
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, vocab), ids[:, 1:].reshape(-1))
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+
+    # Wall time, and this process's CPU time per step: on a loaded machine the CPU time (1 thread) says what the
+    # step costs, whatever share of a core the scheduler gave it.
+    step()  # warm-up: the first step allocates the gradients and AdamW's moments
+    walls, cpus = [], []
+    deadline = time.perf_counter() + budget
+    while time.perf_counter() < deadline or len(walls) < 3:
+        w0, c0 = time.perf_counter(), time.process_time()
+        step()
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus), B * T
+
+
+def eigenformer_train_step(binary, name, budget):
+    """Runs bench_training for one shape at THREADS threads: (wall seconds, CPU seconds) per step from its JSON
+    report. Threads are pinned only when there are two (pinned to a core another process holds, one thread
+    cannot move away, and a shared machine's figures collapse)."""
+    import json
+    import subprocess
+    env = dict(os.environ, OMP_PROC_BIND="true", OMP_PLACES="cores") if THREADS > 1 else dict(os.environ)
+    arg = {"poet": 0, "stories15M": 1}[name]
+    out = subprocess.run([binary, f"--benchmark_filter=BM_TrainStep/stories15M:{arg}/threads:{THREADS}/",
+                          f"--benchmark_min_time={budget}", "--benchmark_format=json"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    runs = json.loads(out)["benchmarks"]
+    if not runs:
+        raise SystemExit(f"{binary} ran no benchmark for {name} at {THREADS} thread(s)")
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[runs[0]["time_unit"]]
+    return runs[0]["real_time"] * scale, runs[0]["cpu_time"] * scale
+
+
+def train():
+    binary = sys.argv[sys.argv.index("--alternate") + 1] if "--alternate" in sys.argv else None
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else (3 if binary else 1)
+    for name in TRAIN_SHAPES:
+        ratios, cpu_ratios = [], []
+        for r in range(rounds):
+            wall, cpu, tokens = torch_train_step_seconds(name, budget=3.0)
+            line = (f"train {name} threads={THREADS} round {r + 1}: PyTorch {tokens / wall:.0f} tok/s "
+                    f"({wall * 1e3:.0f} ms/step wall, {cpu * 1e3:.0f} ms CPU)")
+            if binary:
+                our_wall, our_cpu = eigenformer_train_step(binary, name, 3.0)
+                ratios.append(wall / our_wall)  # tokens/s ratio: eigenformer / PyTorch
+                cpu_ratios.append(cpu / our_cpu)
+                line += (f"  eigenformer {tokens / our_wall:.0f} tok/s ({our_wall * 1e3:.0f} ms wall, "
+                         f"{our_cpu * 1e3:.0f} ms CPU)  speed ratio {ratios[-1]:.2f} (CPU-time ratio {cpu_ratios[-1]:.2f})")
+            print(line, flush=True)
+        if ratios:
+            print(f"train {name} threads={THREADS}: eigenformer / PyTorch tokens/s = {statistics.median(ratios):.2f} "
+                  f"(median of {len(ratios)} alternating rounds; range {min(ratios):.2f}-{max(ratios):.2f}); "
+                  f"by CPU time per step {statistics.median(cpu_ratios):.2f} "
+                  f"(range {min(cpu_ratios):.2f}-{max(cpu_ratios):.2f})", flush=True)
+
+
 if __name__ == "__main__":
-    modes = {"encoder": encoder, "decode": decode, "gemm": gemm}
+    modes = {"encoder": encoder, "decode": decode, "gemm": gemm, "train": train}
     if len(sys.argv) < 2 or sys.argv[1] not in modes:
         sys.exit(__doc__)
     print(f"torch {torch.__version__}, {THREADS} thread(s)")

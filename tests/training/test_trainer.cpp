@@ -161,16 +161,32 @@ void check_same_weights(TinyLm<float>& a, TinyLm<float>& b) {
   }
 }
 
-/// The uninterrupted reference run (computed once).
+/// The uninterrupted reference run (computed once per process). Its folder is named by the process id: ctest
+/// runs test cases as separate processes in parallel, and each computes its own reference.
+std::string reference_dir() {
+#if defined(__unix__)
+  return detail::cat("trainer-reference-", static_cast<long>(::getpid()));
+#else
+  return "trainer-reference";
+#endif
+}
+
 struct Reference {
   TrainingLog log;
   std::unique_ptr<TextRun> run;
+  Reference() = default;
+  Reference(Reference&&) = default;
+  ~Reference() {  // the folder is this process's own: gone with it (not when this one was moved from)
+    if (!run) return;
+    std::error_code ec;
+    fs::remove_all(fs::path(eigenformer::testing::training_scratch_dir()) / reference_dir(), ec);
+  }
 };
 Reference& reference() {
   static Reference r = [] {
     Reference out;
     out.run = std::make_unique<TextRun>(5);
-    const std::string dir = fresh_dir("trainer-reference");
+    const std::string dir = fresh_dir(reference_dir());
     out.log = train(text_trainer(dir), out.run->task());
     return out;
   }();
@@ -287,6 +303,32 @@ TEST_CASE("a run resumed from the checkpoint of step k reproduces the uninterrup
   }
 }
 
+TEST_CASE("SGD with momentum resumes exactly too (its momentum buffers are in the checkpoint)") {
+  auto sgd = [](const std::string& dir) {
+    TrainerConfig c = text_trainer(dir);
+    c.optimizer = OptimizerKind::Sgd;
+    c.lr = 0.1;
+    return c;
+  };
+  TextRun straight(5);
+  const TrainingLog reference_log = train(sgd(fresh_dir("trainer-sgd-reference")), straight.task());
+  CHECK(reference_log.steps.back().loss < reference_log.steps.front().loss);
+  const std::string dir = fresh_dir("trainer-sgd-resume");
+  {
+    TextRun first(5);
+    first.before_micro_batch = [](const MicroBatchContext& c) {
+      if (c.step == 7) throw Crash{};
+    };
+    CHECK_THROWS_AS(train(sgd(dir), first.task()), Crash);
+  }
+  CHECK(fs::exists(fs::path(dir) / "checkpoint-6" / "optimizer.safetensors"));
+  TextRun second(999);
+  TrainerConfig resume = sgd(dir);
+  resume.resume = true;
+  CHECK(losses_of(train(resume, second.task())) == losses_of(reference_log));
+  check_same_weights(*second.model, *straight.model);
+}
+
 TEST_CASE("the Rng's state is what makes the resumed draws the same") {
   generation::Rng a(123);
   for (int i = 0; i < 1000; ++i) a.uniform();
@@ -349,7 +391,7 @@ TEST_CASE("a run killed (SIGKILL) in the middle of writing a checkpoint resumes 
 
 TEST_CASE("the loop writes log.csv, loss_curve.svg, checkpoints and the final model into --out") {
   Reference& ref = reference();
-  const fs::path dir = fs::path(eigenformer::testing::training_scratch_dir()) / "trainer-reference";
+  const fs::path dir = fs::path(eigenformer::testing::training_scratch_dir()) / reference_dir();
   const TrainingLog csv = TrainingLog::read_csv((dir / "log.csv").string());
   REQUIRE(csv.steps.size() == 12);
   CHECK(losses_of(csv) == losses_of(ref.log));  // 17 digits: the doubles come back exactly
