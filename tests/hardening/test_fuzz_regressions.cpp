@@ -1,0 +1,52 @@
+// What the fuzzers of fuzz/ found, each kept as a named test so that it stays fixed. Each case says which target
+// found it, what went wrong, and what the library does now (a typed error naming the culprit).
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "bert/bert.hpp"
+#include "llama/llama.hpp"
+#include "models/model_fixture.hpp"
+#include "t5/t5.hpp"
+
+using namespace eigenformer;
+using namespace eigenformer::testing;
+
+// fuzz_config_llama (UBSan: "signed integer overflow: 16777216 * 281474976710656 cannot be represented in type
+// 'long'" in LlamaConfig::parameter_count). Every size of config.json may reach 2^24; their products passed
+// 2^63, and the wrapped count slipped under Checkpoint::check_parameter_count, so the model would have tried to
+// allocate. The counts now saturate (models/config.hpp: Count) and the guard refuses the file.
+TEST_CASE("fuzz regression: config sizes whose parameter count passes 2^63 are refused before allocating") {
+  CHECK(Count(std::int64_t{1} << 40) * (std::int64_t{1} << 40) == Count(Count::kMax));
+  CHECK((Count(Count::kMax) + 1).value() == Count::kMax);
+  CHECK((Count(3) * 4 + 5).value() == 17);
+  const std::int64_t big = ModelConfig::kMaxDimension;  // 2^24, the largest size a field may ask for
+
+  TempDir tmp("fuzz-regression");
+  const std::string llama = tmp.copy_checkpoint("llama-gqa-sharded");
+  edit_config(llama, [&](json::Value& c) {
+    for (const char* field : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"}) c.set(field, big);
+    c.set("num_key_value_heads", big);
+    c.set("head_dim", big);
+  });
+  const LlamaConfig lc = LlamaConfig::from(ModelConfig::from_file(llama + "/config.json"));
+  CHECK(lc.parameter_count() == Count::kMax);
+  CHECK_THROWS_WITH_AS(Llama<float>::from_pretrained(llama), doctest::Contains("describes a model of 4611686018427387904 parameters"),
+                       ConfigError);
+
+  const std::string t5 = tmp.copy_checkpoint("t5-small-style");
+  edit_config(t5, [&](json::Value& c) {
+    for (const char* field : {"vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers", "num_heads"}) c.set(field, big);
+  });
+  CHECK(T5Config::from(ModelConfig::from_file(t5 + "/config.json")).parameter_count() == Count::kMax);
+  CHECK_THROWS_WITH_AS(T5<float>::from_pretrained(t5), doctest::Contains("describes a model of 4611686018427387904 parameters"),
+                       ConfigError);
+
+  const std::string bert = tmp.copy_checkpoint("bert-classifier");
+  edit_config(bert, [&](json::Value& c) {
+    for (const char* field : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers"}) c.set(field, big);
+    c.set("num_attention_heads", 1);
+  });
+  CHECK_THROWS_WITH_AS(Bert<float>::from_pretrained(bert), doctest::Contains("describes a model of 4611686018427387904 parameters"),
+                       ConfigError);
+}
