@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bert/bert.hpp"
+#include "eigenformer/tokenizers.hpp"
 #include "llama/llama.hpp"
 #include "models/model_fixture.hpp"
 #include "t5/t5.hpp"
@@ -49,4 +50,29 @@ TEST_CASE("fuzz regression: config sizes whose parameter count passes 2^63 are r
   });
   CHECK_THROWS_WITH_AS(Bert<float>::from_pretrained(bert), doctest::Contains("describes a model of 4611686018427387904 parameters"),
                        ConfigError);
+}
+
+// fuzz_regex (a timeout: the target ran past libFuzzer's 10 s on a short pattern and text). The backtracking
+// engine had no limit, so a pattern with nested choices over the same characters tried every path: `(a|a)*c`
+// over forty a's is 2^40 of them — a hostile tokenizer.json Split pattern could hang a program. A match attempt
+// now gives up after kMaxBacktracks (10^7, Oniguruma's default retry limit) failed paths, with a RegexError
+// naming the pattern and the place; the split patterns of real tokenizers stay far below it.
+TEST_CASE("fuzz regression: an exponentially backtracking pattern is refused, not run for ever") {
+  using tokenizers::regex::Regex;
+  using tokenizers::regex::RegexError;
+  const Regex nested("(a|a)*c");
+  const std::string text(40, 'a');
+  std::size_t matches = 0;
+  CHECK_THROWS_WITH_AS(nested.for_each_match(text, [&](std::size_t, std::size_t) { ++matches; }),
+                       doctest::Contains("[regex] pattern '(a|a)*c' backed out of more than 10000000 paths in one match attempt"),
+                       RegexError);
+  CHECK_THROWS_AS((void)nested.match_at(text, 0), RegexError);
+  // The same pattern on a text it can match, and on a short one, answers as before.
+  nested.for_each_match(std::string(20, 'a') + "c", [&](std::size_t begin, std::size_t end) {
+    CHECK(begin == 0);
+    CHECK(end == 21);
+    ++matches;
+  });
+  CHECK(matches == 1);
+  CHECK_FALSE(nested.match_at("aaaaaaaaaa", 0).has_value());  // 2^10 paths: well inside the limit
 }
