@@ -108,14 +108,19 @@ TEST_CASE("misuse: token ids outside the vocabulary, negative or too large, name
 }
 
 TEST_CASE("misuse: empty input — no positions, no sequences, an empty prompt") {
+  // The attention refuses an empty input before any arithmetic (MultiHeadAttention::check_input).
   Matrix<float> logits;
-  CHECK_THROWS_WITH_AS(llama().forward(TokenIds(1, 0), logits), doctest::Contains("[Llama] ids [1, 0]"), ShapeError);
-  CHECK_THROWS_WITH_AS(llama().forward(TokenIds(0, 3), logits), doctest::Contains("[Llama] ids [0, 3]"), ShapeError);
+  CHECK_THROWS_WITH_AS(llama().forward(TokenIds(1, 0), logits), "[MultiHeadAttention] input [1, 0, 16] is empty", ShapeError);
+  CHECK_THROWS_WITH_AS(llama().forward(TokenIds(0, 3), logits), "[MultiHeadAttention] input [0, 3, 16] is empty", ShapeError);
+  LlamaOptions<float> last;
+  last.last_only = true;
+  CHECK_THROWS_AS(llama().forward(TokenIds(1, 0), logits, last), ShapeError);
   Tensor3<float> hidden;
-  CHECK_THROWS_WITH_AS(bert().forward(TokenIds(1, 0), hidden), doctest::Contains("[Bert] ids [1, 0]"), ShapeError);
-  CHECK_THROWS_WITH_AS(t5().forward(TokenIds(1, 0), ids_of({{0}}), logits), doctest::Contains("[T5] source ids [1, 0]"),
+  CHECK_THROWS_WITH_AS(bert().forward(TokenIds(1, 0), hidden), doctest::Contains("[MultiHeadAttention] input [1, 0, "),
                        ShapeError);
-  CHECK_THROWS_WITH_AS(t5().forward(ids_of({{1}}), TokenIds(1, 0), logits), doctest::Contains("[T5] target ids [1, 0]"),
+  CHECK_THROWS_WITH_AS(t5().forward(TokenIds(1, 0), ids_of({{0}}), logits), doctest::Contains("[MultiHeadAttention] input [1, 0, "),
+                       ShapeError);
+  CHECK_THROWS_WITH_AS(t5().forward(ids_of({{1}}), TokenIds(1, 0), logits), doctest::Contains("[MultiHeadAttention] input [1, 0, "),
                        ShapeError);
   CHECK_THROWS_WITH_AS(generate(llama(), {}, GenerationConfig{}), doctest::Contains("[generation] the prompt is empty"),
                        ValueError);
