@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bert/bert.hpp"
+#include "eigenformer/chat.hpp"
 #include "eigenformer/tokenizers.hpp"
 #include "llama/llama.hpp"
 #include "models/model_fixture.hpp"
@@ -75,4 +76,31 @@ TEST_CASE("fuzz regression: an exponentially backtracking pattern is refused, no
   });
   CHECK(matches == 1);
   CHECK_FALSE(nested.match_at("aaaaaaaaaa", 0).has_value());  // 2^10 paths: well inside the limit
+}
+
+// fuzz_jinja, and a reading of the arithmetic that target drives. Template integers are 64-bit, and several
+// operations overflowed them — undefined behaviour, which UBSan reports and which in practice printed wrapped
+// numbers: + - * of two integers, unary minus and |abs of -2^63, (-2^63) % -1 (a hardware trap), ** and // and
+// |int casting a double past 2^63 (or NaN) to an integer, range() stepping past 2^63, a slice step of 2^63 - 1.
+// @huggingface/jinja computes with JavaScript numbers, which never overflow: a result that does not fit in 64
+// bits is now that double. Two more: `x.<digits>` threw std::out_of_range (not an eigenformer::Error) for an
+// index past 2^63, and '' * 10**15 looped 10^15 times building nothing.
+TEST_CASE("fuzz regression: template arithmetic past 64 bits gives JavaScript's double, never wraps or hangs") {
+  using chat::jinja::Template;
+  const auto render = [](const std::string& text) { return Template(text, "regression").render(chat::jinja::Object()); };
+  CHECK(render("{{ 9223372036854775807 + 1 }}") == "9223372036854776000");
+  CHECK(render("{{ -9223372036854775807 - 2 }}") == "-9223372036854776000");
+  CHECK(render("{{ 4611686018427387904 * 4 }}") == "18446744073709552000");
+  CHECK(render("{{ 3037000499 * 3037000499 }}") == "9223372030926249001");  // fits: stays exact
+  CHECK(render("{{ 2 ** 64 }}|{{ 2 ** 62 }}") == "18446744073709552000|4611686018427387904");
+  CHECK(render("{% set m = -9223372036854775807 - 1 %}{{ m }}|{{ -m }}|{{ m | abs }}|{{ m % -1 }}") ==
+        "-9223372036854775808|9223372036854776000|9223372036854776000|0");
+  CHECK(render("{{ 1.0e300 // 1 }}|{{ 1.0e300 | int }}") == "1e+300|1e+300");
+  CHECK(render("{% for i in range(9223372036854775806, 9223372036854775807, 5) %}{{ i }};{% endfor %}") == "9223372036854775806;");
+  CHECK(render("{% for i in range(-9223372036854775807, -9223372036854775808, -7) %}{{ i }};{% endfor %}") ==
+        "-9223372036854775807;");
+  CHECK(render("{{ [1, 2, 3][1::9223372036854775807] }}|{{ [1, 2, 3][1::-9223372036854775807] }}") == "[2]|[2]");
+  CHECK(render("{{ ('' * 1000000000000000) | length }}") == "0");
+  CHECK_THROWS_WITH_AS(render("{{ x.99999999999999999999 }}"), doctest::Contains("does not fit in 64 bits"),
+                       chat::jinja::TemplateSyntaxError);
 }
