@@ -43,7 +43,7 @@ Tokenizer make_tokenizer() {
     std::snprintf(piece, sizeof piece, "<0x%02X>", b);
     vocab += std::string(", [\"") + piece + "\", 0.0]";
   }
-  const char* pieces[] = {"\xE2\x96\x81", "\xE2\x96\x81the", "\xE2\x96\x81cat", "a", "b", "c", "t", "h", "e", "s",
+  const char* pieces[] = {"\xE2\x96\x81", "\xE2\x96\x81" "the", "\xE2\x96\x81" "cat", "a", "b", "c", "t", "h", "e", "s",
                           "\xE2\x96\x81s", "at", "\xC3\xA9", "\xE4\xBD\xA0"};
   double score = -1.0;
   for (const char* p : pieces) {
