@@ -53,8 +53,8 @@ TEST_CASE("fuzz regression: config sizes whose parameter count passes 2^63 are r
                        ConfigError);
 }
 
-// fuzz_regex (a timeout: the target ran past libFuzzer's 10 s on a short pattern and text). The backtracking
-// engine had no limit, so a pattern with nested choices over the same characters tried every path: `(a|a)*c`
+// Seen while writing fuzz_regex (whose contract includes libFuzzer's 10 s timeout): the backtracking engine
+// had no limit, so a pattern with nested choices over the same characters tried every path: `(a|a)*c`
 // over forty a's is 2^40 of them — a hostile tokenizer.json Split pattern could hang a program. A match attempt
 // now gives up after kMaxBacktracks (10^7, Oniguruma's default retry limit) failed paths, with a RegexError
 // naming the pattern and the place; the split patterns of real tokenizers stay far below it.
@@ -78,8 +78,8 @@ TEST_CASE("fuzz regression: an exponentially backtracking pattern is refused, no
   CHECK_FALSE(nested.match_at("aaaaaaaaaa", 0).has_value());  // 2^10 paths: well inside the limit
 }
 
-// fuzz_jinja, and a reading of the arithmetic that target drives. Template integers are 64-bit, and several
-// operations overflowed them — undefined behaviour, which UBSan reports and which in practice printed wrapped
+// Seen while writing fuzz_jinja, reading the arithmetic that target drives (UBSan would abort on each).
+// Template integers are 64-bit, and several operations overflowed them — undefined behaviour, which UBSan reports and which in practice printed wrapped
 // numbers: + - * of two integers, unary minus and |abs of -2^63, (-2^63) % -1 (a hardware trap), ** and // and
 // |int casting a double past 2^63 (or NaN) to an integer, range() stepping past 2^63, a slice step of 2^63 - 1.
 // @huggingface/jinja computes with JavaScript numbers, which never overflow: a result that does not fit in 64

@@ -486,7 +486,7 @@ inline bool is_word_char(char c) {
 
 /// The integer result of template arithmetic, or the double when it does not fit in 64 bits (or is not a
 /// number): @huggingface/jinja computes with JavaScript numbers, which never overflow (2 ** 63 prints
-/// 9223372036854775808). A plain cast would be undefined behaviour (found by fuzz/fuzz_jinja.cpp).
+/// 9223372036854775808). A plain cast would be undefined behaviour (seen while writing fuzz/fuzz_jinja.cpp).
 inline Value integral(double r) {
   if (r >= -9223372036854775808.0 && r < 9223372036854775808.0) return Value::integer(static_cast<std::int64_t>(r));
   return Value::number(r);

@@ -71,7 +71,7 @@ inline constexpr std::uint32_t kInfinite = std::numeric_limits<std::uint32_t>::m
 /// Failed paths one match attempt may back out of before the search gives up with a RegexError: Oniguruma's
 /// default retry limit (ONIG_RETRY_LIMIT_IN_MATCH), the engine Hugging Face's tokenizers use, which fails the
 /// same way. Without it a pattern that backtracks exponentially — `(a|a)*c` over forty a's: 2^40 paths — would
-/// hang the program (found by fuzz/fuzz_regex.cpp). The split patterns of real tokenizers stay far below it
+/// hang the program (seen while writing fuzz/fuzz_regex.cpp). The split patterns of real tokenizers stay far below it
 /// (every attempt of cl100k's pattern backs out of a handful of paths).
 inline constexpr std::size_t kMaxBacktracks = 10'000'000;
 
