@@ -5,10 +5,12 @@
 #   tools/fuzz.sh --seconds 600 json      a local campaign: 600 s for each target named (all when none is)
 #   tools/fuzz.sh --runs 10000000 json    a local campaign counted in executions
 #   tools/fuzz.sh --no-build ...          skip the cmake steps (the fuzzers are already built)
+#   tools/fuzz.sh --timeout 60 ...        seconds one input may take before it counts as a hang (default 25; libFuzzer
+#                                         measures wall time, so on a busy shared machine give it more)
 #
 # Each target starts from its committed seeds (fuzz/corpus/<target>/, never written to) plus what earlier runs on
 # this machine found (build/fuzz/corpus/<target>/, grown by every run), with its dictionary when fuzz/dict has one.
-# A crash, a leak, a sanitizer report, an exception that is not an eigenformer::Error, a hang (> 10 s) or more
+# A crash, a leak, a sanitizer report, an exception that is not an eigenformer::Error, a hang (--timeout) or more
 # than 2 GB of memory stops the target and saves the input in build/fuzz/findings/<target>/; the script then
 # fails. At the end it prints the executions of each target and the total.
 # Targets: safetensors json config_llama config_bert config_t5 checkpoint_index tokenizer_json tiktoken gpt2_files
@@ -22,13 +24,15 @@ ci_total_seconds=240
 seconds=""
 runs=""
 build=1
+timeout=25
 targets=()
 while (($#)); do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --timeout) timeout="$2"; shift 2 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "tools/fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -67,7 +71,7 @@ for t in "${targets[@]}"; do
   grown="build/fuzz/corpus/$t"
   findings="build/fuzz/findings/$t"
   mkdir -p "$grown" "$findings"
-  args=(-timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "-artifact_prefix=$findings/")
+  args=("-timeout=$timeout" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 "-artifact_prefix=$findings/")
   if [[ -n $runs ]]; then args+=("-runs=$runs"); else args+=("-max_total_time=$seconds"); fi
   dict="$(dict_of "$t")"
   [[ -n $dict ]] && args+=("-dict=$dict")
