@@ -34,7 +34,8 @@ check() {
   fi
 }
 check "attention_walkthrough" "$build/examples/attention_walkthrough/attention_walkthrough"
-check "llama greedy + --dump" "$build/examples/llama/llama" --model "$model" --ids 1,5,9 --max-new-tokens 8 --dump "$scratch/dump.safetensors"
+check "llama one step + --dump" "$build/examples/llama/llama" --model "$model" --ids 1,5,9 --dump "$scratch/dump.safetensors"
+check "llama greedy" "$build/examples/llama/llama" --model "$model" --ids 1,5,9 --max-new-tokens 8
 check "llama sampling" "$build/examples/llama/llama" --model "$model" --ids 1,5 --max-new-tokens 8 --strategy sample --seed 3 --top-k 10 --top-p 0.9
 check "llama beam search" "$build/examples/llama/llama" --model "$model" --ids 1,5 --max-new-tokens 6 --num-beams 3
 exit "$status"
