@@ -175,7 +175,8 @@ TEST_CASE("misuse: a batch that does not match the cache, the padding or the tok
   mask << 1, 1, 1;
   const KeyPadding wide = KeyPadding::from_mask(mask);
   padded.padding = &wide;
-  CHECK_THROWS_WITH_AS(llama().forward(ids_of({{1, 2}}), logits, padded), doctest::Contains("padding"), ShapeError);
+  CHECK_THROWS_WITH_AS(llama().forward(ids_of({{1, 2}}), logits, padded),
+                       "[attention] keys have 2 positions but the key mask has 3", ShapeError);
   Tensor3<float> hidden;
   BertOptions<float> bert_options;
   bert_options.padding = &three;
@@ -219,7 +220,8 @@ TEST_CASE("misuse: generation settings out of range, through the API and through
   c.top_k = -2;
   refused(c, "[generation] top_k must be >= 0, got -2");
 
-  // The same settings as command-line flags (what `llama --num-beams 0` does before loading anything).
+  // The same settings as command-line flags (what `llama --num-beams 0` does before loading anything). --num-beams 0
+  // used to be reset silently to 1 (greedy) when no --strategy was given: caught by this test.
   CHECK_THROWS_WITH_AS(settings_of({"--num-beams", "0"}), "[generation] num_beams must be >= 1, got 0", ValueError);
   CHECK_THROWS_WITH_AS(settings_of({"--top-p", "1.5"}), "[generation] top_p must lie in (0, 1], got 1.5", ValueError);
   CHECK_THROWS_WITH_AS(settings_of({"--temperature", "-1"}), "[generation] temperature must be a finite number >= 0, got -1",
