@@ -104,3 +104,22 @@ TEST_CASE("fuzz regression: template arithmetic past 64 bits gives JavaScript's 
   CHECK_THROWS_WITH_AS(render("{{ x.99999999999999999999 }}"), doctest::Contains("does not fit in 64 bits"),
                        chat::jinja::TemplateSyntaxError);
 }
+
+// fuzz_tiktoken (out of memory: malloc(7733333328) in Vocabulary::insert). The id table is indexed by id, and a
+// rank file of a few hundred bytes with one rank near 2^31 made it allocate 7.7 GB (a tokenizer.json or
+// vocab.json id likewise). Ids are now bounded by kMaxTokenId = 2^24 - 1 (as a config.json's vocab_size is), and
+// each loader names the file and the line or field.
+TEST_CASE("fuzz regression: a token id near 2^31 is refused before the id table is sized for it") {
+  using namespace eigenformer::tokenizers;
+  CHECK(kMaxTokenId == 16777215);
+  CHECK_THROWS_WITH_AS(parse_tiktoken("IQ== 0\nIg== 322222221\n", "big.tiktoken"),
+                       "[tiktoken] big.tiktoken: line 2: the rank is not a number below 2^24", ParseError);
+  CHECK_NOTHROW(parse_tiktoken("IQ== 0\nIg== 16777215\n", "edge.tiktoken"));  // the largest id is fine
+  CHECK_THROWS_WITH_AS(parse_tokenizer_json(R"({"model": {"type": "WordLevel", "vocab": {"a": 0, "b": 2000000000}, "unk_token": "a"}})",
+                                            "big.json"),
+                       doctest::Contains("must be in [0, 16777215], got 2000000000"), FormatError);
+  Vocabulary v;
+  CHECK_THROWS_WITH_AS(v.insert("x", 16777216), doctest::Contains("token id 16777216 is above the largest id accepted"),
+                       FormatError);
+  CHECK(v.id_bound() == 0);  // nothing was allocated for it
+}
