@@ -11,7 +11,9 @@ using namespace eigenformer;
 using namespace eigenformer::tokenizers;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const auto [pattern, text] = fuzz::split_input(std::string_view(reinterpret_cast<const char*>(data), size), std::string_view("\0", 1));
+  const std::pair<std::string_view, std::string_view> parts =
+      fuzz::split_input(std::string_view(reinterpret_cast<const char*>(data), size), std::string_view("\0", 1));
+  const std::string_view pattern = parts.first, text = parts.second;  // (a lambda cannot capture a structured binding)
   fuzz::expect_typed([&] {
     const regex::Regex regex(pattern);
     if (find_invalid_utf8(text) != std::string_view::npos) return;  // the engine reads valid UTF-8 only
