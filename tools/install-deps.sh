@@ -12,6 +12,7 @@ packages=(
   fortunes fortunes-zh             # training corpora: English fortunes, 唐诗三百首/宋词 (tests/training, the tokenizer parity corpus)
   gdb                              # the debugger tests (tests/debugger, tests/inspect: the pretty-printers)
   chromium fonts-noto-cjk          # the HTML report in a headless browser, with Chinese tokens (tests/inspect)
+  libclang-rt-14-dev valgrind      # hardening in .ci/run: libFuzzer for tools/fuzz.sh, memcheck for tools/valgrind.sh
 )
 
 missing=()

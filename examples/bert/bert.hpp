@@ -374,14 +374,14 @@ class Bert {
 
   /// Parameters of a model with these heads: what from_pretrained checks against the checkpoint first.
   static std::int64_t parameter_count(const BertConfig& c, const BertHeads& h) {
-    const std::int64_t C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
-    std::int64_t n = (V + c.max_position_embeddings + c.type_vocab_size) * C + 2 * C;
+    const Count C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;  // Count: saturates (models/config.hpp)
+    Count n = (V + c.max_position_embeddings + c.type_vocab_size) * C + 2 * C;
     n += c.num_hidden_layers * (4 * (C * C + C) + 2 * C * F + F + C + 4 * C);
     if (h.pooler) n += C * C + C;
-    if (h.masked_lm) n += C * C + 3 * C + V + (c.tie_word_embeddings ? 0 : V * C);
+    if (h.masked_lm) n += C * C + 3 * C + V + (c.tie_word_embeddings ? Count(0) : V * C);
     if (h.next_sentence) n += 2 * C + 2;
     if (h.classifier) n += c.num_labels * (C + 1);
-    return n;
+    return n.value();
   }
 
   /// Names: embeddings.{word,position,token_type,norm}.*, encoder.layers.<i>.*, and the heads' pooler.*,

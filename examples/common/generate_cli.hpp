@@ -103,6 +103,7 @@ inline generation::GenerationConfig generation_settings(const Arguments& args, c
   if (args.has("--max-new-tokens")) c.max_new_tokens = args.integer("--max-new-tokens", 0, kMaxCount);
   if (args.has("--num-beams")) {
     c.num_beams = args.integer("--num-beams", 0, kMaxCount);
+    if (c.num_beams < 1) c.validate();  // "num_beams must be >= 1, got 0": the reset to 1 below would hide it
     if (!args.has("--strategy") && c.num_beams > 1) c.strategy = Strategy::Beam;
   }
   if (c.strategy != Strategy::Beam) c.num_beams = 1;

@@ -132,12 +132,12 @@ struct LlamaConfig {
 
   /// Parameters the model will have: what from_pretrained checks against the checkpoint before allocating.
   std::int64_t parameter_count() const {
-    const std::int64_t C = hidden_size, V = vocab_size, F = intermediate_size;
-    const std::int64_t HD = num_attention_heads * head_width(), KD = kv_heads() * head_width();
-    std::int64_t layer = C * HD * 2 + C * KD * 2 + 3 * C * F + 2 * C;
+    const Count C = hidden_size, V = vocab_size, F = intermediate_size;  // Count: saturates (models/config.hpp)
+    const Count HD = Count(num_attention_heads) * head_width(), KD = Count(kv_heads()) * head_width();
+    Count layer = C * HD * 2 + C * KD * 2 + 3 * C * F + 2 * C;
     if (attention_bias) layer += HD + 2 * KD + C;
     if (mlp_bias) layer += 2 * F + C;
-    return V * C * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + C;
+    return (V * C * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + C).value();
   }
 
  private:

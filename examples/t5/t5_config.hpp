@@ -122,12 +122,12 @@ struct T5Config {
   }
 
   std::int64_t parameter_count() const {
-    const std::int64_t C = d_model, HD = num_heads * d_kv, F = d_ff;
-    const std::int64_t attention = 4 * C * HD, ffn = (gated ? 3 : 2) * C * F;
-    const std::int64_t bias = relative_attention_num_buckets * num_heads;
-    const std::int64_t encoder = num_layers * (attention + ffn + 2 * C) + C + bias;
-    const std::int64_t decoder = num_decoder_layers * (2 * attention + ffn + 3 * C) + C + bias;
-    return vocab_size * C * (tie_word_embeddings ? 1 : 2) + encoder + decoder;
+    const Count C = d_model, HD = Count(num_heads) * d_kv, F = d_ff;  // Count: saturates (models/config.hpp)
+    const Count attention = 4 * C * HD, ffn = (gated ? 3 : 2) * C * F;
+    const Count bias = Count(relative_attention_num_buckets) * num_heads;
+    const Count encoder = num_layers * (attention + ffn + 2 * C) + C + bias;
+    const Count decoder = num_decoder_layers * (2 * attention + ffn + 3 * C) + C + bias;
+    return (vocab_size * C * (tie_word_embeddings ? 1 : 2) + encoder + decoder).value();
   }
 };
 

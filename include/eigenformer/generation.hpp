@@ -9,3 +9,4 @@
 #include "eigenformer/generation/session.hpp"
 #include "eigenformer/generation/generate.hpp"
 #include "eigenformer/generation/prompt.hpp"
+#include "eigenformer/generation/shared_model.hpp"

@@ -33,12 +33,14 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -482,6 +484,35 @@ inline bool is_word_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+/// The integer result of template arithmetic, or the double when it does not fit in 64 bits (or is not a
+/// number): @huggingface/jinja computes with JavaScript numbers, which never overflow (2 ** 63 prints
+/// 9223372036854775808). A plain cast would be undefined behaviour (seen while writing fuzz/fuzz_jinja.cpp).
+inline Value integral(double r) {
+  if (r >= -9223372036854775808.0 && r < 9223372036854775808.0) return Value::integer(static_cast<std::int64_t>(r));
+  return Value::number(r);
+}
+
+/// x + y, x - y, x · y for template integers: exact when the result fits in 64 bits, else the double.
+inline Value integer_arithmetic(char op, std::int64_t x, std::int64_t y) {
+  constexpr std::int64_t lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
+  const double dx = static_cast<double>(x), dy = static_cast<double>(y);
+  if (op == '+') {
+    const bool overflow = (y > 0 && x > hi - y) || (y < 0 && x < lo - y);
+    return overflow ? Value::number(dx + dy) : Value::integer(x + y);
+  }
+  if (op == '-') {
+    const bool overflow = (y < 0 && x > hi + y) || (y > 0 && x < lo + y);
+    return overflow ? Value::number(dx - dy) : Value::integer(x - y);
+  }
+  // The product overflows exactly when these divisions say so (CERT INT32-C); none of them can overflow itself.
+  bool overflow = false;
+  if (x != 0 && y != 0) {
+    if (x > 0) overflow = y > 0 ? x > hi / y : y < lo / x;
+    else overflow = y > 0 ? x < lo / y : y < hi / x;
+  }
+  return overflow ? Value::number(dx * dy) : Value::integer(x * y);
+}
+
 /// Python slicing a[start:stop:step] of n elements: the indices it selects (negative counts from the end).
 inline std::vector<std::size_t> slice_indices(std::size_t n, const Value& start_v, const Value& stop_v,
                                               std::int64_t step) {
@@ -492,13 +523,13 @@ inline std::vector<std::size_t> slice_indices(std::size_t n, const Value& start_
     std::int64_t stop = stop_v.is_undefined() ? len : stop_v.as_int();
     start = start < 0 ? std::max<std::int64_t>(len + start, 0) : std::min(start, len);
     stop = stop < 0 ? std::max<std::int64_t>(len + stop, 0) : std::min(stop, len);
-    for (std::int64_t i = start; i < stop; i += step) out.push_back(static_cast<std::size_t>(i));
+    for (std::int64_t i = start; i < stop; i = step > stop - i ? stop : i + step) out.push_back(static_cast<std::size_t>(i));
   } else {
     std::int64_t start = start_v.is_undefined() ? len - 1 : start_v.as_int();
     std::int64_t stop = stop_v.is_undefined() ? -1 : stop_v.as_int();
     start = start < 0 ? std::max<std::int64_t>(len + start, -1) : std::min(start, len - 1);
     if (!stop_v.is_undefined()) stop = stop < 0 ? std::max<std::int64_t>(len + stop, -1) : std::min(stop, len - 1);
-    for (std::int64_t i = start; i > stop; i += step) out.push_back(static_cast<std::size_t>(i));
+    for (std::int64_t i = start; i > stop; i = step < stop - i ? stop : i + step) out.push_back(static_cast<std::size_t>(i));
   }
   return out;
 }
@@ -1796,7 +1827,11 @@ class Parser {
           n->name = tokens_[i_++].value;
         } else if (is(Tok::Number) && tokens_[i_].value.find('.') == std::string::npos) {
           auto key = make(Node::Kind::Literal, here());
-          key->value = Value::integer(std::stoll(tokens_[i_++].value));
+          errno = 0;
+          const long long index = std::strtoll(tokens_[i_].value.c_str(), nullptr, 10);
+          if (errno == ERANGE) fail("the integer " + tokens_[i_].value + " does not fit in 64 bits");
+          ++i_;
+          key->value = Value::integer(index);
           n->b = key;
         } else {
           fail("expected an attribute name after '.', found " + describe());
@@ -2269,7 +2304,7 @@ inline Value Renderer::eval(const Node& n, Scope& scope) {
       if (n.name == "not") return Value::boolean(!v.truthy());
       const int sign = n.name == "-" ? -1 : 1;
       if (v.is(Kind::Float)) return Value::number(sign * v.as_number());
-      if (v.is(Kind::Int)) return Value::integer(sign * v.as_int());
+      if (v.is(Kind::Int)) return integer_arithmetic('*', sign, v.as_int());  // -(-2^63) does not fit
       if (v.is(Kind::Bool)) return Value::integer(sign * (v.as_bool() ? 1 : 0));
       fail(n, "unary " + n.name + " needs a number, got a " + kind_name(v.kind()));
     }
@@ -2374,15 +2409,14 @@ inline Value Renderer::eval_binary(const Node& n, Scope& scope) {
     const double r = std::pow(a, b);
     if (!std::isfinite(r)) fail(n, "the power is not a finite number");
     const bool is_float = left.is(Kind::Float) || right.is(Kind::Float) || b < 0;
-    return is_float ? Value::number(r) : Value::integer(static_cast<std::int64_t>(r));
+    return is_float ? Value::number(r) : integral(r);
   }
   if (left.is_numeric() && right.is_numeric()) {
     const bool is_float = left.is(Kind::Float) || right.is(Kind::Float);
     const double a = left.as_number(), b = right.as_number();
     if (op == "+" || op == "-" || op == "*") {
       if (!is_float) {
-        const std::int64_t x = left.as_int(), y = right.as_int();
-        return Value::integer(op == "+" ? x + y : op == "-" ? x - y : x * y);
+        return integer_arithmetic(op[0], left.as_int(), right.as_int());
       }
       return Value::number(op == "+" ? a + b : op == "-" ? a - b : a * b);
     }
@@ -2393,10 +2427,11 @@ inline Value Renderer::eval_binary(const Node& n, Scope& scope) {
     if (op == "//") {
       if (b == 0) fail(n, "division by zero");
       const double r = std::floor(a / b);
-      return is_float ? Value::number(r) : Value::integer(static_cast<std::int64_t>(r));
+      return is_float ? Value::number(r) : integral(r);
     }
     if (op == "%") {
       if (b == 0) fail(n, "modulo by zero");
+      if (!is_float && right.as_int() == -1) return Value::integer(0);  // (-2^63) % -1 would trap
       if (!is_float) return Value::integer(left.as_int() % right.as_int());  // JavaScript's sign rule
       return Value::number(std::fmod(a, b));
     }
@@ -2427,6 +2462,7 @@ inline Value Renderer::eval_binary(const Node& n, Scope& scope) {
     if (op == ">=") return Value::boolean(c >= 0);
   }
   if (op == "*" && left.is_string() && right.is(Kind::Int)) {
+    if (left.as_string().empty()) return Value::string("");  // "" * 10**15 must not loop 10**15 times
     std::string out;
     for (std::int64_t i = 0; i < right.as_int(); ++i) {
       out += left.as_string();
@@ -2523,9 +2559,12 @@ inline Value Renderer::builtin_global(const Node& at, const std::string& name) {
       }
       if (v[2] == 0) fail(*node, "range() step must not be zero");
       Array out;
-      for (std::int64_t i = v[0]; v[2] > 0 ? i < v[1] : i > v[1]; i += v[2]) {
+      for (std::int64_t i = v[0]; v[2] > 0 ? i < v[1] : i > v[1];) {
         if (out.size() >= limits_.max_range) fail(*node, eigenformer::detail::cat("range() longer than ", limits_.max_range));
         out.push_back(Value::integer(i));
+        constexpr std::int64_t lo = std::numeric_limits<std::int64_t>::min(), hi = std::numeric_limits<std::int64_t>::max();
+        if (v[2] > 0 ? i > hi - v[2] : i < lo - v[2]) break;  // the next would overflow: it lies past the end anyway
+        i += v[2];
       }
       return Value::array(std::move(out));
     });
@@ -2928,11 +2967,11 @@ inline Value Renderer::apply_filter(const Node& f, const Value& x, Scope& scope)
     }
     if (x.is(Kind::Bool)) return to_int ? Value::integer(x.as_bool() ? 1 : 0) : Value::number(x.as_bool() ? 1 : 0);
     if (x.is(Kind::Int)) return to_int ? x : Value::number(x.as_number());
-    if (x.is(Kind::Float)) return to_int ? Value::integer(static_cast<std::int64_t>(std::floor(x.as_number()))) : x;
+    if (x.is(Kind::Float)) return to_int ? integral(std::floor(x.as_number())) : x;
     return bad("needs a string or a number");
   }
   if (name == "abs") {
-    if (x.is(Kind::Int)) return Value::integer(x.as_int() < 0 ? -x.as_int() : x.as_int());
+    if (x.is(Kind::Int)) return x.as_int() < 0 ? integer_arithmetic('*', -1, x.as_int()) : x;
     if (x.is(Kind::Float)) return Value::number(std::fabs(x.as_number()));
     return bad("needs a number");
   }

@@ -430,12 +430,12 @@ inline BytePairEncoding parse_tiktoken(std::string_view text, std::string_view s
     if (!bytes || bytes->empty()) fail("the token is not valid base64");
     const std::string_view rank_text = line.substr(space + 1);
     std::int64_t rank = 0;
-    if (rank_text.empty() || rank_text.size() > 10) fail("the rank is not a number below 2^31");
+    if (rank_text.empty() || rank_text.size() > 10) fail("the rank is not a number below 2^24");
     for (char c : rank_text) {
       if (c < '0' || c > '9') fail("the rank is not a non-negative integer");
       rank = rank * 10 + (c - '0');
     }
-    if (rank > std::numeric_limits<TokenId>::max()) fail("the rank is not a number below 2^31");
+    if (rank > kMaxTokenId) fail("the rank is not a number below 2^24");  // ranks are ids: bounded (vocabulary.hpp)
     tokens.emplace_back(std::move(*bytes), static_cast<TokenId>(rank));
   });
   if (tokens.empty()) throw FormatError(eigenformer::detail::cat("[tiktoken] ", source, ": no tokens"));
@@ -483,7 +483,7 @@ inline BytePairEncoding load_gpt2_files(const std::string& vocab_json_path, cons
   Vocabulary vocab;
   for (const auto& [token, id] : vocab_json.as_object(vocab_json_path)) {
     const std::int64_t value = id.as_int(eigenformer::detail::cat(vocab_json_path, ": id of '", token, "'"));
-    if (value < 0 || value > std::numeric_limits<TokenId>::max() ||
+    if (value < 0 || value > kMaxTokenId ||
         !vocab.insert(byte_level_entry(token, vocab_json_path), static_cast<TokenId>(value))) {
       throw FormatError(eigenformer::detail::cat("[bpe] ", vocab_json_path, ": token '", token, "' has a bad or repeated id ", value));
     }

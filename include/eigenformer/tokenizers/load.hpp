@@ -119,7 +119,7 @@ struct JsonReader {
     return n;
   }
   TokenId id(const json::Value& v, std::string_view path) const {
-    return static_cast<TokenId>(integer(v, path, 0, std::numeric_limits<TokenId>::max()));
+    return static_cast<TokenId>(integer(v, path, 0, kMaxTokenId));  // ids index tables: bounded (vocabulary.hpp)
   }
   const json::Array& array(const json::Value& v, std::string_view path) const {
     if (!v.is_array()) fail(path, "must be an array");
@@ -659,6 +659,7 @@ inline SpecialTokens apply_token_config(SpecialTokens special, const json::Value
         id = id * 10 + (c - '0');
       }
       if (key.empty()) r.fail("added_tokens_decoder", "keys must be token ids");
+      if (id > kMaxTokenId) r.fail("added_tokens_decoder." + key, eigenformer::detail::cat("the id is above ", kMaxTokenId));
       const std::string content = r.str(r.at(entry, "content", "added_tokens_decoder." + key), "added_tokens_decoder." + key + ".content");
       if (special.find(content) == nullptr && !content.empty()) {
         AddedToken t;

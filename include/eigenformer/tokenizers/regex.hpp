@@ -77,6 +77,12 @@ class RegexError : public ConfigError {
 inline constexpr int kMaxNesting = 100;             // groups inside groups
 inline constexpr std::size_t kMaxProgram = 100000;  // instructions, after expanding {m,n}
 inline constexpr std::uint32_t kInfinite = std::numeric_limits<std::uint32_t>::max();
+/// Failed paths one match attempt may back out of before the search gives up with a RegexError: Oniguruma's
+/// default retry limit (ONIG_RETRY_LIMIT_IN_MATCH), the engine Hugging Face's tokenizers use, which fails the
+/// same way. Without it a pattern that backtracks exponentially — `(a|a)*c` over forty a's: 2^40 paths — would
+/// hang the program (seen while writing fuzz/fuzz_regex.cpp). The split patterns of real tokenizers stay far below it
+/// (every attempt of cl100k's pattern backs out of a handful of paths).
+inline constexpr std::size_t kMaxBacktracks = 10'000'000;
 
 /// Simple case folding (CaseFolding.txt status C+S, one code point to one): 'S' -> 's', 'ſ' (U+017F) -> 's',
 /// 'K' (U+212A KELVIN SIGN) -> 'k', 'ς' -> 'σ'. What (?i) compares.
@@ -777,7 +783,7 @@ class Regex {
 
   /// A match that starts exactly at byte `start` of `text` (valid UTF-8): its end, or nullopt.
   std::optional<std::size_t> match_at(std::string_view text, std::size_t start) const {
-    Stack stack;
+    Stack stack;  // one attempt: its backtrack count starts at 0
     std::vector<std::size_t> slots(slot_count_, kNoPosition);
     const std::size_t end = attempt(text, start, stack, slots);
     if (end == kNoPosition) return std::nullopt;
@@ -797,6 +803,7 @@ class Regex {
       std::size_t begin = from, end = kNoPosition;
       for (; begin <= text.size(); begin = begin < text.size() ? next_boundary(text, begin) : begin + 1) {
         if (!may_start(text, begin)) continue;
+        stack.backtracks = 0;  // the limit is per attempt, as Oniguruma's
         end = attempt(text, begin, stack, slots);
         if (end != kNoPosition) break;
       }
@@ -829,6 +836,7 @@ class Regex {
   struct Stack {
     std::vector<Frame> frames;
     std::size_t top = 0;
+    std::size_t backtracks = 0;  // failed paths in this match attempt (kMaxBacktracks)
     void push(const Frame& f) {
       if (top == frames.size()) grow();
       frames[top++] = f;
@@ -1289,6 +1297,11 @@ class Regex {
         continue;
       }
       // Backtrack: resume at the newest choice.
+      if (++stack.backtracks > kMaxBacktracks) {
+        throw RegexError(eigenformer::detail::cat("[regex] pattern '", pattern_, "' backed out of more than ", kMaxBacktracks,
+                                                  " paths in one match attempt (at byte ", position, " of a ", n,
+                                                  "-byte text): it backtracks exponentially on this text"));
+      }
       bool resumed = false;
       while (!resumed && stack.top > base) {
         Frame& f = stack.frames[stack.top - 1];

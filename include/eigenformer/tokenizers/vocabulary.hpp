@@ -24,12 +24,23 @@
 
 namespace eigenformer::tokenizers {
 
+/// The largest token id a vocabulary file may use: 2^24 - 1, the same bound as a config.json's sizes
+/// (ModelConfig::kMaxDimension; the largest vocabulary in use, Gemma 3's, has 262,144 ids). The id table is
+/// indexed by id, so without a bound a 500-byte rank file with one rank near 2^31 asked for 7.7 GB
+/// (found by fuzz/fuzz_tiktoken.cpp). Each loader refuses a larger id naming its file and line or field;
+/// Vocabulary::insert refuses it too, with a FormatError.
+inline constexpr TokenId kMaxTokenId = (TokenId{1} << 24) - 1;
+
 class Vocabulary {
  public:
   /// Adds `token` with id `id`. Returns false (and changes nothing) when the token text or the id is
   /// already present — the caller decides whether that is an error for its file format.
   bool insert(std::string_view token, TokenId id) {
     if (id < 0) return false;
+    if (id > kMaxTokenId) {
+      throw FormatError(eigenformer::detail::cat("[vocabulary] token id ", id, " is above the largest id accepted, ", kMaxTokenId,
+                                                 " (2^24 - 1): a corrupt file?"));
+    }
     if (static_cast<std::size_t>(id) < rows_.size() && rows_[static_cast<std::size_t>(id)].present) return false;
     if (find(token)) return false;
     if (static_cast<std::size_t>(id) >= rows_.size()) rows_.resize(static_cast<std::size_t>(id) + 1);

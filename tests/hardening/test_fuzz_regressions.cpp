@@ -1,0 +1,127 @@
+// What the fuzzers of fuzz/ found, each kept as a named test so that it stays fixed. Each case says which target
+// found it, what went wrong, and what the library does now (a typed error naming the culprit).
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "bert/bert.hpp"
+#include "eigenformer/chat.hpp"
+#include "eigenformer/tokenizers.hpp"
+#include "llama/llama.hpp"
+#include "models/model_fixture.hpp"
+#include "t5/t5.hpp"
+
+using namespace eigenformer;
+using namespace eigenformer::testing;
+
+// fuzz_config_llama (UBSan: "signed integer overflow: 16777216 * 281474976710656 cannot be represented in type
+// 'long'" in LlamaConfig::parameter_count). Every size of config.json may reach 2^24; their products passed
+// 2^63, and the wrapped count slipped under Checkpoint::check_parameter_count, so the model would have tried to
+// allocate. The counts now saturate (models/config.hpp: Count) and the guard refuses the file.
+TEST_CASE("fuzz regression: config sizes whose parameter count passes 2^63 are refused before allocating") {
+  CHECK((Count(std::int64_t{1} << 40) * (std::int64_t{1} << 40)).value() == Count::kMax);
+  CHECK((Count(Count::kMax) + 1).value() == Count::kMax);
+  CHECK((Count(3) * 4 + 5).value() == 17);
+  const std::int64_t big = ModelConfig::kMaxDimension;  // 2^24, the largest size a field may ask for
+
+  TempDir tmp("fuzz-regression");
+  const std::string llama = tmp.copy_checkpoint("llama-gqa-sharded");
+  edit_config(llama, [&](json::Value& c) {
+    for (const char* field : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"}) c.set(field, big);
+    c.set("num_key_value_heads", big);
+    c.set("head_dim", big);
+  });
+  const LlamaConfig lc = LlamaConfig::from(ModelConfig::from_file(llama + "/config.json"));
+  CHECK(lc.parameter_count() == Count::kMax);
+  CHECK_THROWS_WITH_AS(Llama<float>::from_pretrained(llama), doctest::Contains("describes a model of 4611686018427387904 parameters"),
+                       ConfigError);
+
+  const std::string t5 = tmp.copy_checkpoint("t5-small-style");
+  edit_config(t5, [&](json::Value& c) {
+    for (const char* field : {"vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_decoder_layers", "num_heads"}) c.set(field, big);
+  });
+  CHECK(T5Config::from(ModelConfig::from_file(t5 + "/config.json")).parameter_count() == Count::kMax);
+  CHECK_THROWS_WITH_AS(T5<float>::from_pretrained(t5), doctest::Contains("describes a model of 4611686018427387904 parameters"),
+                       ConfigError);
+
+  const std::string bert = tmp.copy_checkpoint("bert-classifier");
+  edit_config(bert, [&](json::Value& c) {
+    for (const char* field : {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers"}) c.set(field, big);
+    c.set("num_attention_heads", 1);
+  });
+  CHECK_THROWS_WITH_AS(Bert<float>::from_pretrained(bert), doctest::Contains("describes a model of 4611686018427387904 parameters"),
+                       ConfigError);
+}
+
+// Seen while writing fuzz_regex (whose contract includes libFuzzer's 10 s timeout): the backtracking engine
+// had no limit, so a pattern with nested choices over the same characters tried every path: `(a|a)*c`
+// over forty a's is 2^40 of them — a hostile tokenizer.json Split pattern could hang a program. A match attempt
+// now gives up after kMaxBacktracks (10^7, Oniguruma's default retry limit) failed paths, with a RegexError
+// naming the pattern and the place; the split patterns of real tokenizers stay far below it.
+TEST_CASE("fuzz regression: an exponentially backtracking pattern is refused, not run for ever") {
+  using tokenizers::regex::Regex;
+  using tokenizers::regex::RegexError;
+  const Regex nested("(a|a)*c");
+  const std::string text(40, 'a');
+  std::size_t matches = 0;
+  CHECK_THROWS_WITH_AS(nested.for_each_match(text, [&](std::size_t, std::size_t) { ++matches; }),
+                       doctest::Contains("[regex] pattern '(a|a)*c' backed out of more than 10000000 paths in one match attempt"),
+                       RegexError);
+  CHECK_THROWS_AS((void)nested.match_at(text, 0), RegexError);
+  // The same pattern on a text it can match, and on a short one, answers as before.
+  nested.for_each_match(std::string(20, 'a') + "c", [&](std::size_t begin, std::size_t end) {
+    CHECK(begin == 0);
+    CHECK(end == 21);
+    ++matches;
+  });
+  CHECK(matches == 1);
+  CHECK_FALSE(nested.match_at("aaaaaaaaaa", 0).has_value());  // 2^10 paths: well inside the limit
+}
+
+// Seen while writing fuzz_jinja, reading the arithmetic that target drives (UBSan would abort on each).
+// Template integers are 64-bit, and several operations overflowed them — undefined behaviour, which UBSan reports and which in practice printed wrapped
+// numbers: + - * of two integers, unary minus and |abs of -2^63, (-2^63) % -1 (a hardware trap), ** and // and
+// |int casting a double past 2^63 (or NaN) to an integer, range() stepping past 2^63, a slice step of 2^63 - 1.
+// @huggingface/jinja computes with JavaScript numbers, which never overflow: a result that does not fit in 64
+// bits is now that double. Two more: `x.<digits>` threw std::out_of_range (not an eigenformer::Error) for an
+// index past 2^63, and '' * 10**15 looped 10^15 times building nothing.
+TEST_CASE("fuzz regression: template arithmetic past 64 bits gives JavaScript's double, never wraps or hangs") {
+  using chat::jinja::Template;
+  const auto render = [](const std::string& text) { return Template(text, "regression").render(chat::jinja::Object()); };
+  // A double prints as a float does (JavaScript's digits, ".0" when integral).
+  CHECK(render("{{ 9223372036854775807 + 1 }}") == "9223372036854776000.0");
+  CHECK(render("{{ -9223372036854775807 - 2 }}") == "-9223372036854776000.0");
+  CHECK(render("{{ 4611686018427387904 * 4 }}") == "18446744073709552000.0");
+  CHECK(render("{{ 3037000499 * 3037000499 }}") == "9223372030926249001");  // fits: stays exact
+  CHECK(render("{{ 2 ** 64 }}|{{ 2 ** 62 }}") == "18446744073709552000.0|4611686018427387904");
+  CHECK(render("{% set m = -9223372036854775807 - 1 %}{{ m }}|{{ -m }}|{{ m | abs }}|{{ m % -1 }}") ==
+        "-9223372036854775808|9223372036854776000.0|9223372036854776000.0|0");
+  const std::string big = render("{{ 10.0 ** 300 }}");  // 1e300, a float
+  CHECK(render("{{ (10 ** 300) // 1 }}") == big);
+  CHECK(render("{{ (10.0 ** 300) | int }}") == big);
+  CHECK(render("{% for i in range(9223372036854775806, 9223372036854775807, 5) %}{{ i }};{% endfor %}") == "9223372036854775806;");
+  CHECK(render("{% for i in range(-9223372036854775807, -9223372036854775808, -7) %}{{ i }};{% endfor %}") ==
+        "-9223372036854775807;");
+  CHECK(render("{{ [1, 2, 3][1::9223372036854775807] }}|{{ [1, 2, 3][1::-9223372036854775807] }}") == "[2]|[2]");
+  CHECK(render("{{ ('' * 1000000000000000) | length }}") == "0");
+  CHECK_THROWS_WITH_AS(render("{{ x.99999999999999999999 }}"), doctest::Contains("does not fit in 64 bits"),
+                       chat::jinja::TemplateSyntaxError);
+}
+
+// fuzz_tiktoken (out of memory: malloc(7733333328) in Vocabulary::insert). The id table is indexed by id, and a
+// rank file of a few hundred bytes with one rank near 2^31 made it allocate 7.7 GB (a tokenizer.json or
+// vocab.json id likewise). Ids are now bounded by kMaxTokenId = 2^24 - 1 (as a config.json's vocab_size is), and
+// each loader names the file and the line or field.
+TEST_CASE("fuzz regression: a token id near 2^31 is refused before the id table is sized for it") {
+  using namespace eigenformer::tokenizers;
+  CHECK(kMaxTokenId == 16777215);
+  CHECK_THROWS_WITH_AS(parse_tiktoken("IQ== 0\nIg== 322222221\n", "big.tiktoken"),
+                       "[tiktoken] big.tiktoken: line 2: the rank is not a number below 2^24", ParseError);
+  CHECK_THROWS_WITH_AS(parse_tokenizer_json(R"({"model": {"type": "WordLevel", "vocab": {"a": 0, "b": 2000000000}, "unk_token": "a"}})",
+                                            "big.json"),
+                       doctest::Contains("must be in [0, 16777215], got 2000000000"), FormatError);
+  Vocabulary v;
+  CHECK_THROWS_WITH_AS(v.insert("x", 16777216), doctest::Contains("token id 16777216 is above the largest id accepted"),
+                       FormatError);
+  CHECK(v.id_bound() == 0);  // nothing was allocated for it
+}
