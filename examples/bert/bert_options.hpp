@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/family_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
 
@@ -35,6 +36,7 @@ inline Table bert_options() {
                             "(tanh layer over [CLS], when the checkpoint has one)"}};
   common.options.insert(common.options.begin() + 3, heads.begin(), heads.end());
   t.sections.push_back(common);
+  t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }

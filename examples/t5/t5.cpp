@@ -16,6 +16,7 @@
 //     ... --ids 13959,1566,12,2968,10,8774,1 --decoder-ids 0 --dump t5.safetensors
 // The options and what they mean: t5 --help (the table in t5/t5_options.hpp).
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 #include "t5/t5.hpp"
 #include "t5/t5_options.hpp"
 
@@ -33,6 +34,7 @@ int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
+  cli::check_inspection_usage(args, generating);  // --attention-svg, --report, --compare: one forward pass
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -71,6 +73,10 @@ int run(const cli::Arguments& args) {
     options.encoder_capture = &encoder;
     options.decoder_capture = &decoder;
   }
+  if (cli::wants_inspection(args)) {  // common/inspect_cli.hpp
+    options.encoder_capture = cli::prepare_capture(encoder, args, model.hf_names(), "encoder.");
+    options.decoder_capture = cli::prepare_capture(decoder, args, model.hf_names(), "decoder.");
+  }
   model.forward(cli::as_batch(source), cli::as_batch(target), logits, options);
 
   // 5) The next target token: the last row of logits.
@@ -87,7 +93,12 @@ int run(const cli::Arguments& args) {
                 args.value("--dump").c_str(), encoder.hidden_states.size(), decoder.hidden_states.size(),
                 encoder.attentions.size(), decoder.attentions.size(), decoder.cross_attentions.size());
   }
-  return 0;
+  // 6) Looking inside: --attention-svg, --report, --compare, --capture (common/inspect_cli.hpp).
+  const std::vector<std::string> source_tokens = cli::token_labels(tokenizer, source);
+  return cli::inspect_run<Scalar>(
+      args, {cli::stack(encoder, "encoder_", inspect::AttentionKind::EncoderSelf, source_tokens),
+             cli::stack(decoder, "decoder_", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, target), source_tokens)},
+      &logits, "t5: " + folder);
 }
 
 }  // namespace

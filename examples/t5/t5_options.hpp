@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
 
@@ -33,6 +34,7 @@ inline Table t5_options() {
   generation.prompt = "the source text (e.g. \"translate English to German: ...\"; the tokenizer appends </s>)";
   generation.no_cache = "recompute every decoder position at every step (slow; checks the KV cache)";
   t.sections.push_back(generation_options(generation));
+  t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }
