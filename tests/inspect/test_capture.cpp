@@ -130,6 +130,17 @@ TEST_CASE_TEMPLATE("Every named intermediate of Llama matches a step-by-step PyT
     }
   }
   CHECK(compared == expected.size());
+
+  // A port with a RoPE bug in layer 1 (one value of q_rope off) and everything after it wrong too: compare walks
+  // the intermediates in the order computed and names the first one, with its axes.
+  inspect::NamedTensors broken = reference;
+  for (inspect::NamedTensor& t : broken.tensors) {
+    if (t.name == "model.layers.1.self_attn.q_rope") t.values[3 * 16 + 2 * 4 + 1] += 0.01;  // (T, H, D) = (7, 4, 4)
+    if (t.name == "model.layers.1.out" || t.name == "lm_head.out") t.values[0] += 0.01;
+  }
+  const inspect::Comparison bug = inspect::compare(ours, broken, tolerance);
+  INFO(bug.to_text());
+  CHECK(bug.summary().rfind("first divergence: model.layers.1.self_attn.q_rope \xE2\x80\x94 layer 1, position 3, head 2, dim 1: ", 0) == 0);
   MESSAGE("llama intermediates (" << std::string(std::is_same_v<T, float> ? "float" : "double") << "): " << compared
                                   << " tensors, max |ours - PyTorch| = " << worst);
 }
