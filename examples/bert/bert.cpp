@@ -20,6 +20,7 @@
 #include "bert/bert.hpp"
 #include "bert/bert_options.hpp"
 #include "common/family_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 #include <cstdio>
 #include <string>
@@ -113,6 +114,7 @@ int run(const cli::Arguments& args) {
   Capture<Scalar> capture;
   BertOptions<Scalar> options;
   if (args.has("--dump")) options.capture = &capture;
+  if (cli::wants_inspection(args)) options.capture = cli::prepare_capture(capture, args, Bert<Scalar>::hf_names(), "encoder.");
   model.forward(cli::as_batch(ids), hidden, options);
   SafeTensorsWriter dump;
 
@@ -185,7 +187,11 @@ int run(const cli::Arguments& args) {
     dump.write(args.value("--dump"));
     std::printf("dump    %s: %zu tensors\n", args.value("--dump").c_str(), dump.size());
   }
-  return 0;
+  // 7) Looking inside: --attention-svg, --report, --compare, --capture (common/inspect_cli.hpp).
+  Matrix<Scalar> mlm_logits;  // (T, V): --compare checks them when the checkpoint has the masked-LM head
+  if (heads.masked_lm && args.has("--compare")) model.masked_lm_logits(hidden, mlm_logits);
+  return cli::inspect_run<Scalar>(args, {cli::stack(capture, "", inspect::AttentionKind::EncoderSelf, cli::token_labels(tokenizer, ids))},
+                                  heads.masked_lm ? &mlm_logits : nullptr, "bert: " + folder);
 }
 
 }  // namespace

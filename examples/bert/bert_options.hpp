@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/family_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
 
@@ -48,6 +49,7 @@ inline Table bert_options() {
       {"--label", "K", "sequence classification: the class of the input, 0 .. num_labels-1; the loss is the\n"
                        "cross-entropy of the classifier's scores (BertForSequenceClassification's labels = [K])"}};
   t.sections.push_back(grad);
+  t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }

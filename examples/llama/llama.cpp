@@ -23,6 +23,7 @@
 //     (gdb) break eigenformer::scaled_dot_product_attention     # the attention core, once per layer
 // The options and what they mean: llama --help (the table in llama/llama_options.hpp).
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 #include "llama/llama.hpp"
 #include "llama/llama_options.hpp"
 #include "llama/llama_train.hpp"
@@ -89,6 +90,7 @@ int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
+  cli::check_inspection_usage(args, generating);  // --attention-svg, --report, --compare: one forward pass
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -119,6 +121,7 @@ int run(const cli::Arguments& args) {
   Capture<Scalar> capture;
   LlamaOptions<Scalar> options;
   if (args.has("--dump")) options.capture = &capture;
+  if (cli::wants_inspection(args)) options.capture = cli::prepare_capture(capture, args, Llama<Scalar>::hf_names(), "decoder.");
   model.forward(cli::as_batch(ids), logits, options);
 
   // 5) The next token: the last row of logits.
@@ -133,7 +136,9 @@ int run(const cli::Arguments& args) {
     std::printf("dump    %s: logits, %zu hidden states, %zu attention maps\n", args.value("--dump").c_str(),
                 capture.hidden_states.size(), capture.attentions.size());
   }
-  return 0;
+  // 6) Looking inside: --attention-svg, --report, --compare, --capture (common/inspect_cli.hpp).
+  return cli::inspect_run<Scalar>(args, {cli::stack(capture, "", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, ids))},
+                                  &logits, "llama: " + folder);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "common/generate_cli.hpp"
 #include "common/train_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
 
@@ -59,6 +60,7 @@ inline Table llama_options() {
   generation.chat = true;
   generation.no_cache = "recompute every position at every step (slow; checks the KV cache)";
   t.sections.push_back(generation_options(generation));
+  t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   t.epilogue = "Errors (a wrong folder, a bad config.json, a missing or misshapen tensor, a token id outside the vocabulary,\n"
                "a setting out of range) print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;

@@ -18,6 +18,7 @@
 //     ./build/release/examples/t5/t5 --model tests/fixtures/models/t5-small-style --ids 7,20,33,1 --labels 5,9,1 --grad g.safetensors
 // The options and what they mean: t5 --help (the table in t5/t5_options.hpp).
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 #include "t5/t5.hpp"
 #include "t5/t5_options.hpp"
 
@@ -86,6 +87,7 @@ int run(const cli::Arguments& args) {
   if (gradients && args.has("--decoder-ids")) {
     throw cli::UsageError("--grad builds the decoder input from --labels; leave out --decoder-ids");
   }
+  cli::check_inspection_usage(args, generating);  // --attention-svg, --report, --compare: one forward pass
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -125,6 +127,10 @@ int run(const cli::Arguments& args) {
     options.encoder_capture = &encoder;
     options.decoder_capture = &decoder;
   }
+  if (cli::wants_inspection(args)) {  // common/inspect_cli.hpp
+    options.encoder_capture = cli::prepare_capture(encoder, args, model.hf_names(), "encoder.");
+    options.decoder_capture = cli::prepare_capture(decoder, args, model.hf_names(), "decoder.");
+  }
   model.forward(cli::as_batch(source), cli::as_batch(target), logits, options);
 
   // 5) The next target token: the last row of logits.
@@ -141,7 +147,12 @@ int run(const cli::Arguments& args) {
                 args.value("--dump").c_str(), encoder.hidden_states.size(), decoder.hidden_states.size(),
                 encoder.attentions.size(), decoder.attentions.size(), decoder.cross_attentions.size());
   }
-  return 0;
+  // 6) Looking inside: --attention-svg, --report, --compare, --capture (common/inspect_cli.hpp).
+  const std::vector<std::string> source_tokens = cli::token_labels(tokenizer, source);
+  return cli::inspect_run<Scalar>(
+      args, {cli::stack(encoder, "encoder_", inspect::AttentionKind::EncoderSelf, source_tokens),
+             cli::stack(decoder, "decoder_", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, target), source_tokens)},
+      &logits, "t5: " + folder);
 }
 
 }  // namespace

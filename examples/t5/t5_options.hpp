@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
 
@@ -42,6 +43,7 @@ inline Table t5_options() {
                          "and grad.<name> for every tensor of the checkpoint under its file name(s)"},
       {"--labels", "LIST", "with --grad: the target token ids, comma-separated; -100 marks a label not scored"}};
   t.sections.push_back(gradients);
+  t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }

@@ -7,6 +7,8 @@
 //     inspect/terminal.hpp         one head in block characters, for a quick look
 //     inspect/compare.hpp          compare(a, b, tolerance): the first layer, tensor, head and position where
 //                                  two runs part ways
+//     inspect/names.hpp            Hugging Face names for the named intermediates a Capture keeps
+//     inspect/hooks.hpp            changing intermediates in flight: zero or scale a head, patch, force a pattern
 //
 // gdb pretty-printers for the library's matrices, tensors and views live in tools/gdb/ (docs/debugging.md).
 #pragma once
@@ -17,3 +19,5 @@
 #include "eigenformer/inspect/report.hpp"
 #include "eigenformer/inspect/terminal.hpp"
 #include "eigenformer/inspect/compare.hpp"
+#include "eigenformer/inspect/names.hpp"
+#include "eigenformer/inspect/hooks.hpp"

@@ -155,6 +155,7 @@ template <class Scalar>
 struct AttentionRecord {
   Tensor4<Scalar>* scores = nullptr;   // (B, H, T, S)  the scores, masked (−∞ where hidden), before the softmax
   Tensor4<Scalar>* weights = nullptr;  // (B, H, T, S)  the weights, softmax(scores)
+  Tensor4<Scalar>* raw_scores = nullptr;  // (B, H, T, S)  Q Kᵀ · scale alone, before bias and mask (inspection)
 };
 
 /// Shapes of everything the core touches, checked once per call.
@@ -245,6 +246,7 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
   weights.resize(T, S);
   resize_kept(record.scores, B, H, T, S);
   resize_kept(record.weights, B, H, T, S);
+  resize_kept(record.raw_scores, B, H, T, S);
 
   for (Index b = 0; b < B; ++b) {
     for (Index h = 0; h < H; ++h) {
@@ -257,6 +259,7 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
       // 1) scores = Q Kᵀ · scale
       scores.noalias() = Q * K.transpose();
       scores *= scale;
+      if (record.raw_scores != nullptr) as_matrix(*record.raw_scores, b, h) = scores;
 
       // 2) + bias (broadcast over batch and heads when its first dimensions are 1)
       if (mask.bias != nullptr) {

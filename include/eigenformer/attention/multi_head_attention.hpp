@@ -148,6 +148,9 @@ class MultiHeadAttention {
 
     // 1) Queries: q = x W_qᵀ (+ b_q)                                             (B·T, H·D)
     q.forward(as_matrix(x), act.q);
+    Capture<Scalar>* inspect = context.inspecting();  // named intermediates: forward_context.hpp's table
+    const std::string site = inspect != nullptr ? layer_site(*inspect, context.layer, context.scope) : std::string();
+    if (inspect != nullptr) inspect->record_rows(site + "q.out", act.q, B, H, context.layer);
 
     // 2) Keys and values: from x itself, or from the memory (cross) — unless a cross cache has them.
     const bool reuse_cross_cache = cross && cache != nullptr && !cache->empty();
@@ -155,12 +158,20 @@ class MultiHeadAttention {
       const Tensor3<Scalar>& source = cross ? *context.memory : x;
       k.forward(as_matrix(source), act.k);                                      // (B·S', Hkv·D)
       v.forward(as_matrix(source), act.v);
+      if (inspect != nullptr) {
+        inspect->record_rows(site + "k.out", act.k, B, Hkv, context.layer);
+        inspect->record_rows(site + "v.out", act.v, B, Hkv, context.layer);
+      }
     }
 
     // 3) Positions: rotate queries and keys by their absolute positions (RoPE).
     if (rope != nullptr) {
       rope->rotate(act.q, B, H, first);
       rope->rotate(act.k, B, Hkv, first);
+      if (inspect != nullptr) {
+        inspect->record_rows(site + "q_rope", act.q, B, H, context.layer);
+        inspect->record_rows(site + "k_rope", act.k, B, Hkv, context.layer);
+      }
     }
 
     // 4) Where the keys and values live: this call's matrices, or the cache (after appending them).
@@ -187,8 +198,15 @@ class MultiHeadAttention {
     AttentionRecord<Scalar> record;
     if (context.keep_scores) record.scores = &act.scores;
     if (context.keep_weights || captured != nullptr) record.weights = &act.weights;
+    Tensor4<Scalar> raw_scores, masked_scores;  // (B, H, T, S), only when inspected
+    if (inspect != nullptr) {
+      record.raw_scores = &raw_scores;
+      record.scores = context.keep_scores ? &act.scores : &masked_scores;
+      record.weights = &act.weights;
+    }
     scaled_dot_product_attention<Scalar>(HeadsView<const Scalar>::of(act.q, B, H), keys, values,
                                          HeadsView<Scalar>::of(act.context, B, H), mask, scale(), act.head, record);
+    if (inspect != nullptr) inspect_core(*inspect, site, context.layer, record, values);
     if (captured != nullptr) *captured = act.weights;
     act.mode = mode;
     act.used_cache = cache != nullptr;
@@ -197,6 +215,7 @@ class MultiHeadAttention {
     // 6) Output projection: y = context W_oᵀ (+ b_o)                              (B·T, C)
     y.resize(B, T, config_.width);
     o.forward(act.context, as_matrix(y));
+    if (inspect != nullptr) inspect->record_sequence(site + "o.out", y, context.layer);
   }
 
   Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, AttentionMode mode = AttentionMode::Self,
@@ -334,6 +353,28 @@ class MultiHeadAttention {
       throw ShapeError(detail::cat(where, "RoPE is set up for head width ", context.rope->head_dim(),
                                    " but the heads are ", head_dim(), " wide"));
     }
+  }
+
+  // The core's named intermediates: raw scores and what the bias and mask added (read-only: recorded after
+  // the core), the weights (writable: when a hook changed them, the context is recomputed from them, step 5
+  // again: context = weights V), and the per-head context (writable, before the o projection).
+  void inspect_core(Capture<Scalar>& inspect, const std::string& site, Index layer, const AttentionRecord<Scalar>& record,
+                    const HeadsView<const Scalar>& values) {
+    inspect.record_heads(site + "scores", *record.raw_scores, layer, /*writable=*/false);
+    Tensor4<Scalar> added = *record.scores - *record.raw_scores;  // bias, and −∞ where the mask hides a key
+    inspect.record_heads(site + "bias_mask", added, layer, /*writable=*/false);
+    const bool hooked = inspect.hooks != nullptr && inspect.hooks->any(inspect.name_of(site + "weights"));
+    inspect.record_heads(site + "weights", act.weights, layer);
+    if (hooked) {
+      const Index B = values.batch, H = heads(), group = H / values.heads;
+      const HeadsView<Scalar> contexts = HeadsView<Scalar>::of(act.context, B, H);
+      for (Index b = 0; b < B; ++b) {
+        for (Index h = 0; h < H; ++h) {
+          contexts.block(b, h).noalias() = as_matrix(act.weights, b, h) * values.block(b, h / group);
+        }
+      }
+    }
+    inspect.record_rows(site + "context", act.context, values.batch, heads(), layer);
   }
 
   AttentionConfig config_;

@@ -127,4 +127,29 @@ class Residual {
   Tensor3<Scalar> d_sum;   // (B, T, C)  ∂loss/∂(x + f), post-norm: the last add_backward's
 };
 
+// ---- Named intermediates of a block (attention/forward_context.hpp's table) ---------------------------------
+
+/// Records a sublayer's normed input "<layer>.<norm>" (pre-norm only: post-norm reads x itself, and its norm's
+/// output is the residual stream after the sublayer). Read-only: the sublayer has already read it.
+template <class Scalar>
+void inspect_input(Capture<Scalar>& inspect, Index layer, const std::string& norm, const Residual<Scalar>& residual,
+                   const Tensor3<Scalar>& x) {
+  if (residual.placement() != NormPlacement::Pre) return;
+  Tensor3<Scalar> normed = residual.last_input(x);  // a copy: record() takes a buffer
+  inspect.record_sequence(layer_site(inspect, layer, norm), normed, layer, /*writable=*/false);
+}
+
+/// Records the FFN's normed input and its inner intermediates (read-only: recorded after it ran), then its
+/// output ffn.down.out (writable: the residual has not added it yet).  h: the FFN sublayer's x; out (B, T, C).
+template <class Scalar>
+void inspect_ffn(Capture<Scalar>& inspect, Index layer, const Residual<Scalar>& residual, FeedForward<Scalar>& ffn,
+                 const Tensor3<Scalar>& h, Tensor3<Scalar>& out) {
+  const Index B = h.dimension(0);
+  inspect_input(inspect, layer, "ffn_norm.out", residual, h);
+  if (ffn.config().gated) inspect.record_rows(layer_site(inspect, layer, "ffn.gate.out"), ffn.act.gate, B, 0, layer, false);
+  inspect.record_rows(layer_site(inspect, layer, "ffn.up.out"), ffn.act.up, B, 0, layer, false);
+  inspect.record_rows(layer_site(inspect, layer, "ffn.hidden"), ffn.act.hidden, B, 0, layer, false);
+  inspect.record_sequence(layer_site(inspect, layer, "ffn.down.out"), out, layer);
+}
+
 }  // namespace eigenformer

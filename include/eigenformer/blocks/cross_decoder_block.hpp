@@ -55,18 +55,29 @@ class CrossDecoderBlock {
   /// x (B, T, C) and context.memory (B, S, C) → y (B, T, C). y must not be x. The context goes to both
   /// attentions unchanged; each reads its own part (attention/forward_context.hpp).
   void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const ForwardContext<Scalar>& context) {
+    Capture<Scalar>* inspect = context.inspecting();  // named intermediates: attention/forward_context.hpp
+    ForwardContext<Scalar> scoped = context;           // names the two attentions in captures
+    const Index l = context.layer;
     // 1) Causal self-attention over the target.
-    self_attention.forward(self_attention_residual.input(x), act.self_attention_out, AttentionMode::Causal, context);
+    scoped.scope = "self_attn.";
+    self_attention.forward(self_attention_residual.input(x), act.self_attention_out, AttentionMode::Causal, scoped);
+    if (inspect != nullptr) inspect_input(*inspect, l, "self_attn_norm.out", self_attention_residual, x);
     self_attention_residual.add(x, act.self_attention_out, act.h1);
+    if (inspect != nullptr) inspect->record_sequence(layer_site(*inspect, l, "resid_mid"), act.h1, l);
 
     // 2) Cross-attention: queries from the target, keys and values from the encoder output.
+    scoped.scope = "cross_attn.";
     cross_attention.forward(cross_attention_residual.input(act.h1), act.cross_attention_out, AttentionMode::Cross,
-                            context);
+                            scoped);
+    if (inspect != nullptr) inspect_input(*inspect, l, "cross_attn_norm.out", cross_attention_residual, act.h1);
     cross_attention_residual.add(act.h1, act.cross_attention_out, act.h2);
+    if (inspect != nullptr) inspect->record_sequence(layer_site(*inspect, l, "resid_cross"), act.h2, l);
 
     // 3) Feed-forward, each token alone.
     ffn.forward(ffn_residual.input(act.h2), act.ffn_out);
+    if (inspect != nullptr) inspect_ffn(*inspect, l, ffn_residual, ffn, act.h2, act.ffn_out);
     ffn_residual.add(act.h2, act.ffn_out, y);
+    if (inspect != nullptr) inspect->record_sequence(layer_site(*inspect, l, "out"), y, l);
   }
 
   /// Backward of forward(x, y, context): dy (B, T, C) → dx (B, T, C), written; parameter gradients added

@@ -50,13 +50,18 @@ class SelfAttentionBlock {
 
   /// x (B, T, C) → y (B, T, C). y must not be x. The context goes to the attention unchanged.
   void forward(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, const ForwardContext<Scalar>& context = {}) {
+    Capture<Scalar>* inspect = context.inspecting();  // named intermediates: attention/forward_context.hpp
     // 1) Self-attention sublayer: each token looks at the tokens its mask allows.
     attention.forward(attention_residual.input(x), act.attention_out, mode_, context);
+    if (inspect != nullptr) inspect_input(*inspect, context.layer, "attn_norm.out", attention_residual, x);
     attention_residual.add(x, act.attention_out, act.h);
+    if (inspect != nullptr) inspect->record_sequence(layer_site(*inspect, context.layer, "resid_mid"), act.h, context.layer);
 
     // 2) Feed-forward sublayer: each token alone.
     ffn.forward(ffn_residual.input(act.h), act.ffn_out);
+    if (inspect != nullptr) inspect_ffn(*inspect, context.layer, ffn_residual, ffn, act.h, act.ffn_out);
     ffn_residual.add(act.h, act.ffn_out, y);
+    if (inspect != nullptr) inspect->record_sequence(layer_site(*inspect, context.layer, "out"), y, context.layer);
   }
 
   Tensor3<Scalar> operator()(const Tensor3<Scalar>& x, const ForwardContext<Scalar>& context = {}) {

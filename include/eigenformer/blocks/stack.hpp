@@ -107,6 +107,11 @@ class Stack {
 
     // 1) The blocks, each reading the previous one's output.
     const Tensor3<Scalar>* h = &x;
+    Capture<Scalar>* inspect = context.inspecting();  // named intermediates: attention/forward_context.hpp
+    if (inspect != nullptr) {
+      Tensor3<Scalar> input = x;  // a copy: record() takes a buffer, and the caller's x is const
+      inspect->record_sequence(inspect->prefix + "embeddings", input, -1, /*writable=*/false);
+    }
     for (std::size_t l = 0; l < L; ++l) {
       shared.layer = static_cast<Index>(l);
       layers[l].forward(*h, layer_outputs[l], shared);
@@ -118,6 +123,7 @@ class Stack {
     y.resize(B, T, width());
     if (final_norm) {
       final_norm->forward(as_matrix(*h), as_matrix(y));
+      if (inspect != nullptr) inspect->record_sequence(inspect->prefix + "final_norm.out", y);
     } else {
       y = *h;
     }

@@ -51,6 +51,11 @@ struct NamedTensor {
   std::string name;
   std::vector<std::int64_t> shape;
   std::vector<double> values;  // product(shape) values, row-major
+  // Known for a named intermediate of a Capture (attention/forward_context.hpp), else empty / −2:
+  std::vector<std::string> axes;  // what each dimension counts ("head", "query", "key", "position", ...)
+  Index layer = -2;               // the block it was computed in (−1: outside the blocks; −2: unknown)
+  int stage = 0;                  // 0 encoder or decoder-only, 1 an encoder-decoder's decoder
+  std::size_t sequence = 0;       // order of computation within its capture
 };
 
 /// The tensors of one run, by name.
@@ -73,7 +78,11 @@ struct NamedTensors {
                                    " values, got ", values.size()));
     }
     if (find(name) != nullptr) throw ValueError(detail::cat("[compare] duplicate tensor name '", name, "'"));
-    tensors.push_back({std::move(name), std::move(shape), std::move(values)});
+    NamedTensor t;
+    t.name = std::move(name);
+    t.shape = std::move(shape);
+    t.values = std::move(values);
+    tensors.push_back(std::move(t));
   }
 
   /// Adds a (rows, cols) matrix, e.g. the logits (T, V) of a run.
@@ -85,7 +94,10 @@ struct NamedTensors {
 
   /// Adds every tensor of `other` (an encoder's and a decoder's named_tensors into one run).
   void append(const NamedTensors& other) {
-    for (const NamedTensor& t : other.tensors) add(t.name, t.shape, t.values);
+    for (const NamedTensor& t : other.tensors) {
+      if (find(t.name) != nullptr) throw ValueError(detail::cat("[compare] duplicate tensor name '", t.name, "'"));
+      tensors.push_back(t);
+    }
   }
 };
 
@@ -128,6 +140,20 @@ NamedTensors named_tensors(const Capture<Scalar>& capture, const std::string& pr
   };
   heads(capture.attentions, prefix + "attentions.");
   heads(capture.cross_attentions, "cross_attentions.");
+  // Named intermediates (Capture::keep), batch dimension dropped, in the order they were computed.
+  for (std::size_t i = 0; i < capture.named.size(); ++i) {
+    const Intermediate<Scalar>& a = capture.named[i];
+    if (a.shape.empty()) continue;
+    std::int64_t per_sequence = 1;
+    for (std::size_t d = 1; d < a.shape.size(); ++d) per_sequence *= a.shape[d];
+    out.add(a.name, std::vector<std::int64_t>(a.shape.begin() + 1, a.shape.end()),
+            slice(a.values.data(), a.shape[0], per_sequence, a.name));
+    NamedTensor& t = out.tensors.back();
+    t.axes.assign(a.axes.begin() + (a.axes.empty() ? 0 : 1), a.axes.end());
+    t.layer = a.layer;
+    t.stage = prefix == "decoder_" ? 1 : 0;
+    t.sequence = i;
+  }
   return out;
 }
 
@@ -155,6 +181,7 @@ struct TensorComparison {
   double max_error = 0;                 // max |a − b| (infinite when NaN meets a number)
   std::vector<std::int64_t> max_at;     // where
   std::vector<std::int64_t> first_at;   // the first value over the tolerance (row-major order)
+  std::vector<std::string> axes;        // dimension names, when a capture gave them
   double first_a = 0, first_b = 0;
 
   bool shapes_differ() const { return in_a && in_b && shape_a != shape_b; }
@@ -186,17 +213,28 @@ inline bool parse_dump_name(const std::string& name, std::string& prefix, std::s
   return false;
 }
 
-/// The forward-pass order of a dump name (see the file comment), as a sortable key.
-inline std::tuple<int, Index, int, std::string> forward_order(const std::string& name) {
+/// The forward-pass order of a dump name (see the file comment), as a sortable key: (stage, slot, kind, rank).
+/// hidden_states.<n> is slot 2n, everything computed inside block n is slot 2n + 1.
+using OrderKey = std::tuple<int, Index, int, std::size_t>;
+inline OrderKey forward_order(const std::string& name) {
   std::string prefix, stem;
   Index n = 0;
   if (parse_dump_name(name, prefix, stem, n)) {
     const int stage = (prefix == "decoder_" || stem == "cross_attentions") ? 1 : 0;
-    if (stem == "hidden_states") return {stage, 2 * n, 0, name};
-    return {stage, 2 * n + 1, stem == "cross_attentions" ? 1 : 0, name};
+    if (stem == "hidden_states") return {stage, 2 * n, 0, 0};
+    return {stage, 2 * n + 1, stem == "cross_attentions" ? 2 : 1, 0};
   }
-  if (name == "logits") return {2, 0, 0, name};
-  return {3, 0, 0, name};
+  if (name == "logits") return {2, 0, 0, 0};
+  return {3, 0, 0, 0};
+}
+
+/// The order of a named intermediate of a Capture: inside its block (slot 2l + 1, before that block's
+/// attention maps, kind 0, in the order computed), or before the blocks (the embeddings) or after them.
+inline OrderKey forward_order(const NamedTensor& t) {
+  if (t.layer == -2) return forward_order(t.name);
+  if (t.layer >= 0) return {t.stage, 2 * t.layer + 1, 0, t.sequence};
+  const bool before = t.sequence == 0;  // the stack's input comes first
+  return {t.stage, before ? -1 : std::numeric_limits<Index>::max(), 0, t.sequence};
 }
 
 /// Words for a tensor: "layer 1 self-attention", "decoder layer 0 cross-attention", "the embeddings".
@@ -216,8 +254,14 @@ inline std::string meaning_of(const std::string& name, Index& layer) {
   return detail::cat(side, "layer ", n, " self-attention weights");
 }
 
-/// A position inside a tensor in words: "head 2, query 4, key 3".
-inline std::string position_words(const std::string& name, const std::vector<std::int64_t>& at) {
+/// A position inside a tensor in words: "head 2, query 4, key 3". `axes` (a capture's) names the dimensions.
+inline std::string position_words(const std::string& name, const std::vector<std::int64_t>& at,
+                                  const std::vector<std::string>& axes = {}) {
+  if (!axes.empty() && axes.size() == at.size()) {
+    std::string out;
+    for (std::size_t d = 0; d < at.size(); ++d) out += detail::cat(d ? ", " : "", axes[d], " ", at[d]);
+    return out;
+  }
   std::string prefix, stem;
   Index n = 0;
   const bool dump = parse_dump_name(name, prefix, stem, n);
@@ -279,7 +323,7 @@ struct Comparison {
       return detail::cat("first divergence: ", where, ": shapes differ, a ", detail::shape_str(t->shape_a), ", b ",
                          detail::shape_str(t->shape_b));
     }
-    return detail::cat("first divergence: ", where, ", ", internal::position_words(t->name, t->first_at),
+    return detail::cat("first divergence: ", where, ", ", internal::position_words(t->name, t->first_at, t->axes),
                        ": a = ", internal::number(t->first_a), ", b = ", internal::number(t->first_b),
                        ", |a \xE2\x88\x92 b| = ", internal::number(std::abs(t->first_a - t->first_b)));
   }
@@ -305,7 +349,7 @@ struct Comparison {
         out += line;
         continue;
       }
-      const std::string at = t.max_error == 0 ? "-" : internal::position_words(t.name, t.max_at);
+      const std::string at = t.max_error == 0 ? "-" : internal::position_words(t.name, t.max_at, t.axes);
       const std::string over = detail::cat(t.diverging, " of ", t.count, t.diverging > 0 ? "  <- diverges" : "");
       std::snprintf(line, sizeof line, "  %-26s %-14s %-13s %-34s %s\n", t.name.c_str(), detail::shape_str(t.shape_a).c_str(),
                     internal::number(t.max_error).c_str(), at.c_str(), over.c_str());
@@ -327,20 +371,33 @@ inline Comparison compare(const NamedTensors& a, const NamedTensors& b, const To
   out.source_a = a.source;
   out.source_b = b.source;
   out.tolerance = tolerance;
-  std::vector<std::string> names;
-  for (const NamedTensor& t : a.tensors) names.push_back(t.name);
-  for (const NamedTensor& t : b.tensors) {
-    if (a.find(t.name) == nullptr) names.push_back(t.name);
+  // Every name once, with what is known of it (a capture's metadata, from a or else b), in forward order;
+  // names of neither a dump nor a capture last, by name.
+  std::vector<const NamedTensor*> names;
+  for (const NamedTensor& t : a.tensors) {
+    const NamedTensor* other = b.find(t.name);
+    names.push_back(t.layer == -2 && other != nullptr && other->layer != -2 ? other : &t);
   }
-  std::sort(names.begin(), names.end(), [](const std::string& x, const std::string& y) {
-    return internal::forward_order(x) < internal::forward_order(y);
+  for (const NamedTensor& t : b.tensors) {
+    if (a.find(t.name) == nullptr) names.push_back(&t);
+  }
+  std::stable_sort(names.begin(), names.end(), [](const NamedTensor* x, const NamedTensor* y) {
+    const internal::OrderKey kx = internal::forward_order(*x), ky = internal::forward_order(*y);
+    if (std::get<0>(kx) == 3 && std::get<0>(ky) == 3) return x->name < y->name;
+    return kx < ky;
   });
-  for (const std::string& name : names) {
+  for (const NamedTensor* known : names) {
+    const std::string& name = known->name;
     const NamedTensor* ta = a.find(name);
     const NamedTensor* tb = b.find(name);
     TensorComparison c;
     c.name = name;
     c.meaning = internal::meaning_of(name, c.layer);
+    c.axes = known->axes;
+    if (known->layer != -2) {
+      c.layer = known->layer;
+      if (c.meaning.empty() && known->layer >= 0) c.meaning = detail::cat("layer ", known->layer);
+    }
     c.in_a = ta != nullptr;
     c.in_b = tb != nullptr;
     if (ta) c.shape_a = ta->shape;
