@@ -151,7 +151,7 @@ TEST_CASE("bert --train: a few masked-LM steps from a config write a model the b
                             "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 16})",
                         "test");
   const std::string command = quote(EIGENFORMER_BERT_PROGRAM) + " --train --config " + quote(dir + "/config.json") +
-                              " --data tang300 --steps 6 --batch 4 --seq-len 16 --eval-every 3 --seed 5 --out " +
+                              " --data tang300 --steps 6 --warmup 2 --batch 4 --seq-len 16 --eval-every 3 --seed 5 --out " +
                               quote(dir + "/out") + " > " + quote(dir + "/stdout") + " 2>&1";
   const int status = std::system(command.c_str());
   REQUIRE_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), command);
