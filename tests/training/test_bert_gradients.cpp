@@ -5,6 +5,7 @@
 //     and the library API on a padded batch with token types. Relative error per tensor,
 //     max |ours − torch| / max |torch|: ≤ 1e-4 computing in float; in double ≤ 1e-6 for the program (its file is
 //     F32, as is the fixture's single-sequence part) and ≤ 1e-10 for the API (float64 reference);
+//   - `bert --train` (masked LM on the trainer) runs a few steps from a config and writes a model that loads;
 //   - against central finite differences in double on tiny random configurations (MLM tied and untied,
 //     classification; padding and token types): every entry of every parameter, relative error ≤ 1e-6.
 // A tensor whose gradient is zero by calculus — the key projection's bias (a softmax ignores a shift of its row),
@@ -361,7 +362,7 @@ TEST_CASE("Bert classification backward agrees with finite differences (padding,
       "classification");
 }
 
-TEST_CASE("Bert backward: padding_idx rows get no lookup gradient; misuse is a typed error") {
+TEST_CASE("Bert backward: padding_idx rows get no lookup gradient, and misuse is a typed error") {
   Bert<double> model(tiny_config(true), all_heads());
   randomize(model, 14);
   ParameterList<double> params = parameters_with_gradients(model);
