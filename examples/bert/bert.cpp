@@ -16,14 +16,22 @@
 // Gradients, to check the hand-written backward passes against PyTorch (docs/training.md):
 //     ... --model tests/fixtures/models/bert-base-style --ids 2,17,4,33,0,9 --labels -100,-100,21,-100,-100,9 --grad g.safetensors
 //     ... --model tests/fixtures/models/bert-classifier --ids 2,17,33,5 --label 2 --grad g.safetensors
+// Training (masked LM; the loop is eigenformer/training/trainer.hpp, the task bert/bert_training.hpp):
+//     ... --train --config tiny-bert.json --data tang300 --steps 1000 --out build/bert-tang   (characters)
+//     ... --train --model DIR --data my.txt --steps 200 --lr 1e-4 --out build/bert-ft          (DIR's tokenizer)
 // The options and what they mean: bert --help (the table in bert/bert_options.hpp).
 #include "bert/bert.hpp"
 #include "bert/bert_options.hpp"
+#include "bert/bert_training.hpp"
 #include "common/family_cli.hpp"
 #include "common/inspect_cli.hpp"
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
+#include <tuple>
 
 using namespace eigenformer;
 
@@ -86,8 +94,130 @@ int write_gradients(const cli::Arguments& args, Bert<Scalar>& model, const std::
   return 0;
 }
 
+/// The records of --data: a fortune file's name (tang300, song100, chinese, fortunes, ... under
+/// /usr/share/games/fortunes; colour codes and '%' separators stripped), or a text file whose non-empty lines
+/// are the records.
+std::vector<std::string> training_texts(const std::string& data) {
+  const std::string fortune = training::fortunes_dir() + "/" + data;
+  if (data.find('/') == std::string::npos && std::filesystem::is_regular_file(fortune)) return training::load_fortunes(fortune);
+  std::ifstream in(data, std::ios::binary);
+  if (!in) throw FileError(detail::cat("--data: '", data, "' is neither a fortune file in ", training::fortunes_dir(), " nor a readable file"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+  }
+  if (lines.empty()) throw ValueError(detail::cat("--data: '", data, "' holds no text"));
+  return lines;
+}
+
+/// --train: masked-LM training (Devlin et al. 2019, §3.1) of a new model (--config: a character vocabulary is
+/// built from the data, and config.json's vocab_size is set to its size) or of a checkpoint (--model, with its own
+/// tokenizer and a masked-LM head). Records are cut into pieces of --seq-len tokens, [CLS] first; 5% are held out.
+template <class Scalar>
+int train(const cli::Arguments& args) {
+  const cli::TrainSettings settings = cli::training_settings(args, cli::bert_training_defaults());
+  cli::apply_threads(settings);
+  const std::vector<std::string> texts = training_texts(settings.data);
+  const Index T = settings.seq_len;
+
+  // 1) The model and how text becomes ids.
+  std::optional<Bert<Scalar>> model;
+  std::optional<training::CharVocabulary> characters;
+  std::optional<tokenizers::Tokenizer> tokenizer;
+  TokenId cls = 2, mask = 4;
+  std::vector<TokenId> specials = {0, 1, 2, 3, 4};
+  if (!settings.config_file.empty()) {
+    characters = training::CharVocabulary::build(texts, bert_character_specials(), 2);
+    json::Value config = ModelConfig::from_file(settings.config_file).json();
+    config.set("vocab_size", json::Value(static_cast<std::int64_t>(characters->size())));
+    config.set("pad_token_id", json::Value(static_cast<std::int64_t>(0)));
+    BertHeads heads;
+    heads.prefixed = true;
+    heads.masked_lm = true;
+    model.emplace(BertConfig::from(ModelConfig(config, settings.config_file)), heads);
+    if (model->config().max_position_embeddings < T) {
+      throw ValueError(detail::cat("--seq-len ", T, " exceeds max_position_embeddings ", model->config().max_position_embeddings));
+    }
+    // Hugging Face's initialisation: N(0, 0.02) weights, zero biases, LayerNorm γ = 1.
+    generation::Rng rng(training::derive_seed(settings.trainer.seed, 0x1417));
+    for (ParameterRef<Scalar>& p : named_parameters(*model)) {
+      const bool gain = p.name.find("norm.weight") != std::string::npos, bias = p.name.find("bias") != std::string::npos;
+      for (std::int64_t i = 0; i < p.numel(); ++i) {
+        const double u1 = std::max(rng.uniform(), 1e-300), u2 = rng.uniform();
+        p.data[i] = static_cast<Scalar>(gain ? 1.0 : bias ? 0.0 : 0.02 * std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+      }
+    }
+    std::printf("model   new from %s: vocabulary of %zu characters (vocab_size set to it)\n", settings.config_file.c_str(),
+                characters->size());
+  } else {
+    model.emplace(Bert<Scalar>::from_pretrained(settings.model_dir));
+    if (!model->heads().masked_lm) throw ValueError(detail::cat("--train: '", settings.model_dir, "' has no masked-LM head (cls.predictions)"));
+    tokenizer = cli::open_tokenizer(settings.model_dir);
+    if (!tokenizer) throw ValueError(detail::cat("--train --model: '", settings.model_dir, "' has no tokenizer files to encode --data"));
+    const tokenizers::SpecialTokens& st = tokenizer->special_tokens();
+    const std::optional<TokenId> cls_id = st.id(tokenizers::Role::cls), mask_id = st.id(tokenizers::Role::mask);
+    if (!cls_id || !mask_id) throw ValueError("--train --model: the tokenizer has no [CLS] or no [MASK] token");
+    cls = *cls_id;
+    mask = *mask_id;
+    specials = {cls, *mask_id};
+    for (tokenizers::Role r : {tokenizers::Role::sep, tokenizers::Role::pad, tokenizers::Role::unk}) {
+      if (st.id(r)) specials.push_back(*st.id(r));
+    }
+    std::printf("model   %s (its tokenizer)\n", settings.model_dir.c_str());
+  }
+
+  // 2) The records: each text encoded (without special tokens), cut into pieces of T − 1, [CLS] first.
+  std::vector<TokenSequence> pieces;
+  for (const std::string& text : texts) {
+    const TokenSequence ids = characters ? characters->encode(text) : tokenizer->encode(text, tokenizers::EncodeOptions{});
+    for (std::size_t first = 0; first < ids.size(); first += static_cast<std::size_t>(T - 1)) {
+      TokenSequence piece = {cls};
+      for (std::size_t i = first; i < ids.size() && piece.size() < static_cast<std::size_t>(T); ++i) piece.push_back(ids[i]);
+      pieces.push_back(std::move(piece));
+    }
+  }
+  for (const TokenSequence& piece : pieces) cli::check_vocabulary(piece, model->config().vocab_size, "--data");
+  BertTaskData data;
+  std::tie(data.train, data.validation) = training::split_records(pieces, 0.05, settings.trainer.seed);
+  if (data.train.size() < static_cast<std::size_t>(settings.batch) || data.validation.empty()) {
+    throw ValueError(detail::cat("--data: ", pieces.size(), " pieces of ", T, " tokens are too few for --batch ", settings.batch));
+  }
+  data.masking.mask_token_id = mask;
+  data.masking.vocab_size = model->config().vocab_size;
+  data.masking.special_ids = specials;
+  data.pad_id = static_cast<TokenId>(model->config().pad_token_id.value_or(0));
+  data.batch = settings.batch;
+  data.max_length = T;
+  data.eval_batches = settings.eval_batches;
+  data.seed = settings.trainer.seed;
+  std::printf("data    %s: %zu texts, %zu pieces for training, %zu held out\n", settings.data.c_str(), texts.size(),
+              data.train.size(), data.validation.size());
+
+  // 3) The trainer: AdamW, warmup + cosine, clipping, checkpoints, log.csv, loss_curve.svg, the model in --out.
+  const std::string source = settings.model_dir;
+  const std::optional<training::CharVocabulary> vocabulary = characters;
+  auto save_tokenizer = [vocabulary, source](const std::string& folder) {
+    if (vocabulary) {
+      write_character_vocabulary(folder, *vocabulary);
+      return;
+    }
+    for (const char* f : {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
+      const std::filesystem::path from = std::filesystem::path(source) / f;
+      if (std::filesystem::is_regular_file(from)) {
+        std::filesystem::copy_file(from, std::filesystem::path(folder) / f, std::filesystem::copy_options::overwrite_existing);
+      }
+    }
+  };
+  const training::TrainingLog log = training::train(settings.trainer, masked_lm_task(*model, data, save_tokenizer));
+  std::printf("trained %lld steps: last training loss %.4f, held-out masked-LM loss %.4f; model in %s\n",
+              static_cast<long long>(settings.trainer.steps), log.steps.empty() ? std::nan("") : log.steps.back().loss,
+              log.validations.empty() ? std::nan("") : log.validations.back().loss, settings.trainer.out.c_str());
+  return 0;
+}
+
 template <class Scalar>
 int run(const cli::Arguments& args) {
+  if (cli::wants_training(args)) return train<Scalar>(args);
   // 1) The checkpoint, its heads, and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   cli::check_input_given(args);  // a usage mistake is reported before a large model is loaded

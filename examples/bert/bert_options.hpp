@@ -4,15 +4,30 @@
 
 #include "common/family_cli.hpp"
 #include "common/inspect_cli.hpp"
+#include "common/train_cli.hpp"
 
 namespace eigenformer::cli {
+
+/// `bert --train`'s defaults: masked-LM pretraining of a small model (docs/training.md, "BERT").
+inline TrainSettings bert_training_defaults() {
+  TrainSettings s;
+  s.batch = 32;
+  s.seq_len = 64;
+  s.eval_batches = 8;
+  s.trainer.steps = 1000;
+  s.trainer.lr = 1e-3;
+  s.trainer.warmup = 60;
+  s.trainer.eval_every = 200;
+  return s;
+}
 
 inline Table bert_options() {
   Table t;
   t.program = "bert";
   t.usage = "bert --model DIR (--ids LIST | --text TEXT) [--mask-id ID] [--embed [--pooling mean|cls|pooler]]\n"
             "            [--candidates N] [--dump FILE] [--double]\n"
-            "       bert --model DIR (--ids LIST | --text TEXT) (--labels LIST | --label K) --grad FILE [--double]";
+            "       bert --model DIR (--ids LIST | --text TEXT) (--labels LIST | --label K) --grad FILE [--double]\n"
+            "       bert --train (--config FILE.json | --model DIR) --data NAME|FILE --out DIR [training options]";
   t.about = "Runs a BERT checkpoint (Hugging Face layout, model_type \"bert\": bert-base-uncased, bert-large-*, fine-tuned\n"
             "classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sentence:\n"
             "  fill-mask      when the checkpoint has a masked-LM head and the input holds [MASK] tokens: the top-k\n"
@@ -50,6 +65,7 @@ inline Table bert_options() {
                        "cross-entropy of the classifier's scores (BertForSequenceClassification's labels = [K])"}};
   t.sections.push_back(grad);
   t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
+  add_training_options(t, bert_training_defaults());
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }

@@ -5,6 +5,7 @@
 //     and the library API on a padded batch with token types. Relative error per tensor,
 //     max |ours − torch| / max |torch|: ≤ 1e-4 computing in float; in double ≤ 1e-6 for the program (its file is
 //     F32, as is the fixture's single-sequence part) and ≤ 1e-10 for the API (float64 reference);
+//   - `bert --train` (masked LM on the trainer) runs a few steps from a config and writes a model that loads;
 //   - against central finite differences in double on tiny random configurations (MLM tied and untied,
 //     classification; padding and token types): every entry of every parameter, relative error ≤ 1e-6.
 // A tensor whose gradient is zero by calculus — the key projection's bias (a softmax ignores a shift of its row),
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <set>
 #include <string>
@@ -134,6 +136,37 @@ TEST_CASE("bert --grad: masked LM on bert-base-style matches PyTorch autograd (t
 TEST_CASE("bert --grad: classification on bert-classifier matches PyTorch autograd") {
   check_program("bert-classifier", false);
   check_program("bert-classifier", true);
+}
+
+TEST_CASE("bert --train: a few masked-LM steps from a config write a model the bert program and the API load") {
+  const std::string corpus = training::fortunes_dir() + "/tang300";
+  if (!std::filesystem::is_regular_file(corpus)) {
+    MESSAGE("[eigenformer] SKIPPED: " << corpus << " is missing (Debian package fortunes-zh, tools/install-deps.sh)");
+    return;
+  }
+  const std::string dir = training_scratch_dir() + "/bert-train";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  write_file_atomically(dir + "/config.json",
+                        R"({"model_type": "bert", "vocab_size": 1, "hidden_size": 16, "num_hidden_layers": 1,
+                            "num_attention_heads": 2, "intermediate_size": 32, "max_position_embeddings": 16})",
+                        "test");
+  const std::string command = quote(EIGENFORMER_BERT_PROGRAM) + " --train --config " + quote(dir + "/config.json") +
+                              " --data tang300 --steps 6 --warmup 2 --batch 4 --seq-len 16 --eval-every 3 --seed 5 --out " +
+                              quote(dir + "/out") + " > " + quote(dir + "/stdout") + " 2>&1";
+  const int status = std::system(command.c_str());
+  REQUIRE_MESSAGE((WIFEXITED(status) && WEXITSTATUS(status) == 0), command);
+  for (const char* f : {"config.json", "model.safetensors", "vocab.txt", "log.csv", "loss_curve.svg"}) {
+    CHECK_MESSAGE(std::filesystem::is_regular_file(dir + "/out/" + f), f);
+  }
+  // The saved model: a masked-LM BERT whose vocabulary is the corpus's characters, filling a blank by --text.
+  Bert<float> model = Bert<float>::from_pretrained(dir + "/out");
+  CHECK(model.heads().masked_lm);
+  CHECK(model.config().vocab_size > 1000);  // 唐诗三百首 uses ~2 000 characters at least twice
+  const std::string fill = quote(EIGENFORMER_BERT_PROGRAM) + " --model " + quote(dir + "/out") +
+                           " --text '床前明[MASK]光' > /dev/null 2>&1";
+  const int filled = std::system(fill.c_str());
+  CHECK((WIFEXITED(filled) && WEXITSTATUS(filled) == 0));
 }
 #endif
 
@@ -329,7 +362,7 @@ TEST_CASE("Bert classification backward agrees with finite differences (padding,
       "classification");
 }
 
-TEST_CASE("Bert backward: padding_idx rows get no lookup gradient; misuse is a typed error") {
+TEST_CASE("Bert backward: padding_idx rows get no lookup gradient, and misuse is a typed error") {
   Bert<double> model(tiny_config(true), all_heads());
   randomize(model, 14);
   ParameterList<double> params = parameters_with_gradients(model);
