@@ -17,7 +17,9 @@
 // says which program makes it, and the tour goes on. Every stage is a function below that reads top to bottom;
 // the words it prints are in tour_text.hpp, in both languages.
 #include "common/cli.hpp"
+#include "bert/bert.hpp"
 #include "poet/poet.hpp"
+#include "t5/t5.hpp"
 #include "tour/tour_options.hpp"
 #include "tour/tour_text.hpp"
 
@@ -201,6 +203,54 @@ void stage_attention(const Settings& s) {
               s.out.c_str(), s.say("open in a browser:", "用浏览器打开："), report.c_str());
 }
 
+// ---- 3. The encoder ------------------------------------------------------------------------------------------------
+
+/// The k most probable entries of a row of scores, as (id, probability), best first.
+std::vector<std::pair<TokenId, double>> top_k(const Eigen::Ref<const RowVector<float>>& scores, std::size_t k) {
+  const RowVector<double> z = scores.cast<double>();
+  const RowVector<double> p = (z.array() - z.maxCoeff()).exp().matrix() / (z.array() - z.maxCoeff()).exp().sum();
+  std::vector<std::pair<TokenId, double>> all;
+  for (Index v = 0; v < p.size(); ++v) all.emplace_back(static_cast<TokenId>(v), p(v));
+  k = std::min(k, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
+                    [](const auto& a, const auto& b) { return a.second > b.second; });
+  all.resize(k);
+  return all;
+}
+
+void stage_encoder(const Settings& s) {
+  const std::string folder = (fs::path(s.reader) / "pretrained").string();
+  if (!have_model(folder, "reader", s)) return;
+  Bert<float> model = Bert<float>::from_pretrained(folder);
+  const training::CharVocabulary vocab =
+      training::CharVocabulary::from_json(tokenizers::read_file_bytes(folder + "/character_vocabulary.json", "[tour]"), folder);
+  for (const std::string& line : {std::string("床前明月光，疑是地上霜。"), std::string("白日依山尽，黄河入海流。")}) {
+    // [CLS] the characters [SEP], one of them replaced by [MASK]: the 4th, a noun of the line.
+    const TokenSequence chars = vocab.encode(line);
+    const std::size_t hidden_at = 3;
+    TokenSequence ids = {*vocab.id("[CLS]")};
+    ids.insert(ids.end(), chars.begin(), chars.end());
+    ids.push_back(*vocab.id("[SEP]"));
+    const TokenId answer = ids[hidden_at + 1];
+    ids[hidden_at + 1] = *vocab.id("[MASK]");
+    std::string shown_line;
+    for (std::size_t i = 1; i + 1 < ids.size(); ++i) shown_line += vocab.token(ids[i]);
+
+    // The encoder reads the whole line at once, both directions; the masked-LM head scores the hidden position.
+    TokenIds batch(1, static_cast<Index>(ids.size()));
+    for (std::size_t t = 0; t < ids.size(); ++t) batch(0, static_cast<Index>(t)) = ids[t];
+    Tensor3<float> hidden;                              // (1, T, C)
+    model.forward(batch, hidden);
+    const std::vector<Index> rows = {static_cast<Index>(hidden_at + 1)};
+    Matrix<float> logits;                               // (1, V)
+    model.masked_lm_logits(hidden, logits, &rows);
+    std::printf("%s  %s\n", s.say("Text:", "文本："), shown_line.c_str());
+    std::printf("%s", s.say("  guesses for [MASK]:", "  对 [MASK] 的猜测："));
+    for (const auto& [id, p] : top_k(logits.row(0), 5)) std::printf("  %s %.3f", vocab.token(id).c_str(), p);
+    std::printf("   (%s %s)\n\n", s.say("the poem has", "原诗是"), vocab.token(answer).c_str());
+  }
+}
+
 // ---- 4. The decoder ------------------------------------------------------------------------------------------------
 
 void stage_decoder(const Settings& s) {
@@ -254,6 +304,61 @@ void stage_decoder(const Settings& s) {
                               "poems end because every poem it read ended with one.",
                               "诗在模型输出 <|end_of_text|>（它的序列结束符）的地方结束：它读过的每首诗都以这个词元结尾，\n"
                               "所以它学会了诗在哪里结束。"));
+}
+
+// ---- 5. The encoder-decoder ------------------------------------------------------------------------------------------
+
+void stage_encoder_decoder(const Settings& s) {
+  if (!have_model(s.translator, "translator", s)) return;
+  T5<float> model = T5<float>::from_pretrained(s.translator);
+  const tokenizers::Tokenizer tokenizer = tokenizers::load_tokenizer(s.translator);
+  const TokenId eos = *tokenizer.token_to_id("</s>");
+  for (const char* task : {"<en>", "<zh>"}) {
+    for (const char* number : {"1234", "1005", "10"}) {
+      // The source: the task token, the digits, </s>. The decoder writes characters until </s>.
+      TokenSequence source = tokenizer.encode(std::string(task) + number, tokenizers::EncodeOptions{}.with_special_tokens());
+      source.push_back(eos);
+      generation::GenerationConfig greedy;
+      greedy.max_new_tokens = 60;
+      const generation::GeneratedSequence out = generation::generate<float>(model, source, greedy).front();
+      std::printf("  %s%-6s → %s\n", task, number, tokenizer.decode(out.tokens, tokenizers::DecodeOptions{true}).c_str());
+    }
+  }
+
+  // The cross-attention of one translation: which source position each output character consulted.
+  TokenSequence source = tokenizer.encode("<zh>2026", tokenizers::EncodeOptions{}.with_special_tokens());
+  source.push_back(eos);
+  generation::GenerationConfig greedy;
+  greedy.max_new_tokens = 60;
+  const TokenSequence written = generation::generate<float>(model, source, greedy).front().tokens;
+  TokenSequence target = {model.special_tokens().decoder_start.value_or(0)};  // teacher forcing: what the decoder read
+  target.insert(target.end(), written.begin(), written.end() - 1);
+  const auto row = [](const TokenSequence& ids) {
+    TokenIds m(1, static_cast<Index>(ids.size()));
+    for (std::size_t t = 0; t < ids.size(); ++t) m(0, static_cast<Index>(t)) = ids[t];
+    return m;
+  };
+  Capture<float> capture;
+  T5Options<float> options;
+  options.decoder_capture = &capture;
+  Matrix<float> logits;
+  model.forward(row(source), row(target), logits, options);
+  const auto spell = [&](const TokenSequence& ids) {
+    std::vector<std::string> out;
+    for (TokenId id : ids) out.push_back(tokenizer.id_to_token(id).value_or("?"));
+    return out;
+  };
+  const std::vector<inspect::AttentionMaps> maps =
+      inspect::attention_maps(capture, inspect::AttentionKind::CausalSelf, spell(target), spell(source));
+  const inspect::AttentionMaps& cross = maps.back();
+  const Index layer = static_cast<Index>(cross.layers.size()) - 1;
+  Index best = 0;
+  for (Index h = 1; h < cross.heads(); ++h) {
+    if (mean_entropy(cross.layers.back(), h) < mean_entropy(cross.layers.back(), best)) best = h;
+  }
+  std::printf("\n%s\n", s.say("Cross-attention of the last layer's most focused head (rows: what the decoder read; columns: the source):",
+                              "最后一层中最集中的交叉注意力头（行：解码器读到的；列：原文）："));
+  std::printf("%s\n", inspect::terminal_view(cross, layer, best, inspect::TerminalStyle::detect()).c_str());
 }
 
 // ---- 6. Learning ---------------------------------------------------------------------------------------------------
@@ -334,18 +439,14 @@ void stage_prompts(const Settings& s) {
 
 // ---- The stages in order --------------------------------------------------------------------------------------------
 
-void stage_pending(const Settings& s, const char* program) {
-  std::printf("%s %s.\n", s.say("(This stage comes with the model trained by", "（这一阶段需要由以下程序训练的模型："), program);
-}
-
 void run_stage(int stage, const Settings& s) {
   heading(stage, s);
   switch (stage) {
     case 1: stage_tokens(s); break;
     case 2: stage_attention(s); break;
-    case 3: stage_pending(s, "reader"); break;
+    case 3: stage_encoder(s); break;
     case 4: stage_decoder(s); break;
-    case 5: stage_pending(s, "translator"); break;
+    case 5: stage_encoder_decoder(s); break;
     case 6: stage_learning(s); break;
     case 7: stage_prompts(s); break;
   }
