@@ -17,6 +17,11 @@ function flush_block(   tu, mode, i, n, lines, hoisted, body) {
   for (i = 1; i < n; ++i) {  # the last element is empty (block ends with "\n")
     if (lines[i] ~ /^#include /) hoisted = hoisted lines[i] "\n"; else body = body lines[i] "\n"
   }
+  n = split(setup, lines, "\n")  # the setup's #include lines go to the top too
+  setup = ""
+  for (i = 1; i < n; ++i) {
+    if (lines[i] ~ /^#include /) hoisted = hoisted lines[i] "\n"; else setup = setup lines[i] "\n"
+  }
   ++count
   origin = "// " FILENAME ":" start_line "\n"
   if (block ~ /int main\(/) {
