@@ -38,6 +38,7 @@ t5_bucket_boundary    | core/test_relative_position_bias.cpp | if (distance < ma
 gqa_head_mapping      | core/test_attention.cpp core/test_rope.cpp | const Index g = h / group; // the key/value head => const Index g = h % keys.heads; // the key/value head
 mlm_80_10_10          | training/test_objectives.cpp | if (u < config.mask_fraction) { => if (u < config.mask_fraction + config.random_fraction) {
 adamw_bias_correction | training/test_optimizer.cpp | const Scalar step_size = static_cast<Scalar>(config.lr / bias_correction1); => const Scalar step_size = static_cast<Scalar>(config.lr);
+llama_lookup_grad     | training/test_llama_gradients.cpp | embed_tokens.backward(training_ids_, as_matrix(d_x)); => (void)training_ids_;
 LIST
 
 set -uo pipefail

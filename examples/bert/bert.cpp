@@ -13,6 +13,9 @@
 //     ./build/release/examples/bert/bert --model ~/models/bert-base-uncased --text "Paris is the [MASK] of France."
 // Compare with another implementation:
 //     ... --ids 101,3000,2003,1996,103,1997,2605,1012,102 --dump bert.safetensors
+// Gradients, to check the hand-written backward passes against PyTorch (docs/training.md):
+//     ... --model tests/fixtures/models/bert-base-style --ids 2,17,4,33,0,9 --labels -100,-100,21,-100,-100,9 --grad g.safetensors
+//     ... --model tests/fixtures/models/bert-classifier --ids 2,17,33,5 --label 2 --grad g.safetensors
 // The options and what they mean: bert --help (the table in bert/bert_options.hpp).
 #include "bert/bert.hpp"
 #include "bert/bert_options.hpp"
@@ -26,6 +29,61 @@ using namespace eigenformer;
 namespace {
 
 constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
+
+/// "-100,-100,17,-100" → one masked-LM label per token: a token id, or -100 (left out of the loss).
+TokenSequence parse_labels(const std::string& text) {
+  TokenSequence labels;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    labels.push_back(item == "-100" ? training::kIgnoreIndex
+                                    : static_cast<TokenId>(cli::parse_integer(item, "--labels", 0,
+                                                                              std::numeric_limits<TokenId>::max())));
+    start = comma + 1;
+  }
+  return labels;
+}
+
+/// --grad: the loss of the sequence and ∂loss/∂(every stored tensor), written by write_gradient_dump.
+///   --labels (masked LM)      L = mean over the labelled positions of −log p(label)      (BertForMaskedLM)
+///   --label K (classifier)    L = −log p(K) from the pooled [CLS] vector                (BertForSequenceClassification)
+template <class Scalar>
+int write_gradients(const cli::Arguments& args, Bert<Scalar>& model, const std::string& folder, const TokenSequence& ids) {
+  if (args.has("--labels") == args.has("--label")) {
+    throw cli::UsageError("--grad needs the targets: --labels LIST (masked LM) or --label K (classifier), one of them");
+  }
+  ParameterList<Scalar> params = parameters_with_gradients(model);
+  const TokenIds batch = cli::as_batch(ids);
+  training::LossValue loss;
+  if (args.has("--labels")) {
+    const TokenSequence labels = parse_labels(args.value("--labels"));
+    if (labels.size() != ids.size()) {
+      throw ValueError(detail::cat("--labels has ", labels.size(), " entries but the input has ", ids.size(), " tokens"));
+    }
+    for (std::size_t t = 0; t < labels.size(); ++t) {
+      if (labels[t] != training::kIgnoreIndex && labels[t] >= model.config().vocab_size) {
+        throw ValueError(detail::cat("--labels: token id ", labels[t], " at position ", t, " is outside the vocabulary of ",
+                                     model.config().vocab_size, " tokens"));
+      }
+    }
+    if (!model.heads().masked_lm) throw ValueError(detail::cat("--labels: '", folder, "' has no masked-LM head (cls.predictions)"));
+    loss = model.masked_lm_loss(batch, cli::as_batch(labels), {}, true);
+    if (loss.counted == 0) throw ValueError("--labels: every label is -100, so the loss is undefined (0/0)");
+  } else {
+    if (!model.heads().classifier) throw ValueError(detail::cat("--label: '", folder, "' has no classifier"));
+    const auto label = static_cast<TokenId>(args.integer("--label", 0, model.config().num_labels - 1));
+    loss = model.classification_loss(batch, {label}, {}, true);
+  }
+  const Checkpoint checkpoint(folder);
+  const typename Bert<Scalar>::StoredNames names = model.stored_names(checkpoint);
+  const std::string path = args.value("--grad");
+  write_gradient_dump<Scalar>(path, static_cast<Scalar>(loss.loss), params, names.names, names.copies);
+  std::printf("loss    %.8f (%s, %ld positions)\ngrad    %s: loss and the gradient of %zu parameters\n", loss.loss,
+              args.has("--labels") ? "masked LM" : "classification", static_cast<long>(loss.counted), path.c_str(),
+              params.size());
+  return 0;
+}
 
 template <class Scalar>
 int run(const cli::Arguments& args) {
@@ -47,6 +105,8 @@ int run(const cli::Arguments& args) {
   const TokenSequence ids = cli::input_ids(args, tokenizer);
   cli::check_vocabulary(ids, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
   std::printf("input   %zu tokens: %s\n", ids.size(), cli::join_ids(ids).c_str());
+  if (args.has("--grad")) return write_gradients(args, model, folder, ids);
+  if (args.has("--labels") || args.has("--label")) throw cli::UsageError("--labels and --label go with --grad");
 
   // 3) The encoder, keeping every hidden state and attention map when they are to be dumped.
   Tensor3<Scalar> hidden;  // (1, T, C)

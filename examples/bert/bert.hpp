@@ -29,6 +29,9 @@
 #include "bert_config.hpp"
 
 #include <cmath>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -66,6 +69,8 @@ struct BertOptions {
   const TokenIds* token_types = nullptr;  // (B, T) segment ids, 0 for sentence A and 1 for B; all 0 when absent
   const KeyPadding* padding = nullptr;    // which tokens are real (Hugging Face's attention_mask)
   Capture<Scalar>* capture = nullptr;          // hidden states and attention maps, with Hugging Face's meaning
+  bool keep_weights = false;              // a training forward: every attention keeps its (B, H, T, T) weights,
+                                          // which backward() reads (ForwardContext::keep_weights)
 };
 
 template <class Scalar>
@@ -82,6 +87,9 @@ class Bert {
         embeddings_norm(config.hidden_size, config.encoder().block.norm),
         encoder(config.encoder()) {
     const Index C = config.hidden_size;
+    // transformers' BertEmbeddings: nn.Embedding(V, C, padding_idx=pad_token_id), pad_token_id defaulting to 0
+    // in BertConfig: lookups of that row send it no gradient (the tied MLM decoder's use still does).
+    word_embeddings.padding_idx = static_cast<Index>(config.pad_token_id.value_or(0));
     if (heads.pooler) pooler = Linear<Scalar>(C, C, true);
     if (heads.masked_lm) {
       mlm_transform = Linear<Scalar>(C, C, true);
@@ -105,54 +113,242 @@ class Bert {
     return bert;
   }
 
-  /// ids (B, T) → hidden (B, T, C), the last hidden state.
+  /// ids (B, T) → hidden (B, T, C), the last hidden state. With options.keep_weights this is a training forward:
+  /// every attention keeps its weights, and backward() can differentiate the call (the embeddings `x`, the
+  /// norms' x̂ and every block's activations are kept in any case).
   void forward(const TokenIds& ids, Tensor3<Scalar>& hidden, const BertOptions<Scalar>& options = {}) {
     // 1) Embeddings: word + position + token type, then LayerNorm.                        x (B, T, C)
     word_embeddings.forward(ids, x);
     position_embeddings.add_positions(x, 0);
-    const TokenIds no_types = TokenIds::Zero(ids.rows(), ids.cols());
-    const TokenIds& types = options.token_types != nullptr ? *options.token_types : no_types;
-    if (types.rows() != ids.rows() || types.cols() != ids.cols()) {
-      throw ShapeError(detail::cat("[Bert] token types ", detail::shape_str(shape_of(types)), " do not match ids ",
-                                   detail::shape_str(shape_of(ids))));
-    }
+    token_types_of(ids, options);
     token_type_embeddings.forward(types, segment);
     as_matrix(x) += as_matrix(segment);
     embeddings_norm.forward(as_matrix(x), as_matrix(x));
 
     // 2) The encoder: N post-norm blocks of bidirectional attention and GELU FFN.          hidden (B, T, C)
-    ForwardContext<Scalar> stack;
-    stack.padding = options.padding;
+    ForwardContext<Scalar> stack = encoder_context(options);
     stack.capture = options.capture;
     encoder.forward(x, hidden, stack);
   }
 
-  /// Masked-LM scores for every position: hidden (B, T, C) → logits (B·T, V).
+  /// Masked-LM scores: hidden (B, T, C) → logits (N, V), one row per entry of `rows` (positions b·T + t of the
+  /// B·T), or for every position in order (N = B·T) when `rows` is null.
   ///     logits = LayerNorm(GELU(h W_tᵀ + b_t)) Eᵀ + b
-  void masked_lm_logits(const Tensor3<Scalar>& hidden, Matrix<Scalar>& logits) {
+  /// Keeps the rows it read (mlm_input), the transform before GELU (mlm_pre) and after the norm (transformed):
+  /// what masked_lm_backward reads.
+  void masked_lm_logits(const Tensor3<Scalar>& hidden, Matrix<Scalar>& logits, const std::vector<Index>* rows = nullptr) {
     require(heads_.masked_lm, "masked-LM head (cls.predictions)");
-    mlm_transform.forward(as_matrix(hidden), transformed);
+    // 1) The positions to score.
+    const ConstMatrixMap<Scalar> h = as_matrix(hidden);
+    if (rows == nullptr) {
+      mlm_rows.resize(static_cast<std::size_t>(h.rows()));
+      for (Index n = 0; n < h.rows(); ++n) mlm_rows[static_cast<std::size_t>(n)] = n;
+    } else {
+      mlm_rows = *rows;
+    }
+    mlm_input.resize(static_cast<Index>(mlm_rows.size()), h.cols());
+    for (std::size_t n = 0; n < mlm_rows.size(); ++n) {
+      if (mlm_rows[n] < 0 || mlm_rows[n] >= h.rows()) {
+        throw ValueError(detail::cat("[Bert::masked_lm_logits] row ", mlm_rows[n], " is outside the ", h.rows(),
+                                     " positions of hidden ", detail::shape_str(shape_of(hidden))));
+      }
+      mlm_input.row(static_cast<Index>(n)) = h.row(mlm_rows[n]);
+    }
+    // 2) The transform: dense → GELU → LayerNorm.                                        (N, C)
+    mlm_transform.forward(mlm_input, mlm_pre);
+    transformed = mlm_pre;
     apply_activation<Scalar>(config_.hidden_act, transformed);
     mlm_norm.forward(transformed, Eigen::Ref<Matrix<Scalar>>(transformed));
+    // 3) The decoder: the word embeddings E read as an output layer (tied), plus its own bias.   (N, V)
     const Matrix<Scalar>& output = config_.tie_word_embeddings ? word_embeddings.weight : mlm_decoder.weight;
     logits.noalias() = transformed * output.transpose();
     logits.rowwise() += mlm_bias;
   }
 
   /// The pooler: the first ([CLS]) token of each sequence through a tanh layer. hidden (B, T, C) → pooled (B, C).
+  ///     pooled = tanh(h[CLS] W_pᵀ + b_p)
+  /// Keeps its input (cls_hidden) and output (pooler_output) for pool_backward.
   void pool(const Tensor3<Scalar>& hidden, Matrix<Scalar>& pooled) {
     require(heads_.pooler, "pooler (pooler.dense)");
     const Index B = hidden.dimension(0), T = hidden.dimension(1);
-    Matrix<Scalar> first(B, hidden.dimension(2));
-    for (Index b = 0; b < B; ++b) first.row(b) = as_matrix(hidden).row(b * T);
-    pooler.forward(first, pooled);
-    pooled = pooled.array().tanh().matrix();
+    cls_hidden.resize(B, hidden.dimension(2));
+    for (Index b = 0; b < B; ++b) cls_hidden.row(b) = as_matrix(hidden).row(b * T);
+    pooler.forward(cls_hidden, pooler_output);
+    pooler_output = pooler_output.array().tanh().matrix();
+    pooled = pooler_output;
   }
 
-  /// Sequence classification: pooled (B, C) → logits (B, L).
+  /// Sequence classification: pooled (B, C) → logits (B, L). Keeps its input (classifier_input).
   void classify(const Matrix<Scalar>& pooled, Matrix<Scalar>& logits) {
     require(heads_.classifier, "classifier");
-    classifier.forward(pooled, logits);
+    classifier_input = pooled;
+    classifier.forward(classifier_input, logits);
+  }
+
+  // ---- Backward (training) -------------------------------------------------------------------------------------
+  // Each head's backward turns the gradient of its output into the gradient of the hidden states it read, and
+  // backward() carries that through the encoder and the embeddings. The conventions are docs/backward.md's:
+  // parameter gradients are added (+=) into the buffers parameters_with_gradients(model) allocated (an empty
+  // buffer is a frozen parameter); each call differentiates the last forward call of its part.
+
+  /// Backward of forward(ids, hidden, options), which must have run with options.keep_weights = true, with these
+  /// ids and options (padding, token types): dhidden (B, T, C) = ∂loss/∂hidden → the gradients of the encoder and
+  /// the embeddings, added.
+  ///   1) encoder     d_x = Encoderᵀ dhidden                  (Stack::backward: the blocks, last first)
+  ///   2) LayerNorm   d_sum = LayerNorm'ᵀ d_x                 (x = word + position + type: a sum, so each of the
+  ///                                                           three lookups receives d_sum itself)
+  ///   3) lookups     E_word[id] += d_sum,  E_pos[t] += Σ_b d_sum,  E_type[type] += d_sum    (scatter-adds)
+  ///                  The word table's padding_idx row takes nothing from its lookups (nn.Embedding's rule).
+  void backward(const TokenIds& ids, const Tensor3<Scalar>& dhidden, const BertOptions<Scalar>& options = {}) {
+    if (dhidden.dimension(0) != ids.rows() || dhidden.dimension(1) != ids.cols() ||
+        dhidden.dimension(2) != config_.hidden_size || x.dimensions() != dhidden.dimensions()) {
+      throw ShapeError(detail::cat("[Bert::backward] gradient ", detail::shape_str(shape_of(dhidden)), " does not match ids ",
+                                   detail::shape_str(shape_of(ids)), " and the last forward's embeddings ",
+                                   detail::shape_str(shape_of(x))));
+    }
+    // 1) The encoder (it reads the attention weights the forward kept; it throws if they were not kept).
+    encoder.backward(x, dhidden, d_x, encoder_context(options));
+    // 2) The embeddings' LayerNorm, in place.
+    MatrixMap<Scalar> d_sum = as_matrix(d_x);
+    embeddings_norm.backward(d_sum, d_sum);
+    // 3) The three lookups.
+    token_types_of(ids, options);
+    word_embeddings.backward(ids, d_sum);
+    position_embeddings.add_positions_backward(d_sum, ids.rows(), 0);
+    token_type_embeddings.backward(types, d_sum);
+  }
+
+  /// Backward of the last masked_lm_logits call: dlogits (N, V) → ∂loss/∂hidden added into dhidden (B, T, C) at
+  /// the rows that call scored; the head's gradients added:
+  ///     d_t    = dlogits E                      E_grad += dlogitsᵀ t  (tied: the lookups' buffer)   b_grad += Σ_rows dlogits
+  ///     d_pre  = GELU'(pre) ⊙ LayerNorm'ᵀ d_t
+  ///     d_h    = d_pre W_t                      W_t grad += d_preᵀ h,   b_t grad += Σ_rows d_pre
+  /// with t = transformed, pre = mlm_pre and h = mlm_input as that forward kept them.
+  void masked_lm_backward(const Matrix<Scalar>& dlogits, Tensor3<Scalar>& dhidden) {
+    require(heads_.masked_lm, "masked-LM head (cls.predictions)");
+    MatrixMap<Scalar> dh = as_matrix(dhidden);
+    if (dlogits.rows() != transformed.rows() || dlogits.cols() != config_.vocab_size || dh.cols() != config_.hidden_size) {
+      throw ShapeError(detail::cat("[Bert::masked_lm_backward] gradient ", detail::shape_str(shape_of(dlogits)),
+                                   " is not (N, V) = ", detail::shape_str({transformed.rows(), config_.vocab_size}),
+                                   " of the last masked_lm_logits call, or dhidden ", detail::shape_str(shape_of(dhidden)),
+                                   " is not C = ", config_.hidden_size, " wide"));
+    }
+    // 1) The output bias and the decoder (tied: the same E, the same gradient buffer, as the lookups).
+    if (mlm_bias_grad.size() != 0) mlm_bias_grad += dlogits.colwise().sum();
+    d_transformed.resize(transformed.rows(), transformed.cols());
+    if (config_.tie_word_embeddings) {
+      word_embeddings.backward_as_head(transformed, dlogits, d_transformed);
+    } else {
+      mlm_decoder.backward(transformed, dlogits, d_transformed);
+    }
+    // 2) The transform's LayerNorm and GELU, in place.
+    mlm_norm.backward(d_transformed, Eigen::Ref<Matrix<Scalar>>(d_transformed));
+    activation_backward<Scalar>(config_.hidden_act, mlm_pre, d_transformed, d_transformed);
+    // 3) Its dense layer, and the scattered rows back into dhidden.
+    mlm_transform.backward(mlm_input, d_transformed, d_mlm_input);
+    for (std::size_t n = 0; n < mlm_rows.size(); ++n) {
+      if (mlm_rows[n] >= dh.rows()) {
+        throw ShapeError(detail::cat("[Bert::masked_lm_backward] dhidden ", detail::shape_str(shape_of(dhidden)),
+                                     " has no row ", mlm_rows[n]));
+      }
+      dh.row(mlm_rows[n]) += d_mlm_input.row(static_cast<Index>(n));
+    }
+  }
+
+  /// Backward of the last pool call: dpooled (B, C) → ∂loss/∂hidden added into dhidden (B, T, C) at t = 0 ([CLS]);
+  /// the pooler's gradients added. tanh' = 1 − tanh², read from the kept output:
+  ///     d_pre = dpooled ⊙ (1 − pooled²)        d_cls = d_pre W_p     W_p grad += d_preᵀ h[CLS],  b_p grad += Σ d_pre
+  void pool_backward(const Matrix<Scalar>& dpooled, Tensor3<Scalar>& dhidden) {
+    require(heads_.pooler, "pooler (pooler.dense)");
+    const Index B = dhidden.dimension(0), T = dhidden.dimension(1);
+    if (dpooled.rows() != pooler_output.rows() || dpooled.cols() != pooler_output.cols() || B != dpooled.rows() ||
+        dhidden.dimension(2) != config_.hidden_size) {
+      throw ShapeError(detail::cat("[Bert::pool_backward] gradient ", detail::shape_str(shape_of(dpooled)), " and dhidden ",
+                                   detail::shape_str(shape_of(dhidden)), " do not match the last pool call's ",
+                                   detail::shape_str(shape_of(pooler_output))));
+    }
+    const Matrix<Scalar> d_pre = (dpooled.array() * (Scalar(1) - pooler_output.array().square())).matrix();
+    pooler.backward(cls_hidden, d_pre, d_cls);
+    MatrixMap<Scalar> dh = as_matrix(dhidden);
+    for (Index b = 0; b < B; ++b) dh.row(b * T) += d_cls.row(b);
+  }
+
+  /// Backward of the last classify call: dlogits (B, L) → dpooled (B, C) = dlogits W_c, written; the classifier's
+  /// gradients added (W_c grad += dlogitsᵀ pooled, b_c grad += Σ dlogits).
+  void classify_backward(const Matrix<Scalar>& dlogits, Matrix<Scalar>& dpooled) {
+    require(heads_.classifier, "classifier");
+    if (dlogits.rows() != classifier_input.rows() || dlogits.cols() != config_.num_labels) {
+      throw ShapeError(detail::cat("[Bert::classify_backward] gradient ", detail::shape_str(shape_of(dlogits)),
+                                   " is not (B, L) = ", detail::shape_str({classifier_input.rows(), config_.num_labels})));
+    }
+    classifier.backward(classifier_input, dlogits, dpooled);
+  }
+
+  // ---- Losses: forward, loss and (optionally) backward in one call ----------------------------------------------
+
+  /// BertForMaskedLM's loss: ids (B, T) as the model reads them (already masked: training/objectives.hpp's
+  /// mask_tokens), labels (B, T) the original id at each scored position and -100 elsewhere.
+  ///     L = (1/n) Σ_{(b,t): label ≠ −100} −log softmax(logits(b, t))[label(b, t)]
+  /// With `gradients`, also runs every backward and adds ∂L/∂θ into the allocated gradient buffers (collect with
+  /// parameters_with_gradients, zero between steps). The head runs only on the n scored positions: an ignored
+  /// position adds nothing to L nor to any gradient, so this is what scoring every position and then ignoring
+  /// most would give, at ~1/7 of the head's cost. No position scored: L is NaN (as PyTorch) and nothing is added.
+  training::LossValue masked_lm_loss(const TokenIds& ids, const TokenIds& labels, const BertOptions<Scalar>& options = {},
+                                     bool gradients = false) {
+    require(heads_.masked_lm, "masked-LM head (cls.predictions)");
+    if (labels.rows() != ids.rows() || labels.cols() != ids.cols()) {
+      throw ShapeError(detail::cat("[Bert::masked_lm_loss] labels ", detail::shape_str(shape_of(labels)),
+                                   " do not match ids ", detail::shape_str(shape_of(ids))));
+    }
+    // 1) The scored positions and their targets.
+    std::vector<Index> rows;
+    TokenSequence targets;
+    for (Index b = 0; b < ids.rows(); ++b) {
+      for (Index t = 0; t < ids.cols(); ++t) {
+        if (labels(b, t) == training::kIgnoreIndex) continue;
+        rows.push_back(b * ids.cols() + t);
+        targets.push_back(labels(b, t));
+      }
+    }
+    // 2) Forward, head, loss.
+    BertOptions<Scalar> run = options;
+    run.keep_weights = gradients;
+    forward(ids, loss_hidden, run);
+    masked_lm_logits(loss_hidden, loss_logits, &rows);
+    const training::LossValue loss =
+        training::cross_entropy<Scalar>(loss_logits, targets, gradients ? &d_logits : nullptr);
+    if (!gradients || loss.counted == 0) return loss;
+    // 3) Backward: the head into dhidden, then the encoder and the embeddings.
+    d_hidden.resize(loss_hidden.dimensions());
+    d_hidden.setZero();
+    masked_lm_backward(d_logits, d_hidden);
+    backward(ids, d_hidden, run);
+    return loss;
+  }
+
+  /// BertForSequenceClassification's loss: ids (B, T), one label per sequence in [0, L) (-100 skips one).
+  ///     L = (1/n) Σ_b −log softmax(classifier(pooler(hidden[b, 0])))[label_b]
+  /// With `gradients`, backward as masked_lm_loss: classifier → pooler → [CLS] row of dhidden → encoder → embeddings.
+  training::LossValue classification_loss(const TokenIds& ids, const std::vector<TokenId>& labels,
+                                          const BertOptions<Scalar>& options = {}, bool gradients = false) {
+    require(heads_.classifier, "classifier");
+    if (static_cast<Index>(labels.size()) != ids.rows()) {
+      throw ShapeError(detail::cat("[Bert::classification_loss] ", ids.rows(), " sequences but ", labels.size(), " labels"));
+    }
+    BertOptions<Scalar> run = options;
+    run.keep_weights = gradients;
+    forward(ids, loss_hidden, run);
+    pool(loss_hidden, d_pooled);  // the pooled vectors; d_pooled is reused for their gradient below
+    classify(d_pooled, loss_logits);
+    const training::LossValue loss =
+        training::classification_loss<Scalar>(loss_logits, labels, gradients ? &d_logits : nullptr);
+    if (!gradients || loss.counted == 0) return loss;
+    classify_backward(d_logits, d_pooled);
+    d_hidden.resize(loss_hidden.dimensions());
+    d_hidden.setZero();
+    pool_backward(d_pooled, d_hidden);
+    backward(ids, d_hidden, run);
+    return loss;
   }
 
   /// A sentence embedding: the mean of the hidden states of the real tokens (sentence-transformers' mean
@@ -200,7 +396,7 @@ class Bert {
     if (heads_.masked_lm) {
       mlm_transform.collect_parameters(prefix + "mlm.transform.", out);
       mlm_norm.collect_parameters(prefix + "mlm.norm.", out);
-      add_parameter(out, prefix + "mlm.bias", mlm_bias);
+      add_parameter(out, prefix + "mlm.bias", mlm_bias, mlm_bias_grad);
       if (!config_.tie_word_embeddings) mlm_decoder.collect_parameters(prefix + "mlm.decoder.", out);
     }
     if (heads_.next_sentence) next_sentence.collect_parameters(prefix + "next_sentence.", out);
@@ -272,7 +468,84 @@ class Bert {
     save_checkpoint(folder, config_.to_json(), named_parameters(*this), names(), dtype);
   }
 
+  /// The names `checkpoint` stores each parameter under, for the --grad dump (models/gradient_dump.hpp):
+  /// `names.to_hf` gives the spelling the file uses (LayerNorm.gamma/beta in old files, the "bert." prefix or not),
+  /// `copies` every further stored name of the same tensor, which autograd would give the same total gradient:
+  /// cls.predictions.decoder.weight when the decoder is tied to the word embeddings and the file keeps a copy of
+  /// E (bert-base-uncased does), cls.predictions.decoder.bias beside cls.predictions.bias (transformers ties
+  /// the two). ValueError naming a stored tensor that would get no gradient — except the position_ids buffer,
+  /// integers that no loss differentiates.
+  struct StoredNames {
+    NameMapping names;
+    std::function<std::vector<std::string>(const std::string&)> copies;
+  };
+  StoredNames stored_names(const Checkpoint& checkpoint) {
+    const NameMapping ours = names();
+    std::set<std::string> stored;
+    for (const TensorInfo& t : checkpoint.tensors()) stored.insert(t.name);
+    auto chosen = std::make_shared<std::map<std::string, std::string>>();                // our name → stored name
+    auto extra = std::make_shared<std::map<std::string, std::vector<std::string>>>();    // stored name → copies
+    std::set<std::string> covered;
+    for (const ParameterRef<Scalar>& p : named_parameters(*this)) {
+      // Every spelling of this parameter: the modern name, its aliases; the tied decoder for E.
+      std::vector<std::string> spellings = {ours.to_hf(p.name)};
+      for (std::string& a : ours.aliases(spellings.front())) spellings.push_back(std::move(a));
+      if (p.name == "embeddings.word.weight" && heads_.masked_lm && config_.tie_word_embeddings) {
+        spellings.push_back("cls.predictions.decoder.weight");
+      }
+      std::vector<std::string> present;
+      for (const std::string& s : spellings) {
+        if (stored.count(s) != 0) present.push_back(s);
+      }
+      const std::string name = present.empty() ? spellings.front() : present.front();
+      (*chosen)[p.name] = name;
+      covered.insert(name);
+      for (std::size_t i = 1; i < present.size(); ++i) {
+        (*extra)[name].push_back(present[i]);
+        covered.insert(present[i]);
+      }
+    }
+    for (const std::string& s : stored) {
+      const bool buffer = s.size() >= 12 && s.compare(s.size() - 12, 12, "position_ids") == 0;
+      if (covered.count(s) == 0 && !buffer) {
+        throw ValueError(detail::cat("[Bert::stored_names] the checkpoint stores '", s, "', which is no parameter of this model"));
+      }
+    }
+    StoredNames out;
+    out.names = ours;
+    out.names.to_hf = [chosen](const std::string& name) {
+      const auto it = chosen->find(name);
+      return it != chosen->end() ? it->second : name;
+    };
+    out.copies = [extra](const std::string& hf) {
+      const auto it = extra->find(hf);
+      return it != extra->end() ? it->second : std::vector<std::string>{};
+    };
+    return out;
+  }
+
  private:
+  // The forward's token types (all 0 when none are given), checked against the ids, into `types`.
+  void token_types_of(const TokenIds& ids, const BertOptions<Scalar>& options) {
+    if (options.token_types == nullptr) {
+      types = TokenIds::Zero(ids.rows(), ids.cols());
+      return;
+    }
+    if (options.token_types->rows() != ids.rows() || options.token_types->cols() != ids.cols()) {
+      throw ShapeError(detail::cat("[Bert] token types ", detail::shape_str(shape_of(*options.token_types)),
+                                   " do not match ids ", detail::shape_str(shape_of(ids))));
+    }
+    types = *options.token_types;
+  }
+
+  // What the encoder's forward and backward both read from the options.
+  static ForwardContext<Scalar> encoder_context(const BertOptions<Scalar>& options) {
+    ForwardContext<Scalar> context;
+    context.padding = options.padding;
+    context.keep_weights = options.keep_weights;
+    return context;
+  }
+
   void require(bool present, const char* what) const {
     if (!present) throw ValueError(detail::cat("[Bert] this checkpoint has no ", what));
   }
@@ -290,13 +563,31 @@ class Bert {
   Linear<Scalar> mlm_transform;             // (C, C), then GELU and mlm_norm
   Norm<Scalar> mlm_norm;                    // LayerNorm (C)
   RowVector<Scalar> mlm_bias;               // (V)
+  RowVector<Scalar> mlm_bias_grad;          // (V) ∂loss/∂mlm_bias; empty until collected with gradients
   Linear<Scalar> mlm_decoder;               // (V, C), untied only; tied models use E
   Linear<Scalar> next_sentence;             // (2, C)
   Linear<Scalar> classifier;                // (L, C)
-  // Intermediates of the last forward call.
+  // Intermediates of the last forward call (what the backward passes read).
+  TokenIds types;                           // (B, T) the token types used (0 when none were given)
   Tensor3<Scalar> x;                        // (B, T, C) the embeddings after their LayerNorm
   Tensor3<Scalar> segment;                  // (B, T, C) the token type vectors
-  Matrix<Scalar> transformed;               // (B·T, C) the masked-LM transform's output
+  std::vector<Index> mlm_rows;              // (N) the positions b·T + t the masked-LM head scored
+  Matrix<Scalar> mlm_input;                 // (N, C) their hidden states
+  Matrix<Scalar> mlm_pre;                   // (N, C) the transform's dense output, before GELU
+  Matrix<Scalar> transformed;               // (N, C) the transform's output, after its LayerNorm
+  Matrix<Scalar> cls_hidden;                // (B, C) the [CLS] hidden states the pooler read
+  Matrix<Scalar> pooler_output;             // (B, C) tanh(...), the pooled vectors
+  Matrix<Scalar> classifier_input;          // (B, C) what the classifier read
+  // Buffers of the loss functions and the gradients of the last backward calls.
+  Tensor3<Scalar> loss_hidden;              // (B, T, C) the last hidden state
+  Matrix<Scalar> loss_logits;               // (N, V) masked-LM or (B, L) classifier scores
+  Matrix<Scalar> d_logits;                  // ∂loss/∂loss_logits
+  Matrix<Scalar> d_pooled;                  // (B, C) the pooled vectors, then ∂loss/∂pooled
+  Tensor3<Scalar> d_hidden;                 // (B, T, C) ∂loss/∂hidden, summed over the heads
+  Tensor3<Scalar> d_x;                      // (B, T, C) ∂loss/∂x, then (in place) ∂loss/∂(word + position + type)
+  Matrix<Scalar> d_transformed;             // (N, C) ∂loss/∂transformed, then (in place) ∂loss/∂mlm_pre
+  Matrix<Scalar> d_mlm_input;               // (N, C) ∂loss/∂mlm_input
+  Matrix<Scalar> d_cls;                     // (B, C) ∂loss/∂cls_hidden
 };
 
 }  // namespace eigenformer

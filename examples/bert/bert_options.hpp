@@ -10,7 +10,8 @@ inline Table bert_options() {
   Table t;
   t.program = "bert";
   t.usage = "bert --model DIR (--ids LIST | --text TEXT) [--mask-id ID] [--embed [--pooling mean|cls|pooler]]\n"
-            "            [--candidates N] [--dump FILE] [--double]";
+            "            [--candidates N] [--dump FILE] [--double]\n"
+            "       bert --model DIR (--ids LIST | --text TEXT) (--labels LIST | --label K) --grad FILE [--double]";
   t.about = "Runs a BERT checkpoint (Hugging Face layout, model_type \"bert\": bert-base-uncased, bert-large-*, fine-tuned\n"
             "classifiers, sentence-transformers models such as all-MiniLM-L6-v2) on one sentence:\n"
             "  fill-mask      when the checkpoint has a masked-LM head and the input holds [MASK] tokens: the top-k\n"
@@ -35,6 +36,18 @@ inline Table bert_options() {
                             "(tanh layer over [CLS], when the checkpoint has one)"}};
   common.options.insert(common.options.begin() + 3, heads.begin(), heads.end());
   t.sections.push_back(common);
+  Section grad;
+  grad.heading = "Gradients (checked against PyTorch autograd: tools/training/make_bert_grad_fixtures.py)";
+  grad.options = {
+      {"--grad", "FILE", "write the loss and its gradient for every tensor the checkpoint stores, in eval mode (no\n"
+                         "dropout), F32 safetensors: loss (1) and grad.<stored name> (docs/training.md). The loss is\n"
+                         "the masked-LM loss with --labels, the classifier's with --label"},
+      {"--labels", "LIST", "masked LM: one label per input token, comma-separated; -100 leaves a position out, any other\n"
+                           "value is the token the model must predict there. The loss is the mean cross-entropy over\n"
+                           "the positions not -100 (BertForMaskedLM's labels)"},
+      {"--label", "K", "sequence classification: the class of the input, 0 .. num_labels-1; the loss is the\n"
+                       "cross-entropy of the classifier's scores (BertForSequenceClassification's labels = [K])"}};
+  t.sections.push_back(grad);
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }

@@ -81,12 +81,88 @@ class Llama : public CausalLM<Scalar> {
     decoder.forward(x, h, stack);
 
     // 3) The LM head: one score per vocabulary entry, logits = h W_lmᵀ.               (B·T, V) or (B, V)
-    const Matrix<Scalar>& head = config_.tie_word_embeddings ? embed_tokens.weight : lm_head.weight;
+    const Matrix<Scalar>& head = head_weight();
     if (options.last_only) {
       logits.noalias() = detail::last_rows<Scalar>(as_matrix(h), ids.rows()) * head.transpose();
     } else {
       logits.noalias() = as_matrix(h) * head.transpose();
     }
+  }
+
+  // ---- Training: forward that keeps, loss, backward -------------------------------------------------------------
+  // One training step on a batch (docs/training.md, "Llama"):
+  //
+  //     x = E[ids]                        (B, T, C)   embedding lookup
+  //     h = Decoder(x)                    (B, T, C)   N blocks + final RMSNorm (RoPE inside each attention)
+  //     z = h W_headᵀ                     (B·T, V)    W_head = W_lm, or E when tied
+  //     L = mean_{t: y_t ≠ −100} −log softmax(z_t)[y_t],  y_t = labels(b, t+1)   (training/objectives.hpp)
+  //
+  // and the backward runs the same chain in reverse, each step adding into the gradient buffers that mirror the
+  // parameters (core/parameters.hpp: collect the model with parameters_with_gradients first):
+  //
+  //     dz = (softmax(z) − onehot(y)) / n                      cross_entropy's gradient (training/loss.hpp)
+  //     dh = dz W_head,          W_head's gradient += dzᵀ h    the LM head (a Linear without bias)
+  //     dx = Decoder'ᵀ dh                                      Stack::backward: final norm, blocks last to first
+  //     E's gradient[ids(b, t)] += dx(b, t)                     the lookup's scatter-add
+  //
+  // Tied (Llama 3.2): E is read twice — as the lookup and as the head — so its gradient is the sum of both
+  // uses; both backward calls add into the one embed_tokens.weight_grad (Embedding::backward_as_head).
+
+  /// The training forward: ids (B, T) → logits (B·T, V), every position (no cache, no last_only), keeping what
+  /// backward() reads: the attention weights (ForwardContext::keep_weights), every layer's input (Stack's
+  /// layer_outputs), x, h and the ids. `padding` (right- or left-padded batches; may be null) must stay alive
+  /// until backward(), which reuses it. Any other forward call in between overwrites what backward reads.
+  void forward_for_training(const TokenIds& ids, Matrix<Scalar>& logits, const KeyPadding* padding = nullptr) {
+    check_positions(0, ids.cols());
+    training_ids_ = ids;
+    training_context_ = ForwardContext<Scalar>();
+    training_context_.padding = padding;
+    training_context_.keep_weights = true;  // the attention backward reads the softmax weights it kept
+    embed_tokens.forward(ids, x);                                            // x (B, T, C)
+    decoder.forward(x, h, training_context_);                                // h (B, T, C)
+    logits.noalias() = as_matrix(h) * head_weight().transpose();              // (B·T, V)
+  }
+
+  /// The backward of the last forward_for_training(): dlogits (B·T, V) = ∂loss/∂logits → every parameter's
+  /// gradient added into its buffer (frozen parameters — empty buffers — skipped). Returns nothing: the ids are
+  /// integers and have no gradient. The intermediate gradients stay readable: d_h (B, T, C) = ∂loss/∂h and
+  /// d_x (B, T, C) = ∂loss/∂x.
+  void backward(const Eigen::Ref<const Matrix<Scalar>>& dlogits) {
+    const Index B = training_ids_.rows(), T = training_ids_.cols();
+    if (B == 0 || x.dimension(0) != B || x.dimension(1) != T || h.dimension(0) != B || h.dimension(1) != T) {
+      throw ValueError("[Llama::backward] no training forward to differentiate: call forward_for_training() first "
+                       "(a plain forward() keeps no attention weights and may use a cache)");
+    }
+    if (dlogits.rows() != B * T || dlogits.cols() != config_.vocab_size) {
+      throw ShapeError(detail::cat("[Llama::backward] dlogits ", detail::shape_str(shape_of(dlogits)),
+                                   " is not (B·T, V) = ", detail::shape_str({B * T, config_.vocab_size})));
+    }
+    // 1) The LM head: dh = dz W_head; W_head's gradient += dzᵀ h (E's buffer when tied: the head's share).
+    d_h.resize(B, T, config_.hidden_size);
+    if (config_.tie_word_embeddings) {
+      embed_tokens.backward_as_head(as_matrix(h), dlogits, as_matrix(d_h));
+    } else {
+      lm_head.backward(as_matrix(h), dlogits, as_matrix(d_h));
+    }
+    // 2) The decoder: the final norm, then the blocks last to first (each reads what its forward kept).
+    decoder.backward(x, d_h, d_x, training_context_);
+    // 3) The lookup: E(ids(b, t), :) += dx(b, t, :) (the lookup's share, added to the head's when tied).
+    embed_tokens.backward(training_ids_, as_matrix(d_x));
+  }
+
+  /// One whole step's gradients: forward_for_training, the causal-LM loss against `labels` (B, T) — the target
+  /// of position t is labels(b, t+1), −100 ignored; labels = ids is pretraining (transformers'
+  /// labels=input_ids), training::sft_labels() masks a prompt — and backward. Adds into the gradient buffers
+  /// (zero them first for a fresh step); returns the mean loss and the number of counted positions.
+  training::LossValue loss_and_gradients(const TokenIds& ids, const TokenIds& labels, const KeyPadding* padding = nullptr) {
+    if (labels.rows() != ids.rows() || labels.cols() != ids.cols()) {
+      throw ShapeError(detail::cat("[Llama::loss_and_gradients] labels ", detail::shape_str({labels.rows(), labels.cols()}),
+                                   " do not match ids ", detail::shape_str({ids.rows(), ids.cols()})));
+    }
+    forward_for_training(ids, training_logits_, padding);
+    const training::LossValue loss = training::causal_lm_loss<Scalar>(training_logits_, labels, &d_logits);
+    backward(d_logits);
+    return loss;
   }
 
   // ---- CausalLM ------------------------------------------------------------------------------------------------
@@ -165,7 +241,12 @@ class Llama : public CausalLM<Scalar> {
     }
   }
 
+  const Matrix<Scalar>& head_weight() const { return config_.tie_word_embeddings ? embed_tokens.weight : lm_head.weight; }
+
   LlamaConfig config_;
+  TokenIds training_ids_;                     // (B, T) the ids of the last training forward
+  ForwardContext<Scalar> training_context_;   // its context (keep_weights, padding): backward reuses it
+  Matrix<Scalar> training_logits_;            // (B·T, V) loss_and_gradients' logits
 
  public:
   Embedding<Scalar> embed_tokens;  // E (V, C)
@@ -174,6 +255,10 @@ class Llama : public CausalLM<Scalar> {
   // Intermediates of the last forward call.
   Tensor3<Scalar> x;               // (B, T, C) the embedded tokens
   Tensor3<Scalar> h;               // (B, T, C) after the final norm
+  // Gradients of the last backward call.
+  Matrix<Scalar> d_logits;         // (B·T, V) ∂loss/∂logits (loss_and_gradients)
+  Tensor3<Scalar> d_h;             // (B, T, C) ∂loss/∂h, the LM head's input
+  Tensor3<Scalar> d_x;             // (B, T, C) ∂loss/∂x, the embedded tokens
 };
 
 }  // namespace eigenformer

@@ -10,7 +10,8 @@ inline Table llama_options() {
   Table t;
   t.program = "llama";
   t.usage = "llama --model DIR (--ids LIST | --text TEXT) [--candidates N] [--dump FILE] [--double]\n"
-            "       llama --model DIR (--prompt TEXT | --ids LIST) [--chat [--system TEXT]] [generation options]";
+            "       llama --model DIR (--prompt TEXT | --ids LIST) [--chat [--system TEXT]] [generation options]\n"
+            "       llama --model DIR --ids LIST [--labels LIST] --grad FILE [--double]";
   t.about = "Runs a Llama checkpoint (Hugging Face layout, model_type \"llama\": TinyLlama, Llama 2, Llama 3, SmolLM, ...).\n"
             "Without generation options it prints the most likely next tokens after the input; with them it generates.";
   FamilyOptionHelp help;
@@ -24,6 +25,16 @@ inline Table llama_options() {
               "embeddings) to N (after the final norm); attentions.<i> (H, T, T) for each layer — the\n"
               "meaning of Hugging Face's output_hidden_states / output_attentions";
   t.sections.push_back(family_options(help));
+  Section gradients;
+  gradients.heading = "Gradients (checked against PyTorch autograd: docs/training.md)";
+  gradients.options = {
+      {"--grad", "FILE", "write the causal-LM loss of --ids and its gradient for every stored tensor, in F32\n"
+                         "safetensors: loss (1) and grad.<name> under the checkpoint's tensor names (a tied\n"
+                         "checkpoint stores the embedding once: its gradient sums the lookup and the LM head)"},
+      {"--labels", "LIST", "with --grad: the labels, comma-separated, -100 for a position left out of the loss\n"
+                           "(default: the ids, as transformers' labels=input_ids); position t+1's label is\n"
+                           "the target of position t's prediction"}};
+  t.sections.push_back(gradients);
   GenerationOptionHelp generation;
   generation.prompt = "the text to continue (the tokenizer adds <|begin_of_text|>)";
   generation.chat = true;

@@ -1,4 +1,4 @@
-// eigenformer/training.hpp — training: losses and objectives, optimizers, data, watching, checkpoints.
+// eigenformer/training.hpp — training: losses and objectives, optimizers, data, watching, checkpoints, the loop.
 #pragma once
 
 #include "eigenformer/training/loss.hpp"
@@ -10,3 +10,4 @@
 #include "eigenformer/training/optimizer.hpp"
 #include "eigenformer/training/progress.hpp"
 #include "eigenformer/training/loss_curve.hpp"
+#include "eigenformer/training/trainer.hpp"

@@ -273,6 +273,20 @@ TEST_CASE("softmax weights are a distribution even for huge scores") {
   CHECK(std::isfinite(weights(1, 2)));
 }
 
+TEST_CASE_TEMPLATE("a hidden key's weight is exactly zero, not exp's tiny clamp", T, float, double) {
+  const T hidden = -std::numeric_limits<T>::infinity();
+  Matrix<T> scores(2, 4);
+  scores << T(2), hidden, T(-1), hidden,  //
+      hidden, T(0.5), hidden, T(3);
+  Matrix<T> weights;
+  masked_softmax_rows(scores, weights);
+  CHECK(weights(0, 1) == T(0));  // Eigen's vectorised exp(−∞) alone gives ~1e-40 in float
+  CHECK(weights(0, 3) == T(0));
+  CHECK(weights(1, 0) == T(0));
+  CHECK(weights(1, 2) == T(0));
+  CHECK(weights.row(0).sum() == doctest::Approx(1.0));
+}
+
 TEST_CASE("attention shape errors name the function and both shapes") {
   MultiHeadAttention<float> mha(attention_config(16, 4));
   Tensor3<float> x(2, 5, 12);

@@ -125,13 +125,18 @@ struct AttentionMask {
 template <class Scalar>
 void masked_softmax_rows(const Matrix<Scalar>& scores, Matrix<Scalar>& weights) {
   weights.resize(scores.rows(), scores.cols());
+  const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
   for (Index r = 0; r < scores.rows(); ++r) {
     const Scalar row_max = scores.row(r).maxCoeff();
-    if (row_max == -std::numeric_limits<Scalar>::infinity()) {
+    if (row_max == hidden) {
       weights.row(r).setZero();
       continue;
     }
-    weights.row(r) = (scores.row(r).array() - row_max).exp().matrix();  // exp(−∞) = 0 for hidden keys
+    // exp(−∞) = 0 for hidden keys — said explicitly: Eigen's vectorised exp() clamps its argument and would
+    // give a hidden key a weight of ~1e-40 (float) instead of exactly 0.
+    weights.row(r) = (scores.row(r).array() == hidden)
+                         .select(Scalar(0), (scores.row(r).array() - row_max).exp())
+                         .matrix();
     weights.row(r) /= weights.row(r).sum();
   }
 }

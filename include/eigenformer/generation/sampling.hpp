@@ -8,8 +8,11 @@
 
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
+#include "eigenformer/core/error.hpp"
 #include "eigenformer/core/types.hpp"
 
 namespace eigenformer::generation {
@@ -20,6 +23,24 @@ class Rng {
 
   /// Uniform in [0, 1), with 53 random bits.
   double uniform() { return static_cast<double>(engine_() >> 11) * (1.0 / 9007199254740992.0); }
+
+  /// The generator's whole state as text (the C++ standard fixes the format of std::mt19937_64's state:
+  /// 312 words and a position, decimal, space-separated), so a training checkpoint can save it and a resumed
+  /// run continue the very same stream (training/trainer.hpp).
+  std::string state() const {
+    std::ostringstream out;
+    out << engine_;
+    return out.str();
+  }
+
+  /// Restores a state written by state(). FormatError when the text is not one.
+  void set_state(const std::string& text) {
+    std::istringstream in(text);
+    std::mt19937_64 engine;
+    in >> engine;
+    if (in.fail()) throw FormatError("[Rng::set_state] the text is not a std::mt19937_64 state");
+    engine_ = engine;
+  }
 
  private:
   std::mt19937_64 engine_;

@@ -144,7 +144,7 @@ struct TrainingLog {
 
   std::string to_csv() const {
     std::ostringstream out;
-    out.precision(9);
+    out.precision(17);  // max_digits10 of a double: a value read back is the same value (exact resume)
     out << "step,loss,learning_rate,grad_norm,tokens_per_second,validation_loss\n";
     std::size_t v = 0;
     for (const StepRecord& r : steps) {
