@@ -9,7 +9,9 @@
 //               chosen by the first source token;
 //   model       T5 from scratch (examples/t5/t5.hpp): encoder reads the digits, decoder writes characters;
 //   training    teacher forcing (decoder input = the target shifted right), mean cross-entropy over the target
-//               characters (T5::loss_and_gradients), AdamW with warmup and cosine decay, gradient clipping;
+//               characters (T5::loss_and_gradients), run by the library's trainer (training/trainer.hpp: AdamW,
+//               warmup and cosine decay, clipping, held-out loss, checkpoints, log.csv, loss_curve.svg) through
+//               the task t5/t5_train.hpp builds — the same as `t5 --train`;
 //   evaluation  greedy decoding until </s> on every held-out number in both languages; exact match of the whole
 //               string.
 // The trained model is saved in the Hugging Face layout (config.json + model.safetensors) and reused when present;
@@ -20,6 +22,7 @@
 // The options: translator --help.
 #include "common/family_cli.hpp"
 #include "t5/t5.hpp"
+#include "t5/t5_train.hpp"
 #include "translator/number_words.hpp"
 
 #include <algorithm>
@@ -29,6 +32,7 @@
 #include <ctime>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <numeric>
 #include <random>
 #include <string>
@@ -171,64 +175,17 @@ T5Config model_config(const Settings& s, Index vocab_size) {
   return c;
 }
 
-/// T5's initialisation (Mesh TensorFlow, as transformers' T5PreTrainedModel._init_weights): normal with standard
-/// deviation 1/√fan_in for every projection — q gets an extra 1/√D, because T5 does not scale its scores by it —
-/// the embedding N(0, 1), norms 1.
-void initialise(T5<float>& model, std::uint64_t seed) {
-  const T5Config& c = model.config();
-  std::mt19937_64 rng(seed);
-  for (ParameterRef<float>& p : named_parameters(model)) {
-    const std::string& n = p.name;
-    double std = 1.0;
-    if (n.find("norm") != std::string::npos) {
-      std::fill(p.data, p.data + p.numel(), 1.0f);
-      continue;
-    }
-    if (n.find(".q.") != std::string::npos) std = 1.0 / std::sqrt(static_cast<double>(c.d_model * c.d_kv));
-    else if (n.find(".o.") != std::string::npos) std = 1.0 / std::sqrt(static_cast<double>(c.num_heads * c.d_kv));
-    else if (n.find("ffn.down") != std::string::npos) std = 1.0 / std::sqrt(static_cast<double>(c.d_ff));
-    else if (n != "shared.weight") std = 1.0 / std::sqrt(static_cast<double>(c.d_model));  // k, v, wi, bias table
-    std::normal_distribution<double> normal(0.0, std);
-    for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = static_cast<float>(normal(rng));
-  }
-}
-
 // ---- Data -------------------------------------------------------------------------------------------------------
 
-struct Example {
-  Language language;
-  std::int64_t number;
-};
-
-/// A padded batch: sources (B, S) with their lengths, labels (B, T) with −100 after each target's </s>.
-struct Batch {
-  TokenIds source, labels;
-  KeyPadding padding;
-  std::int64_t tokens = 0;  // source + target tokens, for the speed display
-};
-
-Batch make_batch(const Vocabulary& vocab, const std::vector<Example>& examples, std::size_t first, std::size_t count) {
-  std::vector<TokenSequence> sources, targets;
-  std::size_t S = 0, T = 0;
-  for (std::size_t i = first; i < first + count; ++i) {
-    const Example& e = examples[i % examples.size()];
-    sources.push_back(vocab.source(e.language, e.number));
-    targets.push_back(vocab.encode(target_text(e.language, e.number)));
-    S = std::max(S, sources.back().size());
-    T = std::max(T, targets.back().size());
+/// Every number of `numbers` in both languages, as (source, target) pairs.
+std::vector<Seq2SeqPair> make_pairs(const Vocabulary& vocab, const std::vector<std::int64_t>& numbers) {
+  std::vector<Seq2SeqPair> pairs;
+  for (const std::int64_t n : numbers) {
+    for (const Language language : {Language::English, Language::Chinese}) {
+      pairs.push_back({vocab.source(language, n), vocab.encode(target_text(language, n))});
+    }
   }
-  Batch b;
-  b.source = TokenIds::Constant(static_cast<Index>(count), static_cast<Index>(S), Vocabulary::kPad);
-  b.labels = TokenIds::Constant(static_cast<Index>(count), static_cast<Index>(T), training::kIgnoreIndex);
-  std::vector<Index> lengths;
-  for (std::size_t r = 0; r < count; ++r) {
-    for (std::size_t s = 0; s < sources[r].size(); ++s) b.source(static_cast<Index>(r), static_cast<Index>(s)) = sources[r][s];
-    for (std::size_t t = 0; t < targets[r].size(); ++t) b.labels(static_cast<Index>(r), static_cast<Index>(t)) = targets[r][t];
-    lengths.push_back(static_cast<Index>(sources[r].size()));
-    b.tokens += static_cast<std::int64_t>(sources[r].size() + targets[r].size());
-  }
-  b.padding = KeyPadding::from_lengths(lengths);
-  return b;
+  return pairs;
 }
 
 /// Greedy decoding until </s> (at most 64 characters).
@@ -263,57 +220,28 @@ double cpu_seconds() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC
 
 // ---- Training ---------------------------------------------------------------------------------------------------
 
-void train(T5<float>& model, const Vocabulary& vocab, const Settings& s, const std::vector<std::int64_t>& training_numbers,
-           const std::vector<std::int64_t>& held_out) {
-  // 1) Every training number in both languages, reshuffled each epoch.
-  std::vector<Example> examples;
-  for (const std::int64_t n : training_numbers) {
-    examples.push_back({Language::English, n});
-    examples.push_back({Language::Chinese, n});
-  }
-  std::mt19937_64 rng(static_cast<std::uint64_t>(s.seed) * 7919 + 1);
-  std::shuffle(examples.begin(), examples.end(), rng);
-
-  // 2) AdamW, no decay on the embedding, the norms and the relative bias tables (optimizer.hpp's rule misses
-  //    T5's "shared" table, so the rule is given here).
-  ParameterList<float> params = parameters_with_gradients(model);
-  training::AdamWConfig adam;
-  adam.lr = s.lr;
-  adam.weight_decay = s.weight_decay;
-  training::AdamW<float> optimizer(adam, [](const ParameterRef<float>& p) {
-    return p.name != "shared.weight" && p.name.find("norm") == std::string::npos &&
-           p.name.find("relative_bias") == std::string::npos;
-  });
-
-  // 3) The loop: forward with teacher forcing, loss, backward, clip, step.
-  training::Progress progress(s.steps, 0, stderr, -1, 100);
-  std::size_t cursor = 0;
-  double smoothed = 0;
-  for (std::int64_t step = 1; step <= s.steps; ++step) {
-    if (cursor + static_cast<std::size_t>(s.batch) > examples.size()) {
-      std::shuffle(examples.begin(), examples.end(), rng);
-      cursor = 0;
-    }
-    const Batch batch = make_batch(vocab, examples, cursor, static_cast<std::size_t>(s.batch));
-    cursor += static_cast<std::size_t>(s.batch);
-    optimizer.config.lr = s.lr * training::cosine_with_warmup(step - 1, s.warmup, s.steps);
-    zero_gradients(params);
-    const training::LossValue loss = model.loss_and_gradients(batch.source, batch.labels, &batch.padding);
-    if (!std::isfinite(loss.loss)) throw ValueError(detail::cat("[translator] the loss is ", loss.loss, " at step ", step));
-    training::clip_grad_norm(params, s.clip);
-    optimizer.step(params);
-    smoothed = step == 1 ? loss.loss : 0.95 * smoothed + 0.05 * loss.loss;
-    progress.update(step, smoothed, batch.tokens);
-    if (s.eval_every > 0 && step % s.eval_every == 0 && step < s.steps) {
-      const std::vector<std::int64_t> probe(held_out.begin(), held_out.begin() + std::min<std::size_t>(100, held_out.size()));
-      const Accuracy en = evaluate(model, vocab, Language::English, probe), zh = evaluate(model, vocab, Language::Chinese, probe);
-      char line[160];
-      std::snprintf(line, sizeof line, "step %lld: loss %.4f, exact match on %zu held-out numbers: English %.1f%%, Chinese %.1f%%",
-                    static_cast<long long>(step), smoothed, probe.size(), en.percent(), zh.percent());
-      progress.message(line);
-    }
-  }
-  progress.finish();
+/// The library's trainer (eigenformer/training/trainer.hpp) on the pairs: AdamW (no decay on the table, the norms
+/// and the bias tables), linear warmup then cosine decay, clipping, the held-out loss every eval_every steps, and
+/// at the end the model (with its tokenizer.json), log.csv and loss_curve.svg in `out`.
+void train(std::shared_ptr<T5<float>> model, const Vocabulary& vocab, const Settings& s,
+           const std::vector<std::int64_t>& training_numbers, const std::vector<std::int64_t>& held_out,
+           const std::string& out) {
+  training::TrainerConfig c;
+  c.steps = s.steps;
+  c.lr = s.lr;
+  c.warmup = s.warmup;
+  c.weight_decay = s.weight_decay;
+  c.clip = s.clip;
+  c.seed = static_cast<std::uint64_t>(s.seed);
+  c.out = out;
+  c.eval_every = s.eval_every;
+  c.progress_every = 100;
+  const auto save = [model, &vocab](const std::string& folder) {
+    model->save_pretrained(folder);
+    write_file_atomically((std::filesystem::path(folder) / "tokenizer.json").string(), vocab.tokenizer_json(), "[translator]");
+  };
+  training::train(c, seq2seq_task<float>(model, make_pairs(vocab, training_numbers), make_pairs(vocab, held_out),
+                                         static_cast<Index>(s.batch), c.seed, save));
 }
 
 cli::Table options() {
@@ -340,7 +268,7 @@ cli::Table options() {
       {"--warmup", "N", "warmup steps (default 100)"},
       {"--d-model", "N", "model width C (default 64; heads 4 of width C/4, FFN 2C)"},
       {"--layers", "N", "encoder and decoder layers each (default 2)"},
-      {"--eval-every", "N", "report held-out accuracy on 100 numbers every N steps (default 400; 0: never)"},
+      {"--eval-every", "N", "the held-out loss every N steps (default 400; 0: at the end only)"},
       {"--seed", "N", "the split, the shuffles and the initial weights (default 1)"}};
   t.sections.push_back(training);
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
@@ -387,12 +315,13 @@ int main(int argc, char** argv) {
 
     // 2) The model: reused from --out when it is there, else trained and saved.
     const bool saved = std::filesystem::exists(std::filesystem::path(out) / "config.json");
-    T5<float> model = saved && !args.has("--retrain") ? T5<float>::from_pretrained(out) : T5<float>(model_config(s, vocab.size()));
-    const T5Config& c = model.config();
+    const auto model = std::make_shared<T5<float>>(saved && !args.has("--retrain") ? T5<float>::from_pretrained(out)
+                                                                                   : T5<float>(model_config(s, vocab.size())));
+    const T5Config& c = model->config();
     std::printf("model   T5, %lld + %lld layers, width %lld, %lld heads × %lld, FFN %lld, %.3fM parameters\n",
                 static_cast<long long>(c.num_layers), static_cast<long long>(c.num_decoder_layers),
                 static_cast<long long>(c.d_model), static_cast<long long>(c.num_heads), static_cast<long long>(c.d_kv),
-                static_cast<long long>(c.d_ff), static_cast<double>(count_parameters(model)) / 1e6);
+                static_cast<long long>(c.d_ff), static_cast<double>(count_parameters(*model)) / 1e6);
     if (c.vocab_size != vocab.size()) {
       throw ValueError(detail::cat("[translator] the model in '", out, "' has ", c.vocab_size, " tokens, the vocabulary ",
                                    vocab.size(), ": train again with --retrain"));
@@ -404,15 +333,13 @@ int main(int argc, char** argv) {
                   static_cast<long long>(s.steps), static_cast<long long>(s.batch), s.lr,
                   static_cast<long long>(s.warmup), s.clip, static_cast<long long>(s.seed));
       std::fflush(stdout);  // the progress goes to stderr: keep the two in order
-      initialise(model, static_cast<std::uint64_t>(s.seed));
+      initialise_t5(*model, static_cast<std::uint64_t>(s.seed));
       const auto wall_start = std::chrono::steady_clock::now();
       const double cpu_start = cpu_seconds();
-      train(model, vocab, s, training_numbers, held_out);
+      train(model, vocab, s, training_numbers, held_out, out);
       const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
       std::printf("trained in %.1f s wall, %.1f s CPU (one thread)\n", wall, cpu_seconds() - cpu_start);
-      model.save_pretrained(out);
-      write_file_atomically((std::filesystem::path(out) / "tokenizer.json").string(), vocab.tokenizer_json(), "[translator]");
-      std::printf("saved   %s (config.json, model.safetensors, tokenizer.json)\n", out.c_str());
+      std::printf("saved   %s: config.json, model.safetensors, tokenizer.json; log.csv, loss_curve.svg\n", out.c_str());
       // The saved tokenizer must cut a prompt and join an answer exactly as this program does.
       const std::optional<tokenizers::Tokenizer> saved_tokenizer = cli::open_tokenizer(out);
       tokenizers::DecodeOptions plain;
@@ -428,7 +355,7 @@ int main(int argc, char** argv) {
 
     // 3) Exact match on every held-out number, greedy decoding, in each language.
     for (const Language language : {Language::English, Language::Chinese}) {
-      const Accuracy a = evaluate(model, vocab, language, held_out);
+      const Accuracy a = evaluate(*model, vocab, language, held_out);
       std::printf("held-out exact match, %s: %lld / %lld = %.2f%%\n", language == Language::English ? "English" : "Chinese",
                   static_cast<long long>(a.correct), static_cast<long long>(a.total), a.percent());
       for (const std::string& m : a.mistakes) std::printf("    %s\n", m.c_str());
@@ -437,8 +364,8 @@ int main(int argc, char** argv) {
     // 4) Numbers asked for on the command line.
     if (args.has("--translate")) {
       for (const TokenId n : cli::parse_ids(args.value("--translate"), "--translate")) {
-        std::printf("%d  →  %s  /  %s\n", n, translate(model, vocab, Language::English, n).c_str(),
-                    translate(model, vocab, Language::Chinese, n).c_str());
+        std::printf("%d  →  %s  /  %s\n", n, translate(*model, vocab, Language::English, n).c_str(),
+                    translate(*model, vocab, Language::Chinese, n).c_str());
       }
     }
     return 0;
