@@ -35,7 +35,7 @@ int run(const std::string& command, const fs::path& log, std::string& output) {
 
 }  // namespace
 
-TEST_CASE("translator saves a model t5 loads; t5 --train fine-tunes it on pairs") {
+TEST_CASE("translator saves a model t5 loads, and t5 --train fine-tunes it on pairs") {
   const fs::path dir = scratch();
   const fs::path model = dir / "translator", tuned = dir / "tuned";
   fs::remove_all(model);

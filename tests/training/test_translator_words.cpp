@@ -87,7 +87,7 @@ TEST_CASE("chinese_words: 十 at the start, 零 for inner zero runs, 二 everywh
   }
 }
 
-TEST_CASE("number words: one spelling per number, no doubled 零, none at the end; the range is checked") {
+TEST_CASE("number words: one spelling per number, no doubled 零, none at the end, the range is checked") {
   std::set<std::string> english, chinese;
   for (std::int64_t n = 0; n < 100000; ++n) {
     const std::string e = english_words(n), c = chinese_words(n);
