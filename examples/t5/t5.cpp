@@ -21,9 +21,13 @@
 #include "common/inspect_cli.hpp"
 #include "t5/t5.hpp"
 #include "t5/t5_options.hpp"
+#include "t5/t5_train.hpp"
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <string>
 
 using namespace eigenformer;
@@ -76,8 +80,79 @@ int write_gradients(T5<Scalar>& model, const cli::Arguments& args, const std::op
   return 0;
 }
 
+/// --train: a T5 trained on the "source<TAB>target" lines of --data (seq2seq pairs) by the library's trainer,
+/// from --config (new weights, T5's initialisation) or --model (fine-tuning). The tokenizer comes from the model
+/// folder, or from the folder of the config file; it is copied beside every saved model.
+template <class Scalar>
+int train_t5(const cli::Arguments& args) {
+  namespace fs = std::filesystem;
+  const cli::TrainSettings s = cli::training_settings(args, cli::t5_training_defaults());
+  cli::apply_threads(s);
+  // 1) The model: a new one from a config.json, or a checkpoint to fine-tune.
+  std::shared_ptr<T5<Scalar>> model;
+  std::string folder;  // where the tokenizer files are
+  if (!s.config_file.empty()) {
+    model = std::make_shared<T5<Scalar>>(T5Config::from(ModelConfig::from_file(s.config_file)));
+    initialise_t5(*model, s.trainer.seed);
+    folder = fs::path(s.config_file).parent_path().string();
+  } else {
+    model = std::make_shared<T5<Scalar>>(T5<Scalar>::from_pretrained(s.model_dir));
+    folder = s.model_dir;
+  }
+  const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder.empty() ? "." : folder);
+  if (!tokenizer) {
+    throw ValueError(detail::cat("--train reads text: put tokenizer.json (or another tokenizer file) in '", folder,
+                                 "' beside the config or the checkpoint"));
+  }
+  // 2) The pairs, each side through the tokenizer (ending with </s>), cut to --seq-len tokens.
+  std::ifstream in(s.data);
+  if (!in) throw FileError(detail::cat("--data: cannot open '", s.data, "'"));
+  const TokenId eos = model->config().special_tokens.eos.front();
+  const auto encode = [&](const std::string& text) {
+    TokenSequence ids = tokenizer->encode(text, tokenizers::EncodeOptions{}.with_special_tokens());
+    if (ids.empty() || ids.back() != eos) ids.push_back(eos);
+    if (static_cast<Index>(ids.size()) > s.seq_len) {
+      ids.resize(static_cast<std::size_t>(s.seq_len));
+      ids.back() = eos;
+    }
+    cli::check_vocabulary(ids, model->config().vocab_size, "--data");
+    return ids;
+  };
+  std::vector<Seq2SeqPair> pairs;
+  std::string line;
+  for (std::size_t number = 1; std::getline(in, line); ++number) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const std::size_t tab = line.find('\t');
+    if (tab == std::string::npos) {
+      throw ValueError(detail::cat("--data: line ", number, " of '", s.data, "' has no tab (expected source<TAB>target)"));
+    }
+    pairs.push_back({encode(line.substr(0, tab)), encode(line.substr(tab + 1))});
+  }
+  // 3) 5% held out (a seeded choice), the rest trained on.
+  auto [train_pairs, held_out] = training::split_records(pairs, 0.05, s.trainer.seed);
+  std::printf("train   %zu pairs from %s (%zu held out), %s, %.3fM parameters\n", train_pairs.size(), s.data.c_str(),
+              held_out.size(), s.config_file.empty() ? ("fine-tuning " + s.model_dir).c_str() : ("new from " + s.config_file).c_str(),
+              static_cast<double>(count_parameters(*model)) / 1e6);
+  std::fflush(stdout);
+  // 4) The trainer: checkpoints, log.csv, loss_curve.svg and the model (with the tokenizer files) in --out.
+  const auto save = [model, folder](const std::string& out) {
+    model->save_pretrained(out);
+    for (const char* file : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "spiece.model",
+                             "generation_config.json"}) {
+      const fs::path from = fs::path(folder.empty() ? "." : folder) / file;
+      if (fs::is_regular_file(from)) fs::copy_file(from, fs::path(out) / file, fs::copy_options::overwrite_existing);
+    }
+  };
+  training::train(s.trainer, seq2seq_task<Scalar>(model, std::move(train_pairs), std::move(held_out), s.batch,
+                                                  s.trainer.seed, save));
+  std::printf("model   %s (t5 --model %s --prompt ...)\n", s.trainer.out.c_str(), s.trainer.out.c_str());
+  return 0;
+}
+
 template <class Scalar>
 int run(const cli::Arguments& args) {
+  if (cli::wants_training(args)) return train_t5<Scalar>(args);
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);

@@ -4,15 +4,31 @@
 
 #include "common/generate_cli.hpp"
 #include "common/inspect_cli.hpp"
+#include "common/train_cli.hpp"
 
 namespace eigenformer::cli {
+
+/// What `t5 --train` does without flags. --data is a text file of "source<TAB>target" lines.
+inline TrainSettings t5_training_defaults() {
+  TrainSettings d;
+  d.batch = 16;
+  d.seq_len = 64;
+  d.trainer.steps = 1000;
+  d.trainer.lr = 1e-3;
+  d.trainer.warmup = 50;
+  d.trainer.weight_decay = 0.01;
+  d.trainer.clip = 1.0;
+  d.trainer.eval_every = 100;
+  return d;
+}
 
 inline Table t5_options() {
   Table t;
   t.program = "t5";
   t.usage = "t5 --model DIR (--ids LIST | --text TEXT) [--decoder-ids LIST] [--candidates N] [--dump FILE] [--double]\n"
             "       t5 --model DIR (--prompt TEXT | --ids LIST) [generation options]\n"
-            "       t5 --model DIR (--ids LIST | --text TEXT) --labels LIST --grad FILE [--double]";
+            "       t5 --model DIR (--ids LIST | --text TEXT) --labels LIST --grad FILE [--double]\n"
+            "       t5 --train (--config FILE.json | --model DIR) --data PAIRS.tsv --out DIR [training options]";
   t.about = "Runs a T5 checkpoint (Hugging Face layout, model_type \"t5\": t5-small/base/large, t5-v1_1, flan-t5, mt5) on one\n"
             "source. Without generation options it prints the most likely next target token after the decoder input; with\n"
             "them it writes the target until </s>.";
@@ -44,6 +60,7 @@ inline Table t5_options() {
       {"--labels", "LIST", "with --grad: the target token ids, comma-separated; -100 marks a label not scored"}};
   t.sections.push_back(gradients);
   t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
+  add_training_options(t, t5_training_defaults());
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }
