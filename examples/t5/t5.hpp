@@ -39,15 +39,9 @@ namespace eigenformer {
 
 // T5Config — config.json read and checked, and the blocks this family picks: t5_config.hpp.
 
-/// What one forward call may do besides computing logits. All optional.
+/// What one forward call may do besides computing logits (models/language_model.hpp). All optional.
 template <class Scalar>
-struct T5Options {
-  const KeyPadding* source_padding = nullptr;  // padding of the source (B, S)
-  Capture<Scalar>* encoder_capture = nullptr;       // encoder hidden states and attention maps (HF meaning)
-  Capture<Scalar>* decoder_capture = nullptr;       // decoder hidden states, self- and cross-attention maps
-  DecoderCache<Scalar>* cache = nullptr;            // incremental decoding
-  bool last_only = false;                      // logits of the last target position only: (B, V)
-};
+using T5Options = Seq2SeqOptions<Scalar>;
 
 template <class Scalar>
 class T5 : public Seq2SeqLM<Scalar> {

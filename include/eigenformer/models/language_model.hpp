@@ -120,6 +120,17 @@ class Seq2SeqLM {
                       DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false) = 0;
 };
 
+/// What one whole forward pass of an encoder-decoder (T5, BART) may do besides computing logits — the options
+/// of T5::forward and Bart::forward, shared because the two families run the same two stacks. All optional.
+template <class Scalar>
+struct Seq2SeqOptions {
+  const KeyPadding* source_padding = nullptr;   // padding of the source (B, S)
+  Capture<Scalar>* encoder_capture = nullptr;   // encoder hidden states and attention maps (HF meaning)
+  Capture<Scalar>* decoder_capture = nullptr;   // decoder hidden states, self- and cross-attention maps
+  DecoderCache<Scalar>* cache = nullptr;        // incremental decoding
+  bool last_only = false;                       // logits of the last target position only: (B, V)
+};
+
 namespace detail {
 
 /// The last row of each of the B sequences of a (B·T, C) matrix: (B, C). Used for last_only logits.
