@@ -54,13 +54,15 @@ inline Table llama_options() {
                            "(default: the ids, as transformers' labels=input_ids); position t+1's label is\n"
                            "the target of position t's prediction"}};
   t.sections.push_back(gradients);
-  add_training_options(t, llama_train_defaults());
   GenerationOptionHelp generation;
   generation.prompt = "the text to continue (the tokenizer adds <|begin_of_text|>)";
   generation.chat = true;
   generation.no_cache = "recompute every position at every step (slow; checks the KV cache)";
   t.sections.push_back(generation_options(generation));
   t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
+  // Last: the training options skip the names the table already has (--model, and --seed, which stays the
+  // sampling seed in --help; llama --train reads it as the training seed).
+  add_training_options(t, llama_train_defaults());
   t.epilogue = "Errors (a wrong folder, a bad config.json, a missing or misshapen tensor, a token id outside the vocabulary,\n"
                "a setting out of range) print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
