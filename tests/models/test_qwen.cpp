@@ -44,7 +44,8 @@ TEST_CASE_TEMPLATE("Qwen2 and Qwen3 checkpoints match the PyTorch reference: log
     CHECK(capture.hidden_states.size() == static_cast<std::size_t>(model.config().num_hidden_layers + 1));
     // The issue's double tolerance is tighter than the fixture header's shared 1e-9.
     if (std::is_same_v<T, double>) CHECK(worst <= 1e-10);
-    MESSAGE(name << " (" << (std::is_same_v<T, float> ? "float" : "double") << "): max abs error " << worst);
+    const std::string scalar = std::is_same_v<T, float> ? "float" : "double";
+    MESSAGE(name << " (" << scalar << "): max abs error " << worst);
   }
 }
 
@@ -131,7 +132,7 @@ TEST_CASE_TEMPLATE("Qwen: token by token with the KV cache equals the full pass"
       model.forward(one, cache, step);
       worst = std::max(worst, static_cast<double>((step.row(0) - full.row(t)).cwiseAbs().maxCoeff()));
     }
-    CHECK(worst <= (std::is_same_v<T, float> ? 1e-5 : 1e-12));
+    CHECK(worst <= (std::is_same_v<T, float> ? 1e-4 : 1e-12));  // float: the issue's 1e-4 (measured 1.6e-5)
   }
 }
 
