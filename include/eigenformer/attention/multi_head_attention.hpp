@@ -47,9 +47,10 @@ struct AttentionConfig {
   Index kv_width = 0;            // width of the sequence keys/values come from; 0 means C
   bool qkv_bias = false;         // biases on the q, k, v projections (BERT, the original Transformer)
   bool out_bias = false;         // bias on the output projection (Qwen2: biases on q, k, v but not here)
+  std::optional<double> scale{}; // score scale; nullopt means 1/√D. T5 uses 1 (folded into its init)
+  // Last, so that brace lists written before they existed still mean what they meant.
   bool qk_norm = false;          // RMSNorm (weight of width D) on each head's query and key before RoPE (Qwen3)
   double qk_norm_eps = 1e-6;     // its eps (Qwen3: rms_norm_eps)
-  std::optional<double> scale{}; // score scale; nullopt means 1/√D. T5 uses 1 (folded into its init)
 
   Index resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
   Index resolved_head_dim() const { return head_dim > 0 ? head_dim : (heads > 0 ? width / heads : 0); }
