@@ -12,6 +12,7 @@
 //   head        logits = h W_lmᵀ, W_lm (V, C) — or E itself when tie_word_embeddings (Llama 3.2 1B/3B)
 //
 // It loads Hugging Face checkpoints with model_type "llama": TinyLlama, Llama 2, Llama 3, 3.1, 3.2, SmolLM, ...
+// and its relatives "qwen2" (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen) and "qwen3" (llama_config.hpp: what differs).
 //
 //     Llama<float> model = Llama<float>::from_pretrained("TinyLlama-1.1B-Chat-v1.0");
 //     Matrix<float> logits;                                    // (T, V)
@@ -113,6 +114,10 @@ class Llama : public CausalLM<Scalar> {
   /// layer_outputs), x, h and the ids. `padding` (right- or left-padded batches; may be null) must stay alive
   /// until backward(), which reuses it. Any other forward call in between overwrites what backward reads.
   void forward_for_training(const TokenIds& ids, Matrix<Scalar>& logits, const KeyPadding* padding = nullptr) {
+    if (config_.qk_norm) {
+      throw ValueError("[Llama::forward_for_training] qwen3's q/k norm has no backward pass yet: training and --grad "
+                       "support model_type 'llama' and 'qwen2' only");
+    }
     check_positions(0, ids.cols());
     training_ids_ = ids;
     training_context_ = ForwardContext<Scalar>();
@@ -198,6 +203,8 @@ class Llama : public CausalLM<Scalar> {
         {"decoder.layers.{i}.attn.k.", "model.layers.{i}.self_attn.k_proj."},
         {"decoder.layers.{i}.attn.v.", "model.layers.{i}.self_attn.v_proj."},
         {"decoder.layers.{i}.attn.o.", "model.layers.{i}.self_attn.o_proj."},
+        {"decoder.layers.{i}.attn.q_norm.", "model.layers.{i}.self_attn.q_norm."},  // qwen3
+        {"decoder.layers.{i}.attn.k_norm.", "model.layers.{i}.self_attn.k_norm."},  // qwen3
         {"decoder.layers.{i}.ffn_norm.", "model.layers.{i}.post_attention_layernorm."},
         {"decoder.layers.{i}.ffn.gate.", "model.layers.{i}.mlp.gate_proj."},
         {"decoder.layers.{i}.ffn.up.", "model.layers.{i}.mlp.up_proj."},

@@ -1,6 +1,16 @@
 // examples/llama/llama_config.hpp — config.json of a Llama checkpoint: Hugging Face's field names and defaults,
 // every field checked (ConfigError naming the file and the field) before anything is allocated, the file
 // written back on save, and the blocks this family picks from the kit. The model itself is llama.hpp.
+//
+// Llama's relatives load through the same config, told apart by model_type (docs/models.md, "Qwen2 and Qwen3"):
+//   "llama"  biases on q, k, v and o only when attention_bias
+//   "qwen2"  biases on q, k and v always, never on o (Qwen2Config has no attention_bias: the bias is the family's)
+//   "qwen3"  RMSNorm on each head's query and key before RoPE (q_norm, k_norm: weights of width head_dim, eps
+//            rms_norm_eps), head_dim given explicitly (Qwen3-0.6B: 16 heads × 128 = 2048 ≠ hidden_size 1024),
+//            biases on q, k, v and o only when attention_bias
+// Qwen's sliding_window applies only when use_sliding_window is true (transformers' Qwen2Config sets it to None
+// otherwise): when false, sliding_window and max_window_layers are read and ignored; when true, the config is
+// refused (a ConfigError naming use_sliding_window) — this build has no sliding-window mask.
 #pragma once
 
 #include <eigenformer/eigenformer.hpp>
@@ -13,6 +23,7 @@ namespace eigenformer {
 
 /// config.json of a Llama checkpoint, with Hugging Face's field names and defaults (LlamaConfig).
 struct LlamaConfig {
+  std::string model_type = "llama";   // "llama", "qwen2" or "qwen3" (see the top of this file)
   Index vocab_size = 0;               // V
   Index hidden_size = 0;              // C
   Index intermediate_size = 0;        // F
@@ -28,6 +39,7 @@ struct LlamaConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;        // biases on q, k, v and o
   bool mlp_bias = false;              // biases on gate, up and down
+  bool qk_norm = false;               // qwen3: RMSNorm of each query and key head before RoPE (not in config.json)
   SpecialTokenIds special_tokens;
   /// Not in config.json: Interleaved when q/k weights come in Meta's original RoPE layout (not HF's).
   RopeLayout rope_layout = RopeLayout::HalfSplit;
@@ -37,9 +49,17 @@ struct LlamaConfig {
   /// inconsistent — before anything is allocated.
   static LlamaConfig from(const ModelConfig& c) {
     const std::string type = c.string("model_type", "");
-    c.check(type == "llama", detail::cat("model_type is '", type, "', expected 'llama' (", type == "t5" || type == "bert" ?
-                                         "run the " + type + " program" : "a different architecture", ")"));
+    const bool known_other = type == "t5" || type == "bert" || type == "gpt2" || type == "bart";
+    c.check(type == "llama" || type == "qwen2" || type == "qwen3",
+            detail::cat("model_type is '", type, "', expected 'llama', 'qwen2' or 'qwen3' (",
+                        known_other ? "run the " + type + " program" : "a different architecture", ")"));
     LlamaConfig l;
+    l.model_type = type;
+    l.qk_norm = type == "qwen3";
+    if (type != "llama" && c.boolean("use_sliding_window", false)) {
+      c.fail("use_sliding_window is true: sliding-window attention is not supported by this build (with it false, "
+             "sliding_window is ignored, as transformers does)");
+    }
     l.original = c.json();
     l.vocab_size = c.positive("vocab_size");
     l.hidden_size = c.positive("hidden_size");
@@ -57,7 +77,7 @@ struct LlamaConfig {
     if (c.has("rope_scaling")) l.rope_scaling = read_rope_scaling(c.object("rope_scaling"));
     l.hidden_act = activation_field(c, "hidden_act", c.string("hidden_act", "silu"));
     l.tie_word_embeddings = c.boolean("tie_word_embeddings", false);
-    l.attention_bias = c.boolean("attention_bias", false);
+    l.attention_bias = type != "qwen2" && c.boolean("attention_bias", false);
     l.mlp_bias = c.boolean("mlp_bias", false);
     c.check(!c.has("pretraining_tp") || c.integer("pretraining_tp") >= 1, "pretraining_tp must be at least 1");
     l.special_tokens = SpecialTokenIds::from(c, l.vocab_size);
@@ -67,8 +87,10 @@ struct LlamaConfig {
   /// config.json as Hugging Face writes it: the fields read at load, updated.
   json::Value to_json() const {
     json::Value j = original.is_object() ? original : json::Value(json::Object{});
-    j.set("model_type", "llama");
-    if (!j.find("architectures")) j.set("architectures", json::Array{json::Value("LlamaForCausalLM")});
+    j.set("model_type", model_type);
+    const char* architecture = model_type == "qwen2" ? "Qwen2ForCausalLM" : model_type == "qwen3" ? "Qwen3ForCausalLM"
+                                                                                                  : "LlamaForCausalLM";
+    if (!j.find("architectures")) j.set("architectures", json::Array{json::Value(architecture)});
     j.set("vocab_size", vocab_size);
     j.set("hidden_size", hidden_size);
     j.set("intermediate_size", intermediate_size);
@@ -93,7 +115,7 @@ struct LlamaConfig {
       j.set("rope_scaling", r);
     }
     j.set("tie_word_embeddings", tie_word_embeddings);
-    j.set("attention_bias", attention_bias);
+    if (model_type != "qwen2") j.set("attention_bias", attention_bias);
     j.set("mlp_bias", mlp_bias);
     return j;
   }
@@ -102,6 +124,9 @@ struct LlamaConfig {
   /// Hkv and D with their defaults applied (0 in a config built in code means "the default", as in config.json).
   Index kv_heads() const { return num_key_value_heads > 0 ? num_key_value_heads : num_attention_heads; }
   Index head_width() const { return head_dim > 0 ? head_dim : (num_attention_heads > 0 ? hidden_size / num_attention_heads : 0); }
+  /// Biases on q, k, v (qwen2 always; otherwise attention_bias) and on o (never for qwen2).
+  bool qkv_bias() const { return attention_bias || model_type == "qwen2"; }
+  bool out_bias() const { return attention_bias && model_type != "qwen2"; }
 
   StackConfig stack() const {
     StackConfig s;
@@ -109,8 +134,10 @@ struct LlamaConfig {
     s.block.attention.heads = num_attention_heads;   // H
     s.block.attention.kv_heads = kv_heads();         // Hkv (GQA when Hkv < H)
     s.block.attention.head_dim = head_width();       // D
-    s.block.attention.qkv_bias = attention_bias;
-    s.block.attention.out_bias = attention_bias;
+    s.block.attention.qkv_bias = qkv_bias();
+    s.block.attention.out_bias = out_bias();
+    s.block.attention.qk_norm = qk_norm;             // qwen3
+    s.block.attention.qk_norm_eps = rms_norm_eps;
     s.block.ffn.hidden = intermediate_size;          // F
     s.block.ffn.activation = hidden_act;             // SiLU: SwiGLU
     s.block.ffn.gated = true;
@@ -135,7 +162,9 @@ struct LlamaConfig {
     const Count C = hidden_size, V = vocab_size, F = intermediate_size;  // Count: saturates (models/config.hpp)
     const Count HD = Count(num_attention_heads) * head_width(), KD = Count(kv_heads()) * head_width();
     Count layer = C * HD * 2 + C * KD * 2 + 3 * C * F + 2 * C;
-    if (attention_bias) layer += HD + 2 * KD + C;
+    if (qkv_bias()) layer += HD + 2 * KD;
+    if (out_bias()) layer += C;
+    if (qk_norm) layer += 2 * Count(head_width());
     if (mlp_bias) layer += 2 * F + C;
     return (V * C * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + C).value();
   }

@@ -23,6 +23,7 @@
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/layers/linear.hpp"
+#include "eigenformer/layers/norm.hpp"
 #include "eigenformer/layers/rope.hpp"
 
 namespace eigenformer {
@@ -45,8 +46,11 @@ struct AttentionConfig {
   Index head_dim = 0;            // D; 0 means C / H (T5 v1.1 and some Llamas have H·D ≠ C)
   Index kv_width = 0;            // width of the sequence keys/values come from; 0 means C
   bool qkv_bias = false;         // biases on the q, k, v projections (BERT, the original Transformer)
-  bool out_bias = false;         // bias on the output projection
+  bool out_bias = false;         // bias on the output projection (Qwen2: biases on q, k, v but not here)
   std::optional<double> scale{}; // score scale; nullopt means 1/√D. T5 uses 1 (folded into its init)
+  // Last, so that brace lists written before they existed still mean what they meant.
+  bool qk_norm = false;          // RMSNorm (weight of width D) on each head's query and key before RoPE (Qwen3)
+  double qk_norm_eps = 1e-6;     // its eps (Qwen3: rms_norm_eps)
 
   Index resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
   Index resolved_head_dim() const { return head_dim > 0 ? head_dim : (heads > 0 ? width / heads : 0); }
@@ -120,6 +124,14 @@ class MultiHeadAttention {
     k = Linear<Scalar>(Ckv, HkvD, config.qkv_bias);
     v = Linear<Scalar>(Ckv, HkvD, config.qkv_bias);
     o = Linear<Scalar>(HD, C, config.out_bias);
+    if (config.qk_norm) {
+      NormConfig norm;
+      norm.kind = NormKind::RMSNorm;
+      norm.eps = config.qk_norm_eps;
+      norm.bias = false;
+      q_norm = Norm<Scalar>(config.resolved_head_dim(), norm);
+      k_norm = Norm<Scalar>(config.resolved_head_dim(), norm);
+    }
   }
 
   const AttentionConfig& config() const { return config_; }
@@ -161,6 +173,18 @@ class MultiHeadAttention {
       if (inspect != nullptr) {
         inspect->record_rows(site + "k.out", act.k, B, Hkv, context.layer);
         inspect->record_rows(site + "v.out", act.v, B, Hkv, context.layer);
+      }
+    }
+
+    // 2b) Qwen3's q/k norm: each head's query and key, a D-wide row of its own, is RMS-normalised with the
+    //     weights γ_q, γ_k (D) — before RoPE, so the rotation still sees unit-scale vectors. Viewed as
+    //     (B·T·H, D) and (B·S'·Hkv, D) rows, in place.
+    if (config_.qk_norm) {
+      MatrixMap<Scalar> q_rows(act.q.data(), act.q.rows() * H, D);
+      q_norm.forward(q_rows, q_rows);
+      if (!reuse_cross_cache) {
+        MatrixMap<Scalar> k_rows(act.k.data(), act.k.rows() * Hkv, D);
+        k_norm.forward(k_rows, k_rows);
       }
     }
 
@@ -256,6 +280,9 @@ class MultiHeadAttention {
     if (act.mode != mode) {
       throw ValueError(detail::cat(where, "the forward ran in ", to_string(act.mode), " mode, not ", to_string(mode)));
     }
+    if (config_.qk_norm) {
+      throw ValueError(detail::cat(where, "the q/k norm (AttentionConfig::qk_norm, Qwen3) has no backward pass yet"));
+    }
     if (dy.dimension(0) != B || dy.dimension(1) != T || dy.dimension(2) != config_.width ||
         act.q.rows() != B * T || x.dimension(2) != config_.width) {
       throw ShapeError(detail::cat(where, "input ", detail::shape_str(shape_of(x)), " and output gradient ",
@@ -319,6 +346,10 @@ class MultiHeadAttention {
     k.collect_parameters(prefix + "k.", out);
     v.collect_parameters(prefix + "v.", out);
     o.collect_parameters(prefix + "o.", out);
+    if (config_.qk_norm) {
+      q_norm.collect_parameters(prefix + "q_norm.", out);
+      k_norm.collect_parameters(prefix + "k_norm.", out);
+    }
   }
 
  private:
@@ -384,6 +415,8 @@ class MultiHeadAttention {
   Linear<Scalar> k;  // (Hkv·D, Ckv)
   Linear<Scalar> v;  // (Hkv·D, Ckv)
   Linear<Scalar> o;  // (C, H·D)
+  Norm<Scalar> q_norm;  // γ (D), RMSNorm of each query head; empty unless config.qk_norm
+  Norm<Scalar> k_norm;  // γ (D), RMSNorm of each key head; empty unless config.qk_norm
   AttentionActivations<Scalar> act;
   AttentionGradientActivations<Scalar> grad;  // the last backward call's gradients
 };
