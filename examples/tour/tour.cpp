@@ -206,16 +206,11 @@ void stage_attention(const Settings& s) {
 // ---- 3. The encoder ------------------------------------------------------------------------------------------------
 
 /// The k most probable entries of a row of scores, as (id, probability), best first.
-std::vector<std::pair<TokenId, double>> top_k(const Eigen::Ref<const RowVector<float>>& scores, std::size_t k) {
-  const RowVector<double> z = scores.cast<double>();
-  const RowVector<double> p = (z.array() - z.maxCoeff()).exp().matrix() / (z.array() - z.maxCoeff()).exp().sum();
-  std::vector<std::pair<TokenId, double>> all;
-  for (Index v = 0; v < p.size(); ++v) all.emplace_back(static_cast<TokenId>(v), p(v));
-  k = std::min(k, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(k), all.end(),
-                    [](const auto& a, const auto& b) { return a.second > b.second; });
-  all.resize(k);
-  return all;
+// The k most probable entries of a score row (V), best first: the library's softmax and top_candidates, the
+// same two functions that fill a generation trace.
+std::vector<generation::Candidate> top_k(const Eigen::Ref<const RowVector<float>>& scores, std::size_t k) {
+  const generation::Scores z(scores.data(), scores.data() + scores.size());
+  return generation::top_candidates(generation::softmax(z), k);
 }
 
 void stage_encoder(const Settings& s) {
@@ -246,7 +241,7 @@ void stage_encoder(const Settings& s) {
     model.masked_lm_logits(hidden, logits, &rows);
     std::printf("%s  %s\n", s.say("Text:", "文本："), shown_line.c_str());
     std::printf("%s", s.say("  guesses for [MASK]:", "  对 [MASK] 的猜测："));
-    for (const auto& [id, p] : top_k(logits.row(0), 5)) std::printf("  %s %.3f", vocab.token(id).c_str(), p);
+    for (const generation::Candidate& c : top_k(logits.row(0), 5)) std::printf("  %s %.3f", vocab.token(c.id).c_str(), c.probability);
     std::printf("   (%s %s)\n\n", s.say("the poem has", "原诗是"), vocab.token(answer).c_str());
   }
 }

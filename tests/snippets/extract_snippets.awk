@@ -9,6 +9,9 @@
 #   -->
 # Without them, a block with `int main(` is a program (compiled and linked, not run: it may need a model
 # download), and any other block is a function body — checked by the compiler, never run.
+# Each function-body or namespace-scope block lives in a namespace of its own (snippet_<file>_<n>), so that
+# check_snippets.sh can check all of them in one translation unit: the library's headers are parsed, and its
+# templates instantiated, once instead of once per block.
 # Variables: out (the output folder), base (a name for this Markdown file).
 function flush_block(   tu, mode, i, n, lines, hoisted, body) {
   n = split(block, lines, "\n")
@@ -23,18 +26,20 @@ function flush_block(   tu, mode, i, n, lines, hoisted, body) {
     if (lines[i] ~ /^#include /) hoisted = hoisted lines[i] "\n"; else setup = setup lines[i] "\n"
   }
   ++count
+  ns = sprintf("snippet_%s_%02d", base, count)
+  gsub(/[^A-Za-z0-9_]/, "_", ns)
   origin = "// " FILENAME ":" start_line "\n"
   if (block ~ /int main\(/) {
     mode = (pending_mode == "run") ? "run" : "program"
     tu = origin "#line " (start_line + 1) " \"" FILENAME "\"\n" block
   } else if (pending_mode == "namespace-scope") {
     mode = "fragment"
-    tu = origin hoisted "#include <eigenformer/eigenformer.hpp>\nusing namespace eigenformer;\nnamespace snippet {\n" \
-         setup "#line " (start_line + 1) " \"" FILENAME "\"\n" body "}  // namespace snippet\n"
+    tu = origin hoisted "#include <eigenformer/eigenformer.hpp>\nusing namespace eigenformer;\nnamespace " ns " {\n" \
+         setup "#line " (start_line + 1) " \"" FILENAME "\"\n" body "}  // namespace " ns "\n"
   } else {
     mode = "fragment"
-    tu = origin hoisted "#include <eigenformer/eigenformer.hpp>\nusing namespace eigenformer;\nnamespace snippet {\n" \
-         "[[maybe_unused]] void body() {\n" setup "#line " (start_line + 1) " \"" FILENAME "\"\n" body "}\n}  // namespace snippet\n"
+    tu = origin hoisted "#include <eigenformer/eigenformer.hpp>\nusing namespace eigenformer;\nnamespace " ns " {\n" \
+         "[[maybe_unused]] void body() {\n" setup "#line " (start_line + 1) " \"" FILENAME "\"\n" body "}\n}  // namespace " ns "\n"
   }
   file = sprintf("%s/%s_%02d.cpp", out, base, count)
   printf "%s", tu > file
