@@ -7,13 +7,40 @@
 // (B·T rows), which turns a projection into one large matrix product — where nearly all the time goes.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/tensor.hpp"
+#include "eigenformer/core/threads.hpp"
 
 namespace eigenformer {
+
+/// The decoding fast path of y = x Wᵀ, for a few rows x (N ≤ 8: one token per sequence) and many outputs.
+///   x (N, in)   W (out, in)   y (N, out), already sized
+/// Eigen runs a matrix-vector product on one thread; a decode step is little else, so the output features are
+/// split into kDecodeChunks fixed runs of rows of W (multiples of 8 rows, Eigen's row grouping), and the runs
+/// are shared out among threads() threads. y(n, o) = Σ_i x(n, i) W(o, i) is computed by the same Eigen product
+/// on the same run of rows whatever the thread count, so the result is bit-identical with 1, 2 or N threads.
+/// Beside the reference (one product over all of W) it may differ in the last bit; tests/core/test_threads.cpp
+/// states the tolerance.
+template <class Scalar>
+void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                          Eigen::Ref<Matrix<Scalar>> y) {
+  constexpr Index kDecodeChunks = 32;
+  const Index out = weight.rows();
+  const Index rows_per_chunk = std::max<Index>(8, ((out + kDecodeChunks - 1) / kDecodeChunks + 7) / 8 * 8);
+  const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
+  parallel_for(chunks, [&](Index c) {
+    const Index first = c * rows_per_chunk, count = std::min(rows_per_chunk, out - first);
+    y.middleCols(first, count).noalias() = x * weight.middleRows(first, count).transpose();
+  });
+}
+
+/// When Linear::forward takes the threaded decoding path: few rows (decoding: one per sequence), enough
+/// outputs to share out. Everything else — prompts, training, small layers — runs the reference product.
+inline bool use_decode_path(Index rows, Index out) { return rows <= 8 && out >= 256; }
 
 /// How a backward pass writes an input gradient: Assign (dx = ...) or Add (dx += ...). Add serves an input
 /// read by several layers — q, k and v read the same x; a gated FFN's gate and up read the same x — whose
@@ -92,7 +119,13 @@ class Linear {
       throw ShapeError(detail::cat("[Linear::forward] output ", detail::shape_str(shape_of(y)), " should be ",
                                    detail::shape_str({x.rows(), out_features()})));
     }
-    y.noalias() = x * weight.transpose();
+    // y = x Wᵀ: one product (the reference), or for decoding's few rows the same product shared out over
+    // threads in runs of output rows (linear_rows_threaded; bit-identical whatever the thread count).
+    if (use_decode_path(x.rows(), out_features())) {
+      linear_rows_threaded<Scalar>(x, weight, y);
+    } else {
+      y.noalias() = x * weight.transpose();
+    }
     if (has_bias_) y.rowwise() += bias;
   }
 
