@@ -89,7 +89,7 @@ class Llama : public CausalLM<Scalar> {
     const Eigen::Ref<const Matrix<Scalar>> rows =
         options.last_only && ids.cols() > 1 ? Eigen::Ref<const Matrix<Scalar>>(last_hidden_) : Eigen::Ref<const Matrix<Scalar>>(as_matrix(h));
     logits.resize(rows.rows(), head.rows());
-    if (use_decode_path(rows.rows(), head.rows())) {
+    if (use_decode_path(rows.rows())) {
       linear_rows_threaded<Scalar>(rows, head, logits);
     } else {
       logits.noalias() = rows * head.transpose();

@@ -93,8 +93,8 @@ namespace {
 
 LlamaConfig small_llama() {
   LlamaConfig c;
-  c.vocab_size = 512;
-  c.hidden_size = 256;  // wide enough for the threaded decoding products (layers/linear.hpp)
+  c.vocab_size = 2048;  // the LM head (2048, 256) takes the threaded decoding product (layers/linear.hpp)
+  c.hidden_size = 256;
   c.intermediate_size = 512;
   c.num_hidden_layers = 2;
   c.num_attention_heads = 4;
@@ -159,9 +159,11 @@ TEST_CASE("alloc: the counting allocator sees Eigen's and the standard library's
   CHECK(allocations.load() - before >= 2);
 }
 
+// Long enough that attention's single-query path shares its heads out over threads too (B·H·S·D ≥ 2^16 from
+// S = 256 keys for greedy search, from S = 86 for three beams).
 TEST_CASE("alloc: greedy search allocates nothing after the first decode step") {
   generation::GenerationConfig config;
-  config.max_new_tokens = 60;
+  config.max_new_tokens = 300;
   for (int n : {1, 2}) {
     INFO(n, " thread(s)");
     CHECK(allocations_after_first_step(config, n) == 0);
@@ -187,7 +189,7 @@ TEST_CASE("alloc: beam search allocates nothing after the first decode step") {
   generation::GenerationConfig config;
   config.strategy = generation::Strategy::Beam;
   config.num_beams = 3;
-  config.max_new_tokens = 40;
+  config.max_new_tokens = 100;
   for (int n : {1, 2}) {
     INFO(n, " thread(s)");
     CHECK(allocations_after_first_step(config, n) == 0);

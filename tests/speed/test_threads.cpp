@@ -48,7 +48,7 @@ struct ThreadsGuard {
 
 LlamaConfig small_llama() {
   LlamaConfig c;
-  c.vocab_size = 512;
+  c.vocab_size = 2048;  // the LM head (2048, 256) takes the threaded decoding path
   c.hidden_size = 256;
   c.intermediate_size = 512;
   c.num_hidden_layers = 2;
@@ -104,13 +104,14 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
                    float, double) {
   ThreadsGuard guard;
   std::mt19937 rng(1);
-  for (Index out : {256, 300, 1000, 4099}) {
+  for (Index in : {300, 1024}) {
+  for (Index out : {256, 1000, 4099}) {
     for (Index rows : {1, 3, 8}) {
-      Linear<Scalar> layer(300, out, /*bias=*/true);
-      layer.weight = random_matrix<Scalar>(out, 300, rng);
+      REQUIRE(use_decode_path(rows));
+      Linear<Scalar> layer(in, out, /*bias=*/true);
+      layer.weight = random_matrix<Scalar>(out, in, rng);
       layer.bias = random_matrix<Scalar>(1, out, rng);
-      const Matrix<Scalar> x = random_matrix<Scalar>(rows, 300, rng);
-      REQUIRE(use_decode_path(rows, out));
+      const Matrix<Scalar> x = random_matrix<Scalar>(rows, in, rng);
       Matrix<Scalar> one, two;
       set_threads(1);
       layer.forward(x, one);
@@ -120,10 +121,14 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
       Matrix<Scalar> reference = x * layer.weight.transpose();  // the reference path: one product
       reference.rowwise() += layer.bias;
       const double diff = relative_difference<Scalar>(two, reference);
-      INFO("out ", out, ", rows ", rows, ": max |threaded − reference| / max |reference| = ", diff);
+      INFO("in ", in, ", out ", out, ", rows ", rows, ": max |threaded − reference| / max |reference| = ", diff);
       CHECK(diff <= tolerance<Scalar>());
     }
   }
+  }
+  CHECK_FALSE(decode_worth_threads(256, 300));  // small layers stay on one thread
+  CHECK(decode_worth_threads(4099, 1024));
+  CHECK_FALSE(use_decode_path(16));  // prompts take the reference product
 }
 
 TEST_CASE_TEMPLATE("threads: the single-query attention path against the (T, S) core, 1 vs 2 threads", Scalar, float,

@@ -3,7 +3,9 @@
 // One setting for the whole library:
 //     EIGENFORMER_THREADS=N     in the environment, read once, the first time the setting is asked for
 //     set_threads(N)            in code (the family programs' --threads N calls this); overrides the variable
-// Without either, the thread count is OpenMP's default (omp_get_max_threads(): OMP_NUM_THREADS, else every core).
+// Without either, one thread: results and timings stay what they were, and a machine shared with other work
+// is not oversubscribed (decoding meets its threads at every product; a thread that waits for a busy core stalls
+// the step). Opt in with the variable or --threads.
 //
 // Threads come from OpenMP and are optional: the library stays header-only with Eigen as its only dependency.
 // A program compiled without OpenMP (no -fopenmp; in CMake, no OpenMP::OpenMP_CXX) runs everything on one
@@ -41,15 +43,6 @@ inline int& thread_setting() {
   return threads;
 }
 
-/// The threads this build can run at most: 1 without OpenMP.
-inline int available_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
-
 /// EIGENFORMER_THREADS parsed: a whole number ≥ 1, or ValueError naming the variable and the text.
 inline int threads_from_environment(const char* text) {
   char* end = nullptr;
@@ -71,14 +64,14 @@ inline void set_threads(int n) {
   Eigen::setNbThreads(n);
 }
 
-/// The thread count in effect: set_threads' value, else EIGENFORMER_THREADS, else OpenMP's default;
-/// always 1 in a build without OpenMP.
+/// The thread count in effect: set_threads' value, else EIGENFORMER_THREADS, else 1; always 1 in a build
+/// without OpenMP.
 inline int threads() {
 #ifdef _OPENMP
   int& setting = detail::thread_setting();
   if (setting == 0) {
     const char* text = std::getenv("EIGENFORMER_THREADS");
-    set_threads(text != nullptr && *text != '\0' ? detail::threads_from_environment(text) : detail::available_threads());
+    set_threads(text != nullptr && *text != '\0' ? detail::threads_from_environment(text) : 1);
   }
   return setting;
 #else

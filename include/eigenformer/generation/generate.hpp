@@ -204,7 +204,8 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
   const TokenId filler = config.pad_token_id ? *config.pad_token_id
                                              : (config.eos_token_ids.empty() ? 0 : config.eos_token_ids.front());
 
-  for (GeneratedSequence& r : results) r.tokens.reserve(static_cast<std::size_t>(config.max_new_tokens));
+  const std::size_t room = static_cast<std::size_t>(std::min<std::int64_t>(config.max_new_tokens, DecodingSession<Scalar>::kRoomAhead));
+  for (GeneratedSequence& r : results) r.tokens.reserve(room);
   std::vector<TokenId> next(static_cast<std::size_t>(B), filler);
   StepBuffers buffers;
   Scores& z = buffers.z;
@@ -418,9 +419,10 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
   model_scores.reserve(unb);
   source.reserve(unb);
   std::vector<TokenSequence> next_generated(unb);  // step 4's destination, then swapped with `generated`
+  const std::size_t room = static_cast<std::size_t>(std::min<std::int64_t>(config.max_new_tokens, DecodingSession<Scalar>::kRoomAhead));
   for (std::size_t i = 0; i < unb; ++i) {
-    generated[i].reserve(static_cast<std::size_t>(config.max_new_tokens));
-    next_generated[i].reserve(static_cast<std::size_t>(config.max_new_tokens));
+    generated[i].reserve(room);
+    next_generated[i].reserve(room);
   }
 
   Matrix<Scalar> logits;

@@ -17,6 +17,7 @@
 // sequence length, and the reference the cached path is tested against.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -53,6 +54,10 @@ class DecodingSession {
   /// Room for `new_tokens` more tokens per sequence after start(): the sequences and the KV cache are sized once,
   /// at start(), so that the steps allocate nothing (generate() calls it with max_new_tokens). 0: grow as needed.
   void reserve(Index new_tokens) { new_tokens_ = new_tokens; }
+  /// At most kRoomAhead positions are made room for at once: a max_new_tokens near a long context would otherwise
+  /// reserve gigabytes of cache that a run stopping at EOS never uses. Past them the cache grows by doubling
+  /// (a few allocations in a run of more than kRoomAhead tokens).
+  static constexpr Index kRoomAhead = 8192;
 
   /// Each sequence so far: prompt + generated (decoder-only) or decoder_start + generated (encoder-decoder).
   /// What repetition penalty and n-gram bans look at, as in Hugging Face.
@@ -77,7 +82,7 @@ class DecodingSession {
   /// its length + new_tokens tokens, every layer's KV cache for as many positions.
   void make_room() {
     if (new_tokens_ <= 0 || sequences_.empty()) return;
-    const std::size_t length = sequences_.front().size() + static_cast<std::size_t>(new_tokens_);
+    const std::size_t length = sequences_.front().size() + static_cast<std::size_t>(std::min(new_tokens_, kRoomAhead));
     reordered_.resize(sequences_.size());
     for (TokenSequence& s : sequences_) s.reserve(length);
     for (TokenSequence& s : reordered_) s.reserve(length);
