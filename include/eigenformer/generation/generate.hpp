@@ -83,7 +83,7 @@ Scores score_row(const Eigen::MatrixBase<Derived>& row, std::int64_t step) {
 }
 
 /// What a step of the loops below works in, kept across steps: after the first step has sized them (V entries
-/// each), a step allocates nothing here (tests/generation/test_alloc.cpp counts).
+/// each), a step allocates nothing here (tests/speed/test_alloc.cpp counts).
 struct StepBuffers {
   Scores z;                  // (V) the scores being filtered
   Scores log_p;              // (V) log softmax of the model's unfiltered scores
