@@ -11,10 +11,10 @@
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
-// Threads take effect only when built with OpenMP (found automatically); Eigen parallelises matrix-matrix
-// products, not the matrix-vector products of a single decode step. Reference (docs/performance.md; measured
-// again by bench/torch_reference.py decode): PyTorch eager with a KV cache, stories15M 138 tok/s; stories110M
-// 18.4 tok/s (1 thread), 25.5 (2 threads).
+// Threads (core/threads.hpp, set here with set_threads) take effect only when built with OpenMP (found
+// automatically): a decode step's matrix-vector products are shared out over output rows (layers/linear.hpp)
+// and, with enough keys, attention over heads. Pin them: OMP_PROC_BIND=true OMP_PLACES=cores.
+// Side by side with PyTorch, alternating: tools/bench_vs_torch.py (docs/performance.md).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -63,7 +63,7 @@ TokenSequence prompt() {
 
 void BM_Generate(benchmark::State& state) {
   Llama<float>& m = model(state.range(0) != 0);
-  Eigen::setNbThreads(static_cast<int>(state.range(1)));
+  set_threads(static_cast<int>(state.range(1)));  // eigenformer's threads and Eigen's (core/threads.hpp)
   generation::GenerationConfig config;
   config.max_new_tokens = kNewTokens;  // the random model has no EOS: every run generates all of them
   std::size_t generated = 0;
@@ -79,7 +79,7 @@ BENCHMARK(BM_Generate)->ArgNames({"110M", "threads"})->Args({0, 1})->Args({0, 2}
 
 void BM_DecodeStep(benchmark::State& state) {
   Llama<float>& m = model(state.range(0) != 0);
-  Eigen::setNbThreads(1);
+  set_threads(1);
   const Index position = state.range(1);
   // Fill the cache up to `position` once; each iteration decodes one token there and drops it again.
   DecoderCache<float> cache;

@@ -32,6 +32,8 @@ inline Section family_options(const FamilyOptionHelp& help) {
                {"--candidates", "N", help.candidates},
                {"--dump", "FILE", help.dump},
                {"--double", "", "compute in double instead of float"},
+               {"--threads", "N", "threads for decoding and products (default: EIGENFORMER_THREADS, else 1; "
+                                  "1 in a build without OpenMP)"},
                {"--help", "", "this text"}};
   return s;
 }
@@ -153,6 +155,8 @@ inline int run_program(int argc, char** argv, const Table& table, int (*in_float
   return run(table.program.c_str(), [&] {
     const Arguments args(argc, argv, table);
     if (args.has("--help")) return print_help(table);
+    // Threads (core/threads.hpp): --threads, else EIGENFORMER_THREADS, else 1 — for eigenformer and Eigen alike.
+    set_threads(args.has("--threads") ? static_cast<int>(args.integer("--threads", 1, 4096)) : threads());
     return args.has("--double") ? in_double(args) : in_float(args);
   });
 }

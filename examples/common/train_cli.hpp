@@ -167,9 +167,9 @@ inline TrainSettings training_settings(const Arguments& args, const TrainSetting
   return s;
 }
 
-/// Sets Eigen's thread count when --threads was given (without OpenMP Eigen stays on one thread).
+/// Sets the thread count when --threads was given (without OpenMP everything stays on one thread).
 inline void apply_threads(const TrainSettings& s) {
-  if (s.threads > 0) Eigen::setNbThreads(s.threads);
+  if (s.threads > 0) set_threads(s.threads);  // eigenformer's setting and Eigen's (core/threads.hpp)
 }
 
 }  // namespace eigenformer::cli

@@ -83,10 +83,16 @@ class Llama : public CausalLM<Scalar> {
 
     // 3) The LM head: one score per vocabulary entry, logits = h W_lmᵀ.               (B·T, V) or (B, V)
     const Matrix<Scalar>& head = head_weight();
-    if (options.last_only) {
-      logits.noalias() = detail::last_rows<Scalar>(as_matrix(h), ids.rows()) * head.transpose();
+    //    Decoding (one new position per sequence) needs no copy of the last rows, and its matrix-vector
+    //    product — the largest of the step — is shared out over threads (layers/linear.hpp).
+    if (options.last_only && ids.cols() > 1) last_hidden_ = detail::last_rows<Scalar>(as_matrix(h), ids.rows());
+    const Eigen::Ref<const Matrix<Scalar>> rows =
+        options.last_only && ids.cols() > 1 ? Eigen::Ref<const Matrix<Scalar>>(last_hidden_) : Eigen::Ref<const Matrix<Scalar>>(as_matrix(h));
+    logits.resize(rows.rows(), head.rows());
+    if (use_decode_path(rows.rows())) {
+      linear_rows_threaded<Scalar>(rows, head, logits);
     } else {
-      logits.noalias() = as_matrix(h) * head.transpose();
+      logits.noalias() = rows * head.transpose();
     }
   }
 
@@ -262,6 +268,7 @@ class Llama : public CausalLM<Scalar> {
   // Intermediates of the last forward call.
   Tensor3<Scalar> x;               // (B, T, C) the embedded tokens
   Tensor3<Scalar> h;               // (B, T, C) after the final norm
+  Matrix<Scalar> last_hidden_;     // (B, C) the last position of each sequence, when last_only and T > 1
   // Gradients of the last backward call.
   Matrix<Scalar> d_logits;         // (B·T, V) ∂loss/∂logits (loss_and_gradients)
   Tensor3<Scalar> d_h;             // (B, T, C) ∂loss/∂h, the LM head's input

@@ -5,6 +5,7 @@
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/types.hpp"
 #include "eigenformer/core/tensor.hpp"
+#include "eigenformer/core/threads.hpp"
 #include "eigenformer/core/utf8.hpp"
 #include "eigenformer/core/json.hpp"
 #include "eigenformer/core/dtype.hpp"

@@ -21,6 +21,7 @@
 // stride too.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -30,6 +31,7 @@
 
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/tensor.hpp"
+#include "eigenformer/core/threads.hpp"
 
 namespace eigenformer {
 
@@ -122,23 +124,25 @@ struct AttentionMask {
 /// Subtracting the row maximum changes nothing mathematically and keeps exp() from overflowing.
 /// A row that is entirely −∞ (every key hidden) becomes all zeros: that query reads nothing, not NaN.
 /// weights may be scores itself (in place).
+/// One row of masked_softmax_rows: scores (1, S) → weights (1, S); the two may be the same storage.
+template <class Scalar>
+void masked_softmax_row(const Eigen::Ref<const RowVector<Scalar>>& scores, Eigen::Ref<RowVector<Scalar>> weights) {
+  const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
+  const Scalar row_max = scores.maxCoeff();
+  if (row_max == hidden) {
+    weights.setZero();
+    return;
+  }
+  // exp(−∞) = 0 for hidden keys — said explicitly: Eigen's vectorised exp() clamps its argument and would
+  // give a hidden key a weight of ~1e-40 (float) instead of exactly 0.
+  weights = (scores.array() == hidden).select(Scalar(0), (scores.array() - row_max).exp()).matrix();
+  weights /= weights.sum();
+}
+
 template <class Scalar>
 void masked_softmax_rows(const Matrix<Scalar>& scores, Matrix<Scalar>& weights) {
   weights.resize(scores.rows(), scores.cols());
-  const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
-  for (Index r = 0; r < scores.rows(); ++r) {
-    const Scalar row_max = scores.row(r).maxCoeff();
-    if (row_max == hidden) {
-      weights.row(r).setZero();
-      continue;
-    }
-    // exp(−∞) = 0 for hidden keys — said explicitly: Eigen's vectorised exp() clamps its argument and would
-    // give a hidden key a weight of ~1e-40 (float) instead of exactly 0.
-    weights.row(r) = (scores.row(r).array() == hidden)
-                         .select(Scalar(0), (scores.row(r).array() - row_max).exp())
-                         .matrix();
-    weights.row(r) /= weights.row(r).sum();
-  }
+  for (Index r = 0; r < scores.rows(); ++r) masked_softmax_row<Scalar>(scores.row(r), weights.row(r));
 }
 
 /// The core's workspace for one (batch, head): the scores and the weights in two separate (T, S)
@@ -147,6 +151,10 @@ template <class Scalar>
 struct AttentionScratch {
   Matrix<Scalar> scores;   // (T, S)  Q Kᵀ · scale + bias, −∞ where hidden
   Matrix<Scalar> weights;  // (T, S)  softmax(scores), row by row
+  // The single-query path (one new token: T = 1): the scores and weights of every (batch, head) side by side,
+  // room for (B·H, 2·S_max) with S_max the keys' rows per sequence (a KV cache's capacity). It only grows, so a
+  // decode step after the first allocates nothing; its length is not T·S, read `scores`/`weights` there.
+  std::vector<Scalar> single_query;
 };
 
 /// What the caller asks the core to keep for every (batch, head), beside the context. Each pointer is
@@ -229,6 +237,11 @@ void resize_kept(Tensor4<Scalar>* kept, Index B, Index H, Index T, Index S) {
 /// In a debugger, stop at step 5 and `print Q`, `print K`, `print V`, `print scores`, `print weights`,
 /// `print context`: the quantities of the equation for the current (b, h), each under its own name.
 template <class Scalar>
+void single_query_attention(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
+                            const HeadsView<const Scalar>& values, const HeadsView<Scalar>& contexts,
+                            const AttentionMask<Scalar>& mask, Scalar scale, AttentionScratch<Scalar>& scratch);
+
+template <class Scalar>
 void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
                                   const HeadsView<const Scalar>& values, const HeadsView<Scalar>& contexts,
                                   const AttentionMask<Scalar>& mask, Scalar scale, AttentionScratch<Scalar>& scratch,
@@ -237,6 +250,13 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
   using Head = typename HeadsView<Scalar>::Block;
   check_attention_shapes(queries, keys, values, contexts, mask);
   const Index B = queries.batch, H = queries.heads, T = queries.length, S = keys.length;
+  // Decoding (one query per sequence, nothing kept, no bias) takes the single-query path below: the same
+  // steps, every (batch, head) in its own buffers, shared out over threads. Everything else runs here.
+  if (T == 1 && mask.bias == nullptr && record.scores == nullptr && record.weights == nullptr &&
+      record.raw_scores == nullptr) {
+    single_query_attention<Scalar>(queries, keys, values, contexts, mask, scale, scratch);
+    return;
+  }
   const Index group = H / keys.heads;  // query heads per key/value head (1 = MHA, H = MQA)
   const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
 
@@ -290,6 +310,63 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
       if (record.scores != nullptr) as_matrix(*record.scores, b, h) = scores;
       if (record.weights != nullptr) as_matrix(*record.weights, b, h) = weights;
     }
+  }
+}
+
+/// The core for one query per sequence (T = 1, decoding with a KV cache), without a bias and without keeping
+/// anything: for every batch element b and head h, the steps 1, 3, 4, 5 of scaled_dot_product_attention,
+///     scores  = q Kᵀ · scale          (1, S)
+///     scores  = −∞ where hidden       causal: keys after position first_query; padding keys
+///     weights = softmax(scores)       (1, S)
+///     context = weights V             (1, D)
+/// with the same Eigen expressions, so it gives the reference's numbers (tests/core/test_threads.cpp compares).
+/// Each (b, h) has its own scores and weights in scratch.single_query, so the B·H heads are independent tasks
+/// shared out over threads() threads (core/threads.hpp) when there is enough work; the result does not depend
+/// on the thread count. The buffer is sized by the keys' rows per sequence (a cache's capacity), so decode steps
+/// after the first allocate nothing.
+template <class Scalar>
+void single_query_attention(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
+                            const HeadsView<const Scalar>& values, const HeadsView<Scalar>& contexts,
+                            const AttentionMask<Scalar>& mask, Scalar scale, AttentionScratch<Scalar>& scratch) {
+  using ConstHead = typename HeadsView<const Scalar>::Block;
+  using Head = typename HeadsView<Scalar>::Block;
+  using RowMap = Eigen::Map<RowVector<Scalar>>;
+  const Index B = queries.batch, H = queries.heads, S = keys.length, D = queries.head_dim;
+  const Index group = H / keys.heads;
+  const Index room = std::max(keys.batch_stride, S);  // scores' room per head: S may grow up to it
+  const std::size_t needed = static_cast<std::size_t>(2 * B * H * room);
+  if (scratch.single_query.size() < needed) scratch.single_query.resize(needed);
+  Scalar* const buffer = scratch.single_query.data();
+  const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
+
+  const auto head_task = [&](Index task) {
+    const Index b = task / H, h = task % H, g = h / group;
+    const ConstHead Q = queries.block(b, h);  // (1, D)
+    const ConstHead K = keys.block(b, g);     // (S, D)
+    const ConstHead V = values.block(b, g);   // (S, D)
+    Head context = contexts.block(b, h);      // (1, D)
+    RowMap scores(buffer + 2 * task * room, S);          // (1, S)
+    RowMap weights(buffer + (2 * task + 1) * room, S);   // (1, S)
+    // 1) scores = q Kᵀ · scale
+    scores.noalias() = Q * K.transpose();
+    scores *= scale;
+    // 3) hide keys after the query's position (causal) and padding keys
+    if (mask.causal && mask.first_query + 1 < S) scores.tail(S - mask.first_query - 1).setConstant(hidden);
+    if (mask.padding != nullptr) {
+      for (Index s = 0; s < S; ++s) {
+        if (!mask.padding->is_real(b, s)) scores(s) = hidden;
+      }
+    }
+    // 4) weights = softmax(scores);  5) context = weights V
+    masked_softmax_row<Scalar>(scores, weights);
+    context.noalias() = weights * V;
+  };
+  // Threads pay off once the heads hold enough work (a parallel region costs microseconds).
+  const bool worth_threads = B * H * S * D >= (Index(1) << 16);
+  if (worth_threads) {
+    parallel_for(B * H, head_task);
+  } else {
+    for (Index task = 0; task < B * H; ++task) head_task(task);
   }
 }
 

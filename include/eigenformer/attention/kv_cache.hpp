@@ -78,9 +78,14 @@ class KVCache {
   HeadsView<const Scalar> value_heads(Index heads) const { return view(values, heads); }
 
   /// Beam search: new sequence i becomes a copy of old sequence source[i]. The batch may change size.
+  /// The copies go into a spare pair of matrices that then changes places with keys and values: from the second
+  /// call on with the same batch, no allocation.
   void reorder(const std::vector<Index>& source) {
     const Index new_batch = static_cast<Index>(source.size());
-    Matrix<Scalar> new_keys(new_batch * capacity_, keys.cols()), new_values(new_batch * capacity_, keys.cols());
+    Matrix<Scalar>& new_keys = spare_keys_;
+    Matrix<Scalar>& new_values = spare_values_;
+    new_keys.resize(new_batch * capacity_, keys.cols());
+    new_values.resize(new_batch * capacity_, keys.cols());
     for (Index i = 0; i < new_batch; ++i) {
       const Index from = source[static_cast<std::size_t>(i)];
       if (from < 0 || from >= batch_) {
@@ -119,6 +124,7 @@ class KVCache {
   Index batch_ = 0;
   Index capacity_ = 0;
   Index length_ = 0;
+  Matrix<Scalar> spare_keys_, spare_values_;  // reorder()'s destination, swapped in
 };
 
 /// The per-layer key/value caches of a decoder stack, for incremental decoding.
@@ -141,6 +147,14 @@ struct DecoderCache {
   void clear() {
     for (KVCache<Scalar>& c : self) c.clear();
     for (KVCache<Scalar>& c : cross) c.clear();
+  }
+
+  /// Room for `positions` positions in every layer's self-attention cache that holds keys already (same batch
+  /// and width): decoding up to there never reallocates.
+  void reserve(Index positions) {
+    for (KVCache<Scalar>& c : self) {
+      if (c.batch() > 0 && c.width() > 0) c.reserve(c.batch(), positions, c.width());
+    }
   }
 
   /// Forgets the positions from `length` on (the cross caches keep the source). E.g. to decode again

@@ -68,14 +68,28 @@ struct GenerationIO {
 
 namespace engine {
 
-/// Converts a model's score row to double and checks it.
+/// Converts a model's score row to double, into z (resized; a reused buffer), and checks it.
 template <class Derived>
-Scores score_row(const Eigen::MatrixBase<Derived>& row, std::int64_t step) {
-  Scores z(static_cast<std::size_t>(row.size()));
+void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Scores& z) {
+  z.resize(static_cast<std::size_t>(row.size()));
   for (Index v = 0; v < row.size(); ++v) z[static_cast<std::size_t>(v)] = static_cast<double>(row(v));
   check_finite(z, step);
+}
+template <class Derived>
+Scores score_row(const Eigen::MatrixBase<Derived>& row, std::int64_t step) {
+  Scores z;
+  score_row_into(row, step, z);
   return z;
 }
+
+/// What a step of the loops below works in, kept across steps: after the first step has sized them (V entries
+/// each), a step allocates nothing here (tests/speed/test_alloc.cpp counts).
+struct StepBuffers {
+  Scores z;                  // (V) the scores being filtered
+  Scores log_p;              // (V) log softmax of the model's unfiltered scores
+  std::vector<double> p;     // (V) sampling: the filtered distribution
+  FilterWorkspace filters;   // the filters' own buffers
+};
 
 /// The top `n` entries of a probability vector, best first (ties: lower id first).
 inline std::vector<Candidate> top_candidates(const std::vector<double>& prob, std::size_t n) {
@@ -190,17 +204,24 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
   const TokenId filler = config.pad_token_id ? *config.pad_token_id
                                              : (config.eos_token_ids.empty() ? 0 : config.eos_token_ids.front());
 
+  const std::size_t room = static_cast<std::size_t>(std::min<std::int64_t>(config.max_new_tokens, DecodingSession<Scalar>::kRoomAhead));
+  for (GeneratedSequence& r : results) r.tokens.reserve(room);
+  std::vector<TokenId> next(static_cast<std::size_t>(B), filler);
+  StepBuffers buffers;
+  Scores& z = buffers.z;
+  const Scores& log_p = buffers.log_p;
   Matrix<Scalar> logits;
+  session.reserve(config.max_new_tokens);
   session.start(B, logits);
   for (std::int64_t step = 0;; ++step) {
-    std::vector<TokenId> next(static_cast<std::size_t>(B), filler);
+    std::fill(next.begin(), next.end(), filler);
     for (Index b = 0; b < B; ++b) {
       const std::size_t ub = static_cast<std::size_t>(b);
       if (finished[ub]) continue;
       // 1) The model's scores for the next token.
-      Scores z = score_row(logits.row(b), step);
+      score_row_into(logits.row(b), step, z);
       if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(z);
-      const Scores log_p = log_softmax(z);
+      log_softmax_into(z, buffers.log_p);
       TokenStep record;
       record.step = step;
       record.sequence = b;
@@ -210,7 +231,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
       // 2) The filters, in Hugging Face's order.
       const TokenSequence& context = session.sequences()[ub];
       if (config.repetition_penalty != 1.0) {
-        apply_repetition_penalty(z, context, config.repetition_penalty);
+        apply_repetition_penalty(z, context, config.repetition_penalty, buffers.filters);
         if (io.trace != nullptr) record.stages.push_back(stage("repetition_penalty", z, top_n));
       }
       if (config.no_repeat_ngram_size > 0) {
@@ -234,19 +255,20 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
         apply_temperature(z, config.temperature);
         if (io.trace != nullptr && config.temperature != 1.0) record.stages.push_back(stage("temperature", z, top_n));
         if (config.top_k > 0) {
-          apply_top_k(z, config.top_k);
+          apply_top_k(z, config.top_k, buffers.filters);
           if (io.trace != nullptr) record.stages.push_back(stage("top_k", z, top_n));
         }
         if (config.top_p < 1.0) {
-          apply_top_p(z, config.top_p);
+          apply_top_p(z, config.top_p, buffers.filters);
           if (io.trace != nullptr) record.stages.push_back(stage("top_p", z, top_n));
         }
         if (config.min_p > 0) {
-          apply_min_p(z, config.min_p);
+          apply_min_p(z, config.min_p, buffers.filters);
           if (io.trace != nullptr) record.stages.push_back(stage("min_p", z, top_n));
         }
         // 3a) Sampling: a draw from the filtered distribution.
-        const std::vector<double> p = softmax(z);
+        const std::vector<double>& p = buffers.p;
+        softmax_into(z, buffers.p);
         chosen = sample(p, rng);
         record.chosen_probability = p[static_cast<std::size_t>(chosen)];
       } else {
@@ -372,27 +394,51 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
   std::vector<double> model_log_prob(unb, 0.0);  // Σ log p under the unfiltered model, per beam
   const std::size_t n_keep = static_cast<std::size_t>(std::max<std::size_t>(2, 1 + config.eos_token_ids.size())) * unb;
 
+  // What every step works in, kept across steps (after the first, a step allocates nothing but what a trace
+  // records and the hypotheses that finish).
+  struct Extension {
+    double score;
+    double model_log_p;
+    std::size_t beam;
+    TokenId token;
+  };
+  const std::size_t V = static_cast<std::size_t>(session.vocab_size());
+  std::vector<Extension> all;  // (num_beams·V) every extension of every beam
+  all.reserve(unb * V);
+  StepBuffers buffers;
+  Scores& raw = buffers.p;     // (V) the model's scores of one beam
+  Scores& z = buffers.z;
+  const Scores& log_p = buffers.log_p;
+  std::vector<std::size_t> parents;  // (num_beams) the next beams: parent beam, token, Σ log p's
+  std::vector<TokenId> tokens;
+  std::vector<double> scores, model_scores;
+  std::vector<Index> source;
+  parents.reserve(unb);
+  tokens.reserve(unb);
+  scores.reserve(unb);
+  model_scores.reserve(unb);
+  source.reserve(unb);
+  std::vector<TokenSequence> next_generated(unb);  // step 4's destination, then swapped with `generated`
+  const std::size_t room = static_cast<std::size_t>(std::min<std::int64_t>(config.max_new_tokens, DecodingSession<Scalar>::kRoomAhead));
+  for (std::size_t i = 0; i < unb; ++i) {
+    generated[i].reserve(room);
+    next_generated[i].reserve(room);
+  }
+
   Matrix<Scalar> logits;
+  session.reserve(config.max_new_tokens);
   session.start(nb, logits);
   bool done = false;
   std::int64_t step = 0;
   for (;; ++step) {
     // 1) Every extension of every beam: its beam's score + log p(token) (processed scores, as HF ranks).
-    struct Extension {
-      double score;
-      double model_log_p;
-      std::size_t beam;
-      TokenId token;
-    };
-    std::vector<Extension> all;
-    const std::size_t V = static_cast<std::size_t>(session.vocab_size());
-    all.reserve(unb * V);
+    all.clear();
     for (std::size_t i = 0; i < unb; ++i) {
-      const Scores raw = score_row(logits.row(static_cast<Index>(i)), step);
+      score_row_into(logits.row(static_cast<Index>(i)), step, raw);
       if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(raw);
-      const Scores log_p = log_softmax(raw);
-      Scores z = log_p;
-      apply_repetition_penalty(z, session.sequences()[i], config.repetition_penalty);
+      log_softmax_into(raw, buffers.log_p);
+      z.assign(log_p.begin(), log_p.end());
+      apply_repetition_penalty(z, session.sequences()[i], config.repetition_penalty, buffers.filters);
       apply_no_repeat_ngram(z, session.sequences()[i], config.no_repeat_ngram_size);
       apply_min_new_tokens(z, step, config.min_new_tokens, config.eos_token_ids);
       apply_forced_bos(z, session.sequences()[i].size(), config.forced_bos_token_id);
@@ -408,20 +454,21 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
                         return a.token < b.token;
                       });
     // 3) Walk down the ranking: finished hypotheses and the next beams.
-    BeamStep record;
+    BeamStep record;  // filled only for a trace
     record.step = step;
-    std::vector<std::size_t> parents;
-    std::vector<TokenId> tokens;
-    std::vector<double> scores, model_scores;
+    parents.clear();
+    tokens.clear();
+    scores.clear();
+    model_scores.clear();
     for (std::size_t rank = 0; rank < keep && parents.size() < unb; ++rank) {
       const Extension& e = all[rank];
       BeamCandidate c{static_cast<std::int64_t>(e.beam), e.token, e.score, BeamCandidate::Fate::Dropped, -1, 0};
-      TokenSequence extended = generated[e.beam];
-      extended.push_back(e.token);
       const std::string stop_string = is_eos(config.eos_token_ids, e.token) ? "" : completed_stop_string(io, config, generated[e.beam], e.token);
       if (is_eos(config.eos_token_ids, e.token) || !stop_string.empty()) {
         // An ended hypothesis counts only if it ranks among the top num_beams (as Hugging Face).
         if (rank < unb) {
+          TokenSequence extended = generated[e.beam];
+          extended.push_back(e.token);
           double final_score = 0;
           hyps.add(extended, e.score, stop_string.empty() ? StopReason::EndOfSequence : StopReason::StopString,
                    stop_string, &final_score);
@@ -436,7 +483,7 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
         scores.push_back(e.score);
         model_scores.push_back(model_log_prob[e.beam] + e.model_log_p);
       }
-      record.candidates.push_back(c);
+      if (io.trace != nullptr) record.candidates.push_back(c);
     }
     if (io.trace != nullptr) io.trace->beam_steps.push_back(std::move(record));
     if (parents.size() < unb) {
@@ -444,19 +491,18 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
                                                 " beams to continue (too few tokens with a finite score)"));
     }
 
-    // 4) The new beams.
-    std::vector<TokenSequence> new_generated(unb);
+    // 4) The new beams (written into the spare set, which then changes places with `generated`).
     for (std::size_t i = 0; i < unb; ++i) {
-      new_generated[i] = generated[parents[i]];
-      new_generated[i].push_back(tokens[i]);
+      next_generated[i].assign(generated[parents[i]].begin(), generated[parents[i]].end());
+      next_generated[i].push_back(tokens[i]);
     }
-    generated = std::move(new_generated);
-    beam_scores = scores;
-    model_log_prob = model_scores;
+    generated.swap(next_generated);
+    beam_scores.assign(scores.begin(), scores.end());
+    model_log_prob.assign(model_scores.begin(), model_scores.end());
 
     done = hyps.is_done(all[0].score, static_cast<std::size_t>(step + 1));
     if (done || step + 1 >= config.max_new_tokens) break;
-    std::vector<Index> source(parents.begin(), parents.end());
+    source.assign(parents.begin(), parents.end());
     session.reorder(source);
     session.step(tokens, logits);
   }

@@ -41,25 +41,42 @@ using Scores = std::vector<double>;  // (V) one score per vocabulary entry
 constexpr double kMinusInfinity = -std::numeric_limits<double>::infinity();
 
 /// softmax(z)_v = exp(z_v − max z) / Σ_u exp(z_u − max z). Entries at −∞ get probability 0.
-inline std::vector<double> softmax(const Scores& z) {
+/// Written into p (resized to z's size; no allocation once p has the room — the generation loop reuses it).
+inline void softmax_into(const Scores& z, std::vector<double>& p) {
   const double m = *std::max_element(z.begin(), z.end());
-  std::vector<double> p(z.size());
+  p.resize(z.size());
   double sum = 0;
   for (std::size_t v = 0; v < z.size(); ++v) sum += (p[v] = std::exp(z[v] - m));
   for (double& x : p) x /= sum;
+}
+inline std::vector<double> softmax(const Scores& z) {
+  std::vector<double> p;
+  softmax_into(z, p);
   return p;
 }
 
-/// log softmax(z)_v = z_v − max z − log Σ_u exp(z_u − max z).
-inline Scores log_softmax(const Scores& z) {
+/// log softmax(z)_v = z_v − max z − log Σ_u exp(z_u − max z). Written into out (resized; reused buffer).
+inline void log_softmax_into(const Scores& z, Scores& out) {
   const double m = *std::max_element(z.begin(), z.end());
   double sum = 0;
   for (double x : z) sum += std::exp(x - m);
   const double log_sum = m + std::log(sum);
-  Scores out(z.size());
+  out.resize(z.size());
   for (std::size_t v = 0; v < z.size(); ++v) out[v] = z[v] - log_sum;
+}
+inline Scores log_softmax(const Scores& z) {
+  Scores out;
+  log_softmax_into(z, out);
   return out;
 }
+
+/// The buffers the filters below work in, kept by the generation loop so that a step allocates nothing once
+/// they have the vocabulary's size (the one-argument forms make their own).
+struct FilterWorkspace {
+  std::vector<double> values;       // (V) top-k's partially sorted copy; top-p's and min-p's probabilities
+  std::vector<std::size_t> order;   // (V) top-p's ids sorted by score
+  std::vector<bool> seen;           // (V) the repetition penalty's "already penalised"
+};
 
 /// The highest score's id; among equal scores the lowest id (as torch.argmax).
 inline TokenId argmax(const Scores& z) {
@@ -83,15 +100,20 @@ inline void check_finite(const Scores& z, std::int64_t step) {
 
 /// CTRL's repetition penalty: each distinct token of `context` has its score divided by θ when positive,
 /// multiplied by θ when negative.
-inline void apply_repetition_penalty(Scores& z, const TokenSequence& context, double theta) {
+inline void apply_repetition_penalty(Scores& z, const TokenSequence& context, double theta, FilterWorkspace& work) {
   if (theta == 1.0) return;
-  std::vector<bool> seen(z.size(), false);
+  std::vector<bool>& seen = work.seen;
+  seen.assign(z.size(), false);
   for (TokenId id : context) {
     const std::size_t v = static_cast<std::size_t>(id);
     if (v >= z.size() || seen[v]) continue;
     seen[v] = true;
     z[v] = z[v] < 0 ? z[v] * theta : z[v] / theta;
   }
+}
+inline void apply_repetition_penalty(Scores& z, const TokenSequence& context, double theta) {
+  FilterWorkspace work;
+  apply_repetition_penalty(z, context, theta, work);
 }
 
 /// Bans every token that would complete an n-gram already present in `context`.
@@ -148,40 +170,57 @@ inline void apply_temperature(Scores& z, double tau) {
 }
 
 /// Keeps the k highest scores; scores equal to the k-th highest are kept too (as Hugging Face does).
-inline void apply_top_k(Scores& z, std::int64_t k) {
+inline void apply_top_k(Scores& z, std::int64_t k, FilterWorkspace& work) {
   if (k <= 0 || static_cast<std::size_t>(k) >= z.size()) return;
-  Scores sorted = z;
+  Scores& sorted = work.values;
+  sorted.assign(z.begin(), z.end());
   std::nth_element(sorted.begin(), sorted.begin() + (k - 1), sorted.end(), std::greater<double>());
   const double threshold = sorted[static_cast<std::size_t>(k - 1)];
   for (double& x : z) {
     if (x < threshold) x = kMinusInfinity;
   }
 }
+inline void apply_top_k(Scores& z, std::int64_t k) {
+  FilterWorkspace work;
+  apply_top_k(z, k, work);
+}
 
 /// Nucleus: sort by score ascending, accumulate probabilities, and remove the low tail whose cumulative
 /// probability is ≤ 1 − p; the highest-scoring token always stays. Ties sort by id (stable).
-inline void apply_top_p(Scores& z, double p) {
+inline void apply_top_p(Scores& z, double p, FilterWorkspace& work) {
   if (p >= 1.0) return;
-  const std::vector<double> prob = softmax(z);
-  std::vector<std::size_t> order(z.size());
+  std::vector<double>& prob = work.values;
+  softmax_into(z, prob);
+  std::vector<std::size_t>& order = work.order;
+  order.resize(z.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return z[a] < z[b]; });
+  // By score, ties by id: the order a stable sort of 0..V−1 gives, without stable_sort's temporary buffer.
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return z[a] < z[b] || (z[a] == z[b] && a < b); });
   double cumulative = 0;
   for (std::size_t i = 0; i + 1 < order.size(); ++i) {  // the last (best) one is never removed
     cumulative += prob[order[i]];
     if (cumulative <= 1.0 - p) z[order[i]] = kMinusInfinity;
   }
 }
+inline void apply_top_p(Scores& z, double p) {
+  FilterWorkspace work;
+  apply_top_p(z, p, work);
+}
 
 /// Keeps tokens whose probability is at least min_p times the top probability (the top token always).
-inline void apply_min_p(Scores& z, double min_p) {
+inline void apply_min_p(Scores& z, double min_p, FilterWorkspace& work) {
   if (min_p <= 0) return;
-  const std::vector<double> prob = softmax(z);
+  std::vector<double>& prob = work.values;
+  softmax_into(z, prob);
   const std::size_t best = static_cast<std::size_t>(argmax(z));
   const double threshold = min_p * prob[best];
   for (std::size_t v = 0; v < z.size(); ++v) {
     if (v != best && prob[v] < threshold) z[v] = kMinusInfinity;
   }
+}
+inline void apply_min_p(Scores& z, double min_p) {
+  FilterWorkspace work;
+  apply_min_p(z, min_p, work);
 }
 
 }  // namespace eigenformer::generation

@@ -17,6 +17,7 @@
 // sequence length, and the reference the cached path is tested against.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -38,14 +39,25 @@ class DecodingSession {
   virtual void start(Index copies, Matrix<Scalar>& logits) = 0;
   /// Appends next[b] to sequence b. logits: (B, V), the scores of each sequence's following token.
   virtual void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) = 0;
-  /// New sequence i continues old sequence source[i].
+  /// New sequence i continues old sequence source[i]. The copies go into a second set of sequences that then
+  /// changes places with the first (both keep the room reserve() gave them: no allocation per step).
   virtual void reorder(const std::vector<Index>& source) {
-    std::vector<TokenSequence> reordered;
-    reordered.reserve(source.size());
-    for (Index i : source) reordered.push_back(sequences_[static_cast<std::size_t>(i)]);
-    sequences_ = std::move(reordered);
+    reordered_.resize(source.size());
+    for (std::size_t i = 0; i < source.size(); ++i) {
+      const TokenSequence& from = sequences_[static_cast<std::size_t>(source[i])];
+      reordered_[i].assign(from.begin(), from.end());
+    }
+    sequences_.swap(reordered_);
     if (use_cache_) cache_.reorder(source);
   }
+
+  /// Room for `new_tokens` more tokens per sequence after start(): the sequences and the KV cache are sized once,
+  /// at start(), so that the steps allocate nothing (generate() calls it with max_new_tokens). 0: grow as needed.
+  void reserve(Index new_tokens) { new_tokens_ = new_tokens; }
+  /// At most kRoomAhead positions are made room for at once: a max_new_tokens near a long context would otherwise
+  /// reserve gigabytes of cache that a run stopping at EOS never uses. Past them the cache grows by doubling
+  /// (a few allocations in a run of more than kRoomAhead tokens).
+  static constexpr Index kRoomAhead = 8192;
 
   /// Each sequence so far: prompt + generated (decoder-only) or decoder_start + generated (encoder-decoder).
   /// What repetition penalty and n-gram bans look at, as in Hugging Face.
@@ -56,14 +68,25 @@ class DecodingSession {
  protected:
   explicit DecodingSession(bool use_cache) : use_cache_(use_cache) {}
 
-  /// (B, L) ids: the last `positions` tokens of every sequence.
-  TokenIds tail_ids(Index positions) const {
-    TokenIds ids(static_cast<Index>(sequences_.size()), positions);
+  /// (B, L) ids: the last `positions` tokens of every sequence, in a buffer the session keeps.
+  const TokenIds& tail_ids(Index positions) {
+    ids_.resize(static_cast<Index>(sequences_.size()), positions);
     for (std::size_t b = 0; b < sequences_.size(); ++b) {
       const TokenSequence& s = sequences_[b];
-      for (Index t = 0; t < positions; ++t) ids(static_cast<Index>(b), t) = s[s.size() - static_cast<std::size_t>(positions - t)];
+      for (Index t = 0; t < positions; ++t) ids_(static_cast<Index>(b), t) = s[s.size() - static_cast<std::size_t>(positions - t)];
     }
-    return ids;
+    return ids_;
+  }
+
+  /// After start()'s first forward call: every sequence (and the spare set reorder() copies into) gets room for
+  /// its length + new_tokens tokens, every layer's KV cache for as many positions.
+  void make_room() {
+    if (new_tokens_ <= 0 || sequences_.empty()) return;
+    const std::size_t length = sequences_.front().size() + static_cast<std::size_t>(std::min(new_tokens_, kRoomAhead));
+    reordered_.resize(sequences_.size());
+    for (TokenSequence& s : sequences_) s.reserve(length);
+    for (TokenSequence& s : reordered_) s.reserve(length);
+    if (use_cache_) cache_.reserve(static_cast<Index>(length));
   }
 
   void append(const std::vector<TokenId>& next) {
@@ -76,7 +99,10 @@ class DecodingSession {
   bool use_cache_;
   DecoderCache<Scalar> cache_;
   std::vector<TokenSequence> sequences_;
+  std::vector<TokenSequence> reordered_;  // reorder()'s destination, then swapped in
+  TokenIds ids_;                          // (B, L) the ids of the last forward call
   Index prefix_length_ = 0;
+  Index new_tokens_ = 0;                  // reserve(): room to make at start()
 };
 
 /// A decoder-only model: the prompt starts the sequence.
@@ -101,6 +127,7 @@ class CausalSession : public DecodingSession<Scalar> {
       if (this->use_cache_) this->cache_.reorder(std::vector<Index>(static_cast<std::size_t>(copies), 0));
       logits = logits.row(0).replicate(copies, 1).eval();
     }
+    this->make_room();
   }
 
   void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {
@@ -149,6 +176,7 @@ class Seq2SeqSession : public DecodingSession<Scalar> {
     this->sequences_.assign(static_cast<std::size_t>(copies), TokenSequence{*model_.special_tokens().decoder_start});
     this->cache_.clear();
     model_.decode(this->tail_ids(1), memory_, nullptr, this->cache_, logits, /*last_only=*/true);
+    this->make_room();
   }
 
   void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {

@@ -7,13 +7,60 @@
 // (B·T rows), which turns a projection into one large matrix product — where nearly all the time goes.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/tensor.hpp"
+#include "eigenformer/core/threads.hpp"
 
 namespace eigenformer {
+
+/// The decoding path of y = x Wᵀ, for a few rows x (N ≤ 8: one token per sequence).
+///   x (N, in)   W (out, in)   y (N, out), already sized
+/// A decode step is little else than these products, and two things matter there besides the arithmetic:
+///   - threads: Eigen runs a matrix-vector product on one thread, so the output features are split into at most
+///     kDecodeChunks fixed runs of rows of W (multiples of 8 rows, Eigen's row grouping), shared out among
+///     threads() threads when W is large enough to be worth it (decode_worth_threads);
+///   - no allocation: each run computes its outputs row by row of x, as matrix-vector products, which Eigen does
+///     without a heap buffer (a matrix-matrix product of a few rows packs W into one, on every call); the run of
+///     W stays in cache from one row of x to the next.
+/// y(n, o) = Σ_i x(n, i) W(o, i) comes from the same Eigen product on the same run of rows whatever the thread
+/// count, so the result is bit-identical with 1, 2 or N threads. Beside the reference (one product over all of W)
+/// it may differ in the last bits; tests/speed/test_threads.cpp states the tolerance.
+template <class Scalar>
+void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                          Eigen::Ref<Matrix<Scalar>> y);
+
+/// When Linear::forward takes the decoding path: few rows (decoding: one per sequence). Prompts and training
+/// (many rows) run the reference product, one matrix-matrix product.
+inline bool use_decode_path(Index rows) { return rows <= 8; }
+
+/// Whether the decoding path shares a weight (out, in) out over threads: at least 2^18 entries (1 MB in float).
+/// Below that the threads' meeting at the end of the product costs more than it saves — on a busy machine each
+/// meeting can wait for a time slice. The choice depends on the shapes only, never on the thread count.
+inline bool decode_worth_threads(Index out, Index in) { return out * in >= (Index(1) << 18); }
+
+template <class Scalar>
+void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                          Eigen::Ref<Matrix<Scalar>> y) {
+  constexpr Index kDecodeChunks = 32;
+  const Index out = weight.rows(), N = x.rows();
+  const Index rows_per_chunk = std::max<Index>(8, ((out + kDecodeChunks - 1) / kDecodeChunks + 7) / 8 * 8);
+  const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
+  const auto chunk_task = [&](Index c) {
+    const Index first = c * rows_per_chunk, count = std::min(rows_per_chunk, out - first);
+    for (Index n = 0; n < N; ++n) {
+      y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
+    }
+  };
+  if (decode_worth_threads(out, weight.cols())) {
+    parallel_for(chunks, chunk_task);
+  } else {
+    for (Index c = 0; c < chunks; ++c) chunk_task(c);
+  }
+}
 
 /// How a backward pass writes an input gradient: Assign (dx = ...) or Add (dx += ...). Add serves an input
 /// read by several layers — q, k and v read the same x; a gated FFN's gate and up read the same x — whose
@@ -92,7 +139,14 @@ class Linear {
       throw ShapeError(detail::cat("[Linear::forward] output ", detail::shape_str(shape_of(y)), " should be ",
                                    detail::shape_str({x.rows(), out_features()})));
     }
-    y.noalias() = x * weight.transpose();
+    // y = x Wᵀ: one product (the reference), or for decoding's few rows matrix-vector products over runs of
+    // output rows, shared out over threads (linear_rows_threaded: no allocation, bit-identical whatever the
+    // thread count).
+    if (use_decode_path(x.rows())) {
+      linear_rows_threaded<Scalar>(x, weight, y);
+    } else {
+      y.noalias() = x * weight.transpose();
+    }
     if (has_bias_) y.rowwise() += bias;
   }
 

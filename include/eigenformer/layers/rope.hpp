@@ -110,17 +110,23 @@ class RotaryEmbedding {
                                    batch, ", heads = ", heads, ", D = ", D));
     }
     const Index positions = x.rows() / batch;
-    std::vector<Scalar> cos(static_cast<std::size_t>(half)), sin(static_cast<std::size_t>(half));  // (D/2)
+    // cos p·θ_i and sin p·θ_i (D/2 each) of the position at hand: on the stack for the head widths models use
+    // (a decode step then allocates nothing here), on the heap beyond.
+    constexpr Index kOnStack = 256;
+    Scalar cos_stack[kOnStack], sin_stack[kOnStack];
+    std::vector<Scalar> cos_heap(half > kOnStack ? static_cast<std::size_t>(half) : 0), sin_heap(cos_heap.size());
+    Scalar* const cos = half > kOnStack ? cos_heap.data() : cos_stack;
+    Scalar* const sin = half > kOnStack ? sin_heap.data() : sin_stack;
     // The angles p·θ_i are computed in double: at p = 100000, a float angle would be off by ~0.004 rad.
     for (Index t = 0; t < positions; ++t) {
       const double p = static_cast<double>(first_position + t);
       for (Index i = 0; i < half; ++i) {
-        cos[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::cos(p * inv_freq_[static_cast<std::size_t>(i)]));
-        sin[static_cast<std::size_t>(i)] = static_cast<Scalar>(std::sin(p * inv_freq_[static_cast<std::size_t>(i)]));
+        cos[i] = static_cast<Scalar>(std::cos(p * inv_freq_[static_cast<std::size_t>(i)]));
+        sin[i] = static_cast<Scalar>(std::sin(p * inv_freq_[static_cast<std::size_t>(i)]));
       }
       for (Index b = 0; b < batch; ++b) {
         Scalar* row = x.row(b * positions + t).data();
-        for (Index h = 0; h < heads; ++h) rotate_head(row + h * D, cos.data(), sin.data());
+        for (Index h = 0; h < heads; ++h) rotate_head(row + h * D, cos, sin);
       }
     }
   }

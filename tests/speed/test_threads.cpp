@@ -1,0 +1,217 @@
+// tests/speed/test_threads.cpp — core/threads.hpp and the threaded decoding paths, against the reference path.
+//
+// What must hold (issue 15):
+//   - the threaded paths give bit-identical results with 1 and 2 threads (they split the work the same way
+//     whatever the thread count: by construction, checked here);
+//   - beside the readable reference path (one Eigen product; the (T, S) attention core) they agree within
+//     the stated tolerance: max |fast − reference| ≤ 1e-6 · max |reference| in float, 1e-14 in double
+//     (the order of the sums is Eigen's in both; only how the rows are grouped may differ);
+//   - a cached Llama decode with 2 threads matches the uncached full recompute (the reference path for T > 1)
+//     within the fixtures' tolerance (1e-5 relative in float), and greedy tokens are the same.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "eigenformer/eigenformer.hpp"
+#include "eigenformer/generation.hpp"
+#include "llama/llama.hpp"
+
+using namespace eigenformer;
+
+namespace {
+
+template <class Scalar>
+Matrix<Scalar> random_matrix(Index rows, Index cols, std::mt19937& rng) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  Matrix<Scalar> m(rows, cols);
+  for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<Scalar>(u(rng));
+  return m;
+}
+
+template <class Scalar>
+double relative_difference(const Eigen::Ref<const Matrix<Scalar>>& a, const Eigen::Ref<const Matrix<Scalar>>& b) {
+  const double scale = std::max(1e-300, static_cast<double>(b.cwiseAbs().maxCoeff()));
+  return static_cast<double>((a - b).cwiseAbs().maxCoeff()) / scale;
+}
+
+template <class Scalar>
+double tolerance() {
+  return std::is_same_v<Scalar, float> ? 1e-6 : 1e-14;
+}
+
+/// Restores the thread count a test changed.
+struct ThreadsGuard {
+  int saved = threads();
+  ~ThreadsGuard() { set_threads(saved); }
+};
+
+LlamaConfig small_llama() {
+  LlamaConfig c;
+  c.vocab_size = 2048;  // the LM head (2048, 256) takes the threaded decoding path
+  c.hidden_size = 256;
+  c.intermediate_size = 512;
+  c.num_hidden_layers = 2;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;  // grouped-query attention: two query heads per key/value head
+  c.max_position_embeddings = 512;
+  c.rms_norm_eps = 1e-5;
+  c.tie_word_embeddings = true;
+  return c;
+}
+
+template <class Scalar>
+Llama<Scalar> random_llama() {
+  Llama<Scalar> model(small_llama());
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(-0.08, 0.08);
+  for (auto& p : named_parameters(model)) {
+    for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = static_cast<Scalar>(u(rng));
+  }
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("threads: the setting, EIGENFORMER_THREADS and bad values") {
+  ThreadsGuard guard;
+  set_threads(2);
+#ifdef _OPENMP
+  CHECK(threads() == 2);
+#else
+  CHECK(threads() == 1);  // without OpenMP everything runs on one thread, whatever the setting
+#endif
+  set_threads(1);
+  CHECK(threads() == 1);
+  CHECK_THROWS_AS(set_threads(0), ValueError);
+  CHECK(detail::threads_from_environment("3") == 3);
+  CHECK_THROWS_AS(detail::threads_from_environment("two"), ValueError);
+  CHECK_THROWS_AS(detail::threads_from_environment("0"), ValueError);
+  CHECK_THROWS_AS(detail::threads_from_environment("4x"), ValueError);
+}
+
+TEST_CASE("threads: parallel_for runs every task exactly once") {
+  ThreadsGuard guard;
+  for (int n : {1, 2, 3}) {
+    set_threads(n);
+    std::vector<int> hits(1000, 0);
+    parallel_for(static_cast<Index>(hits.size()), [&](Index i) { hits[static_cast<std::size_t>(i)] += 1; });
+    CHECK(std::count(hits.begin(), hits.end(), 1) == 1000);
+  }
+}
+
+TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-identical, reference within tolerance", Scalar,
+                   float, double) {
+  ThreadsGuard guard;
+  std::mt19937 rng(1);
+  for (Index in : {300, 1024}) {
+  for (Index out : {256, 1000, 4099}) {
+    for (Index rows : {1, 3, 8}) {
+      REQUIRE(use_decode_path(rows));
+      Linear<Scalar> layer(in, out, /*bias=*/true);
+      layer.weight = random_matrix<Scalar>(out, in, rng);
+      layer.bias = random_matrix<Scalar>(1, out, rng);
+      const Matrix<Scalar> x = random_matrix<Scalar>(rows, in, rng);
+      Matrix<Scalar> one, two;
+      set_threads(1);
+      layer.forward(x, one);
+      set_threads(2);
+      layer.forward(x, two);
+      CHECK(one == two);  // bit for bit
+      Matrix<Scalar> reference = x * layer.weight.transpose();  // the reference path: one product
+      reference.rowwise() += layer.bias;
+      const double diff = relative_difference<Scalar>(two, reference);
+      INFO("in ", in, ", out ", out, ", rows ", rows, ": max |threaded − reference| / max |reference| = ", diff);
+      CHECK(diff <= tolerance<Scalar>());
+    }
+  }
+  }
+  CHECK_FALSE(decode_worth_threads(256, 300));  // small layers stay on one thread
+  CHECK(decode_worth_threads(4099, 1024));
+  CHECK_FALSE(use_decode_path(16));  // prompts take the reference product
+}
+
+TEST_CASE_TEMPLATE("threads: the single-query attention path against the (T, S) core, 1 vs 2 threads", Scalar, float,
+                   double) {
+  ThreadsGuard guard;
+  std::mt19937 rng(2);
+  // B = 2 sequences, H = 8 query heads over Hkv = 2 key/value heads, D = 64, S = 300 keys in a cache of
+  // capacity 320 (rows per sequence), the query at position 299; sequence 1 has 5 padding keys at the front.
+  const Index B = 2, H = 8, Hkv = 2, D = 64, S = 300, capacity = 320;
+  const Matrix<Scalar> q = random_matrix<Scalar>(B, H * D, rng);
+  const Matrix<Scalar> k = random_matrix<Scalar>(B * capacity, Hkv * D, rng);
+  const Matrix<Scalar> v = random_matrix<Scalar>(B * capacity, Hkv * D, rng);
+  HeadsView<const Scalar> keys = HeadsView<const Scalar>::of(k, B, Hkv);
+  HeadsView<const Scalar> values = HeadsView<const Scalar>::of(v, B, Hkv);
+  keys.length = values.length = S;
+  KeyPadding::Mask real = KeyPadding::Mask::Ones(B, S);
+  real.block(1, 0, 1, 5).setZero();
+  const KeyPadding padding = KeyPadding::from_mask(real);
+  AttentionMask<Scalar> mask;
+  mask.causal = true;
+  mask.first_query = S - 1;
+  mask.padding = &padding;
+  const Scalar scale = Scalar(1) / std::sqrt(Scalar(D));
+
+  Matrix<Scalar> reference(B, H * D), one(B, H * D), two(B, H * D);
+  AttentionScratch<Scalar> scratch;
+  Tensor4<Scalar> kept;
+  AttentionRecord<Scalar> record;
+  record.weights = &kept;  // keeping the weights takes the (T, S) reference path
+  scaled_dot_product_attention<Scalar>(HeadsView<const Scalar>::of(q, B, H), keys, values,
+                                       HeadsView<Scalar>::of(reference, B, H), mask, scale, scratch, record);
+  set_threads(1);
+  scaled_dot_product_attention<Scalar>(HeadsView<const Scalar>::of(q, B, H), keys, values,
+                                       HeadsView<Scalar>::of(one, B, H), mask, scale, scratch);
+  set_threads(2);
+  scaled_dot_product_attention<Scalar>(HeadsView<const Scalar>::of(q, B, H), keys, values,
+                                       HeadsView<Scalar>::of(two, B, H), mask, scale, scratch);
+  CHECK(one == two);
+  const double diff = relative_difference<Scalar>(two, reference);
+  INFO("max |single-query − reference| / max |reference| = ", diff);
+  CHECK(diff <= tolerance<Scalar>());
+}
+
+TEST_CASE("threads: a cached Llama decode on 2 threads against the uncached full recompute") {
+  ThreadsGuard guard;
+  Llama<float> model = random_llama<float>();
+  TokenIds prompt(1, 6);
+  prompt << 1, 17, 300, 42, 7, 99;
+  const int new_tokens = 40;
+
+  // Cached decode, token by token (the threaded T = 1 paths), with 1 and with 2 threads.
+  std::vector<Matrix<float>> step_logits[2];
+  std::vector<TokenId> tokens[2];
+  for (int n : {1, 2}) {
+    set_threads(n);
+    DecoderCache<float> cache;
+    Matrix<float> logits;
+    model.forward(prompt, cache, logits, /*last_only=*/true);
+    TokenIds next(1, 1);
+    for (int i = 0; i < new_tokens; ++i) {
+      Index best = 0;
+      logits.row(0).maxCoeff(&best);
+      tokens[n - 1].push_back(static_cast<TokenId>(best));
+      next(0, 0) = static_cast<TokenId>(best);
+      model.forward(next, cache, logits, true);
+      step_logits[n - 1].push_back(logits);
+    }
+  }
+  CHECK(tokens[0] == tokens[1]);
+  for (int i = 0; i < new_tokens; ++i) CHECK(step_logits[0][static_cast<std::size_t>(i)] == step_logits[1][static_cast<std::size_t>(i)]);
+
+  // The reference: the whole sequence so far at once (T > 1: one product per projection, the (T, S) core).
+  TokenIds all(1, prompt.cols() + new_tokens);
+  all.leftCols(prompt.cols()) = prompt;
+  for (int i = 0; i < new_tokens; ++i) all(0, prompt.cols() + i) = tokens[1][static_cast<std::size_t>(i)];
+  double worst = 0;
+  for (int i : {0, 9, 39}) {
+    const Index length = prompt.cols() + i + 1;
+    DecoderCache<float> fresh;
+    Matrix<float> full;
+    model.forward(TokenIds(all.leftCols(length)), fresh, full, /*last_only=*/true);
+    worst = std::max(worst, relative_difference<float>(step_logits[1][static_cast<std::size_t>(i)], full));
+  }
+  INFO("max |cached 2-thread − full recompute| / max |full| = ", worst);
+  CHECK(worst <= 1e-5);
+}
