@@ -57,7 +57,8 @@ inline Section inspect_options() {
       {"--attention-svg", "DIR", "write every attention map as SVG into DIR: <name>.grid.svg (layers x heads) and\n"
                                  "<name>.layer<l>.head<h>.svg, <name> as in --dump"},
       {"--report", "FILE", "write one self-contained HTML page with every head (hover: query, key, weight;\n"
-                           "click a token: where it looks)"},
+                           "click a token: where it looks); with generation, also the trace: the candidates\n"
+                           "of every step, or the tree of beams with each beam's text"},
       {"--compare", "FILE", "compare the run with a reference dump (same names as --dump: hidden_states.<i>,\n"
                             "attentions.<i>, logits, ...): prints the first diverging layer, tensor, head and\n"
                             "position with both values; exit code 3 when they diverge"},
