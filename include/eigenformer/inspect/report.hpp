@@ -169,7 +169,7 @@ class Report {
            ".ef-bar{display:inline-block;height:8px;background:#21918c;vertical-align:middle;margin-left:4px}\n"
            ".ef-kept{color:#0a7c2f}.ef-finished{color:#1f4fbf;font-weight:bold}.ef-dropped{color:#999}\n"
            ".ef-tree,.ef-tree ul{list-style:none;margin:0;padding-left:18px;border-left:1px dotted #bbb;font-size:12px}"
-           ".ef-tree li{margin:1px 0;white-space:pre}.ef-tree{padding-left:4px;border-left:none}\n"
+           ".ef-tree li{margin:1px 0}.ef-tree li b{white-space:pre}.ef-tree{padding-left:4px;border-left:none}\n"
            "pre{font-size:12px;background:#f7f7f7;padding:8px;overflow-x:auto}\n";
   }
 
