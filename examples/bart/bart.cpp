@@ -10,6 +10,7 @@
 // Run on a generated checkpoint (tests/fixtures/models, made by tools/fixtures/make_gpt2_bart_fixtures.py):
 //     ./build/release/examples/bart/bart --model tests/fixtures/models/bart-large-style --ids 0,9,33,14,51,7,2
 //     ./build/release/examples/bart/bart --model tests/fixtures/models/bart-large-style --ids 0,9,33,14,51,7,2 --num-beams 4 --explain
+//     ./build/release/examples/bart/bart --model tests/fixtures/models/bart-large-style --ids 0,9,33,14,51,7,2 --report run.html
 // On a real one (see docs/models.md):
 //     ./build/release/examples/bart/bart --model models/bart-large-cnn --prompt "$(cat article.txt)"
 // Compare with another implementation:
@@ -18,6 +19,7 @@
 #include "bart/bart.hpp"
 #include "bart/bart_options.hpp"
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 #include <cstdio>
 #include <string>
@@ -33,6 +35,7 @@ int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
+  cli::check_inspection_usage(args, generating);  // --compare, --capture: one forward pass, not generation
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -53,7 +56,27 @@ int run(const cli::Arguments& args) {
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
 
   // 2) Generation: the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
-  if (generating) return cli::run_generation(model, args, tokenizer, folder);
+  //    With --report or --attention-svg, the whole run goes through the model once more with the capture on,
+  //    and the report holds its attention and the generation trace (common/inspect_cli.hpp).
+  if (generating) {
+    const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
+    if (!cli::wants_inspection(args)) return 0;
+    // The whole run once more: the source through the encoder, decoder_start and the best output through the decoder.
+    TokenSequence target{*c.special_tokens.decoder_start};
+    const TokenSequence output = cli::best_output(run);
+    target.insert(target.end(), output.begin(), output.end());
+    Matrix<Scalar> logits;  // (T, V)
+    Capture<Scalar> encoder, decoder;
+    BartOptions<Scalar> options;
+    options.encoder_capture = cli::prepare_capture(encoder, args, model.hf_names(), "encoder.");
+    options.decoder_capture = cli::prepare_capture(decoder, args, model.hf_names(), "decoder.");
+    model.forward(cli::as_batch(run.prompt), cli::as_batch(target), logits, options);
+    const std::vector<std::string> source_tokens = cli::token_labels(tokenizer, run.prompt);
+    return cli::inspect_generation<Scalar>(
+        args, {cli::stack(encoder, "encoder_", inspect::AttentionKind::EncoderSelf, source_tokens),
+               cli::stack(decoder, "decoder_", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, target), source_tokens)},
+        run, tokenizer, "bart: " + folder);
+  }
 
   // 3) Otherwise one step: source and target so far.
   const TokenSequence source = cli::input_ids(args, tokenizer);
@@ -72,6 +95,10 @@ int run(const cli::Arguments& args) {
     options.encoder_capture = &encoder;
     options.decoder_capture = &decoder;
   }
+  if (cli::wants_inspection(args)) {  // common/inspect_cli.hpp
+    options.encoder_capture = cli::prepare_capture(encoder, args, model.hf_names(), "encoder.");
+    options.decoder_capture = cli::prepare_capture(decoder, args, model.hf_names(), "decoder.");
+  }
   model.forward(cli::as_batch(source), cli::as_batch(target), logits, options);
 
   // 5) The next target token: the last row of logits.
@@ -88,7 +115,12 @@ int run(const cli::Arguments& args) {
                 args.value("--dump").c_str(), encoder.hidden_states.size(), decoder.hidden_states.size(),
                 encoder.attentions.size(), decoder.attentions.size(), decoder.cross_attentions.size());
   }
-  return 0;
+  // 6) Looking inside: --attention-svg, --report, --compare, --capture (common/inspect_cli.hpp).
+  const std::vector<std::string> source_tokens = cli::token_labels(tokenizer, source);
+  return cli::inspect_run<Scalar>(
+      args, {cli::stack(encoder, "encoder_", inspect::AttentionKind::EncoderSelf, source_tokens),
+             cli::stack(decoder, "decoder_", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, target), source_tokens)},
+      &logits, "bart: " + folder);
 }
 
 }  // namespace

@@ -185,11 +185,20 @@ inline TokenSequence generation_prompt(const Arguments& args, const std::optiona
   return generation::plain_prompt(*tokenizer, args.value("--prompt"));
 }
 
+/// What a generation run made, for the options that look at it afterwards (--report, --attention-svg in
+/// common/inspect_cli.hpp).
+struct GenerationRun {
+  TokenSequence prompt;                                // the prompt's ids (an encoder-decoder: the source)
+  generation::GenerationConfig config;                 // the settings it ran with
+  std::vector<generation::GeneratedSequence> results;  // best first
+  generation::Trace trace;                             // filled when --trace, --explain or --report asked for it
+};
+
 /// Generates with `model` (a CausalLM or a Seq2SeqLM) from the command line's prompt (--prompt or --ids; for
-/// an encoder-decoder, the source) and prints the result(s).
+/// an encoder-decoder, the source), prints the result(s) and returns them with the trace.
 template <class Model>
-int run_generation(Model& model, const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
-                   const std::string& folder) {
+GenerationRun generate_and_print(Model& model, const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
+                                 const std::string& folder) {
   using namespace generation;
   const TokenSequence prompt = generation_prompt(args, tokenizer, folder);
   check_vocabulary(prompt, model.vocab_size(), args.has("--ids") ? "--ids" : "--prompt");
@@ -210,10 +219,12 @@ int run_generation(Model& model, const Arguments& args, const std::optional<toke
       }
     }
   }
-  Trace trace;
+  GenerationRun run;
+  Trace& trace = run.trace;
   GenerationIO io;
   if (tokenizer) io.tokenizer = &*tokenizer;
-  if (args.has("--trace") || args.has("--explain")) io.trace = &trace;
+  // --report shows the trace too (candidates per step, the tree of beams).
+  if (args.has("--trace") || args.has("--explain") || (args.accepts("--report") && args.has("--report"))) io.trace = &trace;
   const bool stream = args.has("--stream");
   if (stream) {
     if (!tokenizer) throw ValueError("--stream prints text: it needs tokenizer files in the model folder");
@@ -253,6 +264,17 @@ int run_generation(Model& model, const Arguments& args, const std::optional<toke
     trace.write_json(args.value("--trace"), spell);
     std::printf("trace   %s\n", args.value("--trace").c_str());
   }
+  run.prompt = prompt;
+  run.config = config;
+  run.results = results;
+  return run;
+}
+
+/// generate_and_print() for a program that does nothing more with the run. Returns the exit code, 0.
+template <class Model>
+int run_generation(Model& model, const Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
+                   const std::string& folder) {
+  generate_and_print(model, args, tokenizer, folder);
   return 0;
 }
 

@@ -1,11 +1,24 @@
-// examples/common/inspect_cli.hpp — looking inside one forward pass of a family program (bert, llama, t5):
+// examples/common/inspect_cli.hpp — looking inside a run of a family program (bert, llama, t5, gpt2, bart):
 // the options --attention-svg DIR, --report FILE.html, --compare REF.safetensors (with --tolerance) and
-// --capture GLOB, written once for the three programs. Each program calls it in two places:
+// --capture GLOB, written once for the five programs. Each program calls it in two places:
 //
 //     if (cli::wants_inspection(args)) options.capture = cli::prepare_capture(capture, args, names, "decoder.");
 //     ... the forward pass ...
 //     return cli::inspect_run<Scalar>(args, {cli::stack(capture, "", inspect::AttentionKind::CausalSelf, tokens)},
 //                                     &logits, "llama: " + folder);
+//
+// With generation (llama, gpt2, t5, bart), --report and --attention-svg look at the finished run instead: the
+// program generates, runs the whole sequence (prompt and the best output; an encoder-decoder: the source, and
+// the decoder's start token and output) through the model once more with the capture on, and
+// inspect_generation() writes the pictures of that pass and, in the report, the generation trace — the
+// candidates of every step, or for beam search the tree of beams with each beam's text:
+//
+//     const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
+//     ... model.forward(prompt + run.results[0].tokens, logits, options) with the capture ...
+//     return cli::inspect_generation<Scalar>(args, {cli::stack(...)}, run, tokenizer, "llama: " + folder);
+//
+// --compare and --capture stay with one forward pass of a given input (their input would otherwise be
+// whatever the run generated); check_inspection_usage() says so.
 //
 // What each option does (docs/looking_inside.md shows the pictures):
 //   --attention-svg DIR  every attention map of the run as SVG: <name>.grid.svg (layers × heads) and
@@ -31,18 +44,21 @@
 
 #include "common/cli.hpp"
 #include "common/family_cli.hpp"
+#include "common/generate_cli.hpp"
 
 namespace eigenformer::cli {
 
 /// The options, as a section of a program's table.
 inline Section inspect_options() {
   Section s;
-  s.heading = "Looking inside (one forward pass, not generation; docs/looking_inside.md):";
+  s.heading = "Looking inside (one forward pass; with generation, --attention-svg and --report show the whole\n"
+              "sequence and the report the generation trace; docs/looking_inside.md):";
   s.options = {
       {"--attention-svg", "DIR", "write every attention map as SVG into DIR: <name>.grid.svg (layers x heads) and\n"
                                  "<name>.layer<l>.head<h>.svg, <name> as in --dump"},
       {"--report", "FILE", "write one self-contained HTML page with every head (hover: query, key, weight;\n"
-                           "click a token: where it looks)"},
+                           "click a token: where it looks); with generation, also the trace: the candidates\n"
+                           "of every step, or the tree of beams with each beam's text"},
       {"--compare", "FILE", "compare the run with a reference dump (same names as --dump: hidden_states.<i>,\n"
                             "attentions.<i>, logits, ...): prints the first diverging layer, tensor, head and\n"
                             "position with both values; exit code 3 when they diverge"},
@@ -53,12 +69,15 @@ inline Section inspect_options() {
   return s;
 }
 
-/// Usage check: the options look at one forward pass, so they do not combine with generation.
+/// Usage check: --compare (and its --tolerance) and --capture look at one forward pass of an input the user
+/// gives, so they do not combine with generation; --attention-svg and --report do (inspect_generation()).
 inline void check_inspection_usage(const Arguments& args, bool generating) {
-  for (const char* option : {"--attention-svg", "--report", "--compare", "--tolerance", "--capture"}) {
-    if (generating && args.has(option)) {
-      throw UsageError(detail::cat(option, " looks at one forward pass of the input; drop the generation options ",
-                                   "(--prompt, --max-new-tokens, ...) to use it"));
+  if (!generating) return;
+  for (const char* option : {"--compare", "--tolerance", "--capture"}) {
+    if (args.has(option)) {
+      throw UsageError(detail::cat(option, " looks at one forward pass of an input you give, not at a generation run; ",
+                                   "drop the generation options (--prompt, --max-new-tokens, ...) and pass the sequence ",
+                                   "as --ids (--report and --attention-svg do work with generation)"));
     }
   }
 }
@@ -180,6 +199,70 @@ int inspect_run(const Arguments& args, const std::vector<InspectedStack<Scalar>>
     const inspect::Comparison c = inspect::compare(run, inspect::read_named_tensors(args.value("--compare")), tolerance);
     std::printf("%s", c.to_text().c_str());
     if (!c.agree()) return 3;
+  }
+  return 0;
+}
+
+/// The ids of the best output of a generation run (empty when it made none).
+inline TokenSequence best_output(const GenerationRun& run) {
+  return run.results.empty() ? TokenSequence{} : run.results.front().tokens;
+}
+
+/// After generation and one more forward pass over the whole sequence (the stacks' captures): writes what
+/// --attention-svg and --report ask for — the attention maps of that pass and, in the report, the facts of
+/// the run (prompt, settings, every output with its ids and text) and the generation trace (generation/trace.hpp:
+/// candidates per step, or the tree of beams with each beam's text). Returns the exit code, 0.
+template <class Scalar>
+int inspect_generation(const Arguments& args, const std::vector<InspectedStack<Scalar>>& stacks, const GenerationRun& run,
+                       const std::optional<tokenizers::Tokenizer>& tokenizer, const std::string& title) {
+  std::vector<inspect::AttentionMaps> maps;
+  for (const InspectedStack<Scalar>& s : stacks) {
+    const std::vector<inspect::AttentionMaps> m =
+        inspect::attention_maps(*s.capture, s.self_kind, s.tokens, s.source_tokens, 0, s.dump_prefix);
+    maps.insert(maps.end(), m.begin(), m.end());
+  }
+  if (args.has("--attention-svg")) {
+    const std::vector<std::string> written = inspect::write_attention_svgs(args.value("--attention-svg"), maps);
+    std::printf("svg     %s: %zu pictures of the whole sequence (%s, ...)\n", args.value("--attention-svg").c_str(),
+                written.size(), written.empty() ? "" : written.front().c_str());
+  }
+  if (args.has("--report")) {
+    // Tokens spelled as --explain and --trace spell them; a beam's text decoded as the outputs are.
+    const inspect::Report::TokenText spell = [&](TokenId id) {
+      const std::optional<std::string> t = tokenizer ? tokenizer->id_to_token(id) : std::nullopt;
+      return t ? *t : std::to_string(id);
+    };
+    inspect::Report::SequenceText text_of;
+    if (tokenizer) {
+      text_of = [&](const TokenSequence& ids) {
+        tokenizers::DecodeOptions options;
+        options.skip_special_tokens = true;  // as generation::text_of
+        return tokenizer->decode(ids, options);
+      };
+    }
+    inspect::Report report(title);
+    report.add_fact("model", args.value("--model"));
+    report.add_fact("prompt", join_ids(run.prompt));
+    report.add_fact("strategy", eigenformer::detail::cat(generation::to_string(run.config.strategy), ", max_new_tokens ",
+                                                         run.config.max_new_tokens,
+                                                         run.config.strategy == generation::Strategy::Beam
+                                                             ? eigenformer::detail::cat(", ", run.config.num_beams, " beams")
+                                                             : std::string()));
+    for (std::size_t i = 0; i < run.results.size(); ++i) {
+      const generation::GeneratedSequence& r = run.results[i];
+      const std::string key = eigenformer::detail::cat(run.results.size() > 1 ? "sequence " : "output ", i + 1);
+      report.add_fact(key, join_ids(r.tokens));
+      if (tokenizer) report.add_fact(key + " text", r.text);
+    }
+    for (const InspectedStack<Scalar>& s : stacks) {
+      std::string line;
+      for (const std::string& t : s.tokens) line += (line.empty() ? "" : " ") + inspect::display_token(t);
+      report.add_fact(s.dump_prefix.empty() ? "attention over" : s.dump_prefix + "tokens", line);
+    }
+    for (const inspect::AttentionMaps& m : maps) report.add_attention(m);
+    report.add_trace(run.trace, spell, text_of);
+    report.write(args.value("--report"));
+    std::printf("report  %s: the whole sequence's attention and the generation trace\n", args.value("--report").c_str());
   }
   return 0;
 }

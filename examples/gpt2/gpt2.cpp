@@ -9,6 +9,7 @@
 // Run on a generated checkpoint (tests/fixtures/models, made by tools/fixtures/make_gpt2_bart_fixtures.py):
 //     ./build/release/examples/gpt2/gpt2 --model tests/fixtures/models/gpt2-style --ids 5,17,42
 //     ./build/release/examples/gpt2/gpt2 --model tests/fixtures/models/gpt2-style --ids 5,17 --max-new-tokens 8 --explain
+//     ./build/release/examples/gpt2/gpt2 --model tests/fixtures/models/gpt2-style --ids 5,17 --max-new-tokens 8 --report run.html
 // On a real one (see docs/models.md):
 //     huggingface-cli download gpt2 --include "*.json" "*.safetensors" "merges.txt" --local-dir models/gpt2
 //     ./build/release/examples/gpt2/gpt2 --model models/gpt2 --prompt "The meaning of life is" --max-new-tokens 30 --stream
@@ -16,6 +17,7 @@
 //     ... --ids 464,3290,3332 --dump gpt2.safetensors     (logits, hidden_states.<i>, attentions.<i> in F32)
 // The options and what they mean: gpt2 --help (the table in gpt2/gpt2_options.hpp).
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 #include "gpt2/gpt2.hpp"
 #include "gpt2/gpt2_options.hpp"
 
@@ -33,6 +35,7 @@ int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
+  cli::check_inspection_usage(args, generating);  // --compare, --capture: one forward pass, not generation
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -49,8 +52,24 @@ int run(const cli::Arguments& args) {
               static_cast<long>(c.n_positions), static_cast<long>(c.vocab_size), c.tie_word_embeddings ? "tied" : "untied",
               static_cast<double>(count_parameters(model)) / 1e6);
 
-  // 2) Generation: score, choose, append, until EOS (common/generate_cli.hpp).
-  if (generating) return cli::run_generation(model, args, tokenizer, folder);
+  // 2) Generation: score, choose, append, until EOS (common/generate_cli.hpp). With --report or
+  //    --attention-svg, the whole sequence (prompt and best output) runs once more with the capture on, and
+  //    the report holds its attention and the generation trace (common/inspect_cli.hpp).
+  if (generating) {
+    const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
+    if (!cli::wants_inspection(args)) return 0;
+    TokenSequence whole = run.prompt;
+    const TokenSequence output = cli::best_output(run);
+    whole.insert(whole.end(), output.begin(), output.end());
+    Matrix<Scalar> logits;  // (T, V)
+    Capture<Scalar> capture;
+    GPT2Options<Scalar> options;
+    options.capture = cli::prepare_capture(capture, args, GPT2<Scalar>::hf_names(), "decoder.");
+    model.forward(cli::as_batch(whole), logits, options);
+    return cli::inspect_generation<Scalar>(
+        args, {cli::stack(capture, "", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, whole))}, run,
+        tokenizer, "gpt2: " + folder);
+  }
 
   // 3) Otherwise one step: the input.
   const TokenSequence ids = cli::input_ids(args, tokenizer);
@@ -62,6 +81,7 @@ int run(const cli::Arguments& args) {
   Capture<Scalar> capture;
   GPT2Options<Scalar> options;
   if (args.has("--dump")) options.capture = &capture;
+  if (cli::wants_inspection(args)) options.capture = cli::prepare_capture(capture, args, GPT2<Scalar>::hf_names(), "decoder.");
   model.forward(cli::as_batch(ids), logits, options);
 
   // 5) The next token: the last row of logits.
@@ -76,7 +96,9 @@ int run(const cli::Arguments& args) {
     std::printf("dump    %s: logits, %zu hidden states, %zu attention maps\n", args.value("--dump").c_str(),
                 capture.hidden_states.size(), capture.attentions.size());
   }
-  return 0;
+  // 6) Looking inside: --attention-svg, --report, --compare, --capture (common/inspect_cli.hpp).
+  return cli::inspect_run<Scalar>(args, {cli::stack(capture, "", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, ids))},
+                                  &logits, "gpt2: " + folder);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
 
@@ -10,7 +11,7 @@ inline Table gpt2_options() {
   Table t;
   t.program = "gpt2";
   t.usage = "gpt2 --model DIR (--ids LIST | --text TEXT) [--candidates N] [--dump FILE] [--double]\n"
-            "       gpt2 --model DIR (--prompt TEXT | --ids LIST) [generation options]";
+            "       gpt2 --model DIR (--prompt TEXT | --ids LIST) [generation options] [--report FILE.html] [--attention-svg DIR]";
   t.about = "Runs a GPT-2 checkpoint (Hugging Face layout, model_type \"gpt2\": gpt2, gpt2-medium/large/xl, distilgpt2).\n"
             "Without generation options it prints the most likely next tokens after the input; with them it generates.";
   FamilyOptionHelp help;
@@ -28,6 +29,7 @@ inline Table gpt2_options() {
   generation.prompt = "the text to continue, through the folder's tokenizer";
   generation.no_cache = "recompute every position at every step (slow; checks the KV cache)";
   t.sections.push_back(generation_options(generation));
+  t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   t.epilogue = "Errors (a wrong folder, a bad config.json, a missing or misshapen tensor, a token id outside the vocabulary,\n"
                "a setting out of range) print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;

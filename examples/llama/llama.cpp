@@ -9,6 +9,7 @@
 // Run on a generated checkpoint (tests/fixtures/models, made by tools/fixtures/make_model_fixtures.py):
 //     ./build/release/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5,17,42
 //     ./build/release/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5 --max-new-tokens 8 --explain
+//     ./build/release/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5 --num-beams 3 --report run.html
 // On a real one (a folder downloaded from the Hugging Face hub; see docs/models.md):
 //     ./build/release/examples/llama/llama --model ~/models/TinyLlama-1.1B-Chat-v1.0 --text "The capital of France is"
 //     ./build/release/examples/llama/llama --model ~/models/Llama-3.2-1B-Instruct --chat --prompt "Why is the sky blue?" --stream
@@ -90,7 +91,7 @@ int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
-  cli::check_inspection_usage(args, generating);  // --attention-svg, --report, --compare: one forward pass
+  cli::check_inspection_usage(args, generating);  // --compare, --capture: one forward pass, not generation
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -106,8 +107,24 @@ int run(const cli::Arguments& args) {
               static_cast<long>(c.kv_heads()), static_cast<long>(c.head_width()), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
 
-  // 2) Generation: score, choose, append, until EOS (common/generate_cli.hpp).
-  if (generating) return cli::run_generation(model, args, tokenizer, folder);
+  // 2) Generation: score, choose, append, until EOS (common/generate_cli.hpp). With --report or
+  //    --attention-svg, the whole sequence (prompt and best output) runs once more with the capture on, and
+  //    the report holds its attention and the generation trace (common/inspect_cli.hpp).
+  if (generating) {
+    const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
+    if (!cli::wants_inspection(args)) return 0;
+    TokenSequence whole = run.prompt;
+    const TokenSequence output = cli::best_output(run);
+    whole.insert(whole.end(), output.begin(), output.end());
+    Matrix<Scalar> logits;  // (T, V)
+    Capture<Scalar> capture;
+    LlamaOptions<Scalar> options;
+    options.capture = cli::prepare_capture(capture, args, Llama<Scalar>::hf_names(), "decoder.");
+    model.forward(cli::as_batch(whole), logits, options);
+    return cli::inspect_generation<Scalar>(
+        args, {cli::stack(capture, "", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, whole))}, run,
+        tokenizer, "llama: " + folder);
+  }
 
   // 3) Otherwise one step: the prompt.
   const TokenSequence ids = cli::input_ids(args, tokenizer);

@@ -29,6 +29,7 @@ inline Table llama_options() {
   t.program = "llama";
   t.usage = "llama --model DIR (--ids LIST | --text TEXT) [--candidates N] [--dump FILE] [--double]\n"
             "       llama --model DIR (--prompt TEXT | --ids LIST) [--chat [--system TEXT]] [generation options]\n"
+            "             [--report FILE.html] [--attention-svg DIR]\n"
             "       llama --model DIR --ids LIST [--labels LIST] --grad FILE [--double]\n"
             "       llama --train (--config FILE.json | --model DIR) [--data NAME|FILE] --out DIR [training options]";
   t.about = "Runs a Llama checkpoint (Hugging Face layout, model_type \"llama\": TinyLlama, Llama 2, Llama 3, SmolLM, ...),\n"

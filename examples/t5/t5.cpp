@@ -10,6 +10,7 @@
 // Run on a generated checkpoint (tests/fixtures/models, made by tools/fixtures/make_model_fixtures.py):
 //     ./build/release/examples/t5/t5 --model tests/fixtures/models/flan-t5-style --ids 7,20,33,1 --decoder-ids 0
 //     ./build/release/examples/t5/t5 --model tests/fixtures/models/flan-t5-style --ids 7,20,33,1 --num-beams 4
+//     ./build/release/examples/t5/t5 --model tests/fixtures/models/flan-t5-style --ids 7,20,33,1 --num-beams 4 --report run.html
 // On a real one (see docs/models.md):
 //     ./build/release/examples/t5/t5 --model ~/models/flan-t5-small --prompt "translate English to German: Hello"
 // Compare with another implementation:
@@ -162,7 +163,7 @@ int run(const cli::Arguments& args) {
   if (gradients && args.has("--decoder-ids")) {
     throw cli::UsageError("--grad builds the decoder input from --labels; leave out --decoder-ids");
   }
-  cli::check_inspection_usage(args, generating);  // --attention-svg, --report, --compare: one forward pass
+  cli::check_inspection_usage(args, generating);  // --compare, --capture: one forward pass, not generation
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
     cli::check_generation_usage(args, folder);
@@ -182,8 +183,28 @@ int run(const cli::Arguments& args) {
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
 
   // 2) Gradients of the labels' loss (--grad), or generation: the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
+  //    With --report or --attention-svg, the whole run goes through the model once more with the capture on,
+  //    and the report holds its attention and the generation trace (common/inspect_cli.hpp).
   if (gradients) return write_gradients(model, args, tokenizer, folder);
-  if (generating) return cli::run_generation(model, args, tokenizer, folder);
+  if (generating) {
+    const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
+    if (!cli::wants_inspection(args)) return 0;
+    // The whole run once more: the source through the encoder, decoder_start and the best output through the decoder.
+    TokenSequence target{*c.special_tokens.decoder_start};
+    const TokenSequence output = cli::best_output(run);
+    target.insert(target.end(), output.begin(), output.end());
+    Matrix<Scalar> logits;  // (T, V)
+    Capture<Scalar> encoder, decoder;
+    T5Options<Scalar> options;
+    options.encoder_capture = cli::prepare_capture(encoder, args, model.hf_names(), "encoder.");
+    options.decoder_capture = cli::prepare_capture(decoder, args, model.hf_names(), "decoder.");
+    model.forward(cli::as_batch(run.prompt), cli::as_batch(target), logits, options);
+    const std::vector<std::string> source_tokens = cli::token_labels(tokenizer, run.prompt);
+    return cli::inspect_generation<Scalar>(
+        args, {cli::stack(encoder, "encoder_", inspect::AttentionKind::EncoderSelf, source_tokens),
+               cli::stack(decoder, "decoder_", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, target), source_tokens)},
+        run, tokenizer, "t5: " + folder);
+  }
 
   // 3) Otherwise one step: source and target so far.
   const TokenSequence source = cli::input_ids(args, tokenizer);

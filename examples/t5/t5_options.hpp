@@ -26,7 +26,7 @@ inline Table t5_options() {
   Table t;
   t.program = "t5";
   t.usage = "t5 --model DIR (--ids LIST | --text TEXT) [--decoder-ids LIST] [--candidates N] [--dump FILE] [--double]\n"
-            "       t5 --model DIR (--prompt TEXT | --ids LIST) [generation options]\n"
+            "       t5 --model DIR (--prompt TEXT | --ids LIST) [generation options] [--report FILE.html] [--attention-svg DIR]\n"
             "       t5 --model DIR (--ids LIST | --text TEXT) --labels LIST --grad FILE [--double]\n"
             "       t5 --train (--config FILE.json | --model DIR) --data PAIRS.tsv --out DIR [training options]";
   t.about = "Runs a T5 checkpoint (Hugging Face layout, model_type \"t5\": t5-small/base/large, t5-v1_1, flan-t5, mt5) on one\n"

@@ -9,7 +9,9 @@
 //   3) checks: every head of every kind has its canvas, drawn (non-blank pixels, and the colours of the
 //      weights where they are known); moving the real mouse pointer (Input.dispatchMouseEvent) over chosen
 //      cells shows the right query token, key token and weight; clicking a query token outlines its row in
-//      every head; every SVG parses as XML and renders;
+//      every head; the generation trace renders (each step's chosen token and candidates with their bars, each
+//      beam row with its fate's colour and its beam's text, the tree of beams nested by depth); every SVG
+//      parses as XML and renders;
 //   4) keeps OUTDIR/report.png, a screenshot of the page with a token selected and a tooltip showing.
 // Exit 0 when every check passes, 1 on a failure, 77 (ctest's SKIP_RETURN_CODE) when chromium is missing.
 'use strict';
@@ -186,6 +188,51 @@ async function main() {
         'its row is outlined in red in every head');
   check(clicked.rows.every((r) => r.faded[0] > 170 && r.faded[1] > 170 && r.faded[2] > 170), 'the other rows fade');
   check(clicked.focus.startsWith(`“${expected.sets[causal].queries[2]}” (2) reads most: L0H0 → `), `the focus line: ${clicked.focus}`);
+
+  // ---- 3e) The generation trace: steps, candidates, beam rows and the tree render with the right text --
+  const trace = await evaluate(`(() => {
+    const section = document.querySelector('section.ef-trace');
+    if (!section) return null;
+    const box = section.getBoundingClientRect();
+    const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+    const steps = Array.from(section.querySelectorAll('div.ef-step[data-chosen]')).map((d) => ({
+      chosen: d.querySelector('div > b').textContent,
+      candidates: Array.from(d.querySelectorAll('span.ef-cand')).map((c) => ({
+        text: c.querySelector('b').textContent, id: +c.dataset.id, p: +c.dataset.p, shown: visible(c),
+        bar: c.querySelector('.ef-bar').getBoundingClientRect().width })),
+    }));
+    const rows = Array.from(section.querySelectorAll('tr[data-fate]')).map((r) => ({
+      token: r.cells[1].querySelector('b').textContent, fate: r.dataset.fate, text: r.cells[4].textContent,
+      path: r.dataset.path, colour: getComputedStyle(r).color, shown: visible(r) }));
+    const nodes = Array.from(section.querySelectorAll('ul.ef-tree li')).map((li) => ({
+      path: li.dataset.path, fate: li.className, token: li.querySelector('b').textContent, shown: visible(li),
+      depth: (() => { let d = 0; for (let e = li.parentElement; e && !e.classList.contains('ef-tree'); e = e.parentElement) if (e.tagName === 'UL') d++; return d; })() }));
+    return { width: box.width, height: box.height, steps, rows, nodes };
+  })()`);
+  check(trace !== null && trace.width > 300 && trace.height > 100, `the trace section renders (${trace && Math.round(trace.width)} × ${trace && Math.round(trace.height)} px)`);
+  if (trace !== null) {
+    const want = expected.trace;
+    check(trace.steps.length === want.steps.length && trace.steps.every((s, i) => s.chosen === want.steps[i].chosen),
+          `greedy steps: chose ${JSON.stringify(trace.steps.map((s) => s.chosen))}`);
+    let candidatesOk = trace.steps.length === want.steps.length;
+    for (const [i, s] of trace.steps.entries()) {
+      const w = want.steps[i].candidates;
+      candidatesOk = candidatesOk && s.candidates.length === w.length && s.candidates.every((c, k) =>
+        c.shown && c.text === w[k].text && c.id === w[k].id && Math.abs(c.p - w[k].probability) <= 0.00005 &&
+        Math.abs(c.bar - Math.round(w[k].probability * 120)) <= 1);
+    }
+    check(candidatesOk, `every candidate shown with its token, id, probability and a bar of p·120 px (${trace.steps.map((s) => s.candidates.map((c) => c.text + ' ' + c.p).join(', ')).join(' | ')})`);
+    check(trace.rows.length === want.beam_rows.length && trace.rows.every((r, i) => r.shown && r.token === want.beam_rows[i].token &&
+            r.fate === want.beam_rows[i].fate && r.text === want.beam_rows[i].text && r.path === want.beam_rows[i].path),
+          `beam rows: ${JSON.stringify(trace.rows.map((r) => [r.token, r.fate, r.text]))}`);
+    const colours = Object.fromEntries(trace.rows.map((r) => [r.fate, r.colour]));
+    check(colours.kept === 'rgb(10, 124, 47)' && colours.finished === 'rgb(31, 79, 191)' && colours.dropped === 'rgb(153, 153, 153)',
+          `beam rows coloured by fate: ${JSON.stringify(colours)}`);
+    // The tree: every row is a node; a node two tokens deep sits one list below its parent.
+    const nodesOk = trace.nodes.length === want.beam_rows.length && trace.nodes.every((n) => n.shown && n.depth === n.path.split(',').length - 1) &&
+      want.beam_rows.every((r) => trace.nodes.some((n) => n.path === r.path && n.fate === 'ef-' + r.fate && n.token === r.token));
+    check(nodesOk, `the tree of beams: ${JSON.stringify(trace.nodes.map((n) => [n.path, n.fate, n.depth]))}`);
+  }
 
   // ---- 4) The screenshot, with the selection and a tooltip showing ----------------------------------
   await evaluate('window.scrollTo(0, 0)');

@@ -82,12 +82,30 @@ TEST_CASE("Report: generation traces — candidates per step, and the tree of be
   report.add_trace(trace, spell);
   const std::string html = report.html();
   CHECK(html.find("step 0 (sequence 0): chose <b>dog</b> <small>(7)</small>, p = 0.6250") != std::string::npos);
-  CHECK(html.find("<td>top_k</td><td>2</td><td><b>dog</b> <small>(7)</small> 0.6250<span class=\"ef-bar\" style=\"width:75px\">") !=
-        std::string::npos);
+  CHECK(html.find("<td>top_k</td><td>2</td><td><span class=\"ef-cand\" data-id=\"7\" data-p=\"0.6250\"><b>dog</b> <small>(7)</small> "
+                  "0.6250<span class=\"ef-bar\" style=\"width:75px\">") != std::string::npos);
+  CHECK(html.find("<div class=\"ef-step\" data-step=\"0\" data-sequence=\"0\" data-chosen=\"7\">") != std::string::npos);
   // Beam 1 was "dog"; at step 1 it finished with </s>: its text is "dog</s>", escaped.
   CHECK(html.find("<td>finished, score -0.5000</td><td>dog&lt;/s&gt;</td>") != std::string::npos);
   // Beam 0 was 猫; extended by dog and dropped.
   CHECK(html.find("<td>dropped</td><td>\xE7\x8C\xAB" "dog</td>") != std::string::npos);
+  // Each row carries its path from the root; the tree nests "7 then 2" under "7", "3 then 7" under "3".
+  CHECK(html.find("data-fate=\"finished\" data-path=\"7,2\"") != std::string::npos);
+  CHECK(html.find("<ul class=\"ef-tree\">\n<li class=\"ef-kept\" data-path=\"3\"><b>\xE7\x8C\xAB</b> <small>(3)</small> log p -0.5000 "
+                  "\xE2\x86\x92 beam 0\n<ul>\n<li class=\"ef-dropped\" data-path=\"3,7\">") != std::string::npos);
+  CHECK(html.find("<li class=\"ef-kept\" data-path=\"7\"><b>dog</b> <small>(7)</small> log p -0.9000 \xE2\x86\x92 beam 1\n<ul>\n"
+                  "<li class=\"ef-finished\" data-path=\"7,2\">") != std::string::npos);
+
+  // With a decoder for whole sequences, a beam's text is the decoded text (here: ids joined by '+').
+  Report decoded;
+  decoded.add_trace(trace, spell, [](const TokenSequence& ids) {
+    std::string s;
+    for (TokenId id : ids) s += (s.empty() ? "" : "+") + std::to_string(id);
+    return s;
+  });
+  const std::string html2 = decoded.html();
+  CHECK(html2.find("<td>finished, score -0.5000</td><td>7+2</td>") != std::string::npos);
+  CHECK(html2.find("finished, score -0.5000: \xE2\x80\x9C" "7+2\xE2\x80\x9D") != std::string::npos);
 }
 
 TEST_CASE("write_report: written atomically, bad maps refused") {

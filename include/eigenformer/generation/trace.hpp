@@ -10,6 +10,7 @@
 // stop string; with its length-penalised score), or dropped. The "parent" links form the tree of beams.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -148,10 +149,10 @@ struct Trace {
       for (const BeamCandidate& c : s.candidates) {
         json::Value cand = token(c.token);
         cand.set("parent", c.parent);
-        cand.set("score", c.score);
+        cand.set("score", finite_or_null(c.score));  // null: −∞, a token the filters forbid (e.g. a forced BOS)
         cand.set("fate", c.fate == BeamCandidate::Fate::Kept ? "kept" : c.fate == BeamCandidate::Fate::Finished ? "finished" : "dropped");
         if (c.fate == BeamCandidate::Fate::Kept) cand.set("beam", c.beam);
-        if (c.fate == BeamCandidate::Fate::Finished) cand.set("final_score", c.final_score);
+        if (c.fate == BeamCandidate::Fate::Finished) cand.set("final_score", finite_or_null(c.final_score));
         cands.push_back(cand);
       }
       step.set("candidates", json::Value(cands));
@@ -167,6 +168,9 @@ struct Trace {
   }
 
  private:
+  /// JSON has no infinity: a beam's log p of −∞ (every token but one forbidden) is written as null.
+  static json::Value finite_or_null(double x) { return std::isfinite(x) ? json::Value(x) : json::Value(); }
+
   static std::string escape(const std::string& s) {
     std::string out;
     for (char c : s) {

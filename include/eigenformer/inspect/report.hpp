@@ -14,12 +14,16 @@
 //       click a head     → the head drawn large, with the tokens on its axes
 //   - generation traces (generation/trace.hpp): per step the candidates after every filter with their
 //     probabilities and the token chosen; for beam search, per step every ranked candidate, what became of
-//     it (kept as beam i, finished, dropped) and the text of every beam so far — the tree of beams.
+//     it (kept as beam i, finished, dropped) and the text of every beam so far, then the tree of beams drawn
+//     as nested lists (each node a token, its children the candidates that extended it at the next step).
+//     The elements carry their values as data attributes (data-step, data-chosen, data-id, data-p,
+//     data-parent, data-token, data-fate, data-path), so a test reads the page back exactly.
 //
 //     inspect::Report report("llama: Once upon a time");
 //     report.add_fact("model", "models/TinyLlama-1.1B-Chat-v1.0");
 //     for (const inspect::AttentionMaps& m : maps) report.add_attention(m);
-//     report.add_trace(trace, [&](TokenId id) { return tokenizer.id_to_token(id); });
+//     report.add_trace(trace, [&](TokenId id) { return tokenizer.id_to_token(id).value_or("?"); },
+//                      [&](const TokenSequence& ids) { return tokenizer.decode(ids); });
 //     report.write("run.html");                       // atomically (core/atomic_file.hpp)
 #pragma once
 
@@ -69,6 +73,7 @@ inline std::string html_text(const std::string& token) { return xml_escape(displ
 class Report {
  public:
   using TokenText = std::function<std::string(TokenId)>;
+  using SequenceText = std::function<std::string(const TokenSequence&)>;
 
   explicit Report(std::string title = "eigenformer run") : title_(std::move(title)) {}
 
@@ -81,9 +86,10 @@ class Report {
     attention_.push_back(std::move(maps));
   }
 
-  /// A generation trace; `token_text` spells a token id (ids are shown when it is empty).
-  void add_trace(const generation::Trace& trace, const TokenText& token_text = {}) {
-    traces_.push_back(trace_html(trace, token_text));
+  /// A generation trace; `token_text` spells a token id (ids are shown when it is empty); `sequence_text`
+  /// decodes a beam's tokens to its text (when empty, the beam's tokens spelled one after the other).
+  void add_trace(const generation::Trace& trace, const TokenText& token_text = {}, const SequenceText& sequence_text = {}) {
+    traces_.push_back(trace_html(trace, token_text, sequence_text));
   }
 
   /// A section of preformatted text, e.g. a compare() report.
@@ -162,6 +168,8 @@ class Report {
            ".ef-step td,.ef-step th{border:1px solid #ddd;padding:2px 6px;text-align:left;white-space:pre}\n"
            ".ef-bar{display:inline-block;height:8px;background:#21918c;vertical-align:middle;margin-left:4px}\n"
            ".ef-kept{color:#0a7c2f}.ef-finished{color:#1f4fbf;font-weight:bold}.ef-dropped{color:#999}\n"
+           ".ef-tree,.ef-tree ul{list-style:none;margin:0;padding-left:18px;border-left:1px dotted #bbb;font-size:12px}"
+           ".ef-tree li{margin:1px 0}.ef-tree li b{white-space:pre}.ef-tree{padding-left:4px;border-left:none}\n"
            "pre{font-size:12px;background:#f7f7f7;padding:8px;overflow-x:auto}\n";
   }
 
@@ -238,7 +246,21 @@ class Report {
     return j + "]}";
   }
 
-  static std::string trace_html(const generation::Trace& trace, const TokenText& token_text) {
+  static std::string ids_text(const std::vector<TokenId>& ids) {
+    std::string out;
+    for (std::size_t i = 0; i < ids.size(); ++i) out += detail::cat(i ? "," : "", ids[i]);
+    return out;
+  }
+
+  static const char* fate_name(generation::BeamCandidate::Fate fate) {
+    return fate == generation::BeamCandidate::Fate::Kept       ? "kept"
+           : fate == generation::BeamCandidate::Fate::Finished ? "finished"
+                                                                : "dropped";
+  }
+
+  /// The trace as HTML: greedy and sampling steps (a table of filter stages each), beam steps (a table of
+  /// ranked candidates each), and the tree of beams.
+  static std::string trace_html(const generation::Trace& trace, const TokenText& token_text, const SequenceText& sequence_text) {
     const auto spell = [&](TokenId id) {
       return detail::cat("<b>", internal::html_text(token_text ? token_text(id) : std::to_string(id)), "</b> <small>(",
                          id, ")</small>");
@@ -248,59 +270,123 @@ class Report {
       std::snprintf(buf, sizeof buf, "<span class=\"ef-bar\" style=\"width:%dpx\"></span>", static_cast<int>(p * 120 + 0.5));
       return std::string(buf);
     };
+    const auto text_of = [&](const std::vector<TokenId>& path) {
+      if (sequence_text) return sequence_text(path);
+      std::string text;
+      for (TokenId id : path) text += token_text ? token_text(id) : detail::cat(id, " ");
+      return text;
+    };
     char num[64];
-    std::string s = "<section class=\"ef-trace\"><h2>generation trace</h2>\n";
+    std::string s = detail::cat("<section class=\"ef-trace\" data-steps=\"", trace.steps.size(), "\" data-beam-steps=\"",
+                                trace.beam_steps.size(), "\"><h2>generation trace</h2>\n");
     for (const generation::TokenStep& step : trace.steps) {
       std::snprintf(num, sizeof num, "%.4f", step.chosen_probability);
-      s += detail::cat("<div class=\"ef-step\"><div>step ", step.step, " (sequence ", step.sequence, "): chose ", spell(step.chosen),
-                       ", p = ", num, "</div><table><tr><th>stage</th><th>tokens left</th><th>top candidates</th></tr>\n");
+      s += detail::cat("<div class=\"ef-step\" data-step=\"", step.step, "\" data-sequence=\"", step.sequence,
+                       "\" data-chosen=\"", step.chosen, "\"><div>step ", step.step, " (sequence ", step.sequence, "): chose ",
+                       spell(step.chosen), ", p = ", num,
+                       "</div><table><tr><th>stage</th><th>tokens left</th><th>top candidates</th></tr>\n");
       for (const generation::FilterStage& stage : step.stages) {
-        s += detail::cat("<tr><td>", xml_escape(stage.name), "</td><td>", stage.kept, "</td><td>");
+        s += detail::cat("<tr data-stage=\"", xml_escape(stage.name), "\"><td>", xml_escape(stage.name), "</td><td>", stage.kept,
+                         "</td><td>");
         for (const generation::Candidate& c : stage.top) {
-          std::snprintf(num, sizeof num, " %.4f", c.probability);
-          s += detail::cat(spell(c.id), num, bar(c.probability), " &nbsp; ");
+          std::snprintf(num, sizeof num, "%.4f", c.probability);
+          s += detail::cat("<span class=\"ef-cand\" data-id=\"", c.id, "\" data-p=\"", num, "\">", spell(c.id), " ", num,
+                           bar(c.probability), "</span> &nbsp; ");
         }
         s += "</td></tr>\n";
       }
       s += "</table></div>\n";
     }
-    // Beam search: follow the tree. beams[i] is the token path of beam i after the previous step.
+    // Beam search: follow the tree. beams[i] is the token path of beam i after the previous step, and
+    // beam_node[i] its node in `nodes` (-1: the prompt, the root).
+    struct Node {
+      const generation::BeamCandidate* candidate = nullptr;
+      std::vector<TokenId> path;
+      std::vector<std::size_t> children;
+    };
+    std::vector<Node> nodes;
+    std::vector<std::size_t> roots;
     std::vector<std::vector<TokenId>> beams(1);
+    std::vector<long> beam_node(1, -1);
     for (const generation::BeamStep& step : trace.beam_steps) {
       std::vector<std::vector<TokenId>> next;
-      s += detail::cat("<div class=\"ef-step\"><div>beam step ", step.step, "</div><table><tr><th>extends</th><th>token</th>"
+      std::vector<long> next_node;
+      s += detail::cat("<div class=\"ef-step ef-beam-step\" data-step=\"", step.step, "\"><div>beam step ", step.step,
+                       "</div><table><tr><th>extends</th><th>token</th>"
                        "<th>log p of the beam</th><th>fate</th><th>beam so far</th></tr>\n");
       for (const generation::BeamCandidate& c : step.candidates) {
+        const bool known_parent = c.parent >= 0 && static_cast<std::size_t>(c.parent) < beams.size();
         std::vector<TokenId> path;
-        if (c.parent >= 0 && static_cast<std::size_t>(c.parent) < beams.size()) path = beams[static_cast<std::size_t>(c.parent)];
+        if (known_parent) path = beams[static_cast<std::size_t>(c.parent)];
         path.push_back(c.token);
-        std::string fate, cls;
+        Node node;
+        node.candidate = &c;
+        node.path = path;
+        const std::size_t index = nodes.size();
+        nodes.push_back(std::move(node));
+        const long parent_node = known_parent ? beam_node[static_cast<std::size_t>(c.parent)] : -1;
+        if (parent_node < 0) roots.push_back(index);
+        else nodes[static_cast<std::size_t>(parent_node)].children.push_back(index);
+        std::string fate;
         if (c.fate == generation::BeamCandidate::Fate::Kept) {
           fate = detail::cat("kept as beam ", c.beam);
-          cls = "ef-kept";
           if (c.beam >= 0) {
-            if (next.size() <= static_cast<std::size_t>(c.beam)) next.resize(static_cast<std::size_t>(c.beam) + 1);
+            if (next.size() <= static_cast<std::size_t>(c.beam)) {
+              next.resize(static_cast<std::size_t>(c.beam) + 1);
+              next_node.resize(static_cast<std::size_t>(c.beam) + 1, -1);
+            }
             next[static_cast<std::size_t>(c.beam)] = path;
+            next_node[static_cast<std::size_t>(c.beam)] = static_cast<long>(index);
           }
         } else if (c.fate == generation::BeamCandidate::Fate::Finished) {
           std::snprintf(num, sizeof num, "%.4f", c.final_score);
           fate = detail::cat("finished, score ", num);
-          cls = "ef-finished";
         } else {
           fate = "dropped";
-          cls = "ef-dropped";
         }
-        std::string text;
-        for (TokenId id : path) text += token_text ? token_text(id) : detail::cat(id, " ");
         std::snprintf(num, sizeof num, "%.4f", c.score);
-        s += detail::cat("<tr class=\"", cls, "\"><td>beam ", c.parent, "</td><td>", spell(c.token), "</td><td>", num, "</td><td>",
-                         fate, "</td><td>", internal::html_text(text), "</td></tr>\n");
+        s += detail::cat("<tr class=\"ef-", fate_name(c.fate), "\" data-parent=\"", c.parent, "\" data-token=\"", c.token,
+                         "\" data-score=\"", num, "\" data-fate=\"", fate_name(c.fate), "\" data-path=\"", ids_text(path),
+                         "\"><td>beam ", c.parent, "</td><td>", spell(c.token), "</td><td>", num, "</td><td>", fate,
+                         "</td><td>", internal::html_text(text_of(path)), "</td></tr>\n");
       }
       s += "</table></div>\n";
-      if (!next.empty()) beams = std::move(next);
+      if (!next.empty()) {
+        beams = std::move(next);
+        beam_node = std::move(next_node);
+      }
+    }
+    if (!nodes.empty()) {
+      s += "<h3>the tree of beams</h3>\n<p class=\"ef-help\">Each line is a token a beam was extended by, under the beam it "
+           "extended (the prompt at the root): green kept, blue finished (with its length-penalised score), grey dropped.</p>\n";
+      s += "<ul class=\"ef-tree\">\n" + tree_html(nodes, roots, spell, text_of) + "</ul>\n";
     }
     if (trace.steps.empty() && trace.beam_steps.empty()) s += "<p>(the trace is empty)</p>\n";
     return s + "</section>\n";
+  }
+
+  /// The nodes `list` of the tree of beams and, under each, its children: nested <li>/<ul>.
+  template <class Node, class Spell, class TextOf>
+  static std::string tree_html(const std::vector<Node>& nodes, const std::vector<std::size_t>& list, const Spell& spell,
+                               const TextOf& text_of) {
+    std::string s;
+    char num[64];
+    for (std::size_t i : list) {
+      const Node& n = nodes[i];
+      const generation::BeamCandidate& c = *n.candidate;
+      std::snprintf(num, sizeof num, "%.4f", c.score);
+      s += detail::cat("<li class=\"ef-", fate_name(c.fate), "\" data-path=\"", ids_text(n.path), "\">", spell(c.token),
+                       " log p ", num);
+      if (c.fate == generation::BeamCandidate::Fate::Kept) s += detail::cat(" \xE2\x86\x92 beam ", c.beam);
+      if (c.fate == generation::BeamCandidate::Fate::Finished) {
+        std::snprintf(num, sizeof num, "%.4f", c.final_score);
+        s += detail::cat(" \xE2\x86\x92 finished, score ", num, ": \xE2\x80\x9C", internal::html_text(text_of(n.path)),
+                         "\xE2\x80\x9D");
+      }
+      if (!n.children.empty()) s += "\n<ul>\n" + tree_html(nodes, n.children, spell, text_of) + "</ul>\n";
+      s += "</li>\n";
+    }
+    return s;
   }
 
   static std::string script();
@@ -477,15 +563,17 @@ inline std::string Report::script() {
 }
 
 /// The --report FILE.html of the family programs: every AttentionMaps, then the trace when given, in one
-/// page written atomically to `path`. `facts` are shown at the top ("model", "prompt", ...).
+/// page written atomically to `path`. `facts` are shown at the top ("model", "prompt", ...); `token_text` and
+/// `sequence_text` as in Report::add_trace.
 inline void write_report(const std::string& path, const std::vector<AttentionMaps>& maps,
                          const generation::Trace* trace = nullptr, const Report::TokenText& token_text = {},
                          const std::string& title = "eigenformer run",
-                         const std::vector<std::pair<std::string, std::string>>& facts = {}) {
+                         const std::vector<std::pair<std::string, std::string>>& facts = {},
+                         const Report::SequenceText& sequence_text = {}) {
   Report report(title);
   for (const auto& f : facts) report.add_fact(f.first, f.second);
   for (const AttentionMaps& m : maps) report.add_attention(m);
-  if (trace != nullptr) report.add_trace(*trace, token_text);
+  if (trace != nullptr) report.add_trace(*trace, token_text, sequence_text);
   report.write(path);
 }
 
