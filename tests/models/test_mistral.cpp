@@ -335,7 +335,7 @@ TEST_CASE_TEMPLATE("sliding window: cached decoding far beyond the window equals
           }
         }
         CHECK(worst <= tolerance);
-        MESSAGE(name << (bounded ? " bounded" : " full") << " cache, chunks of " << chunk << ": max abs difference " << worst);
+        MESSAGE(name << std::string(bounded ? " bounded" : " full") << " cache, chunks of " << chunk << ": max abs difference " << worst);
       }
     }
   }
