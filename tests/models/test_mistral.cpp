@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <random>
 
 #include "llama/llama.hpp"
@@ -395,3 +396,28 @@ TEST_CASE("sliding window: training gradients through the windowed mask agree wi
   MESSAGE("mistral-swa gradients against central differences: max abs difference " << worst);
   CHECK(worst <= 1e-7);
 }
+
+#ifdef EIGENFORMER_LLAMA_PROGRAM
+TEST_CASE("the llama program generates with Mistral's window (its cache bounded by it) the reference's greedy tokens") {
+  const json::Value file = json::parse_file(fixture_path("generation/mistral_sequences.json"));
+  int compared = 0;
+  for (const json::Value& c : file.at("cases").as_array()) {
+    if (!c.at("eos_token_ids").as_array().empty()) continue;  // the program stops at config.json's EOS: the no-EOS runs
+    CAPTURE(c.at("name").as_string());
+    std::string prompt, expected;
+    for (const json::Value& id : c.at("prompt").as_array()) prompt += (prompt.empty() ? "" : ",") + std::to_string(id.as_int());
+    for (const json::Value& id : c.at("tokens").as_array()) expected += (expected.empty() ? "" : ",") + std::to_string(id.as_int());
+    const TempDir tmp("mistral-program");
+    const std::string command = std::string("'") + EIGENFORMER_LLAMA_PROGRAM + "' --model '" + model_dir(c.at("checkpoint").as_string()) +
+                                "' --ids " + prompt + " --max-new-tokens 12 --strategy greedy > '" + (tmp / "out") + "' 2>&1";
+    const int status = std::system(command.c_str());
+    const std::string out = read_text(tmp / "out");
+    INFO(out);
+    CHECK(status == 0);
+    CHECK((out.find("sliding window of") != std::string::npos) == (c.at("checkpoint").as_string() != "mistral-nowindow"));
+    CHECK(out.find("ids   " + expected + "\n") != std::string::npos);
+    ++compared;
+  }
+  CHECK(compared == 4);
+}
+#endif
