@@ -228,7 +228,7 @@ TEST_CASE_TEMPLATE("Mistral and Qwen2 (use_sliding_window) match the PyTorch ref
   }
 }
 
-TEST_CASE("config.json: mistral's sliding_window, head_dim; Qwen2's use_sliding_window, max_window_layers, layer_types") {
+TEST_CASE("config.json: mistral's sliding_window, head_dim, and Qwen2's use_sliding_window, max_window_layers, layer_types") {
   Llama<double> swa = Llama<double>::from_pretrained(model_dir("mistral-swa"));
   CHECK(swa.config().model_type == "mistral");
   CHECK(swa.config().sliding_window == 4);

@@ -50,7 +50,7 @@ TEST_CASE_TEMPLATE("Qwen2 and Qwen3 checkpoints match the PyTorch reference: log
   }
 }
 
-TEST_CASE("Qwen2: biases on q, k, v but not o; sliding_window ignored unless use_sliding_window") {
+TEST_CASE("Qwen2: biases on q, k, v but not o, sliding_window ignored unless use_sliding_window") {
   Llama<double> model = Llama<double>::from_pretrained(model_dir("qwen2-gqa"));
   const LlamaConfig& c = model.config();
   CHECK(c.model_type == "qwen2");
@@ -163,7 +163,7 @@ TEST_CASE_TEMPLATE("Qwen: greedy search gives the reference's tokens, with and w
   CHECK(compared == 2 * 8);
 }
 
-TEST_CASE("Qwen: save_pretrained keeps model_type and the layout; the saved folder gives the same logits") {
+TEST_CASE("Qwen: save_pretrained keeps model_type and the layout, and the saved folder gives the same logits") {
   for (const std::string& name : {std::string("qwen2-gqa"), std::string("qwen3-tied")}) {
     CAPTURE(name);
     Reference ref(name);
