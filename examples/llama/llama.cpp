@@ -106,6 +106,15 @@ int run(const cli::Arguments& args) {
               folder.c_str(), static_cast<long>(c.num_hidden_layers), static_cast<long>(c.num_attention_heads),
               static_cast<long>(c.kv_heads()), static_cast<long>(c.head_width()), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
+  // A sliding window (mistral; qwen2 with use_sliding_window): generation keeps only what the windows see.
+  if (c.sliding_window > 0) {
+    Index sliding = 0;
+    for (Index w : c.layer_windows()) sliding += w > 0 ? 1 : 0;
+    std::printf("        %s: sliding window of %ld positions in %ld of %ld layers (KV cache bounded by it)\n",
+                c.model_type.c_str(), static_cast<long>(c.sliding_window), static_cast<long>(sliding),
+                static_cast<long>(c.num_hidden_layers));
+    model.window_cache = true;
+  }
 
   // 2) Generation: score, choose, append, until EOS (common/generate_cli.hpp). With --report or
   //    --attention-svg, the whole sequence (prompt and best output) runs once more with the capture on, and

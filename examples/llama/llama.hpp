@@ -12,7 +12,8 @@
 //   head        logits = h W_lmᵀ, W_lm (V, C) — or E itself when tie_word_embeddings (Llama 3.2 1B/3B)
 //
 // It loads Hugging Face checkpoints with model_type "llama": TinyLlama, Llama 2, Llama 3, 3.1, 3.2, SmolLM, ...
-// and its relatives "qwen2" (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen) and "qwen3" (llama_config.hpp: what differs).
+// and its relatives "qwen2" (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen), "qwen3" and "mistral" (Mistral 7B: a sliding
+// window in the attention mask) — llama_config.hpp says what differs.
 //
 //     Llama<float> model = Llama<float>::from_pretrained("TinyLlama-1.1B-Chat-v1.0");
 //     Matrix<float> logits;                                    // (T, V)
@@ -182,6 +183,7 @@ class Llama : public CausalLM<Scalar> {
   const SpecialTokenIds& special_tokens() const override { return config_.special_tokens; }
   void forward(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false,
                const KeyPadding* padding = nullptr) override {
+    if (window_cache) cache.bound_to_window = true;
     LlamaOptions<Scalar> options;
     options.cache = &cache;
     options.padding = padding;
@@ -262,6 +264,11 @@ class Llama : public CausalLM<Scalar> {
   Matrix<Scalar> training_logits_;            // (B·T, V) loss_and_gradients' logits
 
  public:
+  /// Sliding-window models (mistral; qwen2 with use_sliding_window): when true, every cache handed to the
+  /// CausalLM forward (generation's) keeps only what each windowed layer's window still sees — W positions per
+  /// layer however long the text (DecoderCache::bound_to_window; attention/kv_cache.hpp). Off by default, as
+  /// the full cache allows going back (truncate); the logits are the same either way.
+  bool window_cache = false;
   Embedding<Scalar> embed_tokens;  // E (V, C)
   Decoder<Scalar> decoder;         // N blocks + final RMSNorm + RoPE
   Linear<Scalar> lm_head;          // W_lm (V, C); empty when tied (E is used)

@@ -8,9 +8,14 @@
 //   "qwen3"  RMSNorm on each head's query and key before RoPE (q_norm, k_norm: weights of width head_dim, eps
 //            rms_norm_eps), head_dim given explicitly (Qwen3-0.6B: 16 heads × 128 = 2048 ≠ hidden_size 1024),
 //            biases on q, k, v and o only when attention_bias
+//   "mistral" Llama's blocks with a sliding window in every layer: sliding_window W (MistralConfig's default 4096
+//            when the field is absent; null: no window), head_dim (default C / H); no attention or MLP biases
+// The sliding window (attention/attention.hpp): query i sees keys i − W < j ≤ i, as transformers ≥ 4.53.
 // Qwen's sliding_window applies only when use_sliding_window is true (transformers' Qwen2Config sets it to None
-// otherwise): when false, sliding_window and max_window_layers are read and ignored; when true, the config is
-// refused (a ConfigError naming use_sliding_window) — this build has no sliding-window mask.
+// otherwise): when false, sliding_window and max_window_layers are read and ignored. When true, the layers with
+// the window are those of layer_types equal to "sliding_attention" when config.json lists them, else — as
+// Qwen2Config derives layer_types — the layers i ≥ max_window_layers (default 28); the others attend to the
+// whole prefix. (Qwen3Config derives its layer_types the same way.)
 #pragma once
 
 #include <eigenformer/eigenformer.hpp>
@@ -40,6 +45,8 @@ struct LlamaConfig {
   bool attention_bias = false;        // biases on q, k, v and o
   bool mlp_bias = false;              // biases on gate, up and down
   bool qk_norm = false;               // qwen3: RMSNorm of each query and key head before RoPE (not in config.json)
+  Index sliding_window = 0;           // W: mistral, or qwen with use_sliding_window; 0: no window (null)
+  std::vector<bool> sliding_layers;   // which layers use the window (N entries, or empty: none)
   SpecialTokenIds special_tokens;
   /// Not in config.json: Interleaved when q/k weights come in Meta's original RoPE layout (not HF's).
   RopeLayout rope_layout = RopeLayout::HalfSplit;
@@ -50,16 +57,12 @@ struct LlamaConfig {
   static LlamaConfig from(const ModelConfig& c) {
     const std::string type = c.string("model_type", "");
     const bool known_other = type == "t5" || type == "bert" || type == "gpt2" || type == "bart";
-    c.check(type == "llama" || type == "qwen2" || type == "qwen3",
-            detail::cat("model_type is '", type, "', expected 'llama', 'qwen2' or 'qwen3' (",
+    c.check(type == "llama" || type == "qwen2" || type == "qwen3" || type == "mistral",
+            detail::cat("model_type is '", type, "', expected 'llama', 'qwen2', 'qwen3' or 'mistral' (",
                         known_other ? "run the " + type + " program" : "a different architecture", ")"));
     LlamaConfig l;
     l.model_type = type;
     l.qk_norm = type == "qwen3";
-    if (type != "llama" && c.boolean("use_sliding_window", false)) {
-      c.fail("use_sliding_window is true: sliding-window attention is not supported by this build (with it false, "
-             "sliding_window is ignored, as transformers does)");
-    }
     l.original = c.json();
     l.vocab_size = c.positive("vocab_size");
     l.hidden_size = c.positive("hidden_size");
@@ -80,16 +83,33 @@ struct LlamaConfig {
     l.attention_bias = type != "qwen2" && c.boolean("attention_bias", false);
     l.mlp_bias = c.boolean("mlp_bias", false);
     c.check(!c.has("pretraining_tp") || c.integer("pretraining_tp") >= 1, "pretraining_tp must be at least 1");
+    if (type == "mistral") {
+      // MistralConfig has neither field (its projections have no biases); were they in a file, it ignores them.
+      l.attention_bias = false;
+      l.mlp_bias = false;
+    }
+    read_sliding_window(c, l);
     l.special_tokens = SpecialTokenIds::from(c, l.vocab_size);
     return l;
+  }
+
+  /// The sliding window of each layer (0: the whole prefix), for StackConfig::layer_windows.
+  std::vector<Index> layer_windows() const {
+    std::vector<Index> windows(static_cast<std::size_t>(num_hidden_layers), 0);
+    for (std::size_t i = 0; i < sliding_layers.size() && i < windows.size(); ++i) {
+      if (sliding_layers[i]) windows[i] = sliding_window;
+    }
+    return windows;
   }
 
   /// config.json as Hugging Face writes it: the fields read at load, updated.
   json::Value to_json() const {
     json::Value j = original.is_object() ? original : json::Value(json::Object{});
     j.set("model_type", model_type);
-    const char* architecture = model_type == "qwen2" ? "Qwen2ForCausalLM" : model_type == "qwen3" ? "Qwen3ForCausalLM"
-                                                                                                  : "LlamaForCausalLM";
+    const char* architecture = model_type == "qwen2"     ? "Qwen2ForCausalLM"
+                               : model_type == "qwen3"   ? "Qwen3ForCausalLM"
+                               : model_type == "mistral" ? "MistralForCausalLM"
+                                                         : "LlamaForCausalLM";
     if (!j.find("architectures")) j.set("architectures", json::Array{json::Value(architecture)});
     j.set("vocab_size", vocab_size);
     j.set("hidden_size", hidden_size);
@@ -115,8 +135,9 @@ struct LlamaConfig {
       j.set("rope_scaling", r);
     }
     j.set("tie_word_embeddings", tie_word_embeddings);
-    if (model_type != "qwen2") j.set("attention_bias", attention_bias);
-    j.set("mlp_bias", mlp_bias);
+    if (model_type != "qwen2" && model_type != "mistral") j.set("attention_bias", attention_bias);
+    if (model_type != "mistral") j.set("mlp_bias", mlp_bias);
+    if (model_type == "mistral") j.set("sliding_window", sliding_window > 0 ? json::Value(sliding_window) : json::Value());
     return j;
   }
 
@@ -154,6 +175,7 @@ struct LlamaConfig {
     rope.layout = rope_layout;
     rope.scaling = rope_scaling;
     s.rope = rope;
+    s.layer_windows = layer_windows();             // mistral, qwen2 with use_sliding_window
     return s;
   }
 
@@ -170,6 +192,39 @@ struct LlamaConfig {
   }
 
  private:
+  // sliding_window, use_sliding_window, max_window_layers, layer_types → sliding_window and sliding_layers.
+  static void read_sliding_window(const ModelConfig& c, LlamaConfig& l) {
+    const std::size_t N = static_cast<std::size_t>(l.num_hidden_layers);
+    // Absent means the config class's default (4096 for both); an explicit null means no window.
+    const json::Value* field = c.json().find("sliding_window");
+    const bool is_null = field != nullptr && field->is_null();
+    if (l.model_type == "mistral") {
+      if (is_null) return;
+      l.sliding_window = c.positive_or("sliding_window", 4096);
+      l.sliding_layers.assign(N, true);  // MistralModel: the sliding-window mask in every layer
+      return;
+    }
+    if (l.model_type == "llama" || !c.boolean("use_sliding_window", false) || is_null) return;
+    l.sliding_window = c.positive_or("sliding_window", 4096);
+    l.sliding_layers.assign(N, false);
+    if (c.has("layer_types")) {
+      const json::Value& types = *c.json().find("layer_types");
+      c.check(types.is_array() && types.as_array().size() == N,
+              detail::cat("layer_types must be a list of ", N, " strings (one per layer, num_hidden_layers)"));
+      for (std::size_t i = 0; i < N; ++i) {
+        const json::Value& t = types.as_array()[i];
+        const bool sliding = t.is_string() && t.as_string() == "sliding_attention";
+        c.check(sliding || (t.is_string() && t.as_string() == "full_attention"),
+                detail::cat("layer_types[", i, "] must be \"full_attention\" or \"sliding_attention\""));
+        l.sliding_layers[i] = sliding;
+      }
+      return;
+    }
+    // Qwen2Config: layer i slides when i ≥ max_window_layers.
+    const Index first_sliding = c.positive_or("max_window_layers", 28, 0);
+    for (std::size_t i = 0; i < N; ++i) l.sliding_layers[i] = static_cast<Index>(i) >= first_sliding;
+  }
+
   static RopeScaling read_rope_scaling(const ModelConfig& r) {
     RopeScaling s;
     const std::string kind = r.has("rope_type") ? r.string("rope_type") : r.string("type", "default");

@@ -33,7 +33,8 @@ inline Table llama_options() {
             "       llama --model DIR --ids LIST [--labels LIST] --grad FILE [--double]\n"
             "       llama --train (--config FILE.json | --model DIR) [--data NAME|FILE] --out DIR [training options]";
   t.about = "Runs a Llama checkpoint (Hugging Face layout, model_type \"llama\": TinyLlama, Llama 2, Llama 3, SmolLM, ...),\n"
-            "or a relative: model_type \"qwen2\" (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen) or \"qwen3\" (Qwen3).\n"
+            "or a relative: model_type \"qwen2\" (Qwen2, Qwen2.5, DeepSeek-R1-Distill-Qwen), \"qwen3\" (Qwen3) or\n"
+            "\"mistral\" (Mistral 7B: sliding-window attention).\n"
             "Without generation options it prints the most likely next tokens after the input; with them it generates.";
   FamilyOptionHelp help;
   help.model = "the checkpoint folder: config.json and model.safetensors (or model.safetensors.index.json\n"

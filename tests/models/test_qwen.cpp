@@ -2,7 +2,8 @@
 // tools/fixtures/reference_qwen.py: logits, every hidden state and attention map (≤ 1e-4 in float, ≤ 1e-10 in
 // double); Qwen2's biases on q, k, v but not o; sliding_window ignored unless use_sliding_window; Qwen3's per-head
 // q/k RMSNorm and explicit head_dim; tied and untied heads; cached decoding; greedy search identical to the
-// reference's (tests/fixtures/generation/qwen_sequences.json); saving; training refused for qwen3.
+// reference's (tests/fixtures/generation/qwen_sequences.json); saving; training refused for qwen3. Qwen2 with
+// use_sliding_window: test_mistral.cpp.
 #include <doctest/doctest.h>
 
 #include "llama/llama.hpp"
@@ -49,7 +50,7 @@ TEST_CASE_TEMPLATE("Qwen2 and Qwen3 checkpoints match the PyTorch reference: log
   }
 }
 
-TEST_CASE("Qwen2: biases on q, k, v but not o; sliding_window ignored unless use_sliding_window") {
+TEST_CASE("Qwen2: biases on q, k, v but not o, sliding_window ignored unless use_sliding_window") {
   Llama<double> model = Llama<double>::from_pretrained(model_dir("qwen2-gqa"));
   const LlamaConfig& c = model.config();
   CHECK(c.model_type == "qwen2");
@@ -65,12 +66,13 @@ TEST_CASE("Qwen2: biases on q, k, v but not o; sliding_window ignored unless use
   const std::vector<double> k_bias = file.read<double>("model.layers.1.self_attn.k_proj.bias");
   CHECK(std::equal(k_bias.begin(), k_bias.end(), attn.k.bias.data()));
   // The fixture's sliding_window (3) is shorter than its input (9 tokens): the parity test above would fail if a
-  // window were applied. Turning use_sliding_window on is refused, naming the field (this build has no window).
+  // window were applied. With use_sliding_window true the layers ≥ max_window_layers (1) get it (test_mistral.cpp).
   CHECK(c.original.at("sliding_window").as_int() == 3);
+  CHECK(c.layer_windows() == std::vector<Index>{0, 0});
   TempDir tmp("qwen2-config");
   const std::string folder = tmp.copy_checkpoint("qwen2-gqa");
   edit_config(folder, [](json::Value& j) { j.set("use_sliding_window", true); });
-  CHECK_THROWS_WITH_AS(Llama<float>::from_pretrained(folder), doctest::Contains("use_sliding_window"), ConfigError);
+  CHECK(Llama<float>::from_pretrained(folder).config().layer_windows() == std::vector<Index>{0, 3});
   // attention_bias is not a Qwen2 field: it changes nothing (o stays bias-free).
   edit_config(folder, [](json::Value& j) {
     j.set("use_sliding_window", false);
@@ -78,7 +80,7 @@ TEST_CASE("Qwen2: biases on q, k, v but not o; sliding_window ignored unless use
   });
   CHECK(Llama<float>::from_pretrained(folder).decoder.layers[0].attention.o.bias.size() == 0);
   edit_config(folder, [](json::Value& j) { j.set("model_type", "qwen2_moe"); });
-  CHECK_THROWS_WITH_AS(Llama<float>::from_pretrained(folder), doctest::Contains("expected 'llama', 'qwen2' or 'qwen3'"),
+  CHECK_THROWS_WITH_AS(Llama<float>::from_pretrained(folder), doctest::Contains("expected 'llama', 'qwen2', 'qwen3' or 'mistral'"),
                        ConfigError);
 }
 
@@ -161,7 +163,7 @@ TEST_CASE_TEMPLATE("Qwen: greedy search gives the reference's tokens, with and w
   CHECK(compared == 2 * 8);
 }
 
-TEST_CASE("Qwen: save_pretrained keeps model_type and the layout; the saved folder gives the same logits") {
+TEST_CASE("Qwen: save_pretrained keeps model_type and the layout, and the saved folder gives the same logits") {
   for (const std::string& name : {std::string("qwen2-gqa"), std::string("qwen3-tied")}) {
     CAPTURE(name);
     Reference ref(name);

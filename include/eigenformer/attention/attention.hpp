@@ -10,7 +10,8 @@
 //     V     (S, D)    the values
 //     scores  = Q Kᵀ · scale                   (T, S)   how well query t matches key s; scale = 1/√D by default
 //     scores += bias                           (T, S)   T5's relative position bias, ALiBi, an additive mask
-//     scores  = −∞ where the mask hides a key           causal: keys after the query; padding keys
+//     scores  = −∞ where the mask hides a key           causal: keys after the query; sliding window: keys
+//                                                       W or more positions before it; padding keys
 //     weights = softmax(scores), row by row    (T, S)   each row sums to 1: how much each key matters
 //     context = weights V                      (T, D)   the mixture of values each query reads
 //
@@ -26,6 +27,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -111,12 +113,25 @@ class KeyPadding {
 };
 
 /// Everything that changes which keys a query may see, and how much.
+///
+/// Positions are absolute: query t sits at position i = first_query + t, key s at position j = first_key + s
+/// (first_key > 0 only when a window-bounded KV cache has dropped the keys before it; kv_cache.hpp).
+/// The mask kinds, as the set of key positions j that query position i sees:
+///     full (causal = false)            every j
+///     causal                           j ≤ i
+///     causal + sliding window W > 0    i − W < j ≤ i          the W most recent positions, i itself included
+/// The sliding window (Mistral; Qwen2 with use_sliding_window) is that of Hugging Face transformers ≥ 4.53,
+/// masking_utils.sliding_window_overlay: key j is kept when j > i − W (docs/attention.md, "Sliding window",
+/// says why this version and how older ones differed by one key).
 template <class Scalar>
 struct AttentionMask {
   bool causal = false;                   // query t (at absolute position first_query + t) sees keys s ≤ first_query + t
   Index first_query = 0;                 // position of the first query: the number of cached keys before it
-  const KeyPadding* padding = nullptr;   // padding keys are hidden from every query
+  const KeyPadding* padding = nullptr;   // padding keys are hidden from every query (indexed by key position j)
   const Tensor4<Scalar>* bias = nullptr;      // (B or 1, H or 1, T, S) added to the scores before the softmax
+  // Last, so that brace lists written before they existed still mean what they meant.
+  Index window = 0;                      // W: causal only; query i sees keys i − W < j ≤ i. 0: no window
+  Index first_key = 0;                   // position j of key row s = 0 (keys dropped before it by a bounded cache)
 };
 
 /// Softmax of each row, ignoring −∞ entries: scores (R, S) → weights (R, S)
@@ -196,10 +211,18 @@ void check_attention_shapes(const HeadsView<const Scalar>& q, const HeadsView<co
       throw ShapeError(detail::cat(where, "the batch has ", q.batch, " sequences but the key padding describes ",
                                    mask.padding->batch()));
     }
-    if (mask.padding->keys() && *mask.padding->keys() != k.length) {
-      throw ShapeError(detail::cat(where, "keys have ", k.length, " positions but the key mask has ",
-                                   *mask.padding->keys()));
+    if (mask.padding->keys() && *mask.padding->keys() != mask.first_key + k.length) {
+      throw ShapeError(detail::cat(where, "keys have ", k.length, " positions",
+                                   mask.first_key > 0 ? detail::cat(" (from position ", mask.first_key, ")") : std::string(),
+                                   " but the key mask has ", *mask.padding->keys()));
     }
+  }
+  if (mask.window < 0 || (mask.window > 0 && !mask.causal)) {
+    throw ValueError(detail::cat(where, "a sliding window (", mask.window, ") must be positive and needs a causal mask"));
+  }
+  if (mask.first_key < 0 || mask.first_key > mask.first_query) {
+    throw ShapeError(detail::cat(where, "the first key is at position ", mask.first_key,
+                                 " but the first query at ", mask.first_query, " (keys cannot start after it)"));
   }
   if (mask.bias != nullptr) {
     const Tensor4<Scalar>& bias = *mask.bias;
@@ -287,16 +310,24 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
         scores += as_matrix(bias, bias.dimension(0) == 1 ? 0 : b, bias.dimension(1) == 1 ? 0 : h);
       }
 
-      // 3) hide keys: after the query (causal) and padding
+      // 3) hide keys: after the query (causal), out of the sliding window, and padding. In key rows s
+      //    (position j = first_key + s), query t at position i = first_query + t sees the rows
+      //        first_visible ≤ s ≤ last_visible,   last_visible = i − first_key,
+      //        first_visible = i − W + 1 − first_key  (window W: keys i − W < j ≤ i), else 0
       if (mask.causal) {
         for (Index t = 0; t < T; ++t) {
-          const Index last_visible = mask.first_query + t;
+          const Index i = mask.first_query + t;       // the query's position
+          const Index last_visible = i - mask.first_key;
           if (last_visible + 1 < S) scores.row(t).tail(S - last_visible - 1).setConstant(hidden);
+          if (mask.window > 0) {
+            const Index first_visible = i - mask.window + 1 - mask.first_key;
+            if (first_visible > 0) scores.row(t).head(std::min(first_visible, S)).setConstant(hidden);
+          }
         }
       }
       if (mask.padding != nullptr) {
         for (Index s = 0; s < S; ++s) {
-          if (!mask.padding->is_real(b, s)) scores.col(s).setConstant(hidden);
+          if (!mask.padding->is_real(b, mask.first_key + s)) scores.col(s).setConstant(hidden);
         }
       }
 

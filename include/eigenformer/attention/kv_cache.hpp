@@ -9,6 +9,15 @@
 // rows [b·capacity, b·capacity + length). Keys are stored *after* RoPE. Capacity grows by doubling when
 // needed; reserve() up front to never reallocate during generation.
 //
+// A window-bounded cache (sliding-window attention, Mistral): a query at position i sees only keys
+// i − W < j ≤ i (attention.hpp), so once position i is being computed, keys before i − W + 1 are never read
+// again. keep_last(W − 1) before appending the next positions drops them: the cache then holds at most
+// W − 1 + T positions (W for one-token decoding) however long the sequence grows — memory bounded by the
+// window, as transformers' DynamicSlidingWindowLayer (which keeps sliding_window − 1). The positions it
+// holds are first_position() .. end_position() − 1; the attention core is told the first (AttentionMask::
+// first_key) so that row s is position first_position() + s. Dropping moves the kept rows to the front of
+// each sequence (at most W − 1 rows per step, the same order of work as attending over them).
+//
 // Cross-attention uses the same type: its keys and values come from the encoder output, are computed on
 // the first decoder step and reused for every later step (clear() the cache when the source changes).
 #pragma once
@@ -30,6 +39,8 @@ class KVCache {
   Index batch() const { return batch_; }
   Index capacity() const { return capacity_; }
   Index length() const { return length_; }  // positions stored (S)
+  Index first_position() const { return first_position_; }          // position of stored row 0 (> 0 once dropped)
+  Index end_position() const { return first_position_ + length_; }  // positions seen: the next one's position
   Index width() const { return keys.cols(); }  // Hkv·D
   bool empty() const { return length_ == 0; }
 
@@ -99,15 +110,35 @@ class KVCache {
     batch_ = new_batch;
   }
 
-  /// Forgets every position (keeps the memory for reuse).
-  void clear() { length_ = 0; }
-
-  /// Drops positions beyond `length` (e.g. to re-run from a shorter prefix).
-  void truncate(Index length) {
-    if (length < 0 || length > length_) {
-      throw ValueError(detail::cat("[KVCache::truncate] cannot truncate ", length_, " positions to ", length));
+  /// Sliding window: drops the oldest stored positions so that at most `count` remain (nothing when fewer are
+  /// stored). The dropped positions are gone for good: first_position() advances past them.
+  void keep_last(Index count) {
+    if (count < 0) throw ValueError(detail::cat("[KVCache::keep_last] cannot keep ", count, " positions"));
+    const Index drop = length_ - count;
+    if (drop <= 0) return;
+    for (Index b = 0; b < batch_; ++b) {
+      // Rows [drop, length) move to [0, count): a copy through a temporary, since the ranges may overlap.
+      keys.middleRows(b * capacity_, count) = keys.middleRows(b * capacity_ + drop, count).eval();
+      values.middleRows(b * capacity_, count) = values.middleRows(b * capacity_ + drop, count).eval();
     }
-    length_ = length;
+    first_position_ += drop;
+    length_ = count;
+  }
+
+  /// Forgets every position (keeps the memory for reuse).
+  void clear() {
+    length_ = 0;
+    first_position_ = 0;
+  }
+
+  /// Drops the positions from `position` on (e.g. to re-run from a shorter prefix). Positions a bounded cache
+  /// has already dropped cannot be brought back: `position` must be at least first_position().
+  void truncate(Index position) {
+    if (position < first_position_ || position > end_position()) {
+      throw ValueError(detail::cat("[KVCache::truncate] cannot truncate to position ", position, ": the cache holds positions ",
+                                   first_position_, " to ", end_position() - 1));
+    }
+    length_ = position - first_position_;
   }
 
   Matrix<Scalar> keys;    // (B·capacity, Hkv·D)
@@ -124,6 +155,7 @@ class KVCache {
   Index batch_ = 0;
   Index capacity_ = 0;
   Index length_ = 0;
+  Index first_position_ = 0;                   // positions dropped by keep_last()
   Matrix<Scalar> spare_keys_, spare_values_;  // reorder()'s destination, swapped in
 };
 
@@ -132,9 +164,12 @@ template <class Scalar>
 struct DecoderCache {
   std::vector<KVCache<Scalar>> self;   // one per layer: keys and values of the positions generated so far
   std::vector<KVCache<Scalar>> cross;  // one per layer (cross-attention only): keys and values of the memory
+  /// Sliding-window layers keep only what their window still sees (KVCache::keep_last(W − 1) before each
+  /// append): memory bounded by W per layer. Off by default: every position stays (and truncate() can go back).
+  bool bound_to_window = false;
 
   /// Positions already processed (the position of the next token).
-  Index length() const { return self.empty() ? 0 : self.front().length(); }
+  Index length() const { return self.empty() ? 0 : self.front().end_position(); }
 
   /// The cache of layer `layer`'s self-attention (cross = false) or cross-attention (cross = true); the
   /// list grows to hold it.
@@ -158,7 +193,7 @@ struct DecoderCache {
   }
 
   /// Forgets the positions from `length` on (the cross caches keep the source). E.g. to decode again
-  /// from a shorter prefix.
+  /// from a shorter prefix. A bounded cache cannot go back before what it dropped (ValueError).
   void truncate(Index length) {
     for (KVCache<Scalar>& c : self) c.truncate(length);
   }

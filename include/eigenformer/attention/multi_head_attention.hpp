@@ -5,7 +5,8 @@
 //
 // One class, one explicit mode:
 //   Self    every position of X attends to every position of X (the encoder; BERT)
-//   Causal  position t of X attends to positions ≤ t (the decoder; Llama, GPT); can use a KV cache
+//   Causal  position t of X attends to positions ≤ t (the decoder; Llama, GPT); can use a KV cache;
+//           with config.window = W only to t − W < s ≤ t (Mistral's sliding window)
 //   Cross   queries from X, keys and values from a second sequence M (the encoder output; T5's decoder)
 //
 // Heads: H query heads, Hkv key/value heads. Hkv = H is multi-head attention (MHA), Hkv = 1 multi-query
@@ -51,6 +52,8 @@ struct AttentionConfig {
   // Last, so that brace lists written before they existed still mean what they meant.
   bool qk_norm = false;          // RMSNorm (weight of width D) on each head's query and key before RoPE (Qwen3)
   double qk_norm_eps = 1e-6;     // its eps (Qwen3: rms_norm_eps)
+  Index window = 0;              // W, Causal mode only: query i sees keys i − W < j ≤ i (Mistral's sliding
+                                 // window, attention.hpp); 0: every key j ≤ i
 
   Index resolved_kv_heads() const { return kv_heads > 0 ? kv_heads : heads; }
   Index resolved_head_dim() const { return head_dim > 0 ? head_dim : (heads > 0 ? width / heads : 0); }
@@ -65,6 +68,7 @@ struct AttentionConfig {
       throw ValueError(detail::cat("[AttentionConfig] width ", width, " is not divisible by ", heads,
                                    " heads; give head_dim explicitly"));
     }
+    if (window < 0) throw ValueError(detail::cat("[AttentionConfig] the sliding window must be positive (or 0: none), got ", window));
     if (resolved_kv_heads() <= 0 || heads % resolved_kv_heads() != 0) {
       throw ValueError(detail::cat("[AttentionConfig] ", heads, " query heads cannot be grouped over ",
                                    resolved_kv_heads(), " key/value heads (Hkv must divide H)"));
@@ -156,7 +160,9 @@ class MultiHeadAttention {
     Tensor4<Scalar>* captured = context.capture != nullptr ? context.capture->attention_slot(context.layer, cross) : nullptr;
     const RotaryEmbedding<Scalar>* rope = cross ? nullptr : context.rope;
     // Position of the first query: the positions already cached before this call.
-    const Index first = (!cross && cache != nullptr) ? cache->length() : 0;
+    const Index first = (!cross && cache != nullptr) ? cache->end_position() : 0;
+    // Sliding window (Causal only): query i sees keys i − W < j ≤ i.
+    const Index window = mode == AttentionMode::Causal ? config_.window : 0;
 
     // 1) Queries: q = x W_qᵀ (+ b_q)                                             (B·T, H·D)
     q.forward(as_matrix(x), act.q);
@@ -201,6 +207,9 @@ class MultiHeadAttention {
     // 4) Where the keys and values live: this call's matrices, or the cache (after appending them).
     HeadsView<const Scalar> keys, values;
     if (cache != nullptr) {
+      // A window-bounded cache first drops the keys no query from position `first` on can see: those
+      // before first − W + 1, leaving the last W − 1 (kv_cache.hpp).
+      if (window > 0 && context.cache->bound_to_window) cache->keep_last(window - 1);
       if (!reuse_cross_cache) cache->append(act.k, act.v, B);
       keys = cache->key_heads(Hkv);
       values = cache->value_heads(Hkv);
@@ -217,6 +226,8 @@ class MultiHeadAttention {
     AttentionMask<Scalar> mask;
     mask.causal = mode == AttentionMode::Causal;
     mask.first_query = first;
+    mask.window = window;
+    mask.first_key = (!cross && cache != nullptr) ? cache->first_position() : 0;
     mask.padding = cross ? context.memory_padding : context.padding;
     mask.bias = cross ? nullptr : context.bias;
     AttentionRecord<Scalar> record;

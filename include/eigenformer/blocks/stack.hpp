@@ -34,10 +34,18 @@ struct StackConfig {
   bool final_norm = false;                                 // a norm after the last block
   std::optional<RopeConfig> rope{};                        // RoPE in every self-attention
   std::optional<RelativePositionBiasConfig> relative_bias{}; // T5: one learned table for the whole stack
+  std::vector<Index> layer_windows{};  // per layer, the self-attention's sliding window (0: none); empty: every
+                                       // layer has block.attention.window (Qwen2: only layers ≥ max_window_layers)
 
   void validate() const {
     if (layers <= 0) throw ValueError(detail::cat("[StackConfig] a stack needs at least one layer, got ", layers));
     block.attention.validate();
+    if (!layer_windows.empty() && static_cast<Index>(layer_windows.size()) != layers) {
+      throw ValueError(detail::cat("[StackConfig] ", layer_windows.size(), " layer windows for ", layers, " layers"));
+    }
+    for (Index w : layer_windows) {
+      if (w < 0) throw ValueError(detail::cat("[StackConfig] a layer's sliding window must be positive (or 0: none), got ", w));
+    }
     if (block.cross_attention.width > 0) block.cross_attention.validate();
     if (block.ffn.hidden <= 0) throw ValueError(detail::cat("[StackConfig] FFN width must be positive, got ", block.ffn.hidden));
     if (!(block.norm.eps > 0)) throw ValueError(detail::cat("[StackConfig] norm eps must be positive, got ", block.norm.eps));
@@ -60,7 +68,11 @@ class Stack {
   Stack() = default;
   explicit Stack(const StackConfig& config) : config_(config) {
     config.validate();
-    for (Index l = 0; l < config.layers; ++l) layers.emplace_back(config.block);
+    for (Index l = 0; l < config.layers; ++l) {
+      BlockConfig block = config.block;
+      if (!config.layer_windows.empty()) block.attention.window = config.layer_windows[static_cast<std::size_t>(l)];
+      layers.emplace_back(block);
+    }
     if (config.final_norm) final_norm = Norm<Scalar>(config.block.width(), config.block.norm);
     if (config.rope) rope = RotaryEmbedding<Scalar>(*config.rope);
     if (config.relative_bias) relative_bias = RelativePositionBias<Scalar>(*config.relative_bias);
