@@ -201,7 +201,7 @@ TEST_CASE("every stop condition stops, and says why") {
   CHECK(nothing.front().stop_reason == StopReason::MaxNewTokens);
 }
 
-TEST_CASE("stop strings across token boundaries; streaming emits whole characters") {
+TEST_CASE("stop strings across token boundaries — streaming emits whole characters") {
   ScriptedLM model("Hi \xC3\xA9\xF0\x9F\x98\x80!\n\nUser: more");  // "Hi é😀!\n\nUser: more", one byte per token
   GenerationConfig config;
   config.max_new_tokens = 40;

@@ -145,7 +145,7 @@ TEST_CASE_TEMPLATE("Every named intermediate of Llama matches a step-by-step PyT
                                   << " tensors, max |ours - PyTorch| = " << worst);
 }
 
-TEST_CASE("The filter keeps only what it names; a capture without keep or hooks changes nothing") {
+TEST_CASE("The filter keeps only what it names — a capture without keep or hooks changes nothing") {
   Llama<double> model = Llama<double>::from_pretrained(model_dir("llama-gqa-sharded"));
   const TokenIds ids = reference_ids();
   Matrix<double> plain, filtered;
@@ -173,7 +173,7 @@ TEST_CASE("The filter keeps only what it names; a capture without keep or hooks 
   CHECK((filtered - plain).cwiseAbs().maxCoeff() == 0.0);
 }
 
-TEST_CASE("An encoder-decoder names both stacks and the cross-attention; the weights are the maps") {
+TEST_CASE("An encoder-decoder names both stacks and the cross-attention — the weights are the maps") {
   T5<double> model = T5<double>::from_pretrained(model_dir("flan-t5-style"));
   Reference ref("flan-t5-style");
   Capture<double> encoder, decoder;
@@ -203,7 +203,7 @@ TEST_CASE("An encoder-decoder names both stacks and the cross-attention; the wei
   for (std::size_t i = 0; i < last.values.size(); ++i) CHECK(last.values[i] == hidden.data()[i]);
 }
 
-TEST_CASE("A post-norm encoder (BERT): each block's output is the hidden state; no normed-input site") {
+TEST_CASE("A post-norm encoder (BERT): each block's output is the hidden state — no normed-input site") {
   Bert<double> model = Bert<double>::from_pretrained(model_dir("bert-base-style"));
   Reference ref("bert-base-style");
   Capture<double> capture;

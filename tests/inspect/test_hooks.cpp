@@ -142,7 +142,7 @@ TEST_CASE_TEMPLATE("force_pattern: layer 0 head 1 reads the previous token, as i
   }
 }
 
-TEST_CASE("Hooks run in a cached decode as in the full forward; misuse is refused by name") {
+TEST_CASE("Hooks run in a cached decode as in the full forward — misuse is refused by name") {
   Llama<double> model = test_llama<double>();
   const TokenIds ids = ids_of(kRunA);
   Hooks<double> hooks;

@@ -121,7 +121,7 @@ TEST_CASE("The forced-token and minimum-length processors") {
   CHECK_THROWS_WITH_AS(gen::generate(bart, {0, 5, 2}, config), doctest::Contains("min_new_tokens must be >= 0"), ValueError);
 }
 
-TEST_CASE("BART: config.json's forced tokens apply unless the caller sets its own; greedy output ends with </s>") {
+TEST_CASE("BART: config.json's forced tokens apply unless the caller sets its own — greedy output ends with </s>") {
   Bart<double> bart = Bart<double>::from_pretrained(testing::model_dir("bart-large-style"));
   gen::GenerationConfig config;
   config.max_new_tokens = 6;

@@ -139,7 +139,7 @@ TEST_CASE("bart generates with its generation_config.json: the reference's beam 
   CHECK(g.out.find("  ids   52,52,52,1,1,1,1,1,1,1\n") != std::string::npos);
 }
 
-TEST_CASE("gpt2 and bart --help is the option table; bad input exits 1, usage mistakes 2, each with one line") {
+TEST_CASE("gpt2 and bart --help is the option table — bad input exits 1, usage mistakes 2, each with one line") {
   const std::vector<std::pair<std::string, cli::Table>> programs = {{"gpt2", cli::gpt2_options()}, {"bart", cli::bart_options()}};
   for (const auto& program : programs) {
     const cli::Table& table = program.second;

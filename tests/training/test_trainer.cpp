@@ -439,7 +439,7 @@ TEST_CASE("the progress shows plain lines when the output is not a terminal") {
   CHECK(text.find('\r') == std::string::npos);  // no bar redrawn in place
 }
 
-TEST_CASE("a NaN stops the run naming the step and the tensor; the log so far is written") {
+TEST_CASE("a NaN stops the run naming the step and the tensor — the log so far is written") {
   SUBCASE("a gradient") {
     const std::string dir = fresh_dir("trainer-nan-grad");
     TextRun run(5);
