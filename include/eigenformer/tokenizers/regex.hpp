@@ -134,6 +134,11 @@ struct CharClass {
   std::uint64_t ascii[2] = {0, 0};
   bool by_properties = false;      // non-ASCII membership is a function of (category, White_Space) ...
   std::uint64_t properties = 0;    // ... bit (properties(cp) & 0x3F) tells it
+  /// The same ASCII answers, one byte each, indexed by any byte of UTF-8 text: byte_member[b] is true when
+  /// b < 128 is in the class, and always false for b >= 128 (a byte of a longer character, which the
+  /// non-ASCII path decides). The run loop of RepeatClass then needs no `b < 128` test and no shift: one load
+  /// per character (the bitmap above costs a shift, a load, a second shift and a mask).
+  bool byte_member[256] = {};
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -163,7 +168,9 @@ enum class Op : std::uint8_t {
 
 enum class Mode : std::uint8_t { greedy, lazy, possessive };
 
-struct Instruction {
+// 32 bytes (alignas) rather than the 28 its fields need: program[pc] is then a shift of pc, not a multiply by
+// 28, on every trip round the interpreter's loop.
+struct alignas(32) Instruction {
   Op op = Op::match;
   bool tail = false;     // repeat_class: only jumps to `match` follow, so giving back is never needed
   bool fold = false;     // character: compare foldings
@@ -743,6 +750,15 @@ class Regex {
     const detail::Node root = parser.parse();
     emit(root, &alternatives_);
     add(Instruction{});  // match
+    // A jump that leads (through other jumps) to `match` is itself a match: every alternative of a split
+    // pattern ends with `jump end; end: match`, so this saves one trip round the interpreter's loop per match.
+    // Nothing is lost: a jump consumes nothing and pushes nothing, and the match would return the same position.
+    for (Instruction& in : program_) {
+      if (in.op != Op::jump) continue;
+      std::uint32_t target = in.a;
+      while (program_[target].op == Op::jump) target = program_[target].a;
+      if (program_[target].op == Op::match) in = Instruction{};
+    }
     for (CharClass& cc : classes_) {
       fill_ascii(cc);
       cc.by_properties = properties_table(cc, cc.properties);
@@ -1041,6 +1057,7 @@ class Regex {
              (f == 's' && contains_slow(cc, 0x17F)) || (f == 'k' && contains_slow(cc, 0x212A));
       }
       if (in) cc.ascii[cp >> 6] |= std::uint64_t{1} << (cp & 63);
+      cc.byte_member[cp] = in;
     }
   }
 
@@ -1196,19 +1213,24 @@ class Regex {
           std::size_t p = position;
           // Lazy: the minimum; greedy/possessive: as many as allowed.
           const std::uint32_t want = in.mode == Mode::lazy ? in.min : in.max;
-          while (count < want && p < n) {  // the hot loop: ASCII straight from the bitmap
-            const unsigned char b = static_cast<unsigned char>(text[p]);
-            if (b < 128) {
-              if (!((cc.ascii[b >> 6] >> (b & 63)) & 1)) break;
-              ++p;
-            } else {
-              std::size_t q = p;
-              const char32_t cp = next_code_point(text, q);
-              const bool in_class = cc.by_properties ? (cc.properties >> (unicode::properties(cp) & 0x3F)) & 1
-                                                     : contains(cc, cp);
-              if (!in_class) break;
-              p = q;
-            }
+          while (count < want && p < n) {
+            // The hot loop, over a stretch of ASCII members. An ASCII character is one byte, so the stretch
+            // may take at most want - count bytes: `limit` folds both bounds (the count and the end of the
+            // text) into one comparison, and the count is brought up to date once, after the stretch, instead
+            // of once per character. byte_member[] is false for bytes >= 128, so the stretch also stops at
+            // the first byte of a longer character. (want - count <= 2^32 - 1 and p <= n: no overflow.)
+            const std::size_t stretch = p;
+            const std::size_t limit = std::min<std::size_t>(n, p + (want - count));
+            while (p < limit && cc.byte_member[static_cast<unsigned char>(text[p])]) ++p;
+            count += static_cast<std::uint32_t>(p - stretch);
+            if (p == limit || static_cast<unsigned char>(text[p]) < 128) break;  // the bound, or an ASCII non-member
+            // A longer character: one lookup in the Unicode tables when the class is made of categories.
+            std::size_t q = p;
+            const char32_t cp = next_code_point(text, q);
+            const bool in_class = cc.by_properties ? (cc.properties >> (unicode::properties(cp) & 0x3F)) & 1
+                                                   : contains(cc, cp);
+            if (!in_class) break;
+            p = q;
             ++count;
           }
           if (count < in.min) {
@@ -1218,7 +1240,9 @@ class Regex {
           if (in.mode == Mode::greedy && count > in.min && !in.tail &&
               // One character to give back (the `x?` case): only worth a frame if what follows the run
               // could start there.
-              (count - in.min > 1 || can_start(first[pc], text, previous_boundary(text, p)))) {
+              // When the run took one character, that character began where the run began: no walk back
+              // over continuation bytes (the common case, `[^\r\n\p{L}\p{N}]?` before a word).
+              (count - in.min > 1 || can_start(first[pc], text, count == 1 ? position : previous_boundary(text, p)))) {
             stack.push(Frame{Frame::Kind::greedy_run, pc, count, p});
           } else if (in.mode == Mode::lazy && count < in.max) {
             stack.push(Frame{Frame::Kind::lazy_run, pc, count, p});
