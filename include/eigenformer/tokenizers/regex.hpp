@@ -170,9 +170,9 @@ enum class Op : std::uint8_t {
 
 enum class Mode : std::uint8_t { greedy, lazy, possessive };
 
-// 32 bytes (alignas) rather than the 28 its fields need: program[pc] is then a shift of pc, not a multiply by
-// 28, on every trip round the interpreter's loop.
-struct alignas(32) Instruction {
+/// One instruction of the program: 32 bytes (checked below), a power of two, so program[pc] is a shift of pc,
+/// not a multiplication, on every trip round the interpreter's loop.
+struct Instruction {
   Op op = Op::match;
   bool tail = false;     // repeat_class: only jumps to `match` follow, so giving back is never needed
   bool fold = false;     // character: compare foldings
@@ -181,7 +181,9 @@ struct alignas(32) Instruction {
   char32_t c = 0;
   std::uint32_t a = 0, b = 0;
   std::uint32_t min = 0, max = 0;
+  std::uint32_t scan = 0;  // repeat_class: how many characters its first scan takes at most (min when lazy, else max)
 };
+static_assert(sizeof(Instruction) == 32, "Instruction: keep the size a power of two (see above)");
 
 /// The characters a path through the program can begin with: an ASCII bitmap; for the others, the
 /// (category, White_Space) combinations that may (bit properties(cp) & 0x3F, as CharClass::properties) or
@@ -957,6 +959,7 @@ class Regex {
       in.min = n.min;
       in.max = n.max;
       in.mode = n.mode;
+      in.scan = n.mode == Mode::lazy ? n.min : n.max;
       add(in);
       return;
     }
@@ -1224,8 +1227,7 @@ class Regex {
           const CharClass& cc = classes[in.a];
           std::uint32_t count = 0;
           std::size_t p = position;
-          // Lazy: the minimum; greedy/possessive: as many as allowed.
-          const std::uint32_t want = in.mode == Mode::lazy ? in.min : in.max;
+          const std::uint32_t want = in.scan;  // lazy: the minimum; greedy/possessive: as many as allowed
           while (count < want && p < n) {
             // The hot loop, over a stretch of ASCII members. An ASCII character is one byte, so the stretch
             // may take at most want - count bytes: `limit` folds both bounds (the count and the end of the
@@ -1250,7 +1252,13 @@ class Regex {
             ok = false;
             break;
           }
-          if (in.mode == Mode::greedy && count > in.min && !in.tail &&
+          // Nothing but `match` follows (the run ends an alternative: \p{L}+, \p{N}{1,3}, \s+): the match is
+          // found, and no choice needs remembering — the `match` instruction would return this same position.
+          if (in.tail) {
+            stack.top = base;
+            return p;
+          }
+          if (in.mode == Mode::greedy && count > in.min &&
               // One character to give back (the `x?` case): only worth a frame if what follows the run
               // could start there.
               // When the run took one character, that character began where the run began: no walk back
