@@ -785,6 +785,19 @@ class Regex {
       }
       if (program_[pc].op == Op::repeat_class) first_[pc] = first_set(pc + 1);  // what may follow the run
     }
+    // Auto-possessification (PCRE2 does the same): a greedy run gives characters back only so that what
+    // follows can begin at one of them — every such character is a member of the run's class. When what
+    // follows can begin with no member of the class and cannot match empty, giving back can never lead to a
+    // match, and the run may as well be possessive: it leaves no choice on the stack. In cl100k's
+    // `[^\r\n\p{L}\p{N}]?\p{L}+` and ` ?[^\s\p{L}\p{N}]+` the optional character is such a run. (First sets
+    // are never smaller than the truth, so the test errs only towards keeping the choice.)
+    for (std::uint32_t pc = 0; pc < program_.size(); ++pc) {
+      Instruction& in = program_[pc];
+      if (in.op == Op::repeat_class && in.mode == Mode::greedy && !in.tail &&
+          cannot_begin_with_member(first_[pc], classes_[in.a])) {
+        in.mode = Mode::possessive;
+      }
+    }
     start_ = first_set(0);
     for (std::uint32_t pc : alternatives_) alternative_first_.push_back(first_set(pc));
     if (!alternatives_.empty() && alternatives_.size() <= 64) {
@@ -1130,6 +1143,14 @@ class Regex {
       }
     }
     return f;
+  }
+
+  /// True when no path with FirstSet f can begin with a member of cc (nor match empty). Non-ASCII members are
+  /// compared only when both sides are tables of (category, White_Space) bits; otherwise we answer false.
+  static bool cannot_begin_with_member(const FirstSet& f, const CharClass& cc) {
+    if (f.empty || (f.ascii[0] & cc.ascii[0]) != 0 || (f.ascii[1] & cc.ascii[1]) != 0) return false;
+    if (cc.by_properties) return !f.non_ascii && (f.properties & cc.properties) == 0;
+    return false;
   }
 
   /// Can a path with FirstSet f begin at byte i? (Called at every split: the ASCII answer is one bit.)
