@@ -68,6 +68,23 @@ TEST_CASE("regex: leftmost-first alternation, greedy give-back, lazy and possess
   CHECK(matches("a{", "a{") == Strings{"a{"});                   // a brace that is no quantifier is a literal
 }
 
+TEST_CASE("regex: a greedy run becomes possessive only where giving back can never lead to a match") {
+  namespace rx = eigenformer::tokenizers::regex;
+  // What follows [^a-z]? cannot begin with any of its members: possessive, and the matches are unchanged.
+  const Regex disjoint("[^a-z]?[a-z]+");
+  REQUIRE(disjoint.program()[0].op == rx::Op::repeat_class);
+  CHECK(disjoint.program()[0].mode == rx::Mode::possessive);
+  CHECK(matches(disjoint, ", hello") == Strings{" hello"});
+  // Here what follows can begin with a member (a, b), or match empty: the runs must keep their choices.
+  const Regex overlapping("a?ab");
+  CHECK(overlapping.program()[0].mode == rx::Mode::greedy);
+  CHECK(matches(overlapping, "ab") == Strings{"ab"});  // a? gives its a back
+  const Regex ending("[ab]*[bc]");
+  CHECK(ending.program()[0].mode == rx::Mode::greedy);
+  CHECK(matches(ending, "abab") == Strings{"abab"});
+  CHECK(Regex("x*y?").program()[0].mode == rx::Mode::greedy);  // y? can match empty
+}
+
 TEST_CASE("regex: classes, Unicode categories and escapes") {
   CHECK(matches(R"(\p{L}+)", "héllo wörld 中文") == Strings{"héllo", "wörld", "中文"});
   CHECK(matches(R"(\p{N}{1,3})", "12345٣٤Ⅻ½") == Strings{"123", "45٣", "٤Ⅻ½"});
