@@ -210,7 +210,7 @@ void stage_attention(const Settings& s) {
 // same two functions that fill a generation trace.
 std::vector<generation::Candidate> top_k(const Eigen::Ref<const RowVector<float>>& scores, std::size_t k) {
   const generation::Scores z(scores.data(), scores.data() + scores.size());
-  return generation::top_candidates(generation::softmax(z), k);
+  return generation::engine::top_candidates(generation::softmax(z), k);
 }
 
 void stage_encoder(const Settings& s) {

@@ -51,7 +51,8 @@ TEST_CASE_TEMPLATE("LayerNorm and RMSNorm match PyTorch", T, float, double) {
 
 TEST_CASE_TEMPLATE("SwiGLU and GeGLU feed-forward networks match the reference", T, float, double) {
   Fixture fx("core/llama.safetensors");
-  for (auto [name, act] : {std::pair{"swiglu", Activation::SiLU}, std::pair{"geglu", Activation::GeluTanh}}) {
+  for (const auto& [name_binding, act] : {std::pair{"swiglu", Activation::SiLU}, std::pair{"geglu", Activation::GeluTanh}}) {
+    const char* const name = name_binding;  // CAPTURE takes it in a lambda: C++17 cannot capture a structured binding
     CAPTURE(name);
     const json::Value cfg = fx.config(name);
     FeedForward<T> ffn(cfg.at("width").as_int(), ffn_config(cfg.at("hidden").as_int(), act).gated_linear_unit());

@@ -56,7 +56,8 @@ TEST_CASE("a bigram model trained on the Tang poems beats the unigram entropy on
   std::string corpus;
   for (const std::string& p : train_poems) corpus += p + '\x1e';
   const std::vector<TokenSequence> train_ids =
-      cached_token_ids(scratch.string(), cache_key(corpus, vocab.to_json()), [&] { return encode_records(train_poems, vocab); });
+      cached_token_ids(scratch.string(), cache_key(corpus, vocab.to_json()),
+                       [&, &poems_to_encode = train_poems] { return encode_records(poems_to_encode, vocab); });
   const TokenSequence train_stream = concatenate(train_ids, eos);
   const TokenSequence held_stream = concatenate(encode_records(held_poems, vocab), eos);
 

@@ -40,9 +40,10 @@ TEST_CASE("english_words: units, teens, tens with hyphens, hundreds, thousands, 
       {12345678, "twelve million three hundred forty-five thousand six hundred seventy-eight"},
       {99999999, "ninety-nine million nine hundred ninety-nine thousand nine hundred ninety-nine"},
   };
-  for (const auto& [n, words] : table) {
+  for (const auto& entry : table) {  // (no structured binding: CAPTURE's lambda cannot capture one in C++17)
+    const auto n = entry.first;
     CAPTURE(n);
-    CHECK(english_words(n) == words);
+    CHECK(english_words(n) == entry.second);
   }
 }
 
@@ -81,9 +82,10 @@ TEST_CASE("chinese_words: 十 at the start, 零 for inner zero runs, 二 everywh
       {20000005, "二千万零五"},
       {99999999, "九千九百九十九万九千九百九十九"},
   };
-  for (const auto& [n, words] : table) {
+  for (const auto& entry : table) {  // (no structured binding: CAPTURE's lambda cannot capture one in C++17)
+    const auto n = entry.first;
     CAPTURE(n);
-    CHECK(chinese_words(n) == words);
+    CHECK(chinese_words(n) == entry.second);
   }
 }
 
