@@ -156,7 +156,9 @@ inline int run_program(int argc, char** argv, const Table& table, int (*in_float
     const Arguments args(argc, argv, table);
     if (args.has("--help")) return print_help(table);
     // Threads (core/threads.hpp): --threads, else EIGENFORMER_THREADS, else 1 — for eigenformer and Eigen alike.
-    set_threads(args.has("--threads") ? static_cast<int>(args.integer("--threads", 1, 4096)) : threads());
+    // (A program whose table has no --threads, e.g. head_ablation, takes the environment's setting.)
+    const bool given = args.accepts("--threads") && args.has("--threads");
+    set_threads(given ? static_cast<int>(args.integer("--threads", 1, 4096)) : threads());
     return args.has("--double") ? in_double(args) : in_float(args);
   });
 }

@@ -381,11 +381,20 @@ void single_query_attention(const HeadsView<const Scalar>& queries, const HeadsV
     // 1) scores = q Kᵀ · scale
     scores.noalias() = Q * K.transpose();
     scores *= scale;
-    // 3) hide keys after the query's position (causal) and padding keys
-    if (mask.causal && mask.first_query + 1 < S) scores.tail(S - mask.first_query - 1).setConstant(hidden);
+    // 3) hide keys as the general path does, for its one query at position i = first_query: key row s is
+    //    position first_key + s; visible are first_visible ≤ s ≤ last_visible (window W: keys i − W < j ≤ i)
+    if (mask.causal) {
+      const Index i = mask.first_query;
+      const Index last_visible = i - mask.first_key;
+      if (last_visible + 1 < S) scores.tail(S - last_visible - 1).setConstant(hidden);
+      if (mask.window > 0) {
+        const Index first_visible = i - mask.window + 1 - mask.first_key;
+        if (first_visible > 0) scores.head(std::min(first_visible, S)).setConstant(hidden);
+      }
+    }
     if (mask.padding != nullptr) {
       for (Index s = 0; s < S; ++s) {
-        if (!mask.padding->is_real(b, s)) scores(s) = hidden;
+        if (!mask.padding->is_real(b, mask.first_key + s)) scores(s) = hidden;
       }
     }
     // 4) weights = softmax(scores);  5) context = weights V
