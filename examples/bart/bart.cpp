@@ -61,21 +61,8 @@ int run(const cli::Arguments& args) {
   if (generating) {
     const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
     if (!cli::wants_inspection(args)) return 0;
-    // The whole run once more: the source through the encoder, decoder_start and the best output through the decoder.
-    TokenSequence target{*c.special_tokens.decoder_start};
-    const TokenSequence output = cli::best_output(run);
-    target.insert(target.end(), output.begin(), output.end());
-    Matrix<Scalar> logits;  // (T, V)
-    Capture<Scalar> encoder, decoder;
-    BartOptions<Scalar> options;
-    options.encoder_capture = cli::prepare_capture(encoder, args, model.hf_names(), "encoder.");
-    options.decoder_capture = cli::prepare_capture(decoder, args, model.hf_names(), "decoder.");
-    model.forward(cli::as_batch(run.prompt), cli::as_batch(target), logits, options);
-    const std::vector<std::string> source_tokens = cli::token_labels(tokenizer, run.prompt);
-    return cli::inspect_generation<Scalar>(
-        args, {cli::stack(encoder, "encoder_", inspect::AttentionKind::EncoderSelf, source_tokens),
-               cli::stack(decoder, "decoder_", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, target), source_tokens)},
-        run, tokenizer, "bart: " + folder);
+    return cli::inspect_seq2seq_generation<Scalar>(model, *c.special_tokens.decoder_start, args, run, tokenizer,
+                                                   "bart: " + folder);
   }
 
   // 3) Otherwise one step: source and target so far.

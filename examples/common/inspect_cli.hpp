@@ -267,4 +267,43 @@ int inspect_generation(const Arguments& args, const std::vector<InspectedStack<S
   return 0;
 }
 
+/// A decoder-only family after generation (llama, gpt2): the prompt and the best output, (T) ids in all, run once
+/// more through `model` with the capture on, then inspect_generation. Options: the family's options (.capture).
+template <class Scalar, class Options, class Model>
+int inspect_causal_generation(Model& model, const Arguments& args, const GenerationRun& run,
+                              const std::optional<tokenizers::Tokenizer>& tokenizer, const std::string& title) {
+  TokenSequence whole = run.prompt;
+  const TokenSequence output = best_output(run);
+  whole.insert(whole.end(), output.begin(), output.end());
+  Matrix<Scalar> logits;  // (T, V)
+  Capture<Scalar> capture;
+  Options options;
+  options.capture = prepare_capture(capture, args, model.hf_names(), "decoder.");
+  model.forward(as_batch(whole), logits, options);
+  return inspect_generation<Scalar>(
+      args, {stack(capture, "", inspect::AttentionKind::CausalSelf, token_labels(tokenizer, whole))}, run, tokenizer,
+      title);
+}
+
+/// An encoder-decoder after generation (t5, bart): the source (S) through the encoder, decoder_start and the best
+/// output (T) through the decoder, once more with both captures on, then inspect_generation.
+template <class Scalar, class Model>
+int inspect_seq2seq_generation(Model& model, TokenId decoder_start, const Arguments& args, const GenerationRun& run,
+                               const std::optional<tokenizers::Tokenizer>& tokenizer, const std::string& title) {
+  TokenSequence target{decoder_start};
+  const TokenSequence output = best_output(run);
+  target.insert(target.end(), output.begin(), output.end());
+  Matrix<Scalar> logits;  // (T, V)
+  Capture<Scalar> encoder, decoder;
+  Seq2SeqOptions<Scalar> options;
+  options.encoder_capture = prepare_capture(encoder, args, model.hf_names(), "encoder.");
+  options.decoder_capture = prepare_capture(decoder, args, model.hf_names(), "decoder.");
+  model.forward(as_batch(run.prompt), as_batch(target), logits, options);
+  const std::vector<std::string> source_tokens = token_labels(tokenizer, run.prompt);
+  return inspect_generation<Scalar>(
+      args, {stack(encoder, "encoder_", inspect::AttentionKind::EncoderSelf, source_tokens),
+             stack(decoder, "decoder_", inspect::AttentionKind::CausalSelf, token_labels(tokenizer, target), source_tokens)},
+      run, tokenizer, title);
+}
+
 }  // namespace eigenformer::cli

@@ -58,17 +58,7 @@ int run(const cli::Arguments& args) {
   if (generating) {
     const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
     if (!cli::wants_inspection(args)) return 0;
-    TokenSequence whole = run.prompt;
-    const TokenSequence output = cli::best_output(run);
-    whole.insert(whole.end(), output.begin(), output.end());
-    Matrix<Scalar> logits;  // (T, V)
-    Capture<Scalar> capture;
-    GPT2Options<Scalar> options;
-    options.capture = cli::prepare_capture(capture, args, GPT2<Scalar>::hf_names(), "decoder.");
-    model.forward(cli::as_batch(whole), logits, options);
-    return cli::inspect_generation<Scalar>(
-        args, {cli::stack(capture, "", inspect::AttentionKind::CausalSelf, cli::token_labels(tokenizer, whole))}, run,
-        tokenizer, "gpt2: " + folder);
+    return cli::inspect_causal_generation<Scalar, GPT2Options<Scalar>>(model, args, run, tokenizer, "gpt2: " + folder);
   }
 
   // 3) Otherwise one step: the input.
