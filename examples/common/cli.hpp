@@ -113,6 +113,20 @@ inline int print_help(const Table& table) {
   return 0;
 }
 
+/// "a,b,c" → {"a", "b", "c"}: the items of a comma-separated option value. UsageError naming `what` (the option)
+/// when an item is empty ("a,,b", a trailing comma).
+inline std::vector<std::string> split_list(const std::string& text, const std::string& what) {
+  std::vector<std::string> items;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    if (comma == start) throw UsageError(detail::cat(what, " has an empty item in '", text, "'"));
+    items.push_back(text.substr(start, comma - start));
+    if (comma == text.size()) return items;
+    start = comma + 1;
+  }
+}
+
 /// `text` as an integer in [min, max]. UsageError naming `what` (the option) and the text otherwise: the one
 /// integer parser of the programs — no sign unless min < 0, no spaces, no "1e3", no overflow.
 inline std::int64_t parse_integer(const std::string& text, const std::string& what, std::int64_t min, std::int64_t max) {

@@ -20,6 +20,7 @@
 #include "llama/llama.hpp"
 #include "llama/llama_train.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -41,12 +42,81 @@ inline std::vector<std::string> special_tokens() { return llama_training::char_s
 /// Characters the assistant's prompts use besides the poems' own: the role names and the instruction.
 inline const char* kChatCharacters = "user assistant\n对下句：";
 
-/// The poems split once into training and held-out parts (10%, seed 1), and the vocabulary of the training part.
+/// The poems split once into training and held-out parts (10%, seed 1); the wider reading of the first stage
+/// (wide_reading below); the vocabulary: every character of the training poems, and the characters the reading
+/// uses at least 3 times.
 struct Corpus {
   std::vector<std::string> train, held_out;  // one poem (title, author, lines) per entry
+  std::vector<std::string> reading;          // one record of song100 or chinese per entry
   training::CharVocabulary vocab;
   TokenId pad = 0, bos = 0, eos = 0, start_header = 0, end_header = 0, eot = 0;
 };
+
+/// True when at least 60% of the non-space characters of `text` are CJK ideographs (U+4E00..U+9FFF): the test
+/// that keeps the Chinese prose and verse of the `chinese` fortunes and drops its tables, code and English.
+inline bool mostly_chinese(const std::string& text) {
+  std::size_t cjk = 0, all = 0;
+  for (const std::string& ch : training::utf8_characters(text)) {
+    if (ch == " " || ch == "\n" || ch == "\t") continue;
+    ++all;
+    // U+4E00..U+9FFF is E4 B8 80 .. E9 BF BF in UTF-8: three bytes, the first E4..E9 (and not below E4 B8).
+    const auto b0 = static_cast<unsigned char>(ch[0]);
+    if (ch.size() == 3 && b0 >= 0xE4 && b0 <= 0xE9 && !(b0 == 0xE4 && static_cast<unsigned char>(ch[1]) < 0xB8)) ++cjk;
+  }
+  return all > 0 && cjk * 10 >= all * 6;
+}
+
+/// The poet's first reading — its pretraining: fortunes-zh's 宋词 (song100) and `chinese` (classical quotations,
+/// proverbs, verse and some modern prose), each record that is mostly Chinese (mostly_chinese). A record that
+/// quotes a clause of a held-out poem is left out, so the held-out loss stays a test on text the model never read
+/// (`chinese` quotes Tang poems). Records with their colour-coded source lines, as the fortunes show them.
+inline std::vector<std::string> wide_reading(const std::vector<std::string>& held_out) {
+  std::vector<std::string> quoted;  // the held-out poems' clauses of 4 or more characters
+  for (const std::string& poem : held_out) {
+    std::string clause;
+    std::size_t length = 0;
+    for (const std::string& ch : training::utf8_characters(poem)) {
+      if (ch == "，" || ch == "。" || ch == "？" || ch == "！" || ch == "；" || ch == "\n") {
+        if (length >= 4) quoted.push_back(clause);
+        clause.clear();
+        length = 0;
+      } else {
+        clause += ch;
+        ++length;
+      }
+    }
+  }
+  std::vector<std::string> out;
+  for (const char* file : {"song100", "chinese"}) {
+    const std::string path = training::fortunes_dir() + "/" + file;
+    if (!std::filesystem::exists(path)) {
+      throw FileError(detail::cat("[poet] ", path, " is missing: install the Debian package fortunes-zh ",
+                                  "(tools/install-deps.sh installs it)"));
+    }
+    for (std::string& record : training::load_fortunes(path)) {
+      if (!mostly_chinese(record)) continue;
+      const bool quotes = std::any_of(quoted.begin(), quoted.end(),
+                                      [&](const std::string& q) { return record.find(q) != std::string::npos; });
+      if (!quotes) out.push_back(std::move(record));
+    }
+  }
+  return out;
+}
+
+/// The vocabulary with every token of `a` and every token of `b` that `a` lacks; specials are `a`'s, the other
+/// tokens in byte order (as CharVocabulary::build orders them), so the same texts always give the same ids.
+inline training::CharVocabulary merged_vocabulary(const training::CharVocabulary& a, const training::CharVocabulary& b) {
+  std::vector<std::string> specials, chars;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    (i < a.special_count() ? specials : chars).push_back(a.token(static_cast<TokenId>(i)));
+  }
+  for (std::size_t i = b.special_count(); i < b.size(); ++i) {
+    if (!a.id(b.token(static_cast<TokenId>(i)))) chars.push_back(b.token(static_cast<TokenId>(i)));
+  }
+  std::sort(chars.begin(), chars.end());
+  specials.insert(specials.end(), chars.begin(), chars.end());
+  return training::CharVocabulary::from_tokens(specials, a.special_count());
+}
 
 inline Corpus load_corpus() {
   const std::string path = training::fortunes_dir() + "/tang300";
@@ -56,9 +126,11 @@ inline Corpus load_corpus() {
   }
   Corpus c;
   std::tie(c.train, c.held_out) = training::split_records(training::load_fortunes(path), 0.1, 1);
+  c.reading = wide_reading(c.held_out);
   std::vector<std::string> texts = c.train;
   texts.push_back(kChatCharacters);
-  c.vocab = training::CharVocabulary::build(texts, special_tokens());
+  c.vocab = merged_vocabulary(training::CharVocabulary::build(texts, special_tokens()),
+                              training::CharVocabulary::build(c.reading, special_tokens(), 3));
   c.pad = *c.vocab.id("<pad>");
   c.bos = *c.vocab.id("<|begin_of_text|>");
   c.eos = *c.vocab.id("<|end_of_text|>");

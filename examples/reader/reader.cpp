@@ -45,7 +45,7 @@ namespace {
 cli::Table options() {
   cli::Table t;
   t.program = "reader";
-  t.usage = "reader [--out DIR] [--retrain] [--pretrain-steps N] [--finetune-steps N] [--seed N]";
+  t.usage = "reader [--out DIR] [--retrain] [--pretrain-steps N] [--finetune-steps N] [--finetune-lr X] [--labelled N,...] [--seed N]";
   t.about = "Pretrains a tiny BERT with masked LM on the Chinese and English fortunes, fine-tunes it to tell a Tang poem\n"
             "from a Song lyric from another Chinese fortune, and reports held-out accuracy beside the majority class\n"
             "and beside the same classifier trained without pretraining.";
@@ -53,7 +53,10 @@ cli::Table options() {
   s.options = {{"--out", "DIR", "where the models are saved and looked for (default build/reader)"},
                {"--retrain", "", "train again even when the models exist"},
                {"--pretrain-steps", "N", "masked-LM steps (default 1200)"},
-               {"--finetune-steps", "N", "classification steps, for each of the two classifiers (default 300)"},
+               {"--finetune-steps", "N", "classification steps, for each classifier (default 300)"},
+               {"--finetune-lr", "X", "their peak learning rate (default 5e-4)"},
+               {"--labelled", "N,...", "how many labelled training texts each pair of classifiers sees: a list of counts,\n"
+                                       "'all' for every one (default 100,all)"},
                {"--seed", "N", "seed of the data split, the initial weights, the masking and the batches (default 1)"},
                {"--help", "", "this text"}};
   t.sections.push_back(s);
@@ -230,6 +233,7 @@ int run(const cli::Arguments& args) {
   const bool retrain = args.has("--retrain");
   const std::int64_t pretrain_steps = args.integer_or("--pretrain-steps", 1, 1000000, 1200);
   const std::int64_t finetune_steps = args.integer_or("--finetune-steps", 1, 1000000, 300);
+  const double finetune_lr = args.has("--finetune-lr") ? args.number("--finetune-lr") : 5e-4;
   const auto seed = static_cast<std::uint64_t>(args.integer_or("--seed", 0, 1000000000, 1));
   constexpr Index kBatch = 32;
 
@@ -330,22 +334,23 @@ int run(const cli::Arguments& args) {
                 std::log(static_cast<double>(vocab.size())), clock.wall_seconds(), clock.cpu_seconds());
   }
 
-  // 5) The two classifiers: the pretrained encoder and embeddings (names match: embeddings.*, encoder.*) with a new
-  //    pooler and classifier, and the same model from random weights. Same steps, batches, learning rate, seed.
-  BertTaskData classes;
-  for (std::size_t i : train_set) {
-    classes.train.push_back(examples[i].ids);
-    classes.train_labels.push_back(examples[i].label);
+  // 5) The classifiers: for each label budget (how many labelled training texts it may see), the pretrained
+  //    encoder and embeddings (names match: embeddings.*, encoder.*) with a new pooler and classifier, and the same
+  //    model from random weights. Same steps, batches, learning rate, seed and texts. The budget is where
+  //    pretraining should show: with few labels, a model that must also learn what the characters are from them
+  //    has little to go on; the pretrained one learned that from unlabelled text.
+  std::vector<std::size_t> budgets;  // counts of labelled texts, each ≤ train_set.size()
+  for (const std::string& item : cli::split_list(args.has("--labelled") ? args.value("--labelled") : "100,all", "--labelled")) {
+    if (item == "all") {
+      budgets.push_back(train_set.size());
+      continue;
+    }
+    const std::int64_t n = cli::parse_integer(item, "--labelled", 10, 1000000);
+    budgets.push_back(std::min(train_set.size(), static_cast<std::size_t>(n)));
   }
-  for (std::size_t i : test) {
-    classes.validation.push_back(examples[i].ids);
-    classes.validation_labels.push_back(examples[i].label);
-  }
-  classes.batch = kBatch;
-  classes.max_length = kPositions;
-  classes.seed = seed;
-  auto classifier = [&](bool from_pretrained) {
-    const std::string dir = out + (from_pretrained ? "/classifier" : "/classifier-scratch");
+  auto classifier = [&](bool from_pretrained, std::size_t budget) {
+    const std::string suffix = budget == train_set.size() ? "" : "-" + std::to_string(budget);
+    const std::string dir = out + (from_pretrained ? "/classifier" : "/classifier-scratch") + suffix;
     const char* name = from_pretrained ? "fine-tuned" : "scratch";
     Bert<float> model(tiny_config(static_cast<Index>(vocab.size()), true), heads(true));
     if (!retrain && fs::exists(dir + "/model.safetensors")) {
@@ -353,6 +358,18 @@ int run(const cli::Arguments& args) {
       std::printf("%-11s loaded %s\n", name, dir.c_str());
       return model;
     }
+    BertTaskData classes;  // the first `budget` texts of the (shuffled) training part; every held-out text
+    for (std::size_t k = 0; k < budget; ++k) {
+      classes.train.push_back(examples[train_set[k]].ids);
+      classes.train_labels.push_back(examples[train_set[k]].label);
+    }
+    for (std::size_t i : test) {
+      classes.validation.push_back(examples[i].ids);
+      classes.validation_labels.push_back(examples[i].label);
+    }
+    classes.batch = kBatch;
+    classes.max_length = kPositions;
+    classes.seed = seed;
     generation::Rng init(seed + 7);  // the same pooler, classifier (and, for scratch, encoder) start both ways
     initialise(model, init);
     if (from_pretrained) {
@@ -363,24 +380,35 @@ int run(const cli::Arguments& args) {
         }
       }
     }
-    std::printf("%s classifier: %lld steps of %ld\n", from_pretrained ? "fine-tuning the pretrained" : "training a new",
+    std::printf("%s classifier on %zu labelled texts: %lld steps of %ld\n",
+                from_pretrained ? "fine-tuning the pretrained" : "training a new", budget,
                 static_cast<long long>(finetune_steps), static_cast<long>(kBatch));
     const Clock clock;
     const training::TrainingLog log =
-        training::train(trainer_config(finetune_steps, 5e-4, seed, dir), classification_task(model, classes, save_vocabulary));
+        training::train(trainer_config(finetune_steps, finetune_lr, seed, dir), classification_task(model, classes, save_vocabulary));
     std::printf("%-11s saved %s: held-out loss %.3f; wall %.0f s, CPU %.0f s\n", name, dir.c_str(),
                 log.validations.empty() ? std::nan("") : log.validations.back().loss, clock.wall_seconds(), clock.cpu_seconds());
     return model;
   };
-  Bert<float> fine_tuned = classifier(true);
-  Bert<float> scratch = classifier(false);
+  struct Row {
+    std::size_t budget;
+    double scratch, fine_tuned;
+  };
+  std::vector<Row> rows;
+  for (std::size_t budget : budgets) {
+    Bert<float> fine_tuned = classifier(true, budget);
+    Bert<float> scratch = classifier(false, budget);
+    rows.push_back({budget, accuracy(scratch, examples, test), accuracy(fine_tuned, examples, test)});
+  }
 
   // 6) Held-out accuracy.
   const std::size_t majority = *std::max_element(test_counts, test_counts + 3);
-  std::printf("\nheld-out accuracy on %zu texts (tang / song / other):\n", test.size());
-  std::printf("  majority class              %.1f%%\n", 100.0 * static_cast<double>(majority) / static_cast<double>(test.size()));
-  std::printf("  from scratch                %.1f%%\n", 100.0 * accuracy(scratch, examples, test));
-  std::printf("  pretrained + fine-tuned     %.1f%%\n", 100.0 * accuracy(fine_tuned, examples, test));
+  std::printf("\nheld-out accuracy on %zu texts (tang / song / other); majority class %.1f%%\n", test.size(),
+              100.0 * static_cast<double>(majority) / static_cast<double>(test.size()));
+  std::printf("  labelled texts   from scratch   pretrained + fine-tuned\n");
+  for (const Row& r : rows) {
+    std::printf("  %14zu   %11.1f%%   %22.1f%%\n", r.budget, 100.0 * r.scratch, 100.0 * r.fine_tuned);
+  }
   std::printf("time    wall %.0f s, CPU %.0f s\n", total.wall_seconds(), total.cpu_seconds());
   return 0;
 }

@@ -105,7 +105,13 @@ int train_t5(const cli::Arguments& args) {
     throw ValueError(detail::cat("--train reads text: put tokenizer.json (or another tokenizer file) in '", folder,
                                  "' beside the config or the checkpoint"));
   }
-  // 2) The pairs, each side through the tokenizer (ending with </s>), cut to --seq-len tokens.
+  // 2) The pairs. --objective pairs: "source<TAB>target" lines, each side through the tokenizer (ending with </s>),
+  //    cut to --seq-len tokens. --objective span-corruption: one text per line, cut to --seq-len − 1 tokens, made
+  //    into (source, target) by T5's span corruption with the tokenizer's <extra_id_i> sentinels (t5_train.hpp).
+  const std::string objective = args.has("--objective") ? args.value("--objective") : "pairs";
+  if (objective != "pairs" && objective != "span-corruption") {
+    throw cli::UsageError(detail::cat("--objective must be pairs or span-corruption, got '", objective, "'"));
+  }
   std::ifstream in(s.data);
   if (!in) throw FileError(detail::cat("--data: cannot open '", s.data, "'"));
   const TokenId eos = model->config().special_tokens.eos.front();
@@ -120,16 +126,31 @@ int train_t5(const cli::Arguments& args) {
     return ids;
   };
   std::vector<Seq2SeqPair> pairs;
+  std::vector<TokenSequence> texts;  // span corruption: each line's ids, without </s>
   std::string line;
   for (std::size_t number = 1; std::getline(in, line); ++number) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
+    if (objective == "span-corruption") {
+      TokenSequence ids = tokenizer->encode(line, tokenizers::EncodeOptions{});
+      if (static_cast<Index>(ids.size()) >= s.seq_len) ids.resize(static_cast<std::size_t>(s.seq_len - 1));
+      cli::check_vocabulary(ids, model->config().vocab_size, "--data");
+      texts.push_back(std::move(ids));
+      continue;
+    }
     const std::size_t tab = line.find('\t');
     if (tab == std::string::npos) {
       throw ValueError(detail::cat("--data: line ", number, " of '", s.data, "' has no tab (expected source<TAB>target)"));
     }
     pairs.push_back({encode(line.substr(0, tab)), encode(line.substr(tab + 1))});
   }
+  if (objective == "span-corruption") {
+    const auto token_id = [&](const std::string& token) { return tokenizer->token_to_id(token); };
+    pairs = span_corruption_pairs(texts, token_id, eos, s.trainer.seed);
+    std::printf("span corruption: %zu texts → %zu (source, target) pairs, 15%% of the tokens dropped in spans of mean "
+                "length 3\n", texts.size(), pairs.size());
+  }
+  if (pairs.size() < 2) throw ValueError(detail::cat("--data: '", s.data, "' gives ", pairs.size(), " training pairs; at least 2 are needed"));
   // 3) 5% held out (a seeded choice), the rest trained on.
   auto [train_pairs, held_out] = training::split_records(pairs, 0.05, s.trainer.seed);
   std::printf("train   %zu pairs from %s (%zu held out), %s, %.3fM parameters\n", train_pairs.size(), s.data.c_str(),

@@ -28,7 +28,8 @@ inline Table t5_options() {
   t.usage = "t5 --model DIR (--ids LIST | --text TEXT) [--decoder-ids LIST] [--candidates N] [--dump FILE] [--double]\n"
             "       t5 --model DIR (--prompt TEXT | --ids LIST) [generation options] [--report FILE.html] [--attention-svg DIR]\n"
             "       t5 --model DIR (--ids LIST | --text TEXT) --labels LIST --grad FILE [--double]\n"
-            "       t5 --train (--config FILE.json | --model DIR) --data PAIRS.tsv --out DIR [training options]";
+            "       t5 --train (--config FILE.json | --model DIR) --data PAIRS.tsv --out DIR [training options]\n"
+            "       t5 --train (--config FILE.json | --model DIR) --objective span-corruption --data TEXTS.txt --out DIR";
   t.about = "Runs a T5 checkpoint (Hugging Face layout, model_type \"t5\": t5-small/base/large, t5-v1_1, flan-t5, mt5) on one\n"
             "source. Without generation options it prints the most likely next target token after the decoder input; with\n"
             "them it writes the target until </s>.";
@@ -61,6 +62,11 @@ inline Table t5_options() {
   t.sections.push_back(gradients);
   t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   add_training_options(t, t5_training_defaults());
+  t.sections.back().options.push_back(
+      {"--objective", "NAME", "with --train: pairs (default; --data holds source<TAB>target lines) or span-corruption\n"
+                              "(T5's pretraining: --data holds one text per line; 15% of its tokens, in spans of mean\n"
+                              "length 3, become <extra_id_i> sentinels in the source, and the target lists each\n"
+                              "sentinel with its span; the tokenizer must have the sentinels)"});
   t.epilogue = "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";
   return t;
 }

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -67,6 +68,57 @@ inline Seq2SeqBatch make_seq2seq_batch(const std::vector<Seq2SeqPair>& pairs, co
   }
   b.padding = KeyPadding::from_lengths(lengths);
   return b;
+}
+
+/// T5's pretraining pairs from plain texts — span corruption (Raffel et al. 2020, §3.1.4; the noise itself is
+/// training/objectives.hpp's span_corruption): each text's ids (without </s>) become
+///     source  the text with each dropped span replaced by one sentinel, then </s>
+///     target  each sentinel followed by the span it replaced, then </s>
+/// "Thank you for inviting me to your party last week" → "Thank you <extra_id_0> me to your party <extra_id_1>
+/// week</s>" and "<extra_id_0> for inviting <extra_id_1> last</s>". The sentinels are the tokenizer's own
+/// <extra_id_0>, <extra_id_1>, ... (`token_id` looks a token up); every T5 vocabulary numbers them downwards from
+/// <extra_id_0>, which span_corruption assumes, so each one used is checked. Texts of fewer than 2 tokens have
+/// nothing to drop and are skipped. The noise is drawn once per text from `seed` (T5's pipeline draws it anew each
+/// time it reads a text; one draw keeps a run reproducible and resumable with a fixed list of pairs).
+/// ValueError when the tokenizer has no <extra_id_0> or too few sentinels.
+inline std::vector<Seq2SeqPair> span_corruption_pairs(const std::vector<TokenSequence>& texts,
+                                                      const std::function<std::optional<TokenId>(const std::string&)>& token_id,
+                                                      TokenId eos, std::uint64_t seed, double noise_density = 0.15,
+                                                      double mean_span_length = 3.0) {
+  const std::optional<TokenId> first = token_id("<extra_id_0>");
+  if (!first) {
+    throw ValueError("[span corruption] the tokenizer has no <extra_id_0>: span corruption needs T5's sentinel tokens "
+                     "<extra_id_0>, <extra_id_1>, ... in the vocabulary");
+  }
+  training::SpanCorruptionConfig config;
+  config.noise_density = noise_density;
+  config.mean_span_length = mean_span_length;
+  config.vocab_size = static_cast<Index>(*first) + 1;  // sentinel i = vocab_size − 1 − i = <extra_id_i>
+  config.eos_id = eos;
+  // The sentinels the longest text needs, each checked against the tokenizer.
+  Index needed = 0;
+  for (const TokenSequence& ids : texts) {
+    if (ids.size() >= 2) {
+      needed = std::max(needed, training::noise_spans(static_cast<Index>(ids.size()), noise_density, mean_span_length).spans);
+    }
+  }
+  for (Index i = 1; i < needed; ++i) {
+    const std::string name = detail::cat("<extra_id_", i, ">");
+    const TokenId expected = static_cast<TokenId>(*first - i);
+    if (token_id(name) != std::optional<TokenId>(expected)) {
+      throw ValueError(detail::cat("[span corruption] the longest text needs ", needed, " sentinels, but the tokenizer's ",
+                                   name, " is not id ", expected, " (<extra_id_0> is ", *first,
+                                   "; T5 numbers its sentinels downwards from it)"));
+    }
+  }
+  generation::Rng rng(seed);
+  std::vector<Seq2SeqPair> pairs;
+  for (const TokenSequence& ids : texts) {
+    if (ids.size() < 2) continue;
+    const training::SpanCorrupted c = training::span_corruption(ids, config, rng);
+    pairs.push_back({c.inputs, c.targets});
+  }
+  return pairs;
 }
 
 /// T5's initialisation (Mesh TensorFlow's, as transformers' T5PreTrainedModel._init_weights): every projection

@@ -180,13 +180,28 @@ struct SpanCorrupted {
 ///   set of S − 1 cut points), and the spans alternate kept, noise, kept, noise, ... — so the text starts
 ///   with kept tokens and ends with a noise span.
 inline std::vector<bool> random_spans_noise_mask(Index length, double noise_density, double mean_span_length,
-                                                 generation::Rng& rng) {
+                                                 generation::Rng& rng);
+
+/// The noise tokens N and spans S of random_spans_noise_mask (below) for a text of `length` ≥ 2 tokens:
+///   N = clamp(round(length · density), 1, length − 1),   S = min(max(1, round(N / mean)), N, length − N).
+/// S is also how many sentinels span_corruption needs for that text.
+struct NoiseSpans {
+  Index noise = 0, spans = 0;
+};
+inline NoiseSpans noise_spans(Index length, double noise_density, double mean_span_length) {
   if (length < 2) throw ValueError(detail::cat("[random_spans_noise_mask] need at least 2 tokens, got ", length));
-  const Index noise = std::min<Index>(std::max<Index>(static_cast<Index>(std::llround(static_cast<double>(length) * noise_density)), 1),
-                                      length - 1);
-  const Index kept = length - noise;
-  const Index spans = std::min<Index>({std::max<Index>(static_cast<Index>(std::llround(static_cast<double>(noise) / mean_span_length)), 1),
-                                       noise, kept});
+  NoiseSpans n;
+  n.noise = std::min<Index>(std::max<Index>(static_cast<Index>(std::llround(static_cast<double>(length) * noise_density)), 1),
+                            length - 1);
+  n.spans = std::min<Index>({std::max<Index>(static_cast<Index>(std::llround(static_cast<double>(n.noise) / mean_span_length)), 1),
+                             n.noise, length - n.noise});
+  return n;
+}
+
+inline std::vector<bool> random_spans_noise_mask(Index length, double noise_density, double mean_span_length,
+                                                 generation::Rng& rng) {
+  const NoiseSpans counts = noise_spans(length, noise_density, mean_span_length);
+  const Index noise = counts.noise, kept = length - counts.noise, spans = counts.spans;
   // Cuts `items` into `segments` non-empty pieces: choose segments − 1 of the items − 1 gaps at random.
   auto segmentation = [&rng](Index items, Index segments) {
     std::vector<bool> first_in_segment(static_cast<std::size_t>(items - 1), false);
