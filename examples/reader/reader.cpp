@@ -52,11 +52,11 @@ cli::Table options() {
   cli::Section s;
   s.options = {{"--out", "DIR", "where the models are saved and looked for (default build/reader)"},
                {"--retrain", "", "train again even when the models exist"},
-               {"--pretrain-steps", "N", "masked-LM steps (default 1200)"},
-               {"--finetune-steps", "N", "classification steps, for each classifier (default 300)"},
+               {"--pretrain-steps", "N", "masked-LM steps (default 4000)"},
+               {"--finetune-steps", "N", "classification steps, for each classifier (default 150)"},
                {"--finetune-lr", "X", "their peak learning rate (default 5e-4)"},
                {"--labelled", "N,...", "how many labelled training texts each pair of classifiers sees: a list of counts,\n"
-                                       "'all' for every one (default 100,all)"},
+                                       "'all' for every one (default 50,100,200,all)"},
                {"--seed", "N", "seed of the data split, the initial weights, the masking and the batches (default 1)"},
                {"--help", "", "this text"}};
   t.sections.push_back(s);
@@ -231,8 +231,8 @@ int run(const cli::Arguments& args) {
   const Clock total;
   const std::string out = args.has("--out") ? args.value("--out") : "build/reader";
   const bool retrain = args.has("--retrain");
-  const std::int64_t pretrain_steps = args.integer_or("--pretrain-steps", 1, 1000000, 1200);
-  const std::int64_t finetune_steps = args.integer_or("--finetune-steps", 1, 1000000, 300);
+  const std::int64_t pretrain_steps = args.integer_or("--pretrain-steps", 1, 1000000, 4000);
+  const std::int64_t finetune_steps = args.integer_or("--finetune-steps", 1, 1000000, 150);
   const double finetune_lr = args.has("--finetune-lr") ? args.number("--finetune-lr") : 5e-4;
   const auto seed = static_cast<std::uint64_t>(args.integer_or("--seed", 0, 1000000000, 1));
   constexpr Index kBatch = 32;
@@ -340,7 +340,7 @@ int run(const cli::Arguments& args) {
   //    pretraining should show: with few labels, a model that must also learn what the characters are from them
   //    has little to go on; the pretrained one learned that from unlabelled text.
   std::vector<std::size_t> budgets;  // counts of labelled texts, each ≤ train_set.size()
-  for (const std::string& item : cli::split_list(args.has("--labelled") ? args.value("--labelled") : "100,all", "--labelled")) {
+  for (const std::string& item : cli::split_list(args.has("--labelled") ? args.value("--labelled") : "50,100,200,all", "--labelled")) {
     if (item == "all") {
       budgets.push_back(train_set.size());
       continue;
