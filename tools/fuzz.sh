@@ -5,6 +5,8 @@
 #   tools/fuzz.sh --seconds 600 json      a local campaign: 600 s for each target named (all when none is)
 #   tools/fuzz.sh --runs 10000000 json    a local campaign counted in executions
 #   tools/fuzz.sh --no-build ...          skip the cmake steps (the fuzzers are already built)
+#   tools/fuzz.sh --preset sanitize ...   build and run the fuzzers of another preset's folder (.ci/run: the sanitize
+#                                         build, which compiles them beside the suite with the same flags)
 #   tools/fuzz.sh --timeout 60 ...        seconds one input may take before it counts as a hang (default 25; libFuzzer
 #                                         measures wall time, so on a busy shared machine give it more)
 #
@@ -24,6 +26,7 @@ ci_total_seconds=240
 seconds=""
 runs=""
 build=1
+preset=fuzz
 timeout=25
 targets=()
 while (($#)); do
@@ -31,8 +34,9 @@ while (($#)); do
     --seconds) seconds="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --preset) preset="$2"; shift 2 ;;
     --timeout) timeout="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "tools/fuzz.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -43,8 +47,8 @@ if [[ -z $seconds && -z $runs ]]; then
 fi
 
 if ((build)); then
-  cmake --preset fuzz >/dev/null
-  cmake --build --preset fuzz --target "${targets[@]/#/fuzz_}" -j "$(nproc)"
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset" --target "${targets[@]/#/fuzz_}" -j "$(nproc)"
 fi
 
 dict_of() {
@@ -66,7 +70,7 @@ failed=()
 total=0
 summary=""
 for t in "${targets[@]}"; do
-  binary="build/fuzz/fuzz/fuzz_$t"
+  binary="build/$preset/fuzz/fuzz_$t"
   [[ -x $binary ]] || { echo "tools/fuzz.sh: $binary is not built" >&2; exit 1; }
   grown="build/fuzz/corpus/$t"
   findings="build/fuzz/findings/$t"
