@@ -108,8 +108,8 @@ TEST_CASE("files: a writer killed (SIGKILL) at random points never leaves a torn
   const fs::path path = dir / "log.csv";
   // Generation g writes 2 MiB of the digit g % 10 and a last line naming g: a torn file would mix digits, end
   // early or lose its last line.
-  const std::size_t size = 2u << 20;
-  const auto contents = [size](long g) {
+  constexpr std::size_t size = 2u << 20;
+  const auto contents = [](long g) {
     std::string text(size, static_cast<char>('0' + g % 10));
     return text + "\ngeneration " + std::to_string(g) + "\n";
   };
