@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ clang make pkg-config  # compilers and build (clang++ builds the ci preset, g++ the others)
+  cmake ninja-build g++ clang make pkg-config  # compilers and build (clang++ builds the ci, sanitize and fuzz presets, g++ the others)
   libomp-dev                       # OpenMP for clang++ (the threaded paths; g++ brings its own libgomp)
   libeigen3-dev                    # the one dependency of the library itself
   doctest-dev                      # tests

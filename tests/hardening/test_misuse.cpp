@@ -13,6 +13,7 @@
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
 #include "llama/llama_options.hpp"
+#include "models/model_fixture.hpp"
 #include "support/fixture.hpp"
 #include "t5/t5.hpp"
 
@@ -192,6 +193,24 @@ TEST_CASE("misuse: a batch that does not match the cache, the padding or the tok
                        ShapeError);
 }
 
+TEST_CASE("misuse: training labels of the wrong length or outside the vocabulary (the API and llama --labels)") {
+  // A model of its own: loss_and_gradients keeps training state that the shared llama() need not see.
+  Llama<float> model = Llama<float>::from_pretrained(testing::fixture_path("models/llama-gqa-sharded"));
+  CHECK_THROWS_WITH_AS(model.loss_and_gradients(ids_of({{1, 2, 3, 4}}), ids_of({{1, 2, 3}})),
+                       "[Llama::loss_and_gradients] labels [1, 3] do not match ids [1, 4]", ShapeError);
+  CHECK_THROWS_WITH_AS(model.loss_and_gradients(ids_of({{1, 2}, {3, 4}}), ids_of({{1, 2}})),
+                       "[Llama::loss_and_gradients] labels [1, 2] do not match ids [2, 2]", ShapeError);
+  // Position t is scored against labels(b, t + 1): the label 71 of position 2 is row 1's target.
+  CHECK_THROWS_WITH_AS(model.loss_and_gradients(ids_of({{1, 2, 3}}), ids_of({{1, 2, 71}})),
+                       "[cross_entropy] label 71 at row 1 is outside the 71 classes (and is not the ignore index -100)",
+                       ValueError);
+  Bert<float> classifier = Bert<float>::from_pretrained(testing::fixture_path("models/bert-classifier"));
+  CHECK_THROWS_WITH_AS(classifier.classification_loss(ids_of({{1, 2}, {3, 4}}), {0}),
+                       "[Bert::classification_loss] 2 sequences but 1 labels", ShapeError);
+  // The llama program's --labels (examples/llama/llama.cpp) is checked by the ctest test
+  // hardening_llama_labels_length (tests/hardening/CMakeLists.txt): it runs the program.
+}
+
 TEST_CASE("misuse: generation settings out of range, through the API and through the llama program's flags") {
   const auto refused = [](GenerationConfig c, const char* message) {
     CHECK_THROWS_WITH_AS(c.validate(), message, ValueError);
@@ -242,5 +261,33 @@ TEST_CASE("misuse: NaN or infinite logits during generation stop the run at that
   config.num_beams = 2;
   BrokenLM beam_nan(1, -std::numeric_limits<double>::infinity());
   CHECK_THROWS_WITH_AS(generate(beam_nan, {1}, config), doctest::Contains("step 1: the model's score for token id 7 is -inf"),
+                       ValueError);
+}
+
+TEST_CASE("misuse: NaN or Inf in the weights is refused on load, naming the tensor (the finite check)") {
+  testing::TempDir tmp("misuse-weights");
+  // The first tensor of the first shard gets a NaN at flat index 5; another copy gets -Inf at index 0.
+  const std::string poisoned = tmp.copy_checkpoint("llama-gqa-sharded");
+  std::string tensor;
+  testing::edit_safetensors(poisoned + "/model-00001-of-00002.safetensors", [&](std::vector<testing::StoredTensor>& ts) {
+    tensor = ts.front().name;
+    ts.front().values[5] = std::numeric_limits<float>::quiet_NaN();
+  });
+  // The library loads what the file holds (the check is opt-in); check_weights_finite refuses it, as the family
+  // programs (llama, gpt2, bart, t5, bert) do right after loading.
+  Llama<float> model = Llama<float>::from_pretrained(poisoned);
+  CHECK_THROWS_WITH_AS(check_weights_finite(model, poisoned),
+                       doctest::Contains(("[check_weights_finite] " + poisoned + ": weight '").c_str()), ValueError);
+  CHECK_THROWS_WITH_AS(check_weights_finite(model, poisoned), doctest::Contains("holds nan at flat index 5"), ValueError);
+  MESSAGE("the poisoned file tensor: " << tensor);
+  CHECK_NOTHROW(check_weights_finite(llama(), "the fixture"));
+
+  Bert<double> bert_model = Bert<double>::from_pretrained(testing::fixture_path("models/bert-base-style"));
+  auto params = named_parameters(bert_model);
+  params.back().data[0] = -std::numeric_limits<double>::infinity();
+  CHECK_THROWS_WITH_AS(check_weights_finite(bert_model, "bert-base-style"),
+                       ("[check_weights_finite] bert-base-style: weight '" + params.back().name + "' " +
+                        detail::shape_str(params.back().shape) + " holds -inf at flat index 0")
+                           .c_str(),
                        ValueError);
 }
