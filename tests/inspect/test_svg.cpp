@@ -85,7 +85,7 @@ TEST_CASE("grid_svg: every (layer, head) once, and write_attention_svgs writes t
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("bar_chart_svg: one bar per value, lengths in proportion, labels escaped; bad input throws") {
+TEST_CASE("bar_chart_svg: one bar per value, lengths in proportion, labels escaped, bad input throws") {
   BarChartOptions options;
   options.title = "next token after 'the cat'";
   options.value_label = "probability";
@@ -121,7 +121,7 @@ TEST_CASE("token_strip_svg: a box per token with its piece and id, marked tokens
   CHECK_THROWS_AS(token_strip_svg({"a"}, {1}, {true, false}), ValueError);
 }
 
-TEST_CASE("value_grid_svg: R x C cells coloured on the stated scale; ragged input throws") {
+TEST_CASE("value_grid_svg: R x C cells coloured on the stated scale, ragged input throws") {
   ValueGridOptions options;
   options.low = -1;
   options.high = 1;
