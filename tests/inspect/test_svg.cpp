@@ -84,3 +84,65 @@ TEST_CASE("grid_svg: every (layer, head) once, and write_attention_svgs writes t
   CHECK(text.str() == head_svg(inspect_tests::causal_three(), 0, 0));
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("bar_chart_svg: one bar per value, lengths in proportion, labels escaped, bad input throws") {
+  BarChartOptions options;
+  options.title = "next token after 'the cat'";
+  options.value_label = "probability";
+  const std::string svg = bar_chart_svg({"sat", "<and>", "\xE7\x8C\xAB"}, {0.5, 0.25, 0.0}, options);
+  CHECK(svg.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) == 0);
+  CHECK(count(svg, "<title>") == 3);
+  CHECK(svg.find("<title>sat: 0.5000</title>") != std::string::npos);
+  CHECK(svg.find("&lt;and&gt;</text>") != std::string::npos);
+  CHECK(svg.find("<and>") == std::string::npos);
+  CHECK(svg.find(">\xE7\x8C\xAB</text>") != std::string::npos);
+  CHECK(svg.find("width=\"360\" height=\"20\"") != std::string::npos);  // the largest value: a full bar
+  CHECK(svg.find("width=\"180\" height=\"20\"") != std::string::npos);  // half of it: half a bar
+  CHECK(svg.find("width=\"0\" height=\"20\"") != std::string::npos);
+  CHECK(svg.find(">next token after &#39;the cat&#39;</text>") != std::string::npos);
+  CHECK_THROWS_AS(bar_chart_svg({"a"}, {0.1, 0.2}), ValueError);
+  CHECK_THROWS_AS(bar_chart_svg({"a"}, {-0.1}), ValueError);
+  CHECK_THROWS_AS(bar_chart_svg({"a"}, {std::nan("")}), ValueError);
+  CHECK_THROWS_AS(bar_chart_svg({}, {}), ValueError);
+}
+
+TEST_CASE("token_strip_svg: a box per token with its piece and id, marked tokens filled, a legend") {
+  TokenStripOptions options;
+  options.marked_label = "special token";
+  options.per_row = 2;
+  const std::string svg = token_strip_svg({"<|begin_of_text|>", "Hi", "\n"}, {128000, 13347, 198}, {true, false, false}, options);
+  CHECK(count(svg, "<title>") == 3);
+  CHECK(svg.find("<title>token 0: &lt;|begin_of_text|&gt; = id 128000</title>") != std::string::npos);
+  CHECK(svg.find("<title>token 2: \\n = id 198</title>") != std::string::npos);  // a newline shown as \n
+  CHECK(count(svg, "fill=\"" + hex(viridis(0.85)) + "\"") == 2);                  // one marked box + the legend
+  CHECK(svg.find(">special token</text>") != std::string::npos);
+  CHECK(token_strip_svg({"a"}, {1}).find("special token") == std::string::npos);  // no marks, no legend
+  CHECK_THROWS_AS(token_strip_svg({"a", "b"}, {1}), ValueError);
+  CHECK_THROWS_AS(token_strip_svg({"a"}, {1}, {true, false}), ValueError);
+}
+
+TEST_CASE("value_grid_svg: R x C cells coloured on the stated scale, ragged input throws") {
+  ValueGridOptions options;
+  options.low = -1;
+  options.high = 1;
+  options.value_label = "cos";
+  const std::string svg = value_grid_svg({{-1.0, 0.0, 1.0}, {0.5, 0.25, 2.0}}, {"p0", "p1"}, {"i0", "i1", "i2"}, options);
+  CHECK(count(svg, "<title>") == 6);
+  CHECK(svg.find("fill=\"" + hex(viridis(0.0)) + "\"><title>p0, i0: -1.0000</title>") != std::string::npos);
+  CHECK(svg.find("fill=\"" + hex(viridis(0.5)) + "\"><title>p0, i1: 0.0000</title>") != std::string::npos);
+  CHECK(svg.find("fill=\"" + hex(viridis(1.0)) + "\"><title>p1, i2: 2.0000</title>") != std::string::npos);  // clamped
+  CHECK(svg.find(">cos</text>") != std::string::npos);
+  CHECK(svg.find(">0.25</text>") == std::string::npos);            // no values printed unless asked
+  options.cell_values = true;
+  CHECK(value_grid_svg({{-1.0, 0.0, 1.0}, {0.5, 0.25, 2.0}}, {}, {}, options).find(">0.25</text>") != std::string::npos);
+  // One-character column labels stand upright; longer ones are turned.
+  const std::string upright = value_grid_svg({{0.5, 0.25}}, {}, {"\xE7\x8C\xAB", "a"});
+  CHECK(upright.find("text-anchor=\"middle\">\xE7\x8C\xAB</text>") != std::string::npos);
+  CHECK(upright.find("rotate(-90)\">\xE7\x8C\xAB") == std::string::npos);
+  CHECK(value_grid_svg({{0.5}}, {}, {"pair 0"}).find("rotate(-90)\">pair 0</text>") != std::string::npos);
+  CHECK_THROWS_AS(value_grid_svg({{1.0, 2.0}, {3.0}}, {}, {}), ValueError);
+  CHECK_THROWS_AS(value_grid_svg({{1.0}}, {"a", "b"}, {}), ValueError);
+  ValueGridOptions flat;
+  flat.low = flat.high = 1;
+  CHECK_THROWS_AS(value_grid_svg({{1.0}}, {}, {}, flat), ValueError);
+}
