@@ -1,0 +1,177 @@
+// GPT-2's whole backward (examples/gpt2/gpt2.hpp: forward_for_training, backward, loss_and_gradients):
+//   - parity with PyTorch autograd on the two tiny checkpoints of tests/fixtures/models (GPT2LMHeadModel names,
+//     tied, F32; the original file's bare names with its mask buffers, F16, ignored labels): the causal-LM loss
+//     and every stored tensor's gradient in the stored layout — the Conv1D weights (in, out), the fused c_attn
+//     (C, 3C) — from tests/fixtures/models/<checkpoint>.grad.safetensors
+//     (tools/training/make_gpt2_bart_grad_fixtures.py); the same through the program, `gpt2 --grad`;
+//   - finite differences in double on tiny configs built here (tied and untied; a batch of two, right padding,
+//     ignored labels): every entry of every parameter.
+// Tolerances: 1e-4 computing in float, 1e-10 in double against autograd (float64 from the same stored weights),
+// 1e-6 against finite differences.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "gpt2/gpt2.hpp"
+#include "support/fixture.hpp"
+#include "training/gradient_check.hpp"
+#include "training/gradient_dump_check.hpp"
+#include "training/training_fixture.hpp"
+
+using namespace eigenformer;
+using namespace eigenformer::testing;
+
+namespace {
+
+const std::vector<std::string> kCheckpoints = {"gpt2-style", "gpt2-bare-f16"};
+
+std::string model_dir(const std::string& name) { return fixture_path("models/" + name); }
+
+TokenIds row_of(const std::vector<Index>& values) {
+  TokenIds ids(1, static_cast<Index>(values.size()));
+  for (std::size_t t = 0; t < values.size(); ++t) ids(0, static_cast<Index>(t)) = static_cast<TokenId>(values[t]);
+  return ids;
+}
+
+/// The dump's tensors for the checkpoint `folder`, in T: the stored layout and the file's spellings.
+template <class T>
+std::vector<GradientTensor<T>> dump_of(GPT2<T>& model, const ParameterList<T>& params, const std::string& folder) {
+  const std::vector<StoredLayout> layouts = model.stored_layouts();
+  const GradientNames spelled =
+      stored_gradient_names(Checkpoint(folder), model.names(), canonical_gradient_names(params, model.names(), layouts));
+  return gradient_tensors(params, model.names(), layouts, spelled);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("GPT-2 loss and every stored tensor's gradient match PyTorch autograd, in the stored layout", T, float,
+                   double) {
+  for (const std::string& name : kCheckpoints) {
+    CAPTURE(name);
+    const std::string fixture = "models/" + name + ".grad.safetensors";
+    Fixture fx(fixture);
+    GPT2<T> model = GPT2<T>::from_pretrained(model_dir(name));
+    ParameterList<T> params = parameters_with_gradients(model);
+    const training::LossValue loss = model.loss_and_gradients(row_of(fx.indices("input_ids")), row_of(fx.indices("labels")));
+    const std::string what = name + (std::is_same_v<T, float> ? " (float)" : " (double)");
+    check_loss_against_fixture(loss.loss, fixture, model_gradient_tolerance<T>(), what);
+    check_dump_against_fixture(dump_of(model, params, model_dir(name)), fixture, model_gradient_tolerance<T>(), what);
+  }
+}
+
+TEST_CASE("GPT-2's fused c_attn gradient is [dW_qᵀ | dW_kᵀ | dW_vᵀ] and wte's sums the lookup and the tied head") {
+  GPT2<double> model = GPT2<double>::from_pretrained(model_dir("gpt2-style"));
+  ParameterList<double> params = parameters_with_gradients(model);
+  Fixture fx("models/gpt2-style.grad.safetensors");
+  const TokenIds ids = row_of(fx.indices("input_ids"));
+  model.loss_and_gradients(ids, ids);
+  const std::vector<GradientTensor<double>> dump = dump_of(model, params, model_dir("gpt2-style"));
+  const Index C = model.config().n_embd;
+  for (const GradientTensor<double>& t : dump) {
+    if (t.name != "transformer.h.1.attn.c_attn.weight") continue;
+    REQUIRE(t.shape == std::vector<std::int64_t>{C, 3 * C});
+    ConstMatrixMap<double> fused(t.values.data(), C, 3 * C);
+    const MultiHeadAttention<double>& attn = model.decoder.layers[1].attention;
+    CHECK((fused.middleCols(0, C) - attn.q.weight_grad.transpose()).cwiseAbs().maxCoeff() == 0);
+    CHECK((fused.middleCols(C, C) - attn.k.weight_grad.transpose()).cwiseAbs().maxCoeff() == 0);
+    CHECK((fused.middleCols(2 * C, C) - attn.v.weight_grad.transpose()).cwiseAbs().maxCoeff() == 0);
+  }
+  // wte: the head's share dzᵀ h plus the lookup's scatter of dx.
+  Matrix<double> total = model.wte.weight_grad;
+  Matrix<double> shares = model.d_logits.transpose() * as_matrix(model.h);
+  for (Index t = 0; t < ids.cols(); ++t) shares.row(ids(0, t)) += as_matrix(model.d_x).row(t);
+  CHECK(relative_max_error(shares.data(), total.data(), static_cast<std::size_t>(total.size())) <= 1e-12);
+}
+
+#ifdef EIGENFORMER_GPT2_PROGRAM
+TEST_CASE("gpt2 --grad writes the loss and every stored tensor's gradient, as autograd computes them") {
+  for (const std::string& name : kCheckpoints) {
+    CAPTURE(name);
+    Fixture fx("models/" + name + ".grad.safetensors");
+    const std::string out = training_scratch_dir() + "/gpt2-grad-" + name + ".safetensors";
+    const std::string command = std::string(EIGENFORMER_GPT2_PROGRAM) + " --model " + model_dir(name) + " --ids " +
+                                join_indices(fx.indices("input_ids")) + " --labels " + join_indices(fx.indices("labels")) +
+                                " --grad " + out;
+    check_program_dump(command, out, "models/" + name + ".grad.safetensors", "gpt2 --grad " + name);
+  }
+}
+#endif
+
+// ---- Finite differences --------------------------------------------------------------------------------------
+
+namespace {
+
+GPT2Config tiny_config(bool tied) {
+  GPT2Config c;
+  c.vocab_size = 13;
+  c.n_positions = 8;
+  c.n_embd = 8;
+  c.n_layer = 2;
+  c.n_head = 2;
+  c.n_inner = 12;
+  c.activation_function = Activation::GeluTanh;
+  c.layer_norm_epsilon = 1e-5;
+  c.tie_word_embeddings = tied;
+  return c;
+}
+
+/// Random weights in [-0.5, 0.5], the LayerNorms' gains near 1.
+void randomize(GPT2<double>& model, unsigned seed) {
+  for (ParameterRef<double>& p : named_parameters(model)) {
+    const Matrix<double> r = random_matrix(1, static_cast<Index>(p.numel()), seed++, 0.5);
+    const bool gain = p.name.find("norm.weight") != std::string::npos;
+    for (Index i = 0; i < r.size(); ++i) p.data[i] = gain ? 1 + 0.4 * r(0, i) : r(0, i);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("GPT-2 backward matches finite differences for every parameter (double, tied and untied)") {
+  for (bool tied : {true, false}) {
+    const std::string label = tied ? "GPT-2 tied" : "GPT-2 untied";
+    CAPTURE(label);
+    GPT2<double> model(tiny_config(tied));
+    randomize(model, tied ? 400 : 500);
+    // Two sequences; the second right-padded after 3 tokens (hidden, not scored); one target of the first ignored.
+    TokenIds ids(2, 5), labels(2, 5);
+    ids << 1, 7, 3, 12, 5, 2, 9, 4, 0, 0;
+    labels = ids;
+    labels(0, 2) = training::kIgnoreIndex;
+    labels(1, 3) = labels(1, 4) = training::kIgnoreIndex;
+    const KeyPadding padding = KeyPadding::from_lengths({5, 3});
+    ParameterList<double> params = parameters_with_gradients(model);
+    const training::LossValue value = model.loss_and_gradients(ids, labels, &padding);
+    CHECK(value.counted == 5);
+    auto loss = [&]() {  // the plain (inference) forward: an independent path to the same number
+      Matrix<double> logits;
+      GPT2Options<double> options;
+      options.padding = &padding;
+      model.forward(ids, logits, options);
+      return training::causal_lm_loss<double>(logits, labels).loss;
+    };
+    CHECK(std::abs(loss() - value.loss) <= 1e-14);
+    check_finite_differences(params, loss, label, is_key_bias);  // softmax cancels a key bias
+  }
+}
+
+TEST_CASE("GPT-2 backward refuses what it cannot differentiate") {
+  GPT2<double> model(tiny_config(true));
+  randomize(model, 9);
+  ParameterList<double> params = parameters_with_gradients(model);
+  TokenIds ids(1, 4);
+  ids << 1, 2, 3, 4;
+  CHECK_THROWS_AS(model.backward(Matrix<double>::Zero(4, 13)), ValueError);  // no training forward yet
+  Matrix<double> logits;
+  model.forward_for_training(ids, logits);
+  CHECK_THROWS_AS(model.backward(Matrix<double>::Zero(3, 13)), ShapeError);  // not (B·T, V)
+  TokenIds short_labels(1, 3);
+  short_labels << 1, 2, 3;
+  CHECK_THROWS_AS(model.loss_and_gradients(ids, short_labels), ShapeError);
+  TokenIds too_long = TokenIds::Ones(1, 9);  // n_positions is 8
+  CHECK_THROWS_AS(model.forward_for_training(too_long, logits), ValueError);
+  // A dump needs gradient buffers.
+  ParameterList<double> without = named_parameters(model);
+  CHECK_THROWS_AS(gradient_tensors(without, model.names(), model.stored_layouts(), GradientNames{}), ValueError);
+}
