@@ -31,18 +31,9 @@ namespace eigenformer::cli {
 /// ValueError naming the bad item.
 inline TokenSequence parse_labels(const std::string& text) {
   TokenSequence labels;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (item == std::to_string(training::kIgnoreIndex)) {
-      labels.push_back(training::kIgnoreIndex);
-    } else {
-      labels.push_back(parse_ids(item, "--labels").front());
-    }
-    start = comma + 1;
+  for (const std::string& item : list_items(text)) {  // common/family_cli.hpp
+    const bool ignored = item == std::to_string(training::kIgnoreIndex);
+    labels.push_back(ignored ? training::kIgnoreIndex : parse_ids(item, "--labels").front());
   }
   return labels;
 }

@@ -1,7 +1,7 @@
-// tests/training/gradient_dump_check.hpp — comparing a --grad dump with a PyTorch autograd fixture
-// (tests/fixtures/models/<checkpoint>.grad.safetensors, from tools/training/make_*_grad_fixtures.py), for the
-// model tests that check the dump in memory (gradient_tensors: in the computation's own precision) and through
-// the family program (the F32 file it writes).
+// tests/training/gradient_dump_check.hpp — what the whole-model gradient tests share (llama, gpt2, bart):
+// comparing a --grad dump with a PyTorch autograd fixture (tests/fixtures/models/<checkpoint>.grad.safetensors,
+// from tools/training/make_*_grad_fixtures.py) in memory (gradient_tensors: in the computation's own precision)
+// and through the family program (the F32 file it writes), and the causal-LM finite-difference check.
 //
 // Errors are relative, per tensor: max |ours − reference| / max |reference| (support/fixture.hpp).
 #pragma once
@@ -9,14 +9,17 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <set>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "support/fixture.hpp"
+#include "training/gradient_check.hpp"
 #include "training/training_fixture.hpp"
 
 namespace eigenformer::testing {
@@ -26,6 +29,16 @@ namespace eigenformer::testing {
 template <class T>
 constexpr double model_gradient_tolerance() {
   return std::is_same_v<T, float> ? 1e-4 : 1e-10;
+}
+
+/// A tiny checkpoint folder of tests/fixtures/models.
+inline std::string model_fixture_dir(const std::string& name) { return fixture_path("models/" + name); }
+
+/// One sequence of ids (1, T) from a fixture's indices.
+inline TokenIds row_of(const std::vector<Index>& values) {
+  TokenIds ids(1, static_cast<Index>(values.size()));
+  for (std::size_t t = 0; t < values.size(); ++t) ids(0, static_cast<Index>(t)) = static_cast<TokenId>(values[t]);
+  return ids;
 }
 
 /// "1,5,17" from {1, 5, 17}: ids and labels for a command line (-100 included).
@@ -45,14 +58,41 @@ inline std::set<std::string> fixture_gradient_names(const std::string& fixture) 
   return names;
 }
 
+/// The largest |value| of every grad.* tensor of a fixture: the scale of its gradients.
+inline double fixture_gradient_scale(const std::string& fixture) {
+  Fixture fx(fixture);
+  double scale = 0;
+  for (const std::string& name : fixture_gradient_names(fixture)) {
+    for (double v : fx.values<double>("grad." + name)) scale = std::max(scale, std::abs(v));
+  }
+  return scale;
+}
+
+/// One tensor's error against the fixture. Relative, max |ours − ref| / max |ref| — except for a gradient that
+/// is zero by symmetry (max |ref| ≤ 1e-12 of the fixture's scale: a key projection's bias, which softmax cancels,
+/// so autograd's value is rounding noise): then max |ours − ref| / scale, how far from zero against the size of
+/// the other gradients. `zero` is set for those.
+inline double gradient_error(const std::vector<double>& ours, const std::vector<double>& ref, double scale, bool& zero) {
+  double max_ref = 0;
+  for (double v : ref) max_ref = std::max(max_ref, std::abs(v));
+  zero = max_ref <= 1e-12 * scale;
+  if (!zero) return relative_max_error(ours.data(), ref.data(), ref.size());
+  double max_diff = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) max_diff = std::max(max_diff, std::abs(ours[i] - ref[i]));
+  return max_diff / scale;
+}
+
 /// Every tensor of a dump against the fixture: the same names (every stored tensor has its gradient, nothing
-/// else is written), the same shapes, each within `tolerance`. Returns the worst error; prints it with `what`.
+/// else is written), the same shapes, each within `tolerance` (gradient_error). Returns the worst error; prints
+/// it with `what`.
 template <class Scalar>
 double check_dump_against_fixture(const std::vector<GradientTensor<Scalar>>& tensors, const std::string& fixture,
                                   double tolerance, const std::string& what) {
   Fixture fx(fixture);
+  const double scale = fixture_gradient_scale(fixture);
   std::set<std::string> ours;
-  double worst = 0;
+  double worst = 0, worst_zero = 0;
+  std::size_t zeros = 0;
   std::string worst_name;
   for (const GradientTensor<Scalar>& t : tensors) {
     CAPTURE(t.name);
@@ -61,17 +101,24 @@ double check_dump_against_fixture(const std::vector<GradientTensor<Scalar>>& ten
     CHECK(fx.info("grad." + t.name).shape == t.shape);
     const std::vector<double> expected = fx.values<double>("grad." + t.name);
     REQUIRE(expected.size() == t.values.size());
-    const double err = relative_max_error(t.values.data(), expected.data(), expected.size());
-    CHECK_MESSAGE(err <= tolerance, t.name << ": relative error " << err << " (tolerance " << tolerance << ")");
-    if (err >= worst) {
+    bool zero = false;
+    const double err = gradient_error(std::vector<double>(t.values.begin(), t.values.end()), expected, scale, zero);
+    CHECK_MESSAGE(err <= tolerance, t.name << ": error " << err << " (tolerance " << tolerance << ")");
+    if (zero) {
+      ++zeros;
+      worst_zero = std::max(worst_zero, err);
+    } else if (err >= worst) {
       worst = err;
       worst_name = t.name;
     }
   }
   CHECK(ours == fixture_gradient_names(fixture));
   MESSAGE(what << ": " << tensors.size() << " gradients, worst relative error " << worst << " (" << worst_name
-               << "; tolerance " << tolerance << ")");
-  return worst;
+               << "; tolerance " << tolerance << ")"
+               << (zeros > 0 ? detail::cat("; ", zeros, " zero by symmetry (key biases), |ours| ≤ ", worst_zero,
+                                           " of the largest gradient")
+                             : std::string()));
+  return std::max(worst, worst_zero);
 }
 
 /// The loss against the fixture's; returns the relative error, CHECKed against `tolerance`.
@@ -92,6 +139,7 @@ inline double check_program_dump(const std::string& command, const std::string& 
   REQUIRE_MESSAGE(std::system((command + " > /dev/null").c_str()) == 0, command);
   SafeTensorsReader file(out);
   Fixture fx(fixture);
+  const double scale = fixture_gradient_scale(fixture);
   std::set<std::string> written;
   double worst = 0;
   for (const TensorInfo& t : file.tensors()) {
@@ -103,7 +151,9 @@ inline double check_program_dump(const std::string& command, const std::string& 
     const std::vector<double> ours = file.read<double>(t.name);
     const std::vector<double> expected = fx.values<double>(t.name);
     REQUIRE(ours.size() == expected.size());
-    worst = std::max(worst, relative_max_error(ours.data(), expected.data(), ours.size()));
+    bool zero = false;
+    worst = std::max(worst, t.name == "loss" ? relative_max_error(ours.data(), expected.data(), 1)
+                                             : gradient_error(ours, expected, scale, zero));
   }
   CHECK(file.contains("loss"));
   CHECK(written == fixture_gradient_names(fixture));
@@ -111,6 +161,47 @@ inline double check_program_dump(const std::string& command, const std::string& 
   CHECK(worst <= 1e-4);
   std::remove(out.c_str());
   return worst;
+}
+
+/// `program --model <checkpoint> --ids <the fixture's input_ids> --labels <its labels> --grad FILE`, checked by
+/// check_program_dump against tests/fixtures/models/<checkpoint>.grad.safetensors.
+inline double check_program_gradients(const std::string& program, const std::string& checkpoint) {
+  const std::string fixture = "models/" + checkpoint + ".grad.safetensors";
+  Fixture fx(fixture);
+  const std::string name = program.substr(program.find_last_of('/') + 1);
+  const std::string out = training_scratch_dir() + "/" + name + "-grad-" + checkpoint + ".safetensors";
+  const std::string command = program + " --model " + model_fixture_dir(checkpoint) + " --ids " +
+                              join_indices(fx.indices("input_ids")) + " --labels " + join_indices(fx.indices("labels")) +
+                              " --grad " + out;
+  return check_program_dump(command, out, fixture, name + " --grad " + checkpoint);
+}
+
+/// A causal LM's backward (Model: Llama or GPT2, double) against finite differences of its plain forward, on one
+/// batch: two sequences over a vocabulary of at least 13, the second right-padded after 3 tokens (hidden, not
+/// scored), one target of the first ignored — 5 counted targets. `Options` is the model's forward options
+/// (padding). Every entry of every parameter (check_finite_differences; `invariant` as there).
+template <class Model, class Options>
+void check_causal_lm_finite_differences(Model& model, const std::string& what,
+                                        const std::function<bool(const std::string&)>& invariant = {}) {
+  TokenIds ids(2, 5), labels(2, 5);
+  ids << 1, 7, 3, 12, 5, 2, 9, 4, 0, 0;
+  labels = ids;
+  labels(0, 3) = training::kIgnoreIndex;
+  labels(1, 3) = labels(1, 4) = training::kIgnoreIndex;
+  const KeyPadding padding = KeyPadding::from_lengths({5, 3});
+  ParameterList<double> params = parameters_with_gradients(model);
+  const training::LossValue value = model.loss_and_gradients(ids, labels, &padding);
+  CHECK(value.counted == 5);  // 4 targets of sequence 0 minus the ignored one, 2 of sequence 1
+  // The loss through the plain (inference) forward: an independent path to the same number.
+  const std::function<double()> loss = [&] {
+    Matrix<double> logits;
+    Options options;
+    options.padding = &padding;
+    model.forward(ids, logits, options);
+    return training::causal_lm_loss<double>(logits, labels).loss;
+  };
+  CHECK(std::abs(loss() - value.loss) <= 1e-14);
+  check_finite_differences(params, loss, what, invariant);
 }
 
 }  // namespace eigenformer::testing

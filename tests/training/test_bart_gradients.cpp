@@ -5,7 +5,8 @@
 //     tests/fixtures/models/<checkpoint>.grad.safetensors (tools/training/make_gpt2_bart_grad_fixtures.py); the
 //     same through the program, `bart --grad`. final_logits_bias is a buffer: no entry, in either;
 //   - finite differences in double on tiny configs built here (tied, and untied with scale_embedding; a batch of
-//     two, source padding, an ignored label): every entry of every parameter.
+//     two, source padding, an ignored label): every entry of every parameter (the key biases' gradient is 0:
+//     softmax cancels them).
 // Tolerances: 1e-4 computing in float, 1e-10 in double against autograd (float64 from the same stored weights),
 // 1e-6 against finite differences.
 #include <doctest/doctest.h>
@@ -27,13 +28,7 @@ namespace {
 
 const std::vector<std::string> kCheckpoints = {"bart-large-style", "bart-scaled-bf16"};
 
-std::string model_dir(const std::string& name) { return fixture_path("models/" + name); }
-
-TokenIds row_of(const std::vector<Index>& values) {
-  TokenIds ids(1, static_cast<Index>(values.size()));
-  for (std::size_t t = 0; t < values.size(); ++t) ids(0, static_cast<Index>(t)) = static_cast<TokenId>(values[t]);
-  return ids;
-}
+std::string model_dir(const std::string& name) { return model_fixture_dir(name); }
 
 /// The dump's tensors for the checkpoint `folder`, in T: every spelling of the shared table gets its total.
 template <class T>
@@ -89,12 +84,7 @@ TEST_CASE("BART: final_logits_bias is a buffer, the pad row takes nothing from t
 TEST_CASE("bart --grad writes the loss and every stored parameter's gradient, as autograd computes them") {
   for (const std::string& name : kCheckpoints) {
     CAPTURE(name);
-    Fixture fx("models/" + name + ".grad.safetensors");
-    const std::string out = training_scratch_dir() + "/bart-grad-" + name + ".safetensors";
-    const std::string command = std::string(EIGENFORMER_BART_PROGRAM) + " --model " + model_dir(name) + " --ids " +
-                                join_indices(fx.indices("input_ids")) + " --labels " + join_indices(fx.indices("labels")) +
-                                " --grad " + out;
-    check_program_dump(command, out, "models/" + name + ".grad.safetensors", "bart --grad " + name);
+    check_program_gradients(EIGENFORMER_BART_PROGRAM, name);
   }
 }
 #endif
@@ -124,16 +114,6 @@ BartConfig tiny_config(bool tied) {
   return c;
 }
 
-/// Random weights in [-0.5, 0.5], the LayerNorms' gains near 1; final_logits_bias random too (it shifts the
-/// logits, so the check sees it added, though it gets no gradient).
-void randomize(Bart<double>& model, unsigned seed) {
-  for (ParameterRef<double>& p : named_parameters(model)) {
-    const Matrix<double> r = random_matrix(1, static_cast<Index>(p.numel()), seed++, 0.5);
-    const bool gain = p.name.find("norm.weight") != std::string::npos;
-    for (Index i = 0; i < r.size(); ++i) p.data[i] = gain ? 1 + 0.4 * r(0, i) : r(0, i);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("BART backward matches finite differences for every parameter (double; tied, untied with scale_embedding)") {
@@ -141,7 +121,7 @@ TEST_CASE("BART backward matches finite differences for every parameter (double;
     const std::string label = tied ? "BART tied" : "BART untied, scale_embedding";
     CAPTURE(label);
     Bart<double> model(tiny_config(tied));
-    randomize(model, tied ? 600 : 700);
+    randomize_with_unit_gains(model, tied ? 600 : 700);  // final_logits_bias too: added, though it gets no gradient
     // Two pairs; the second source padded after 4 tokens (pad id 1, hidden from every attention). The ignored
     // label is the last, so no pad reaches the decoder input: a finite difference of the pad row would see its
     // lookups, which nn.Embedding's padding_idx (and so the backward) leaves out by definition.
@@ -167,7 +147,7 @@ TEST_CASE("BART backward matches finite differences for every parameter (double;
 
 TEST_CASE("BART backward refuses what it cannot differentiate") {
   Bart<double> model(tiny_config(true));
-  randomize(model, 11);
+  randomize_with_unit_gains(model, 11);
   ParameterList<double> params = parameters_with_gradients(model);
   TokenIds source(1, 3), target(1, 2);
   source << 0, 5, 2;

@@ -5,7 +5,7 @@
 //     (C, 3C) — from tests/fixtures/models/<checkpoint>.grad.safetensors
 //     (tools/training/make_gpt2_bart_grad_fixtures.py); the same through the program, `gpt2 --grad`;
 //   - finite differences in double on tiny configs built here (tied and untied; a batch of two, right padding,
-//     ignored labels): every entry of every parameter.
+//     ignored labels): every entry of every parameter (the key biases' gradient is 0: softmax cancels them).
 // Tolerances: 1e-4 computing in float, 1e-10 in double against autograd (float64 from the same stored weights),
 // 1e-6 against finite differences.
 #include <doctest/doctest.h>
@@ -27,13 +27,7 @@ namespace {
 
 const std::vector<std::string> kCheckpoints = {"gpt2-style", "gpt2-bare-f16"};
 
-std::string model_dir(const std::string& name) { return fixture_path("models/" + name); }
-
-TokenIds row_of(const std::vector<Index>& values) {
-  TokenIds ids(1, static_cast<Index>(values.size()));
-  for (std::size_t t = 0; t < values.size(); ++t) ids(0, static_cast<Index>(t)) = static_cast<TokenId>(values[t]);
-  return ids;
-}
+std::string model_dir(const std::string& name) { return model_fixture_dir(name); }
 
 /// The dump's tensors for the checkpoint `folder`, in T: the stored layout and the file's spellings.
 template <class T>
@@ -89,12 +83,7 @@ TEST_CASE("GPT-2's fused c_attn gradient is [dW_qᵀ | dW_kᵀ | dW_vᵀ] and wt
 TEST_CASE("gpt2 --grad writes the loss and every stored tensor's gradient, as autograd computes them") {
   for (const std::string& name : kCheckpoints) {
     CAPTURE(name);
-    Fixture fx("models/" + name + ".grad.safetensors");
-    const std::string out = training_scratch_dir() + "/gpt2-grad-" + name + ".safetensors";
-    const std::string command = std::string(EIGENFORMER_GPT2_PROGRAM) + " --model " + model_dir(name) + " --ids " +
-                                join_indices(fx.indices("input_ids")) + " --labels " + join_indices(fx.indices("labels")) +
-                                " --grad " + out;
-    check_program_dump(command, out, "models/" + name + ".grad.safetensors", "gpt2 --grad " + name);
+    check_program_gradients(EIGENFORMER_GPT2_PROGRAM, name);
   }
 }
 #endif
@@ -117,15 +106,6 @@ GPT2Config tiny_config(bool tied) {
   return c;
 }
 
-/// Random weights in [-0.5, 0.5], the LayerNorms' gains near 1.
-void randomize(GPT2<double>& model, unsigned seed) {
-  for (ParameterRef<double>& p : named_parameters(model)) {
-    const Matrix<double> r = random_matrix(1, static_cast<Index>(p.numel()), seed++, 0.5);
-    const bool gain = p.name.find("norm.weight") != std::string::npos;
-    for (Index i = 0; i < r.size(); ++i) p.data[i] = gain ? 1 + 0.4 * r(0, i) : r(0, i);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("GPT-2 backward matches finite differences for every parameter (double, tied and untied)") {
@@ -133,32 +113,14 @@ TEST_CASE("GPT-2 backward matches finite differences for every parameter (double
     const std::string label = tied ? "GPT-2 tied" : "GPT-2 untied";
     CAPTURE(label);
     GPT2<double> model(tiny_config(tied));
-    randomize(model, tied ? 400 : 500);
-    // Two sequences; the second right-padded after 3 tokens (hidden, not scored); one target of the first ignored.
-    TokenIds ids(2, 5), labels(2, 5);
-    ids << 1, 7, 3, 12, 5, 2, 9, 4, 0, 0;
-    labels = ids;
-    labels(0, 2) = training::kIgnoreIndex;
-    labels(1, 3) = labels(1, 4) = training::kIgnoreIndex;
-    const KeyPadding padding = KeyPadding::from_lengths({5, 3});
-    ParameterList<double> params = parameters_with_gradients(model);
-    const training::LossValue value = model.loss_and_gradients(ids, labels, &padding);
-    CHECK(value.counted == 5);
-    auto loss = [&]() {  // the plain (inference) forward: an independent path to the same number
-      Matrix<double> logits;
-      GPT2Options<double> options;
-      options.padding = &padding;
-      model.forward(ids, logits, options);
-      return training::causal_lm_loss<double>(logits, labels).loss;
-    };
-    CHECK(std::abs(loss() - value.loss) <= 1e-14);
-    check_finite_differences(params, loss, label, is_key_bias);  // softmax cancels a key bias
+    randomize_with_unit_gains(model, tied ? 400 : 500);
+    check_causal_lm_finite_differences<GPT2<double>, GPT2Options<double>>(model, label, is_key_bias);  // softmax cancels a key bias
   }
 }
 
 TEST_CASE("GPT-2 backward refuses what it cannot differentiate") {
   GPT2<double> model(tiny_config(true));
-  randomize(model, 9);
+  randomize_with_unit_gains(model, 9);
   ParameterList<double> params = parameters_with_gradients(model);
   TokenIds ids(1, 4);
   ids << 1, 2, 3, 4;

@@ -39,13 +39,7 @@ const std::vector<std::string> kCheckpoints = {"llama-gqa-sharded", "llama-mqa-f
                                                "qwen2-gqa",         "qwen2-swa",     "qwen3-tied",
                                                "qwen3-bias-bf16",   "mistral-swa"};
 
-std::string model_dir(const std::string& name) { return fixture_path("models/" + name); }
-
-TokenIds row_of(const std::vector<Index>& values) {
-  TokenIds ids(1, static_cast<Index>(values.size()));
-  for (std::size_t t = 0; t < values.size(); ++t) ids(0, static_cast<Index>(t)) = static_cast<TokenId>(values[t]);
-  return ids;
-}
+std::string model_dir(const std::string& name) { return model_fixture_dir(name); }
 
 }  // namespace
 
@@ -94,12 +88,7 @@ TEST_CASE("Llama tied checkpoint: the embedding's gradient is the lookup's plus 
 TEST_CASE("llama --grad writes the loss and every stored tensor's gradient, as autograd computes them") {
   for (const std::string& name : kCheckpoints) {
     CAPTURE(name);
-    Fixture fx("models/" + name + ".grad.safetensors");
-    const std::string out = training_scratch_dir() + "/llama-grad-" + name + ".safetensors";
-    const std::string command = std::string(EIGENFORMER_LLAMA_PROGRAM) + " --model " + model_dir(name) + " --ids " +
-                                join_indices(fx.indices("input_ids")) + " --labels " + join_indices(fx.indices("labels")) +
-                                " --grad " + out;
-    check_program_dump(command, out, "models/" + name + ".grad.safetensors", "llama --grad " + name);
+    check_program_gradients(EIGENFORMER_LLAMA_PROGRAM, name);
   }
 }
 
@@ -181,15 +170,6 @@ LlamaConfig tiny_config(TinyKind kind) {
   return c;
 }
 
-/// Random weights in [-0.5, 0.5], the norms' gains near 1.
-void randomize(Llama<double>& model, unsigned seed) {
-  for (ParameterRef<double>& p : named_parameters(model)) {
-    const Matrix<double> r = random_matrix(1, static_cast<Index>(p.numel()), seed++, 0.5);
-    const bool gain = p.name.find("norm") != std::string::npos;
-    for (Index i = 0; i < r.size(); ++i) p.data[i] = gain ? 1 + 0.4 * r(0, i) : r(0, i);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("Llama backward matches finite differences for every parameter (double; tied, untied, qwen3 windowed)") {
@@ -199,36 +179,14 @@ TEST_CASE("Llama backward matches finite differences for every parameter (double
                                                         : "untied GQA with biases";
     CAPTURE(label);
     Llama<double> model(tiny_config(kind));
-    randomize(model, kind == TinyKind::Tied ? 100 : kind == TinyKind::Qwen3 ? 300 : 200);
-    // Two sequences; the second is right-padded after 3 tokens (its padding is hidden and takes no part in the
-    // loss), and one of the first's targets is ignored.
-    TokenIds ids(2, 5), labels(2, 5);
-    ids << 1, 7, 3, 12, 5, 2, 9, 4, 0, 0;
-    labels = ids;
-    labels(0, 3) = training::kIgnoreIndex;
-    labels(1, 3) = labels(1, 4) = training::kIgnoreIndex;
-    const KeyPadding padding = KeyPadding::from_lengths({5, 3});
-
-    ParameterList<double> params = parameters_with_gradients(model);
-    const training::LossValue value = model.loss_and_gradients(ids, labels, &padding);
-    CHECK(value.counted == 5);  // 4 targets of sequence 0 minus the ignored one, 2 of sequence 1
-
-    // The loss through the plain (inference) forward: an independent path to the same number.
-    auto loss = [&]() {
-      Matrix<double> logits;
-      LlamaOptions<double> options;
-      options.padding = &padding;
-      model.forward(ids, logits, options);
-      return training::causal_lm_loss<double>(logits, labels).loss;
-    };
-    CHECK(std::abs(loss() - value.loss) <= 1e-14);
-    check_finite_differences(params, loss, label);
+    randomize_with_unit_gains(model, kind == TinyKind::Tied ? 100 : kind == TinyKind::Qwen3 ? 300 : 200);
+    check_causal_lm_finite_differences<Llama<double>, LlamaOptions<double>>(model, label);
   }
 }
 
 TEST_CASE("Llama backward refuses what it cannot differentiate") {
   Llama<double> model(tiny_config(TinyKind::Untied));
-  randomize(model, 7);
+  randomize_with_unit_gains(model, 7);
   ParameterList<double> params = parameters_with_gradients(model);
   TokenIds ids(1, 4);
   ids << 1, 2, 3, 4;

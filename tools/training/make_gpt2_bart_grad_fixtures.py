@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
 import reference_bart  # noqa: E402
 import reference_gpt2  # noqa: E402
 import safetensors_io  # noqa: E402
-from make_llama_grad_fixtures import read_checkpoint  # noqa: E402  (config.json and every stored tensor)
+from make_llama_grad_fixtures import fixture_tensors, read_checkpoint  # noqa: E402
 
 # GPT-2: the positions (of the labels) set to -100; None = the ids themselves.
 GPT2_CASES = [
@@ -80,11 +80,7 @@ def make_gpt2(models_dir, case):
     logits = reference_gpt2.forward(state, config, ids)["logits"]  # (T, V)
     loss = F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100)
     loss.backward()
-    out = {"input_ids": ids, "labels": labels, "loss": loss.detach().reshape(1)}
-    for name, t in state.items():
-        if t.requires_grad:
-            out["grad." + name] = t.grad
-    save(models_dir, case["name"], "gpt2", out, loss)
+    save(models_dir, case["name"], "gpt2", fixture_tensors(ids, labels, loss, state), loss)
 
 
 def make_bart(models_dir, case):
@@ -110,11 +106,7 @@ def make_bart(models_dir, case):
     logits = reference_bart.forward(state, config, source, decoder_input)["logits"]  # (T, V)
     loss = F.cross_entropy(logits, labels, ignore_index=-100)
     loss.backward()
-    out = {"input_ids": source, "labels": labels, "loss": loss.detach().reshape(1)}
-    for name, t in state.items():
-        if t.requires_grad:
-            out["grad." + name] = t.grad
-    save(models_dir, case["name"], "bart", out, loss)
+    save(models_dir, case["name"], "bart", fixture_tensors(source, labels, loss, state), loss)
 
 
 def main():

@@ -77,6 +77,16 @@ def read_checkpoint(folder):
     return config, tensors
 
 
+def fixture_tensors(ids, labels, loss, state):
+    """What a .grad.safetensors fixture holds: the inputs, the loss (after loss.backward()) and grad.<stored name>
+    of every leaf that requires a gradient (buffers do not), in the state's (file's) order."""
+    out = {"input_ids": ids, "labels": labels, "loss": loss.detach().reshape(1)}
+    for name, t in state.items():
+        if t.requires_grad:
+            out["grad." + name] = t.grad
+    return out
+
+
 def make(models_dir, case):
     folder = os.path.join(models_dir, case["name"])
     config, stored = read_checkpoint(folder)
@@ -92,10 +102,7 @@ def make(models_dir, case):
     loss = F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100)
     loss.backward()
 
-    out = {"input_ids": ids, "labels": labels, "loss": loss.detach().reshape(1)}
-    for name, t in state.items():
-        if t.requires_grad:
-            out["grad." + name] = t.grad
+    out = fixture_tensors(ids, labels, loss, state)
     path = os.path.join(models_dir, case["name"] + ".grad.safetensors")
     safetensors_io.save(path, out, {"family": config["model_type"], "generator": "tools/training/make_llama_grad_fixtures.py"})
     print(f"{path}: loss {loss.item():.9f}, {len(out) - 3} gradients")
