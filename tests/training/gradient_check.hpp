@@ -60,17 +60,6 @@ inline double check_finite_differences(ParameterList<double>& params, const std:
   return worst;
 }
 
-/// Random weights in [-0.5, 0.5] (random_matrix, one seed per tensor), the norms' gains ("…norm….weight")
-/// in [0.8, 1.2]: a model whose every gradient is far from zero, so that finite differences measure it well.
-template <class Model>
-void randomize_with_unit_gains(Model& model, unsigned seed) {
-  for (ParameterRef<double>& p : named_parameters(model)) {
-    const Matrix<double> r = random_matrix(1, static_cast<Index>(p.numel()), seed++, 0.5);
-    const bool gain = p.name.find("norm") != std::string::npos && p.name.find("weight") != std::string::npos;
-    for (Index i = 0; i < r.size(); ++i) p.data[i] = gain ? 1 + 0.4 * r(0, i) : r(0, i);
-  }
-}
-
 /// A key projection's bias ("….k.bias"): softmax cancels it (check_finite_differences' `invariant`).
 inline bool is_key_bias(const std::string& name) {
   const std::string suffix = ".k.bias";
@@ -100,6 +89,17 @@ Tensor3<Scalar> to_tensor3(const Matrix<Scalar>& m, Index batch, Index positions
 /// Deterministic activations (B, T, C) in [-scale, scale].
 inline Tensor3<double> random_tensor(Index b, Index t, Index c, unsigned seed, double scale = 1.0) {
   return to_tensor3<double>(random_matrix(b * t, c, seed, scale), b, t);
+}
+
+/// Random weights in [-0.5, 0.5] (random_matrix, one seed per tensor), the norms' gains ("…norm….weight")
+/// in [0.8, 1.2]: a model whose every gradient is far from zero, so that finite differences measure it well.
+template <class Model>
+void randomize_with_unit_gains(Model& model, unsigned seed) {
+  for (ParameterRef<double>& p : named_parameters(model)) {
+    const Matrix<double> r = random_matrix(1, static_cast<Index>(p.numel()), seed++, 0.5);
+    const bool gain = p.name.find("norm") != std::string::npos && p.name.find("weight") != std::string::npos;
+    for (Index i = 0; i < r.size(); ++i) p.data[i] = gain ? 1 + 0.4 * r(0, i) : r(0, i);
+  }
 }
 
 }  // namespace eigenformer::testing

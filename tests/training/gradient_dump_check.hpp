@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "models/model_fixture.hpp"  // model_dir
 #include "support/fixture.hpp"
 #include "training/gradient_check.hpp"
 #include "training/training_fixture.hpp"
@@ -30,9 +31,6 @@ template <class T>
 constexpr double model_gradient_tolerance() {
   return std::is_same_v<T, float> ? 1e-4 : 1e-10;
 }
-
-/// A tiny checkpoint folder of tests/fixtures/models.
-inline std::string model_fixture_dir(const std::string& name) { return fixture_path("models/" + name); }
 
 /// One sequence of ids (1, T) from a fixture's indices.
 inline TokenIds row_of(const std::vector<Index>& values) {
@@ -131,6 +129,21 @@ inline double check_loss_against_fixture(double loss, const std::string& fixture
   return err;
 }
 
+/// A model loaded from tests/fixtures/models/<checkpoint> against its .grad fixture: loss_and_gradients on the
+/// fixture's input_ids and labels (one sequence), then the loss and every tensor of `dump(params)` (the model's
+/// GradientTensors, in its own precision) within model_gradient_tolerance.
+template <class Model, class Dump>
+void check_model_gradients(Model& model, const std::string& checkpoint, const Dump& dump) {
+  using T = typename Model::scalar_type;
+  const std::string fixture = "models/" + checkpoint + ".grad.safetensors";
+  Fixture fx(fixture);
+  ParameterList<T> params = parameters_with_gradients(model);
+  const training::LossValue loss = model.loss_and_gradients(row_of(fx.indices("input_ids")), row_of(fx.indices("labels")));
+  const std::string what = checkpoint + (std::is_same_v<T, float> ? " (float)" : " (double)");
+  check_loss_against_fixture(loss.loss, fixture, model_gradient_tolerance<T>(), what);
+  check_dump_against_fixture(dump(params), fixture, model_gradient_tolerance<T>(), what);
+}
+
 /// Runs a family program's --grad (`command` writes `out`), then compares the file with the fixture: F32
 /// throughout, the loss and every gradient within 1e-4, and exactly the fixture's tensors. Returns the worst.
 inline double check_program_dump(const std::string& command, const std::string& out, const std::string& fixture,
@@ -170,7 +183,7 @@ inline double check_program_gradients(const std::string& program, const std::str
   Fixture fx(fixture);
   const std::string name = program.substr(program.find_last_of('/') + 1);
   const std::string out = training_scratch_dir() + "/" + name + "-grad-" + checkpoint + ".safetensors";
-  const std::string command = program + " --model " + model_fixture_dir(checkpoint) + " --ids " +
+  const std::string command = program + " --model " + model_dir(checkpoint) + " --ids " +
                               join_indices(fx.indices("input_ids")) + " --labels " + join_indices(fx.indices("labels")) +
                               " --grad " + out;
   return check_program_dump(command, out, fixture, name + " --grad " + checkpoint);

@@ -28,7 +28,6 @@ namespace {
 
 const std::vector<std::string> kCheckpoints = {"bart-large-style", "bart-scaled-bf16"};
 
-std::string model_dir(const std::string& name) { return model_fixture_dir(name); }
 
 /// The dump's tensors for the checkpoint `folder`, in T: every spelling of the shared table gets its total.
 template <class T>
@@ -43,14 +42,8 @@ std::vector<GradientTensor<T>> dump_of(Bart<T>& model, const ParameterList<T>& p
 TEST_CASE_TEMPLATE("BART loss and every stored parameter's gradient match PyTorch autograd", T, float, double) {
   for (const std::string& name : kCheckpoints) {
     CAPTURE(name);
-    const std::string fixture = "models/" + name + ".grad.safetensors";
-    Fixture fx(fixture);
     Bart<T> model = Bart<T>::from_pretrained(model_dir(name));
-    ParameterList<T> params = parameters_with_gradients(model);
-    const training::LossValue loss = model.loss_and_gradients(row_of(fx.indices("input_ids")), row_of(fx.indices("labels")));
-    const std::string what = name + (std::is_same_v<T, float> ? " (float)" : " (double)");
-    check_loss_against_fixture(loss.loss, fixture, model_gradient_tolerance<T>(), what);
-    check_dump_against_fixture(dump_of(model, params, model_dir(name)), fixture, model_gradient_tolerance<T>(), what);
+    check_model_gradients(model, name, [&](const ParameterList<T>& params) { return dump_of(model, params, model_dir(name)); });
   }
 }
 

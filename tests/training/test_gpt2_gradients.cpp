@@ -27,7 +27,6 @@ namespace {
 
 const std::vector<std::string> kCheckpoints = {"gpt2-style", "gpt2-bare-f16"};
 
-std::string model_dir(const std::string& name) { return model_fixture_dir(name); }
 
 /// The dump's tensors for the checkpoint `folder`, in T: the stored layout and the file's spellings.
 template <class T>
@@ -44,14 +43,8 @@ TEST_CASE_TEMPLATE("GPT-2 loss and every stored tensor's gradient match PyTorch 
                    double) {
   for (const std::string& name : kCheckpoints) {
     CAPTURE(name);
-    const std::string fixture = "models/" + name + ".grad.safetensors";
-    Fixture fx(fixture);
     GPT2<T> model = GPT2<T>::from_pretrained(model_dir(name));
-    ParameterList<T> params = parameters_with_gradients(model);
-    const training::LossValue loss = model.loss_and_gradients(row_of(fx.indices("input_ids")), row_of(fx.indices("labels")));
-    const std::string what = name + (std::is_same_v<T, float> ? " (float)" : " (double)");
-    check_loss_against_fixture(loss.loss, fixture, model_gradient_tolerance<T>(), what);
-    check_dump_against_fixture(dump_of(model, params, model_dir(name)), fixture, model_gradient_tolerance<T>(), what);
+    check_model_gradients(model, name, [&](const ParameterList<T>& params) { return dump_of(model, params, model_dir(name)); });
   }
 }
 

@@ -39,23 +39,15 @@ const std::vector<std::string> kCheckpoints = {"llama-gqa-sharded", "llama-mqa-f
                                                "qwen2-gqa",         "qwen2-swa",     "qwen3-tied",
                                                "qwen3-bias-bf16",   "mistral-swa"};
 
-std::string model_dir(const std::string& name) { return model_fixture_dir(name); }
-
 }  // namespace
 
 TEST_CASE_TEMPLATE("Llama loss and every gradient match PyTorch autograd on the tiny checkpoints", T, float, double) {
   for (const std::string& name : kCheckpoints) {
     CAPTURE(name);
-    const std::string fixture = "models/" + name + ".grad.safetensors";
-    Fixture fx(fixture);
     Llama<T> model = Llama<T>::from_pretrained(model_dir(name));
-    ParameterList<T> params = parameters_with_gradients(model);
-    const training::LossValue loss = model.loss_and_gradients(row_of(fx.indices("input_ids")), row_of(fx.indices("labels")));
-    const std::string what = name + (std::is_same_v<T, float> ? " (float)" : " (double)");
-    check_loss_against_fixture(loss.loss, fixture, model_gradient_tolerance<T>(), what);
-    // Every parameter's gradient under the stored name, in this precision (the program's file is F32).
-    check_dump_against_fixture(gradient_tensors(params, model.names(), {}, GradientNames{}), fixture,
-                               model_gradient_tolerance<T>(), what);
+    check_model_gradients(model, name, [&](const ParameterList<T>& params) {
+      return gradient_tensors(params, model.names(), {}, GradientNames{});  // stored as themselves, one name each
+    });
   }
 }
 
