@@ -109,7 +109,7 @@ BartConfig tiny_config(bool tied) {
 
 }  // namespace
 
-TEST_CASE("BART backward matches finite differences for every parameter (double; tied, untied with scale_embedding)") {
+TEST_CASE("BART backward matches finite differences for every parameter (double: tied, untied with scale_embedding)") {
   for (bool tied : {true, false}) {
     const std::string label = tied ? "BART tied" : "BART untied, scale_embedding";
     CAPTURE(label);

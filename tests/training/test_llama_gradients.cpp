@@ -164,7 +164,7 @@ LlamaConfig tiny_config(TinyKind kind) {
 
 }  // namespace
 
-TEST_CASE("Llama backward matches finite differences for every parameter (double; tied, untied, qwen3 windowed)") {
+TEST_CASE("Llama backward matches finite differences for every parameter (double: tied, untied, qwen3 windowed)") {
   for (TinyKind kind : {TinyKind::Untied, TinyKind::Tied, TinyKind::Qwen3}) {
     const std::string label = kind == TinyKind::Tied     ? "tied MQA"
                               : kind == TinyKind::Qwen3 ? "qwen3: q/k norm, biases, sliding window"
