@@ -15,10 +15,13 @@
 //     ./build/release/examples/bart/bart --model models/bart-large-cnn --prompt "$(cat article.txt)"
 // Compare with another implementation:
 //     ... --ids 0,31414,232,2 --decoder-ids 2,0 --dump bart.safetensors
+//     ... --ids 0,31414,232,2 --labels 0,9,2 --grad grad.safetensors   (teacher-forced loss of the labels and
+//                                  ∂loss/∂ every stored parameter, F32; tools/training/make_gpt2_bart_grad_fixtures.py)
 // The options and what they mean: bart --help (the table in bart/bart_options.hpp).
 #include "bart/bart.hpp"
 #include "bart/bart_options.hpp"
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 
 #include <cstdio>
@@ -35,6 +38,7 @@ int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
+  const bool gradients = cli::check_seq2seq_gradient_usage(args, generating);  // common/grad_cli.hpp
   cli::check_inspection_usage(args, generating);  // --compare, --capture: one forward pass, not generation
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
@@ -56,9 +60,15 @@ int run(const cli::Arguments& args) {
               static_cast<long>(c.decoder_ffn_dim), c.tie_word_embeddings ? "tied" : "untied",
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
 
-  // 2) Generation: the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
+  // 2) Gradients of the labels' loss (--grad; final_logits_bias, a buffer, has none: bart.hpp), or generation:
+  //    the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
   //    With --report or --attention-svg, the whole run goes through the model once more with the capture on,
   //    and the report holds its attention and the generation trace (common/inspect_cli.hpp).
+  if (gradients) {
+    const TokenSequence source = cli::input_ids(args, tokenizer);
+    cli::check_vocabulary(source, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
+    return cli::write_seq2seq_gradients(model, source, args, cli::dump_names(model, folder));
+  }
   if (generating) {
     const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
     if (!cli::wants_inspection(args)) return 0;

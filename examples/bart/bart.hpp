@@ -59,6 +59,9 @@ class Bart : public Seq2SeqLM<Scalar> {
         model(config.stacks()),
         final_logits_bias(Matrix<Scalar>::Zero(1, config.vocab_size)) {
     if (!config.tie_word_embeddings) lm_head = Linear<Scalar>(config.d_model, config.vocab_size, /*bias=*/false);
+    // BartModel's shared table is nn.Embedding(V, C, padding_idx=pad_token_id): lookups of the pad row send it no
+    // gradient (the tied head's product still does). Only the backward reads this.
+    if (config.special_tokens.pad) shared.padding_idx = static_cast<Index>(*config.special_tokens.pad);
   }
 
   /// Opens a checkpoint folder, checks config.json against the weights' sizes, builds and loads (strict).
@@ -73,6 +76,7 @@ class Bart : public Seq2SeqLM<Scalar> {
 
   /// source (B, S), target (B, T) → logits (B·T, V), or (B, V) with options.last_only.
   void forward(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits, const BartOptions<Scalar>& options = {}) {
+    ready_for_backward_ = false;  // the kept activations now belong to this call
     // 1) Embed the source: E[id] · s + P_enc[p + 2], then layernorm_embedding.          x (B, S, C)
     embed(source, encoder_positions, encoder_embedding_norm, 0, x);
 
@@ -93,15 +97,107 @@ class Bart : public Seq2SeqLM<Scalar> {
   const SpecialTokenIds& special_tokens() const override { return config_.special_tokens; }
 
   void encode(const TokenIds& source, const KeyPadding* padding, Tensor3<Scalar>& out) override {
+    ready_for_backward_ = false;
     embed(source, encoder_positions, encoder_embedding_norm, 0, x);
     model.encode(x, out, padding);
   }
 
   void decode(const TokenIds& target, const Tensor3<Scalar>& encoded, const KeyPadding* source_padding, DecoderCache<Scalar>& cache,
               Matrix<Scalar>& logits, bool last_only = false) override {
+    ready_for_backward_ = false;
     embed(target, decoder_positions, decoder_embedding_norm, cache.length(), y);
     model.decode(y, encoded, h, source_padding, nullptr, &cache);
     head(h, target.rows(), last_only, logits);
+  }
+
+  // ---- Training ---------------------------------------------------------------------------------------------------
+  //
+  // Teacher forcing, as BartForConditionalGeneration computes its loss from `labels` (docs/training.md, "BART"):
+  //
+  //     decoder input   = labels shifted right behind decoder_start_token_id, −100 → pad   (shift_tokens_right)
+  //     x = LN_enc(E[source] · s + P_enc[p + 2])         (B, S, C)   s = √C with scale_embedding, else 1
+  //     y = LN_dec(E[decoder input] · s + P_dec[p + 2])  (B, T, C)
+  //     memory = Encoder(x),  h = Decoder(y, memory)     post-norm blocks; every cross-attention reads memory
+  //     z = h Eᵀ + final_logits_bias                      (B·T, V)    (h W_lmᵀ + … untied)
+  //     L = mean_{t: label ≠ −100} −log softmax(z_t)[label_t]
+  //
+  // Backward, in reverse, each step adding into the gradient buffers:
+  //   4) the head             dh = dz E,  E's gradient += dzᵀ h (tied; W_lm's untied)
+  //   3) decoder, encoder     EncoderDecoder::backward: dy, dx; dmemory summed over every cross-attention
+  //   2) layernorm_embedding  d_sum = LN'ᵀ dy (and dx), in place
+  //   1) the sum              P[p + 2] += Σ_b d_sum (rows 0 and 1 are never read: zero gradient);
+  //                           E[id] += s · d_sum, except the pad row (padding_idx)
+  // E is read three times when tied (source, decoder input, head); all three add into shared.weight_grad, the
+  // total autograd gives the one tensor a file may store under four names.
+  //
+  // final_logits_bias is a buffer in transformers (register_buffer), not a parameter: autograd gives it no
+  // gradient and no optimizer changes it. So here: parameters_with_gradients() leaves it out (collect_parameters
+  // below), training keeps it as loaded, and the --grad dump has no entry for it.
+
+  /// The decoder input of teacher forcing: labels (B, T) → (B, T), shifted right behind decoder_start_token_id,
+  /// −100 → pad_token_id (training::shift_right).
+  TokenIds decoder_input_ids(const TokenIds& labels) const {
+    return training::shift_right(labels, *config_.special_tokens.decoder_start, *config_.special_tokens.pad);
+  }
+
+  /// The training forward: source (B, S), decoder input target (B, T) → logits (B·T, V), keeping what backward()
+  /// reads — the ids, the source padding, every attention's weights, the embedding norms' x̂. No cache, no
+  /// capture. `source_padding` (may be null) must stay alive until backward().
+  void forward_for_training(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits,
+                            const KeyPadding* source_padding = nullptr) {
+    if (source_padding != nullptr && source_padding->batch() != source.rows()) {
+      throw ShapeError(detail::cat("[Bart::forward_for_training] the source padding describes ", source_padding->batch(),
+                                   " sequences but the source has ", source.rows()));
+    }
+    train_source_ = source;
+    train_target_ = target;
+    train_padding_ = source_padding;
+    // 1) and 2) Embed both sequences (each its own positions and layernorm_embedding), run encoder and decoder.
+    embed(source, encoder_positions, encoder_embedding_norm, 0, x);
+    embed(target, decoder_positions, decoder_embedding_norm, 0, y);
+    model.forward_for_backward(x, y, h, source_padding, /*target_padding=*/nullptr);
+    // 3) The head and final_logits_bias.
+    head(h, target.rows(), /*last_only=*/false, logits);
+    ready_for_backward_ = true;
+  }
+
+  /// Backward of the last forward_for_training(): dlogits (B·T, V) → every parameter's gradient added into its
+  /// buffer. ValueError when the last forward call was another (forward, encode and decode keep no attention
+  /// weights); ShapeError for dlogits of another shape. dx, dy (the embedded inputs' gradients) stay readable.
+  void backward(const Eigen::Ref<const Matrix<Scalar>>& dlogits) {
+    if (!ready_for_backward_) {
+      throw ValueError("[Bart::backward] the last forward call was not forward_for_training(); run it first (forward(), "
+                       "encode() and decode() keep nothing for a backward pass)");
+    }
+    const Index B = train_target_.rows(), T = train_target_.cols();
+    if (dlogits.rows() != B * T || dlogits.cols() != config_.vocab_size) {
+      throw ShapeError(detail::cat("[Bart::backward] dlogits ", detail::shape_str(shape_of(dlogits)),
+                                   " is not (B·T, V) = ", detail::shape_str({B * T, config_.vocab_size})));
+    }
+    // 4) The head (final_logits_bias: a buffer, no gradient).
+    dh.resize(B, T, config_.d_model);
+    if (config_.tie_word_embeddings) {
+      shared.backward_as_head(as_matrix(h), dlogits, as_matrix(dh));
+    } else {
+      lm_head.backward(as_matrix(h), dlogits, as_matrix(dh));
+    }
+    // 3) Decoder, then encoder.
+    model.backward(x, y, dh, dx, dy, train_padding_, /*target_padding=*/nullptr);
+    // 2) and 1) Each stack's embedding, in reverse.
+    embed_backward(train_target_, decoder_positions, decoder_embedding_norm, dy);
+    embed_backward(train_source_, encoder_positions, encoder_embedding_norm, dx);
+  }
+
+  /// One training example's loss and gradients: source (B, S) with its padding, labels (B, T) (−100: not
+  /// scored). forward_for_training on decoder_input_ids(labels), the mean cross-entropy over the counted labels,
+  /// backward(); the gradients are added into the buffers (zero them between steps).
+  training::LossValue loss_and_gradients(const TokenIds& source, const TokenIds& labels,
+                                         const KeyPadding* source_padding = nullptr) {
+    forward_for_training(source, decoder_input_ids(labels), train_logits_, source_padding);
+    const TokenSequence flat(labels.data(), labels.data() + labels.size());  // row-major: (b, t) → b·T + t
+    const training::LossValue loss = training::cross_entropy<Scalar>(train_logits_, flat, &d_logits);
+    backward(d_logits);
+    return loss;
   }
 
   // ---- Names, loading, saving ------------------------------------------------------------------------------------
@@ -109,7 +205,8 @@ class Bart : public Seq2SeqLM<Scalar> {
 
   /// Names: shared.weight, {encoder,decoder}_positions.weight, {encoder,decoder}_embedding_norm.*,
   /// encoder.layers.<i>.*, decoder.layers.<i>.* (self_attn, cross_attn and their norms), lm_head.weight (untied
-  /// only), final_logits_bias.
+  /// only), final_logits_bias — loaded and saved, but left out of a list collected with gradients: it is a buffer
+  /// in transformers, which no gradient reaches (see Training above).
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
     shared.collect_parameters(prefix + "shared.", out);
     encoder_positions.collect_parameters(prefix + "encoder_positions.", out);
@@ -118,7 +215,7 @@ class Bart : public Seq2SeqLM<Scalar> {
     decoder_embedding_norm.collect_parameters(prefix + "decoder_embedding_norm.", out);
     model.collect_parameters(prefix, out);
     if (!config_.tie_word_embeddings) lm_head.collect_parameters(prefix + "lm_head.", out);
-    add_parameter(out, prefix + "final_logits_bias", final_logits_bias);
+    if (!out.gradients) add_parameter(out, prefix + "final_logits_bias", final_logits_bias);
   }
 
   /// Our names ↔ the names in BartForConditionalGeneration files.
@@ -208,6 +305,16 @@ class Bart : public Seq2SeqLM<Scalar> {
     norm.forward(as_matrix(embedded), as_matrix(out));
   }
 
+  // Backward of embed() from d_out (B, T, C), consumed in place: the norm, the positions' scatter (Σ over the
+  // batch), then the token lookups times s (the pad row skipped: padding_idx).
+  void embed_backward(const TokenIds& ids, LearnedPositions<Scalar>& positions, Norm<Scalar>& norm, Tensor3<Scalar>& d_out) {
+    MatrixMap<Scalar> d_sum = as_matrix(d_out);
+    norm.backward(d_sum, d_sum);
+    positions.add_backward(d_sum, ids.rows(), 0);
+    if (config_.scale_embedding) d_sum *= std::sqrt(static_cast<Scalar>(config_.d_model));
+    shared.backward(ids, d_sum);
+  }
+
   // logits = h Eᵀ (tied) or h W_lmᵀ, + final_logits_bias; all positions or the last of each sequence.
   void head(const Tensor3<Scalar>& hidden, Index batch, bool last_only, Matrix<Scalar>& logits) const {
     const Matrix<Scalar>& weight = config_.tie_word_embeddings ? shared.weight : lm_head.weight;
@@ -220,6 +327,10 @@ class Bart : public Seq2SeqLM<Scalar> {
   }
 
   BartConfig config_;
+  TokenIds train_source_, train_target_;     // (B, S), (B, T) the ids of the last training forward
+  const KeyPadding* train_padding_ = nullptr; // its source padding (the caller keeps it alive)
+  Matrix<Scalar> train_logits_;              // (B·T, V) loss_and_gradients' logits
+  bool ready_for_backward_ = false;          // the last forward was forward_for_training()
 
  public:
   Embedding<Scalar> shared;                     // E (V, C)
@@ -236,6 +347,11 @@ class Bart : public Seq2SeqLM<Scalar> {
   Tensor3<Scalar> memory;                       // (B, S, C) the encoder output
   Tensor3<Scalar> y;                            // (B, T, C) the embedded target (after layernorm_embedding)
   Tensor3<Scalar> h;                            // (B, T, C) the decoder output
+  // Gradients of the last backward call.
+  Matrix<Scalar> d_logits;                      // (B·T, V) ∂loss/∂logits (loss_and_gradients)
+  Tensor3<Scalar> dh;                           // (B, T, C) ∂loss/∂h
+  Tensor3<Scalar> dx;                           // (B, S, C) ∂loss/∂x, the embedded source
+  Tensor3<Scalar> dy;                           // (B, T, C) ∂loss/∂y, the embedded decoder input
 };
 
 }  // namespace eigenformer

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
@@ -11,7 +12,8 @@ inline Table bart_options() {
   Table t;
   t.program = "bart";
   t.usage = "bart --model DIR (--ids LIST | --text TEXT) [--decoder-ids LIST] [--candidates N] [--dump FILE] [--double]\n"
-            "       bart --model DIR (--prompt TEXT | --ids LIST) [generation options] [--report FILE.html] [--attention-svg DIR]";
+            "       bart --model DIR (--prompt TEXT | --ids LIST) [generation options] [--report FILE.html] [--attention-svg DIR]\n"
+            "       bart --model DIR (--ids LIST | --text TEXT) --labels LIST --grad FILE [--double]";
   t.about = "Runs a BART checkpoint (Hugging Face layout, model_type \"bart\": bart-base, bart-large, bart-large-cnn,\n"
             "bart-large-xsum, distilbart) on one source. Without generation options it prints the most likely next target\n"
             "token after the decoder input; with them it writes the target (a summary, for bart-large-cnn) until </s>.";
@@ -35,6 +37,9 @@ inline Table bart_options() {
   generation.prompt = "the source text (the article to summarise; the tokenizer adds <s> and </s>)";
   generation.no_cache = "recompute every decoder position at every step (slow; checks the KV cache)";
   t.sections.push_back(generation_options(generation));
+  t.sections.push_back(gradient_options(  // common/grad_cli.hpp
+      std::string(kSeq2SeqGradHelp) + ";\nnot final_logits_bias: a buffer in transformers, which no gradient reaches",
+      kSeq2SeqLabelsHelp));
   t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   t.epilogue = "forced_bos_token_id / forced_eos_token_id come from generation_config.json, else config.json.\n"
                "Errors print one line on stderr and exit with code 1; a wrong command line exits with code 2.";

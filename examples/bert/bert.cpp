@@ -24,6 +24,7 @@
 #include "bert/bert_options.hpp"
 #include "bert/bert_training.hpp"
 #include "common/family_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 
 #include <cstdio>
@@ -39,21 +40,6 @@ namespace {
 
 constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
 
-/// "-100,-100,17,-100" → one masked-LM label per token: a token id, or -100 (left out of the loss).
-TokenSequence parse_labels(const std::string& text) {
-  TokenSequence labels;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, comma - start);
-    labels.push_back(item == "-100" ? training::kIgnoreIndex
-                                    : static_cast<TokenId>(cli::parse_integer(item, "--labels", 0,
-                                                                              std::numeric_limits<TokenId>::max())));
-    start = comma + 1;
-  }
-  return labels;
-}
-
 /// --grad: the loss of the sequence and ∂loss/∂(every stored tensor), written by write_gradient_dump.
 ///   --labels (masked LM)      L = mean over the labelled positions of −log p(label)      (BertForMaskedLM)
 ///   --label K (classifier)    L = −log p(K) from the pooled [CLS] vector                (BertForSequenceClassification)
@@ -66,16 +52,11 @@ int write_gradients(const cli::Arguments& args, Bert<Scalar>& model, const std::
   const TokenIds batch = cli::as_batch(ids);
   training::LossValue loss;
   if (args.has("--labels")) {
-    const TokenSequence labels = parse_labels(args.value("--labels"));
+    const TokenSequence labels = cli::parse_labels(args.value("--labels"));  // common/grad_cli.hpp
     if (labels.size() != ids.size()) {
       throw ValueError(detail::cat("--labels has ", labels.size(), " entries but the input has ", ids.size(), " tokens"));
     }
-    for (std::size_t t = 0; t < labels.size(); ++t) {
-      if (labels[t] != training::kIgnoreIndex && labels[t] >= model.config().vocab_size) {
-        throw ValueError(detail::cat("--labels: token id ", labels[t], " at position ", t, " is outside the vocabulary of ",
-                                     model.config().vocab_size, " tokens"));
-      }
-    }
+    cli::check_labels(labels, model.config().vocab_size);
     if (!model.heads().masked_lm) throw ValueError(detail::cat("--labels: '", folder, "' has no masked-LM head (cls.predictions)"));
     loss = model.masked_lm_loss(batch, cli::as_batch(labels), {}, true);
     if (loss.counted == 0) throw ValueError("--labels: every label is -100, so the loss is undefined (0/0)");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/family_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 #include "common/train_cli.hpp"
 
@@ -52,17 +53,15 @@ inline Table bert_options() {
                             "(tanh layer over [CLS], when the checkpoint has one)"}};
   common.options.insert(common.options.begin() + 3, heads.begin(), heads.end());
   t.sections.push_back(common);
-  Section grad;
-  grad.heading = "Gradients (checked against PyTorch autograd: tools/training/make_bert_grad_fixtures.py)";
-  grad.options = {
-      {"--grad", "FILE", "write the loss and its gradient for every tensor the checkpoint stores, in eval mode (no\n"
-                         "dropout), F32 safetensors: loss (1) and grad.<stored name> (docs/training.md). The loss is\n"
-                         "the masked-LM loss with --labels, the classifier's with --label"},
-      {"--labels", "LIST", "masked LM: one label per input token, comma-separated; -100 leaves a position out, any other\n"
-                           "value is the token the model must predict there. The loss is the mean cross-entropy over\n"
-                           "the positions not -100 (BertForMaskedLM's labels)"},
-      {"--label", "K", "sequence classification: the class of the input, 0 .. num_labels-1; the loss is the\n"
-                       "cross-entropy of the classifier's scores (BertForSequenceClassification's labels = [K])"}};
+  Section grad = gradient_options(  // common/grad_cli.hpp
+      "write the loss and its gradient for every tensor the checkpoint stores, in eval mode (no\n"
+      "dropout), F32 safetensors: loss (1) and grad.<stored name> (docs/training.md). The loss is\n"
+      "the masked-LM loss with --labels, the classifier's with --label",
+      "masked LM: one label per input token, comma-separated; -100 leaves a position out, any other\n"
+      "value is the token the model must predict there. The loss is the mean cross-entropy over\n"
+      "the positions not -100 (BertForMaskedLM's labels)");
+  grad.options.push_back({"--label", "K", "sequence classification: the class of the input, 0 .. num_labels-1; the loss is the\n"
+                                          "cross-entropy of the classifier's scores (BertForSequenceClassification's labels = [K])"});
   t.sections.push_back(grad);
   t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   add_training_options(t, bert_training_defaults());

@@ -38,22 +38,31 @@ inline Section family_options(const FamilyOptionHelp& help) {
   return s;
 }
 
-/// "101,7592,102" → {101, 7592, 102}. ValueError naming the option and the bad item.
-inline TokenSequence parse_ids(const std::string& text, const std::string& option) {
-  TokenSequence ids;
+/// "101, 7592,102" → {"101", "7592", "102"}: the comma-separated items of a list option, spaces trimmed.
+inline std::vector<std::string> list_items(const std::string& text) {
+  std::vector<std::string> items;
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = std::min(text.find(',', start), text.size());
     std::string item = text.substr(start, comma - start);
     item.erase(0, item.find_first_not_of(' '));
     item.erase(item.find_last_not_of(' ') + 1);
+    items.push_back(item);
+    start = comma + 1;
+  }
+  return items;
+}
+
+/// "101,7592,102" → {101, 7592, 102}. ValueError naming the option and the bad item.
+inline TokenSequence parse_ids(const std::string& text, const std::string& option) {
+  TokenSequence ids;
+  for (const std::string& item : list_items(text)) {
     try {
       ids.push_back(static_cast<TokenId>(parse_integer(item, option, 0, std::numeric_limits<TokenId>::max())));
     } catch (const UsageError&) {  // a malformed id is bad input (exit 1), like an id outside the vocabulary
       throw ValueError(detail::cat(option, ": '", item, "' is not a token id (expected comma-separated non-negative ",
                                    "integers, e.g. ", option, " 101,7592,102)"));
     }
-    start = comma + 1;
   }
   return ids;
 }

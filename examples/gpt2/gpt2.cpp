@@ -15,8 +15,11 @@
 //     ./build/release/examples/gpt2/gpt2 --model models/gpt2 --prompt "The meaning of life is" --max-new-tokens 30 --stream
 // Compare with another implementation:
 //     ... --ids 464,3290,3332 --dump gpt2.safetensors     (logits, hidden_states.<i>, attentions.<i> in F32)
+//     ... --ids 464,3290,3332 --grad grad.safetensors     (causal-LM loss and ∂loss/∂ every stored tensor, F32, in
+//                                                          the file's Conv1D layout; tools/training/make_gpt2_grad_fixtures.py)
 // The options and what they mean: gpt2 --help (the table in gpt2/gpt2_options.hpp).
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 #include "gpt2/gpt2.hpp"
 #include "gpt2/gpt2_options.hpp"
@@ -66,6 +69,10 @@ int run(const cli::Arguments& args) {
   const TokenSequence ids = cli::input_ids(args, tokenizer);
   cli::check_vocabulary(ids, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
   std::printf("input   %zu tokens: %s\n", ids.size(), cli::join_ids(ids).c_str());
+  if (args.has("--grad")) {  // common/grad_cli.hpp: the causal-LM loss, every stored tensor's gradient in its stored layout
+    return cli::write_causal_lm_gradients(model, ids, args, cli::dump_names(model, folder, model.stored_layouts()));
+  }
+  if (args.has("--labels")) throw cli::UsageError("--labels goes with --grad");
 
   // 4) One forward pass, keeping every hidden state and attention map when they are to be dumped.
   Matrix<Scalar> logits;  // (T, V)

@@ -86,12 +86,86 @@ class GPT2 : public CausalLM<Scalar> {
     decoder.forward(x, h, stack);
 
     // 3) The LM head: logits = h wteᵀ (tied) or h W_lmᵀ.                                (B·T, V) or (B, V)
-    const Matrix<Scalar>& head = config_.tie_word_embeddings ? wte.weight : lm_head.weight;
+    const Matrix<Scalar>& head = head_weight();
     if (options.last_only) {
       logits.noalias() = detail::last_rows<Scalar>(as_matrix(h), ids.rows()) * head.transpose();
     } else {
       logits.noalias() = as_matrix(h) * head.transpose();
     }
+  }
+
+  // ---- Training: forward that keeps, loss, backward -------------------------------------------------------------
+  // One training step (docs/training.md, "GPT-2"):
+  //
+  //     x = wte[ids] + wpe[t]             (B, T, C)   token and learned position vectors
+  //     h = Decoder(x)                    (B, T, C)   N pre-norm blocks (LayerNorm, attention, LayerNorm, GELU MLP) + ln_f
+  //     z = h wteᵀ                        (B·T, V)    the tied head (or h W_lmᵀ)
+  //     L = mean_{t: y_t ≠ −100} −log softmax(z_t)[y_t],  y_t = labels(b, t+1)   (training/objectives.hpp)
+  //
+  // and backward, the same chain in reverse, each step adding into the gradient buffers:
+  //
+  //     dz = (softmax(z) − onehot(y)) / n
+  //     dh = dz wte,              wte's gradient += dzᵀ h       the head's share of the tied table
+  //     dx = Decoder'ᵀ dh                                      Stack::backward: ln_f, blocks last to first
+  //     wte's gradient[ids(b, t)] += dx(b, t)                  the lookup's share (added to the head's)
+  //     wpe's gradient[t]         += Σ_b dx(b, t)              x is a sum, so each position row gets dx itself
+  //
+  // The gradients live in our (out, in) layout; the --grad dump gathers them back into the file's Conv1D (in, out)
+  // and fused c_attn layout (write_gradient_dump with stored_layouts(): models/gradient_dump.hpp).
+
+  /// The training forward: ids (B, T) → logits (B·T, V), every position (no cache), keeping what backward()
+  /// reads (the attention weights, every layer's input, x, h, the ids). `padding` (may be null) must stay alive
+  /// until backward(). Any other forward call in between overwrites what backward reads.
+  void forward_for_training(const TokenIds& ids, Matrix<Scalar>& logits, const KeyPadding* padding = nullptr) {
+    training_ids_ = ids;
+    training_context_ = ForwardContext<Scalar>();
+    training_context_.padding = padding;
+    training_context_.keep_weights = true;  // the attention backward reads the softmax weights it kept
+    wte.forward(ids, x);                                                     // x (B, T, C)
+    wpe.add(x, 0);                                                           // ValueError past n_positions
+    decoder.forward(x, h, training_context_);                                // h (B, T, C)
+    logits.noalias() = as_matrix(h) * head_weight().transpose();              // (B·T, V)
+  }
+
+  /// The backward of the last forward_for_training(): dlogits (B·T, V) = ∂loss/∂logits → every parameter's
+  /// gradient added into its buffer (empty buffers, frozen parameters, skipped). d_h and d_x (B, T, C) stay
+  /// readable. ValueError without a training forward, ShapeError for dlogits of another shape.
+  void backward(const Eigen::Ref<const Matrix<Scalar>>& dlogits) {
+    const Index B = training_ids_.rows(), T = training_ids_.cols();
+    if (B == 0 || x.dimension(0) != B || x.dimension(1) != T || h.dimension(0) != B || h.dimension(1) != T) {
+      throw ValueError("[GPT2::backward] no training forward to differentiate: call forward_for_training() first "
+                       "(a plain forward() keeps no attention weights and may use a cache)");
+    }
+    if (dlogits.rows() != B * T || dlogits.cols() != config_.vocab_size) {
+      throw ShapeError(detail::cat("[GPT2::backward] dlogits ", detail::shape_str(shape_of(dlogits)),
+                                   " is not (B·T, V) = ", detail::shape_str({B * T, config_.vocab_size})));
+    }
+    // 1) The head: dh = dz W; W's gradient += dzᵀ h (wte's buffer when tied).
+    d_h.resize(B, T, config_.n_embd);
+    if (config_.tie_word_embeddings) {
+      wte.backward_as_head(as_matrix(h), dlogits, as_matrix(d_h));
+    } else {
+      lm_head.backward(as_matrix(h), dlogits, as_matrix(d_h));
+    }
+    // 2) ln_f, then the blocks last to first.
+    decoder.backward(x, d_h, d_x, training_context_);
+    // 3) x = wte[ids] + wpe[t]: both lookups receive dx.
+    wte.backward(training_ids_, as_matrix(d_x));
+    wpe.add_backward(as_matrix(d_x), B, 0);
+  }
+
+  /// One step's gradients: forward_for_training, the causal-LM loss against labels (B, T) — the target of position
+  /// t is labels(b, t+1), −100 ignored; labels = ids is transformers' labels=input_ids — and backward. Adds into
+  /// the gradient buffers; returns the mean loss and the number of counted positions.
+  training::LossValue loss_and_gradients(const TokenIds& ids, const TokenIds& labels, const KeyPadding* padding = nullptr) {
+    if (labels.rows() != ids.rows() || labels.cols() != ids.cols()) {
+      throw ShapeError(detail::cat("[GPT2::loss_and_gradients] labels ", detail::shape_str({labels.rows(), labels.cols()}),
+                                   " do not match ids ", detail::shape_str({ids.rows(), ids.cols()})));
+    }
+    forward_for_training(ids, training_logits_, padding);
+    const training::LossValue loss = training::causal_lm_loss<Scalar>(training_logits_, labels, &d_logits);
+    backward(d_logits);
+    return loss;
   }
 
   // ---- CausalLM ------------------------------------------------------------------------------------------------
@@ -190,7 +264,12 @@ class GPT2 : public CausalLM<Scalar> {
   }
 
  private:
+  const Matrix<Scalar>& head_weight() const { return config_.tie_word_embeddings ? wte.weight : lm_head.weight; }
+
   GPT2Config config_;
+  TokenIds training_ids_;                     // (B, T) the ids of the last training forward
+  ForwardContext<Scalar> training_context_;   // its context (keep_weights, padding): backward reuses it
+  Matrix<Scalar> training_logits_;            // (B·T, V) loss_and_gradients' logits
 
  public:
   Embedding<Scalar> wte;             // (V, C) token embeddings, also the LM head when tied
@@ -200,6 +279,10 @@ class GPT2 : public CausalLM<Scalar> {
   // Intermediates of the last forward call.
   Tensor3<Scalar> x;                 // (B, T, C) the embedded tokens, positions added
   Tensor3<Scalar> h;                 // (B, T, C) after ln_f
+  // Gradients of the last backward call.
+  Matrix<Scalar> d_logits;           // (B·T, V) ∂loss/∂logits (loss_and_gradients)
+  Tensor3<Scalar> d_h;               // (B, T, C) ∂loss/∂h, the head's input
+  Tensor3<Scalar> d_x;               // (B, T, C) ∂loss/∂x, the embedded tokens with their positions
 };
 
 }  // namespace eigenformer

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 
 namespace eigenformer::cli {
@@ -11,7 +12,8 @@ inline Table gpt2_options() {
   Table t;
   t.program = "gpt2";
   t.usage = "gpt2 --model DIR (--ids LIST | --text TEXT) [--candidates N] [--dump FILE] [--double]\n"
-            "       gpt2 --model DIR (--prompt TEXT | --ids LIST) [generation options] [--report FILE.html] [--attention-svg DIR]";
+            "       gpt2 --model DIR (--prompt TEXT | --ids LIST) [generation options] [--report FILE.html] [--attention-svg DIR]\n"
+            "       gpt2 --model DIR --ids LIST [--labels LIST] --grad FILE [--double]";
   t.about = "Runs a GPT-2 checkpoint (Hugging Face layout, model_type \"gpt2\": gpt2, gpt2-medium/large/xl, distilgpt2).\n"
             "Without generation options it prints the most likely next tokens after the input; with them it generates.";
   FamilyOptionHelp help;
@@ -25,6 +27,11 @@ inline Table gpt2_options() {
               "position embeddings) to N (after ln_f); attentions.<i> (H, T, T) for each layer — the\n"
               "meaning of Hugging Face's output_hidden_states / output_attentions";
   t.sections.push_back(family_options(help));
+  t.sections.push_back(gradient_options(  // common/grad_cli.hpp
+      "write the causal-LM loss of --ids and its gradient for every stored tensor, in F32\n"
+      "safetensors: loss (1) and grad.<name> under the file's names and in its layout — Conv1D\n"
+      "weights (in, out), the fused c_attn (C, 3C); wte.weight sums the lookup and the tied head",
+      kCausalLabelsHelp));
   GenerationOptionHelp generation;
   generation.prompt = "the text to continue, through the folder's tokenizer";
   generation.no_cache = "recompute every position at every step (slow; checks the KV cache)";

@@ -24,6 +24,7 @@
 //     (gdb) break eigenformer::scaled_dot_product_attention     # the attention core, once per layer
 // The options and what they mean: llama --help (the table in llama/llama_options.hpp).
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 #include "llama/llama.hpp"
 #include "llama/llama_options.hpp"
@@ -37,53 +38,6 @@ using namespace eigenformer;
 namespace {
 
 constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
-
-/// --labels "5,-100,7" → {5, -100, 7}: token ids, or -100 (training::kIgnoreIndex) for a position the loss
-/// leaves out. ValueError naming the bad item.
-TokenSequence parse_labels(const std::string& text) {
-  TokenSequence labels;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (item == std::to_string(training::kIgnoreIndex)) {
-      labels.push_back(training::kIgnoreIndex);
-    } else {
-      labels.push_back(cli::parse_ids(item, "--labels").front());
-    }
-    start = comma + 1;
-  }
-  return labels;
-}
-
-/// --grad: the causal-LM loss of one sequence (ids (1, T), labels (1, T)) and the gradient of every parameter,
-/// written under the checkpoint's tensor names (models/gradient_dump.hpp).
-template <class Scalar>
-int write_gradients(Llama<Scalar>& model, const TokenSequence& ids, const cli::Arguments& args) {
-  const LlamaConfig& c = model.config();
-  const TokenSequence labels = args.has("--labels") ? parse_labels(args.value("--labels")) : ids;
-  if (labels.size() != ids.size()) {
-    throw ValueError(detail::cat("--labels: ", labels.size(), " labels for ", ids.size(), " ids (one per position)"));
-  }
-  for (std::size_t t = 0; t < labels.size(); ++t) {
-    if (labels[t] != training::kIgnoreIndex && (labels[t] < 0 || labels[t] >= c.vocab_size)) {
-      throw ValueError(detail::cat("--labels: label ", labels[t], " at position ", t, " is outside the vocabulary of ",
-                                   c.vocab_size, " tokens (and is not -100)"));
-    }
-  }
-  ParameterList<Scalar> params = parameters_with_gradients(model);  // buffers sized and zeroed
-  const training::LossValue loss = model.loss_and_gradients(cli::as_batch(ids), cli::as_batch(labels));
-  if (loss.counted == 0) {
-    throw ValueError("--labels: every target is -100 (or there is a single position): the loss is undefined");
-  }
-  write_gradient_dump(args.value("--grad"), static_cast<Scalar>(loss.loss), params, model.names());
-  std::printf("loss    %.9g (mean cross-entropy over %ld predicted positions)\n", loss.loss,
-              static_cast<long>(loss.counted));
-  std::printf("grad    %s: loss and the gradients of %zu tensors\n", args.value("--grad").c_str(), params.size());
-  return 0;
-}
 
 template <class Scalar>
 int run(const cli::Arguments& args) {
@@ -130,7 +84,9 @@ int run(const cli::Arguments& args) {
   const TokenSequence ids = cli::input_ids(args, tokenizer);
   cli::check_vocabulary(ids, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
   std::printf("input   %zu tokens: %s\n", ids.size(), cli::join_ids(ids).c_str());
-  if (args.has("--grad")) return write_gradients(model, ids, args);
+  if (args.has("--grad")) {  // common/grad_cli.hpp: the causal-LM loss and every stored tensor's gradient
+    return cli::write_causal_lm_gradients(model, ids, args, cli::dump_names(model, folder));
+  }
   if (args.has("--labels")) throw cli::UsageError("--labels goes with --grad");
 
   // 4) One forward pass, keeping every hidden state and attention map when they are to be dumped.

@@ -121,10 +121,6 @@ class Llama : public CausalLM<Scalar> {
   /// layer_outputs), x, h and the ids. `padding` (right- or left-padded batches; may be null) must stay alive
   /// until backward(), which reuses it. Any other forward call in between overwrites what backward reads.
   void forward_for_training(const TokenIds& ids, Matrix<Scalar>& logits, const KeyPadding* padding = nullptr) {
-    if (config_.qk_norm) {
-      throw ValueError("[Llama::forward_for_training] qwen3's q/k norm has no backward pass yet: training and --grad "
-                       "support model_type 'llama' and 'qwen2' only");
-    }
     check_positions(0, ids.cols());
     training_ids_ = ids;
     training_context_ = ForwardContext<Scalar>();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/train_cli.hpp"
 #include "common/inspect_cli.hpp"
 
@@ -47,16 +48,12 @@ inline Table llama_options() {
               "embeddings) to N (after the final norm); attentions.<i> (H, T, T) for each layer — the\n"
               "meaning of Hugging Face's output_hidden_states / output_attentions";
   t.sections.push_back(family_options(help));
-  Section gradients;
-  gradients.heading = "Gradients (checked against PyTorch autograd: docs/training.md)";
-  gradients.options = {
-      {"--grad", "FILE", "write the causal-LM loss of --ids and its gradient for every stored tensor, in F32\n"
-                         "safetensors: loss (1) and grad.<name> under the checkpoint's tensor names (a tied\n"
-                         "checkpoint stores the embedding once: its gradient sums the lookup and the LM head)"},
-      {"--labels", "LIST", "with --grad: the labels, comma-separated, -100 for a position left out of the loss\n"
-                           "(default: the ids, as transformers' labels=input_ids); position t+1's label is\n"
-                           "the target of position t's prediction"}};
-  t.sections.push_back(gradients);
+  t.sections.push_back(gradient_options(  // common/grad_cli.hpp
+      "write the causal-LM loss of --ids and its gradient for every stored tensor, in F32\n"
+      "safetensors: loss (1) and grad.<name> under the checkpoint's tensor names (a tied\n"
+      "checkpoint stores the embedding once: its gradient sums the lookup and the LM head);\n"
+      "every model_type: llama, qwen2 (q/k/v biases), qwen3 (per-head q/k norm), mistral (window)",
+      kCausalLabelsHelp));
   GenerationOptionHelp generation;
   generation.prompt = "the text to continue (the tokenizer adds <|begin_of_text|>)";
   generation.chat = true;

@@ -19,6 +19,7 @@
 //     ./build/release/examples/t5/t5 --model tests/fixtures/models/t5-small-style --ids 7,20,33,1 --labels 5,9,1 --grad g.safetensors
 // The options and what they mean: t5 --help (the table in t5/t5_options.hpp).
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 #include "t5/t5.hpp"
 #include "t5/t5_options.hpp"
@@ -36,50 +37,6 @@ using namespace eigenformer;
 namespace {
 
 constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
-
-/// "5,9,-100,1" → labels: token ids, or -100 for a label the loss skips. ValueError naming the bad item.
-TokenSequence parse_labels(const std::string& text) {
-  TokenSequence labels;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    labels.push_back(item == "-100" ? training::kIgnoreIndex : cli::parse_ids(item, "--labels").front());
-    start = comma + 1;
-  }
-  return labels;
-}
-
-/// --grad: the loss of the labels given the source, teacher-forced, and every gradient, written to FILE.
-template <class Scalar>
-int write_gradients(T5<Scalar>& model, const cli::Arguments& args, const std::optional<tokenizers::Tokenizer>& tokenizer,
-                    const std::string& folder) {
-  const T5Config& c = model.config();
-  const TokenSequence source = cli::input_ids(args, tokenizer);
-  cli::check_vocabulary(source, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
-  const TokenSequence labels = parse_labels(args.value("--labels"));
-  for (std::size_t t = 0; t < labels.size(); ++t) {
-    if (labels[t] != training::kIgnoreIndex && labels[t] >= c.vocab_size) {
-      throw ValueError(detail::cat("--labels: token id ", labels[t], " at position ", t, " is outside the vocabulary of ",
-                                   c.vocab_size, " tokens (vocab_size in config.json)"));
-    }
-  }
-  if (std::all_of(labels.begin(), labels.end(), [](TokenId y) { return y == training::kIgnoreIndex; })) {
-    throw ValueError("--labels: every label is -100, so no position is scored and the mean loss is undefined");
-  }
-  // 1) Every parameter with a zeroed gradient buffer; 2) forward, loss, backward (T5::loss_and_gradients).
-  ParameterList<Scalar> params = parameters_with_gradients(model);
-  const training::LossValue loss = model.loss_and_gradients(cli::as_batch(source), cli::as_batch(labels));
-  // 3) The file, under the names this checkpoint stores.
-  const typename T5<Scalar>::GradientNames names = model.gradient_names(Checkpoint(folder));
-  write_gradient_dump<Scalar>(args.value("--grad"), static_cast<Scalar>(loss.loss), params, names.names, names.copies);
-  std::printf("source  %zu tokens: %s\nlabels  %zu (%ld scored): %s\nloss    %.8f\ngrad    %s: loss and %zu parameters\n",
-              source.size(), cli::join_ids(source).c_str(), labels.size(), static_cast<long>(loss.counted),
-              cli::join_ids(labels).c_str(), loss.loss, args.value("--grad").c_str(), params.size());
-  return 0;
-}
 
 /// --train: a T5 trained on the "source<TAB>target" lines of --data (seq2seq pairs) by the library's trainer,
 /// from --config (new weights, T5's initialisation) or --model (fine-tuning). The tokenizer comes from the model
@@ -179,12 +136,7 @@ int run(const cli::Arguments& args) {
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
   const bool generating = cli::wants_generation(args);
-  const bool gradients = args.has("--grad");
-  if (args.has("--labels") != gradients) throw cli::UsageError("--grad and --labels go together");
-  if (gradients && generating) throw cli::UsageError("--grad computes one loss; it does not combine with generation options");
-  if (gradients && args.has("--decoder-ids")) {
-    throw cli::UsageError("--grad builds the decoder input from --labels; leave out --decoder-ids");
-  }
+  const bool gradients = cli::check_seq2seq_gradient_usage(args, generating);  // common/grad_cli.hpp
   cli::check_inspection_usage(args, generating);  // --compare, --capture: one forward pass, not generation
   // A usage mistake is reported before a large model is loaded.
   if (generating) {
@@ -208,7 +160,15 @@ int run(const cli::Arguments& args) {
   // 2) Gradients of the labels' loss (--grad), or generation: the encoder reads the source once, the decoder writes until </s> (common/generate_cli.hpp).
   //    With --report or --attention-svg, the whole run goes through the model once more with the capture on,
   //    and the report holds its attention and the generation trace (common/inspect_cli.hpp).
-  if (gradients) return write_gradients(model, args, tokenizer, folder);
+  if (gradients) {  // common/grad_cli.hpp: teacher-forced loss of --labels, every stored tensor's gradient
+    const TokenSequence source = cli::input_ids(args, tokenizer);
+    cli::check_vocabulary(source, c.vocab_size, args.has("--ids") ? "--ids" : "--text");
+    const typename T5<Scalar>::GradientNames stored = model.gradient_names(Checkpoint(folder));  // shared.weight's spellings
+    cli::GradientDumpNames names;
+    names.names = stored.names;
+    names.spelled.copies = stored.copies;
+    return cli::write_seq2seq_gradients(model, source, args, names);
+  }
   if (generating) {
     const cli::GenerationRun run = cli::generate_and_print(model, args, tokenizer, folder);
     if (!cli::wants_inspection(args)) return 0;

@@ -121,16 +121,7 @@ class T5 : public Seq2SeqLM<Scalar> {
   /// The decoder input of teacher forcing: labels (B, T) shifted right by one, decoder_start_token_id in front,
   /// the ignore index −100 replaced by the pad id (as transformers' T5 `_shift_right`). → (B, T)
   TokenIds decoder_input_ids(const TokenIds& labels) const {
-    TokenIds target(labels.rows(), labels.cols());
-    const TokenId start = *config_.special_tokens.decoder_start, pad = *config_.special_tokens.pad;
-    for (Index b = 0; b < labels.rows(); ++b) {
-      if (labels.cols() > 0) target(b, 0) = start;
-      for (Index t = 1; t < labels.cols(); ++t) {
-        const TokenId y = labels(b, t - 1);
-        target(b, t) = y == training::kIgnoreIndex ? pad : y;
-      }
-    }
-    return target;
+    return training::shift_right(labels, *config_.special_tokens.decoder_start, *config_.special_tokens.pad);
   }
 
   /// The training forward: source (B, S), decoder input target (B, T) → logits (B·T, V), keeping what backward()

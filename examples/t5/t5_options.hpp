@@ -3,6 +3,7 @@
 #pragma once
 
 #include "common/generate_cli.hpp"
+#include "common/grad_cli.hpp"
 #include "common/inspect_cli.hpp"
 #include "common/train_cli.hpp"
 
@@ -52,14 +53,7 @@ inline Table t5_options() {
   generation.prompt = "the source text (e.g. \"translate English to German: ...\"; the tokenizer appends </s>)";
   generation.no_cache = "recompute every decoder position at every step (slow; checks the KV cache)";
   t.sections.push_back(generation_options(generation));
-  Section gradients;
-  gradients.heading = "Gradients (check the hand-written backward pass against autograd; docs/training.md):";
-  gradients.options = {
-      {"--grad", "FILE", "write, in F32 safetensors, `loss` (1) — the mean cross-entropy of the labels, teacher-forced\n"
-                         "(decoder input = the labels shifted right behind decoder_start_token_id, -100 → pad) —\n"
-                         "and grad.<name> for every tensor of the checkpoint under its file name(s)"},
-      {"--labels", "LIST", "with --grad: the target token ids, comma-separated; -100 marks a label not scored"}};
-  t.sections.push_back(gradients);
+  t.sections.push_back(gradient_options(kSeq2SeqGradHelp, kSeq2SeqLabelsHelp));  // common/grad_cli.hpp
   t.sections.push_back(inspect_options());  // common/inspect_cli.hpp
   add_training_options(t, t5_training_defaults());
   t.sections.back().options.push_back(

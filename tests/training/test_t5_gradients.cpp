@@ -213,28 +213,7 @@ TEST_CASE("T5 backward matches finite differences (double, tiny configs, padding
       model.forward_for_backward(source, target, logits, &padding);
       return training::cross_entropy<double>(logits, flat).loss;
     };
-    double worst = 0;
-    for (ParameterRef<double>& p : params) {
-      double max_diff = 0, max_ref = 0;
-      for (std::int64_t i = 0; i < p.numel(); ++i) {
-        const double saved = p.data[i];
-        const double h = 1e-6 * std::max(1.0, std::abs(saved));
-        p.data[i] = saved + h;
-        const double plus = loss();
-        p.data[i] = saved - h;
-        const double minus = loss();
-        p.data[i] = saved;
-        max_diff = std::max(max_diff, std::abs((plus - minus) / (2 * h) - p.grad[i]));
-        max_ref = std::max(max_ref, std::abs(p.grad[i]));
-      }
-      REQUIRE_MESSAGE(max_ref > 1e-9, p.name << " has an all-zero gradient");
-      const double err = max_diff / max_ref;
-      INFO(p.name << ": finite-difference relative error " << err);
-      CHECK(err <= kFiniteDifferenceTolerance);
-      worst = std::max(worst, err);
-    }
-    const std::string kind = tied ? "tied ReLU" : "untied gated-GELU";
-    MESSAGE(kind << " T5: " << params.size() << " parameters, worst finite-difference relative error " << worst);
+    check_finite_differences(params, loss, std::string(tied ? "tied ReLU" : "untied gated-GELU") + " T5");
   }
 }
 

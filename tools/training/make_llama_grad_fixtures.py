@@ -8,7 +8,8 @@ Run with Debian's Python, which has python3-torch:
 
 For each tiny checkpoint of tests/fixtures/models (written by tools/fixtures/make_model_fixtures.py), it reads
 the stored weights (F32, F16 or BF16, sharded or not) into float64 leaf tensors, runs the hand-written reference
-forward (tools/fixtures/reference_llama.py, from the published definitions), computes the loss exactly as
+forward (tools/fixtures/reference_llama.py, or reference_mistral.py for qwen2, qwen3 and mistral — from the
+published definitions), computes the loss exactly as
 transformers' LlamaForCausalLM does with `labels`:
 
     loss = F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100)      (mean over the counted positions)
@@ -31,6 +32,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "fixtures"))
 import reference_llama  # noqa: E402
+import reference_mistral  # noqa: E402
 import safetensors_io  # noqa: E402
 
 # The checkpoints, and the labels each fixture uses: None = the ids (transformers' labels=input_ids); otherwise
@@ -39,7 +41,24 @@ CASES = [
     dict(name="llama-gqa-sharded", ignored=None),
     dict(name="llama-mqa-f16", ignored=[2, 5]),
     dict(name="llama-tied-bf16", ignored=None),
+    # The relatives the llama program loads (their fixtures: tools/fixtures/make_qwen_fixtures.py and
+    # make_mistral_fixtures.py): q/k/v biases (qwen2), a sliding window in some layers (qwen2 with
+    # use_sliding_window) or all (mistral), the per-head q/k RMSNorm (qwen3; with attention biases and BF16).
+    dict(name="qwen2-gqa", ignored=None),
+    dict(name="qwen2-swa", ignored=[4]),
+    dict(name="qwen3-tied", ignored=None),
+    dict(name="qwen3-bias-bf16", ignored=[1]),
+    dict(name="mistral-swa", ignored=[3, 7]),
 ]
+
+
+def reference_forward(state, config, ids):
+    """The reference forward of the checkpoint's model_type: reference_llama for llama; reference_mistral for
+    qwen2, qwen3 and mistral (Llama's blocks with q/k/v biases, QK-Norm and each layer's sliding window, as the
+    transformers config classes decide them)."""
+    if config["model_type"] == "llama":
+        return reference_llama.forward(state, config, ids)
+    return reference_mistral.forward(state, config, ids)
 
 
 def read_checkpoint(folder):
@@ -58,6 +77,16 @@ def read_checkpoint(folder):
     return config, tensors
 
 
+def fixture_tensors(ids, labels, loss, state):
+    """What a .grad.safetensors fixture holds: the inputs, the loss (after loss.backward()) and grad.<stored name>
+    of every leaf that requires a gradient (buffers do not), in the state's (file's) order."""
+    out = {"input_ids": ids, "labels": labels, "loss": loss.detach().reshape(1)}
+    for name, t in state.items():
+        if t.requires_grad:
+            out["grad." + name] = t.grad
+    return out
+
+
 def make(models_dir, case):
     folder = os.path.join(models_dir, case["name"])
     config, stored = read_checkpoint(folder)
@@ -69,16 +98,13 @@ def make(models_dir, case):
 
     # Leaves in float64 holding the stored (already rounded) values; buffers are not parameters.
     state = {n: t.to(torch.float64).requires_grad_(not n.endswith(".rotary_emb.inv_freq")) for n, t in stored.items()}
-    logits = reference_llama.forward(state, config, ids)["logits"]  # (T, V)
+    logits = reference_forward(state, config, ids)["logits"]  # (T, V)
     loss = F.cross_entropy(logits[:-1], labels[1:], ignore_index=-100)
     loss.backward()
 
-    out = {"input_ids": ids, "labels": labels, "loss": loss.detach().reshape(1)}
-    for name, t in state.items():
-        if t.requires_grad:
-            out["grad." + name] = t.grad
+    out = fixture_tensors(ids, labels, loss, state)
     path = os.path.join(models_dir, case["name"] + ".grad.safetensors")
-    safetensors_io.save(path, out, {"family": "llama", "generator": "tools/training/make_llama_grad_fixtures.py"})
+    safetensors_io.save(path, out, {"family": config["model_type"], "generator": "tools/training/make_llama_grad_fixtures.py"})
     print(f"{path}: loss {loss.item():.9f}, {len(out) - 3} gradients")
 
 

@@ -267,6 +267,7 @@ class MultiHeadAttention {
   ///   5) the core                  dq, dk, dv from dcontext and the kept weights
   ///                                (scaled_dot_product_attention_backward: the derivation)
   ///   3) RoPE                      dq, dk turned back by −pθ (rotate_backward)
+  ///   2b) q/k norm (Qwen3)         RMSNorm's backward on each head's row; dγ sums over heads and positions
   ///   1-2) q = x W_qᵀ, k = s W_kᵀ, v = s W_vᵀ  (s = x, or the memory for Cross)
   ///                                dx = dq W_q (+ dk W_k + dv W_v for Self/Causal: x feeds all three, so
   ///                                its gradient is the sum of the three paths); Cross: dmemory += dk W_k + dv W_v
@@ -290,9 +291,6 @@ class MultiHeadAttention {
     }
     if (act.mode != mode) {
       throw ValueError(detail::cat(where, "the forward ran in ", to_string(act.mode), " mode, not ", to_string(mode)));
-    }
-    if (config_.qk_norm) {
-      throw ValueError(detail::cat(where, "the q/k norm (AttentionConfig::qk_norm, Qwen3) has no backward pass yet"));
     }
     if (dy.dimension(0) != B || dy.dimension(1) != T || dy.dimension(2) != config_.width ||
         act.q.rows() != B * T || x.dimension(2) != config_.width) {
@@ -334,6 +332,18 @@ class MultiHeadAttention {
     if (rope != nullptr) {
       rotate_backward<Scalar>(*rope, grad.dq, B, H, 0);
       rotate_backward<Scalar>(*rope, grad.dk, B, Hkv, 0);
+    }
+
+    // 2b) Qwen3's q/k norm: the forward replaced each head's D-wide query row q by x̂ ⊙ γ_q, x̂ = q r (and each key
+    //     head's row), in place, keeping x̂ and r per row; its backward runs on the same (B·T·H, D) and
+    //     (B·S·Hkv, D) views, in place (layers/norm.hpp: dx = r (g − x̂ mean(g ⊙ x̂)), g = γ ⊙ dy). One γ serves
+    //     every head and position, so its gradient is the sum over all those rows: dγ_q += Σ_{b,t,h} dq ⊙ x̂.
+    if (config_.qk_norm) {
+      const Index D = head_dim();
+      MatrixMap<Scalar> dq_rows(grad.dq.data(), grad.dq.rows() * H, D);
+      q_norm.backward(dq_rows, dq_rows, GradientWrite::Assign);
+      MatrixMap<Scalar> dk_rows(grad.dk.data(), grad.dk.rows() * Hkv, D);
+      k_norm.backward(dk_rows, dk_rows, GradientWrite::Assign);
     }
 
     // 1-2) Projections. x feeds q (and k, v unless Cross); the memory feeds k and v (Cross).

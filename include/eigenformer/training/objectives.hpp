@@ -44,6 +44,22 @@ inline TokenSequence shift_labels(const TokenIds& labels) {
   return out;
 }
 
+/// The decoder input of teacher forcing (Williams & Zipser 1989), for encoder-decoders: labels (B, T) shifted
+/// right by one, `start` (decoder_start_token_id) in front, the ignore index −100 replaced by `pad` — so that
+/// position t predicts label t from labels 0..t−1 (transformers' shift_tokens_right for BART, T5's
+/// _shift_right).  labels (B, T) → decoder input (B, T).
+inline TokenIds shift_right(const TokenIds& labels, TokenId start, TokenId pad) {
+  TokenIds target(labels.rows(), labels.cols());
+  for (Index b = 0; b < labels.rows(); ++b) {
+    if (labels.cols() > 0) target(b, 0) = start;
+    for (Index t = 1; t < labels.cols(); ++t) {
+      const TokenId y = labels(b, t - 1);
+      target(b, t) = y == kIgnoreIndex ? pad : y;
+    }
+  }
+  return target;
+}
+
 /// The causal-LM loss of logits (B·T, V) computed from input ids (B, T) with labels (B, T): labels = ids
 /// for pretraining (as transformers' `labels=input_ids`), or sft_labels() for fine-tuning. Mean over the
 /// counted (shifted) positions; `dlogits` (B·T, V) as cross_entropy.
