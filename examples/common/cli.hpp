@@ -113,18 +113,19 @@ inline int print_help(const Table& table) {
   return 0;
 }
 
-/// "a,b,c" → {"a", "b", "c"}: the items of a comma-separated option value. UsageError naming `what` (the option)
-/// when an item is empty ("a,,b", a trailing comma).
-inline std::vector<std::string> split_list(const std::string& text, const std::string& what) {
+/// "101, 7592,102" → {"101", "7592", "102"}: the comma-separated items of a list option, spaces trimmed.
+inline std::vector<std::string> list_items(const std::string& text) {
   std::vector<std::string> items;
   std::size_t start = 0;
-  while (true) {
+  while (start <= text.size()) {
     const std::size_t comma = std::min(text.find(',', start), text.size());
-    if (comma == start) throw UsageError(detail::cat(what, " has an empty item in '", text, "'"));
-    items.push_back(text.substr(start, comma - start));
-    if (comma == text.size()) return items;
+    std::string item = text.substr(start, comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    items.push_back(item);
     start = comma + 1;
   }
+  return items;
 }
 
 /// `text` as an integer in [min, max]. UsageError naming `what` (the option) and the text otherwise: the one

@@ -38,21 +38,6 @@ inline Section family_options(const FamilyOptionHelp& help) {
   return s;
 }
 
-/// "101, 7592,102" → {"101", "7592", "102"}: the comma-separated items of a list option, spaces trimmed.
-inline std::vector<std::string> list_items(const std::string& text) {
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', start), text.size());
-    std::string item = text.substr(start, comma - start);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    items.push_back(item);
-    start = comma + 1;
-  }
-  return items;
-}
-
 /// "101,7592,102" → {101, 7592, 102}. ValueError naming the option and the bad item.
 inline TokenSequence parse_ids(const std::string& text, const std::string& option) {
   TokenSequence ids;

@@ -31,7 +31,7 @@ namespace eigenformer::cli {
 /// ValueError naming the bad item.
 inline TokenSequence parse_labels(const std::string& text) {
   TokenSequence labels;
-  for (const std::string& item : list_items(text)) {  // common/family_cli.hpp
+  for (const std::string& item : list_items(text)) {  // common/cli.hpp
     const bool ignored = item == std::to_string(training::kIgnoreIndex);
     labels.push_back(ignored ? training::kIgnoreIndex : parse_ids(item, "--labels").front());
   }

@@ -340,7 +340,7 @@ int run(const cli::Arguments& args) {
   //    pretraining should show: with few labels, a model that must also learn what the characters are from them
   //    has little to go on; the pretrained one learned that from unlabelled text.
   std::vector<std::size_t> budgets;  // counts of labelled texts, each ≤ train_set.size()
-  for (const std::string& item : cli::split_list(args.has("--labelled") ? args.value("--labelled") : "50,100,200,all", "--labelled")) {
+  for (const std::string& item : cli::list_items(args.has("--labelled") ? args.value("--labelled") : "50,100,200,all")) {
     if (item == "all") {
       budgets.push_back(train_set.size());
       continue;
