@@ -14,6 +14,7 @@ packages=(
   gdb                              # the debugger tests (tests/debugger, tests/inspect: the pretty-printers)
   chromium fonts-noto-cjk          # the HTML report in a headless browser, with Chinese tokens (tests/inspect)
   libclang-rt-14-dev valgrind      # hardening in .ci/run: libFuzzer for tools/fuzz.sh, memcheck for tools/valgrind.sh
+  doxygen                          # the API reference (target docs_api; the test docs_api_doxyfile generates it)
 )
 
 missing=()

@@ -45,8 +45,8 @@ cp "$tmp/t5/cross_attentions.grid.svg" "$OUT/11_cross_attention_grid.svg"
 "$EX/course_pictures/course_pictures" --out "$OUT" --picture temperature
 # ch 8   the chat layout
 "$EX/course_pictures/course_pictures" --out "$OUT" --picture chat
-# ch 9   the poet's pretraining loss curve (written by its training run: training/loss_curve.hpp)
-cp "$HOME/.cache/eigenformer/poet/loss_curve.svg" "$OUT/09_poet_loss_curve.svg"
+# ch 9   the poet's pretraining loss curve: its first stage, reading (written by its training run: training/loss_curve.hpp)
+cp "$HOME/.cache/eigenformer/poet/reading/loss_curve.svg" "$OUT/09_poet_loss_curve.svg"
 # ch 10  the fine-tuning labels, and the assistant's fine-tuning loss curve
 "$EX/course_pictures/course_pictures" --out "$OUT" --picture sft
 cp "$HOME/.cache/eigenformer/assistant/loss_curve.svg" "$OUT/10_assistant_loss_curve.svg"
