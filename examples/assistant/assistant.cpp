@@ -101,9 +101,7 @@ int run(const cli::Arguments& args) {
     throw FileError(detail::cat("[assistant] no poet in ", poet_folder, ": run the poet program first (it trains one)"));
   }
   const poet::Corpus corpus = poet::load_corpus();
-  if (poet::load_vocabulary(poet_folder).to_json() != corpus.vocab.to_json()) {
-    throw ValueError(detail::cat("[assistant] ", poet_folder, " was trained with another vocabulary: run poet --retrain"));
-  }
+  poet::check_vocabulary(poet_folder, corpus, "assistant", "run poet --retrain");
   const tokenizers::Tokenizer tokenizer = tokenizers::load_tokenizer(poet_folder);
   const std::vector<Couplet> train = couplets(corpus.train), held = couplets(corpus.held_out);
   std::printf("data    %zu couplets from the training poems, %zu from the held-out poems\n", train.size(), held.size());

@@ -168,16 +168,7 @@ void picture_attention(const Settings& s) {
   Llama<float> model = Llama<float>::from_pretrained(s.poet);
   const training::CharVocabulary vocab = poet::load_vocabulary(s.poet);
   const TokenSequence ids = poet_prompt(vocab, "\xE5\xBA\x8A\xE5\x89\x8D\xE6\x98\x8E\xE6\x9C\x88\xE5\x85\x89\xEF\xBC\x8C\xE7\x96\x91\xE6\x98\xAF\xE5\x9C\xB0\xE4\xB8\x8A\xE9\x9C\x9C\xE3\x80\x82");
-  TokenIds batch(1, static_cast<Index>(ids.size()));
-  for (std::size_t t = 0; t < ids.size(); ++t) batch(0, static_cast<Index>(t)) = ids[t];
-  Capture<float> capture;
-  LlamaOptions<float> options;
-  options.capture = &capture;
-  Matrix<float> logits;
-  model.forward(batch, logits, options);
-  std::vector<std::string> tokens;
-  for (TokenId id : ids) tokens.push_back(vocab.token(id));
-  const std::vector<inspect::AttentionMaps> maps = inspect::attention_maps(capture, inspect::AttentionKind::CausalSelf, tokens);
+  const std::vector<inspect::AttentionMaps> maps = poet::attention_maps(model, vocab, ids);
   const inspect::AttentionMaps& m = maps.front();
   // Layer 1, head 0: the head the chapter describes (see docs/attention.md under the picture).
   write(s, "04_attention_head.svg", inspect::head_svg(m, 1, 0));

@@ -72,9 +72,7 @@ int run(const cli::Arguments& args) {
   const Index batch = args.integer_or("--batch", 1, 1024, 8);
   Llama<float> model(poet::poet_config(corpus, size));
   if (poet::saved(folder) && !args.has("--retrain")) {
-    if (poet::load_vocabulary(folder).to_json() != corpus.vocab.to_json()) {
-      throw ValueError(detail::cat("[poet] ", folder, " was trained with another vocabulary: pass --retrain"));
-    }
+    poet::check_vocabulary(folder, corpus, "poet", "pass --retrain");
     model = Llama<float>::from_pretrained(folder);
     std::printf("model   %s (saved earlier; --retrain trains again)\n", folder.c_str());
   } else {
@@ -91,9 +89,7 @@ int run(const cli::Arguments& args) {
     const std::int64_t read_steps = args.integer_or("--read-steps", 0, 1000000, 1500);
     const std::string reading_folder = folder + "/reading";
     if (read_steps > 0 && poet::saved(reading_folder) && !args.has("--retrain")) {
-      if (poet::load_vocabulary(reading_folder).to_json() != corpus.vocab.to_json()) {
-        throw ValueError(detail::cat("[poet] ", reading_folder, " was trained with another vocabulary: pass --retrain"));
-      }
+      poet::check_vocabulary(reading_folder, corpus, "poet", "pass --retrain");
       model = Llama<float>::from_pretrained(reading_folder);
       std::printf("reading %s (saved earlier; --retrain reads again)\n", reading_folder.c_str());
     } else if (read_steps > 0) {

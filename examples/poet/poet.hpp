@@ -16,6 +16,7 @@
 #pragma once
 
 #include <eigenformer/eigenformer.hpp>
+#include <eigenformer/inspect.hpp>
 
 #include "llama/llama.hpp"
 #include "llama/llama_train.hpp"
@@ -228,6 +229,31 @@ inline training::CharVocabulary load_vocabulary(const std::string& folder) {
   std::optional<training::CharVocabulary> v = llama_training::load_char_vocabulary(folder);
   if (!v) throw FileError(detail::cat("[poet] ", folder, " has no char_vocabulary.json"));
   return *v;
+}
+
+/// ValueError unless `folder` was trained with the corpus's vocabulary: a model's rows are the ids of its own
+/// vocabulary, and another one would read every character as a different one. `who` names the program in the
+/// message, `remedy` says what to run.
+inline void check_vocabulary(const std::string& folder, const Corpus& corpus, const char* who, const char* remedy) {
+  if (load_vocabulary(folder).to_json() != corpus.vocab.to_json()) {
+    throw ValueError(detail::cat("[", who, "] ", folder, " was trained with another vocabulary: ", remedy));
+  }
+}
+
+/// One forward pass of `model` over `ids` (T tokens of `vocab`) that keeps every layer's attention weights, as
+/// maps labelled with the tokens — what the tour's and the course's attention pictures draw.
+inline std::vector<inspect::AttentionMaps> attention_maps(Llama<float>& model, const training::CharVocabulary& vocab,
+                                                          const TokenSequence& ids) {
+  TokenIds batch(1, static_cast<Index>(ids.size()));
+  for (std::size_t t = 0; t < ids.size(); ++t) batch(0, static_cast<Index>(t)) = ids[t];
+  Capture<float> capture;
+  LlamaOptions<float> options;
+  options.capture = &capture;
+  Matrix<float> logits;
+  model.forward(batch, logits, options);
+  std::vector<std::string> tokens;
+  for (TokenId id : ids) tokens.push_back(vocab.token(id));
+  return inspect::attention_maps(capture, inspect::AttentionKind::CausalSelf, tokens);
 }
 
 inline bool saved(const std::string& folder) {

@@ -171,17 +171,8 @@ void stage_attention(const Settings& s) {
   TokenSequence ids = {*vocab.id("<|begin_of_text|>")};
   for (TokenId id : vocab.encode(line)) ids.push_back(id);
 
-  // One forward pass that keeps every layer's attention weights (B, H, T, S) in a Capture.
-  TokenIds batch(1, static_cast<Index>(ids.size()));
-  for (std::size_t t = 0; t < ids.size(); ++t) batch(0, static_cast<Index>(t)) = ids[t];
-  Capture<float> capture;
-  LlamaOptions<float> options;
-  options.capture = &capture;
-  Matrix<float> logits;
-  model.forward(batch, logits, options);
-  std::vector<std::string> tokens;
-  for (TokenId id : ids) tokens.push_back(vocab.token(id));
-  const std::vector<inspect::AttentionMaps> maps = inspect::attention_maps(capture, inspect::AttentionKind::CausalSelf, tokens);
+  // One forward pass that keeps every layer's attention weights (B, H, T, S) in a Capture (poet/poet.hpp).
+  const std::vector<inspect::AttentionMaps> maps = poet::attention_maps(model, vocab, ids);
 
   // The most focused head of the last layer: the one whose rows have the lowest entropy.
   const inspect::LayerAttention& last = maps.front().layers.back();
