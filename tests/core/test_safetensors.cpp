@@ -3,6 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -114,6 +117,81 @@ TEST_CASE("F16 and BF16 conversions round exactly as PyTorch does") {
   const float nan = fx.values<float>("half_rounding.input.nan")[0];
   CHECK(std::isnan(half_to_float(float_to_half(nan))));
   CHECK(std::isnan(bf16_to_float(float_to_bf16(nan))));
+}
+
+TEST_CASE("every stored dtype converts by value, and F32/F64 are read straight into float/double") {
+  // The bytes of each dtype, little-endian, and the value each element stands for.
+  const auto bytes_of = [](auto... v) {
+    std::vector<unsigned char> out;
+    const auto append = [&](auto x) {
+      unsigned char b[sizeof(x)];
+      std::memcpy(b, &x, sizeof(x));
+      out.insert(out.end(), b, b + sizeof(x));
+    };
+    (append(v), ...);
+    return out;
+  };
+  struct Case {
+    DType dtype;
+    std::vector<unsigned char> bytes;
+    std::vector<double> values;
+  };
+  const std::vector<Case> cases = {
+      {DType::BOOL, bytes_of(std::uint8_t{0}, std::uint8_t{1}, std::uint8_t{7}), {0, 1, 1}},
+      {DType::U8, bytes_of(std::uint8_t{0}, std::uint8_t{200}, std::uint8_t{255}), {0, 200, 255}},
+      {DType::I8, bytes_of(std::int8_t{-128}, std::int8_t{-1}, std::int8_t{127}), {-128, -1, 127}},
+      {DType::I16, bytes_of(std::int16_t{-32768}, std::int16_t{3}, std::int16_t{32767}), {-32768, 3, 32767}},
+      {DType::U16, bytes_of(std::uint16_t{0}, std::uint16_t{40000}, std::uint16_t{65535}), {0, 40000, 65535}},
+      {DType::I32, bytes_of(std::int32_t{-70000}, std::int32_t{0}, std::int32_t{123456}), {-70000, 0, 123456}},
+      {DType::U32, bytes_of(std::uint32_t{4000000000u}, std::uint32_t{1}, std::uint32_t{2}), {4e9, 1, 2}},
+      {DType::I64, bytes_of(std::int64_t{-5}, std::int64_t{1} << 40, std::int64_t{9}), {-5, 1099511627776.0, 9}},
+      {DType::U64, bytes_of(std::uint64_t{5}, std::uint64_t{1} << 50, std::uint64_t{0}), {5, 1125899906842624.0, 0}},
+      {DType::F16, bytes_of(std::uint16_t{0x3C00}, std::uint16_t{0xC000}, std::uint16_t{0x0001}), {1, -2, std::ldexp(1.0, -24)}},
+      {DType::BF16, bytes_of(std::uint16_t{0x3F80}, std::uint16_t{0xC040}, std::uint16_t{0x4049}), {1, -3, 3.140625}},
+      {DType::F32, bytes_of(1.5f, -0.1f, 3e38f), {1.5, static_cast<double>(-0.1f), static_cast<double>(3e38f)}},
+      {DType::F64, bytes_of(1.5, -0.1, 1e300), {1.5, -0.1, 1e300}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(dtype_name(c.dtype));
+    std::vector<double> as_double(3);
+    std::vector<float> as_float(3);
+    convert_from(c.dtype, c.bytes.data(), 3, as_double.data());
+    convert_from(c.dtype, c.bytes.data(), 3, as_float.data());
+    for (int i = 0; i < 3; ++i) {
+      CHECK(as_double[i] == c.values[i]);
+      CHECK(as_float[i] == static_cast<float>(c.values[i]));
+    }
+  }
+  CHECK(stored_as<float>(DType::F32));
+  CHECK(stored_as<double>(DType::F64));
+  CHECK_FALSE(stored_as<double>(DType::F32));
+  CHECK_FALSE(stored_as<float>(DType::BF16));
+  // F8 is not supported: refused, but only when there is something to convert.
+  std::vector<float> none;
+  CHECK_NOTHROW(convert_from(DType::F8_E4M3, nullptr, 0, none.data()));
+  const std::vector<unsigned char> one_byte = {0x38};
+  float out = 0;
+  CHECK_THROWS_WITH_AS(convert_from(DType::F8_E5M2, one_byte.data(), 1, &out),
+                       "[dtype] converting F8_E5M2 tensors is not supported", ValueError);
+
+  // Through the reader: F32 into float and F64 into double keep every bit (they are read straight in), F32 into
+  // double widens exactly, and a tensor after an empty one is read from its own offset.
+  SafeTensorsWriter writer;
+  const std::vector<float> f = {1.0f, -0.0f, std::numeric_limits<float>::denorm_min(), 0.1f};
+  const std::vector<double> d = {0.1, -1e-300, 2.0, std::nextafter(1.0, 2.0)};
+  writer.add("empty", {0}, f.data(), DType::F32);
+  writer.add("f", {4}, f.data(), DType::F32);
+  writer.add("d", {2, 2}, d.data(), DType::F64);
+  const std::string path = (scratch_dir() / "direct.safetensors").string();
+  writer.write(path);
+  SafeTensorsReader reader(path);
+  const std::vector<float> f_back = reader.read<float>("f");
+  const std::vector<double> d_back = reader.read<double>("d");
+  const std::vector<double> f_wide = reader.read<double>("f");
+  CHECK(reader.read<float>("empty").empty());
+  CHECK(std::memcmp(f_back.data(), f.data(), f.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(d_back.data(), d.data(), d.size() * sizeof(double)) == 0);
+  for (std::size_t i = 0; i < f.size(); ++i) CHECK(f_wide[i] == static_cast<double>(f[i]));
 }
 
 TEST_CASE("every malformed file gives a FormatError naming the file, the tensor and the problem") {

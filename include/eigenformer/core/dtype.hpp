@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "eigenformer/core/error.hpp"
 
@@ -146,31 +147,51 @@ Stored load_le(const unsigned char* p) {
 }
 }  // namespace detail
 
+namespace detail {
+/// dst[i] = Scalar(value(stored_i)) for `count` little-endian values of type Stored: one loop per stored type, so
+/// the type is decided once per tensor, not once per element (loading 110M weights is then a plain copy loop).
+template <class Stored, class Scalar, class Value>
+void convert_each(const unsigned char* src, std::size_t count, Scalar* dst, Value value) {
+  for (std::size_t i = 0; i < count; ++i) dst[i] = static_cast<Scalar>(value(load_le<Stored>(src + i * sizeof(Stored))));
+}
+}  // namespace detail
+
+/// True when a tensor stored as `dtype` holds exactly Scalar's bytes (F32 for float, F64 for double, on the
+/// little-endian machines eigenformer targets): it can be read straight into the model's memory, no conversion.
+template <class Scalar>
+bool stored_as(DType dtype) {
+  return (dtype == DType::F32 && std::is_same<Scalar, float>::value) ||
+         (dtype == DType::F64 && std::is_same<Scalar, double>::value);
+}
+
 /// Converts `count` elements of type `from` at `src` (raw little-endian bytes) to Scalar.
 /// Integers convert by value; F8 formats are not supported (ValueError).
 template <class Scalar>
 void convert_from(DType from, const unsigned char* src, std::size_t count, Scalar* dst) {
-  using detail::load_le;
-  for (std::size_t i = 0; i < count; ++i) {
-    const unsigned char* p = src + i * dtype_size(from);
-    switch (from) {
-      case DType::F32: dst[i] = static_cast<Scalar>(load_le<float>(p)); break;
-      case DType::F64: dst[i] = static_cast<Scalar>(load_le<double>(p)); break;
-      case DType::F16: dst[i] = static_cast<Scalar>(half_to_float(load_le<std::uint16_t>(p))); break;
-      case DType::BF16: dst[i] = static_cast<Scalar>(bf16_to_float(load_le<std::uint16_t>(p))); break;
-      case DType::BOOL: dst[i] = static_cast<Scalar>(p[0] != 0); break;
-      case DType::U8: dst[i] = static_cast<Scalar>(p[0]); break;
-      case DType::I8: dst[i] = static_cast<Scalar>(static_cast<std::int8_t>(p[0])); break;
-      case DType::I16: dst[i] = static_cast<Scalar>(load_le<std::int16_t>(p)); break;
-      case DType::U16: dst[i] = static_cast<Scalar>(load_le<std::uint16_t>(p)); break;
-      case DType::I32: dst[i] = static_cast<Scalar>(load_le<std::int32_t>(p)); break;
-      case DType::U32: dst[i] = static_cast<Scalar>(load_le<std::uint32_t>(p)); break;
-      case DType::I64: dst[i] = static_cast<Scalar>(load_le<std::int64_t>(p)); break;
-      case DType::U64: dst[i] = static_cast<Scalar>(load_le<std::uint64_t>(p)); break;
-      case DType::F8_E4M3:
-      case DType::F8_E5M2:
-        throw ValueError(detail::cat("[dtype] converting ", dtype_name(from), " tensors is not supported"));
-    }
+  using detail::convert_each;
+  if (count == 0) return;
+  if (stored_as<Scalar>(from)) {  // the same bytes: a copy
+    std::memcpy(dst, src, count * sizeof(Scalar));
+    return;
+  }
+  const auto as_is = [](auto v) { return v; };
+  switch (from) {
+    case DType::F32: return convert_each<float>(src, count, dst, as_is);
+    case DType::F64: return convert_each<double>(src, count, dst, as_is);
+    case DType::F16: return convert_each<std::uint16_t>(src, count, dst, [](std::uint16_t h) { return half_to_float(h); });
+    case DType::BF16: return convert_each<std::uint16_t>(src, count, dst, [](std::uint16_t b) { return bf16_to_float(b); });
+    case DType::BOOL: return convert_each<std::uint8_t>(src, count, dst, [](std::uint8_t b) { return b != 0; });
+    case DType::U8: return convert_each<std::uint8_t>(src, count, dst, as_is);
+    case DType::I8: return convert_each<std::int8_t>(src, count, dst, as_is);
+    case DType::I16: return convert_each<std::int16_t>(src, count, dst, as_is);
+    case DType::U16: return convert_each<std::uint16_t>(src, count, dst, as_is);
+    case DType::I32: return convert_each<std::int32_t>(src, count, dst, as_is);
+    case DType::U32: return convert_each<std::uint32_t>(src, count, dst, as_is);
+    case DType::I64: return convert_each<std::int64_t>(src, count, dst, as_is);
+    case DType::U64: return convert_each<std::uint64_t>(src, count, dst, as_is);
+    case DType::F8_E4M3:
+    case DType::F8_E5M2:
+      throw ValueError(detail::cat("[dtype] converting ", dtype_name(from), " tensors is not supported"));
   }
 }
 

@@ -109,18 +109,18 @@ class SafeTensorsReader {
     return *t;
   }
 
-  /// Reads tensor `name` converted to Scalar into dst, which must hold numel() elements.
+  /// Reads tensor `name` converted to Scalar into dst, which must hold numel() elements. A tensor stored as Scalar
+  /// itself (F32 into float, F64 into double) is read straight into dst: loading costs one copy out of the page
+  /// cache, like reading the file once; other dtypes go through a reused buffer and are converted from it.
   template <class Scalar>
   void read_into(const TensorInfo& t, Scalar* dst) {
     const std::uint64_t bytes = t.end - t.begin;
-    raw_.resize(static_cast<std::size_t>(bytes));
-    file_.clear();
-    file_.seekg(static_cast<std::streamoff>(data_start_ + t.begin));
-    file_.read(reinterpret_cast<char*>(raw_.data()), static_cast<std::streamsize>(bytes));
-    if (!file_) {
-      throw FileError(detail::cat("[safetensors] ", path_, ": tensor '", t.name, "': could not read ", bytes,
-                                  " bytes at offset ", data_start_ + t.begin));
+    if (stored_as<Scalar>(t.dtype)) {
+      read_bytes(t, reinterpret_cast<char*>(dst), bytes);
+      return;
     }
+    raw_.resize(static_cast<std::size_t>(bytes));
+    read_bytes(t, reinterpret_cast<char*>(raw_.data()), bytes);
     convert_from(t.dtype, raw_.data(), static_cast<std::size_t>(t.numel()), dst);
   }
 
@@ -134,6 +134,18 @@ class SafeTensorsReader {
   }
 
  private:
+  /// The `bytes` bytes of tensor t's data, into `out`; FileError when the file ends early or cannot be read.
+  void read_bytes(const TensorInfo& t, char* out, std::uint64_t bytes) {
+    if (bytes == 0) return;
+    file_.clear();
+    file_.seekg(static_cast<std::streamoff>(data_start_ + t.begin));
+    file_.read(out, static_cast<std::streamsize>(bytes));
+    if (!file_) {
+      throw FileError(detail::cat("[safetensors] ", path_, ": tensor '", t.name, "': could not read ", bytes,
+                                  " bytes at offset ", data_start_ + t.begin));
+    }
+  }
+
   [[noreturn]] void fail(const std::string& what) const {
     throw FormatError(detail::cat("[safetensors] ", path_, ": ", what));
   }
