@@ -14,8 +14,8 @@
 
 #include <chrono>
 
-#include "../tests/support/heap_meter.hpp"
 #include "eigenformer/attention/attention.hpp"
+#include "../tests/support/heap_meter.hpp"
 
 using namespace eigenformer;
 
@@ -29,6 +29,7 @@ void BM_AttentionPeakHeap(benchmark::State& state) {
   AttentionMask<float> mask;
   mask.causal = true;
   set_attention_path(path);
+  set_threads(1);  // one thread: Eigen's products too (core/threads.hpp)
   std::size_t peak = 0, largest = 0;
   double seconds = 0;
   for (auto _ : state) {

@@ -128,7 +128,7 @@ void BM_LongAttention(benchmark::State& state) {
   const HeadsView<float> cv = HeadsView<float>::of(context, 1, kHeads);
   AttentionMask<float> mask;
   mask.causal = state.range(1) != 0;
-  Eigen::setNbThreads(1);
+  set_threads(1);  // the library's threads and Eigen's: one (core/threads.hpp)
   AttentionScratch<float> reference_scratch, tiled_scratch;
   const auto run = [&](AttentionPath path, AttentionScratch<float>& scratch) {
     set_attention_path(path);

@@ -45,7 +45,7 @@ Measured measure(AttentionPath path, Index positions) {
 
 }  // namespace
 
-TEST_CASE("the tiled core's heap use does not grow with T; the reference's (T, S) matrices do") {
+TEST_CASE("the tiled core's heap use does not grow with T, the reference's (T, S) matrices do") {
   const Index small = 256, large = 1024;
   const std::size_t ts_bytes = static_cast<std::size_t>(large * large) * sizeof(float);  // one (T, S) float matrix
   const Measured tiled_small = measure(AttentionPath::Tiled, small);
@@ -57,9 +57,11 @@ TEST_CASE("the tiled core's heap use does not grow with T; the reference's (T, S
   // The meter sees the reference's two (T, S) matrices, scores and weights.
   CHECK(reference_large.peak >= 2 * ts_bytes);
   CHECK(reference_large.largest >= ts_bytes);
-  // The tiled core: the same bytes at T = 256 and T = 1024 (its tiles depend on the tile sizes and D only),
-  // and no block anywhere near (T, S): the largest is one (query tile, key tile) matrix of scores.
-  CHECK(tiled_large.peak == tiled_small.peak);
+  // The tiled core: the same bytes at T = 256 and T = 1024 (its tiles depend on the tile sizes and D only; a
+  // few bytes of Eigen's product buffers vary with the products' shapes — 16 B in the ci build — hence 1 KiB of
+  // slack against the 16× larger (T, S) matrix's 4 MiB), and no block anywhere near (T, S): the largest is one
+  // (query tile, key tile) matrix of scores.
+  CHECK(tiled_large.peak <= tiled_small.peak + 1024);
   const AttentionScratch<float> defaults;
   const std::size_t tile_bytes = static_cast<std::size_t>(defaults.query_tile * defaults.key_tile) * sizeof(float);
   CHECK(tiled_large.largest <= tile_bytes + 64);

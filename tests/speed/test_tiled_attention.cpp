@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "eigenformer/attention/attention.hpp"
+#include "eigenformer/core/threads.hpp"
 
 using namespace eigenformer;
 
@@ -259,20 +260,20 @@ TEST_CASE("the path switch: forced, automatic, and records always from the refer
   AttentionScratch<double> tiled_scratch;
   scaled_dot_product_attention<double>(qv, kv, vv, cv, mask, 0.5, tiled_scratch);
   CHECK(tiled_scratch.scores.size() == 0);
-  CHECK(tiled_scratch.tile_scores.size() > 0);
+  CHECK(tiled_scratch.tiles.size() >= 1);
   // Automatic below the threshold, and Reference: the (T, S) workspace is filled.
   HeadsView<const double> fewer_keys = kv, fewer_values = vv;
   fewer_keys.length = fewer_values.length = S - 1;
   AttentionScratch<double> below;
   scaled_dot_product_attention<double>(qv, fewer_keys, fewer_values, cv, mask, 0.5, below);
   CHECK(below.scores.cols() == S - 1);
-  CHECK(below.tile_scores.size() == 0);
+  CHECK(below.tiles.empty());
   AttentionScratch<double> reference_scratch;
   set_attention_path(AttentionPath::Reference);
   scaled_dot_product_attention<double>(qv, kv, vv, cv, mask, 0.5, reference_scratch);
   CHECK(reference_scratch.scores.rows() == T);
   CHECK(reference_scratch.scores.cols() == S);
-  CHECK(reference_scratch.tile_scores.size() == 0);
+  CHECK(reference_scratch.tiles.empty());
 
   // Forced Tiled cannot drop a record: the weights asked for are the reference's, and so is the context.
   set_attention_path(AttentionPath::Reference);
@@ -318,4 +319,30 @@ TEST_CASE("the tiled core checks its shapes and tiles") {
                                          HeadsView<const float>::of(k, 1, 1), HeadsView<float>::of(context, 1, 1), mask,
                                          1.0f, scratch),
                   ValueError);
+}
+
+TEST_CASE("the tiled core gives the same numbers on 1 and 2 threads") {
+  PathGuard guard;
+  set_attention_path(AttentionPath::Tiled);
+  const Index B = 2, T = 70, S = 70, H = 4, Hkv = 2, D = 16;
+  std::mt19937 rng(3);
+  const Matrix<float> q = random_matrix<float>(B * T, H * D, rng), k = random_matrix<float>(B * S, Hkv * D, rng),
+                      v = random_matrix<float>(B * S, Hkv * D, rng);
+  AttentionMask<float> mask;
+  mask.causal = true;
+  Matrix<float> one(B * T, H * D), two(B * T, H * D);
+  AttentionScratch<float> scratch;
+  scratch.query_tile = 8;
+  scratch.key_tile = 16;
+  const int saved = threads();
+  set_threads(1);
+  scaled_dot_product_attention<float>(HeadsView<const float>::of(q, B, H), HeadsView<const float>::of(k, B, Hkv),
+                                      HeadsView<const float>::of(v, B, Hkv), HeadsView<float>::of(one, B, H), mask, 0.25f,
+                                      scratch);
+  set_threads(2);  // without OpenMP this stays one thread, and the check is trivially true
+  scaled_dot_product_attention<float>(HeadsView<const float>::of(q, B, H), HeadsView<const float>::of(k, B, Hkv),
+                                      HeadsView<const float>::of(v, B, Hkv), HeadsView<float>::of(two, B, H), mask, 0.25f,
+                                      scratch);
+  set_threads(saved);
+  CHECK(one == two);
 }

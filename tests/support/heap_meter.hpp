@@ -14,7 +14,13 @@
 // sanitizers, whose runtimes replace malloc themselves.
 #pragma once
 
+// The system's own declarations first: the definitions below must follow them (GCC rejects a definition that
+// comes before a declaration with a different exception specifier, as <mm_malloc.h>'s posix_memalign has).
 #include <malloc.h>
+#include <stdlib.h>
+#if __has_include(<mm_malloc.h>)
+#include <mm_malloc.h>
+#endif
 
 #include <atomic>
 #include <cerrno>

@@ -161,6 +161,31 @@ void masked_softmax_rows(const Matrix<Scalar>& scores, Matrix<Scalar>& weights) 
   for (Index r = 0; r < scores.rows(); ++r) masked_softmax_row<Scalar>(scores.row(r), weights.row(r));
 }
 
+/// The tiled path's workspace for one query tile of Tq rows against one key tile of Sk rows (tiled_attention).
+template <class Scalar>
+struct AttentionTiles {
+  Matrix<Scalar> scores;       // (Tq, Sk)  Q_tile K_tileᵀ · scale + bias, −∞ where hidden
+  Matrix<Scalar> weights;      // (Tq, Sk)  exp(scores − m_new), 0 where hidden: unnormalised weights
+  Matrix<Scalar> accumulator;  // (Tq, D)   o: the running, unnormalised context of the tile's queries
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> running_max;  // (Tq)  m: the largest visible score so far
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> running_sum;  // (Tq)  l: Σ exp(score − m) over the keys so far
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> rescale;      // (Tq)  exp(m − m_new) of the last key tile
+
+  /// Sizes the buffers for (Tq, Sk) tiles of D-wide heads; allocates only when a size changes.
+  void reserve(Index Tq, Index Sk, Index D) {
+    if (scores.rows() != Tq || scores.cols() != Sk) {
+      scores.resize(Tq, Sk);
+      weights.resize(Tq, Sk);
+    }
+    if (accumulator.rows() != Tq || accumulator.cols() != D) accumulator.resize(Tq, D);
+    if (running_max.size() != Tq) {
+      running_max.resize(Tq);
+      running_sum.resize(Tq);
+      rescale.resize(Tq);
+    }
+  }
+};
+
 /// The core's workspace for one (batch, head): the scores and the weights in two separate (T, S)
 /// matrices, reused for every (b, h). After a call they hold those of the last (b, h).
 template <class Scalar>
@@ -172,17 +197,13 @@ struct AttentionScratch {
   // decode step after the first allocates nothing; its length is not T·S, read `scores`/`weights` there.
   std::vector<Scalar> single_query;
 
-  // The tiled path (tiled_attention): one query tile against one key tile at a time. Sized by the tiles and D,
-  // never by T or S, and only grown, so later calls allocate nothing. After a tiled call `scores` and `weights`
-  // above are untouched (they do not hold the last head: the tiled path never forms them).
-  Index query_tile = 64;       // Tq: query rows per tile
-  Index key_tile = 256;        // Sk: key rows per tile
-  Matrix<Scalar> tile_scores;  // (Tq, Sk)  Q_tile K_tileᵀ · scale + bias, −∞ where hidden
-  Matrix<Scalar> tile_weights; // (Tq, Sk)  exp(tile_scores − m), 0 where hidden: unnormalised weights
-  Matrix<Scalar> accumulator;  // (Tq, D)   o: the running, unnormalised context of the tile's queries
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> running_max;  // (Tq)  m: the largest visible score seen so far
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> running_sum;  // (Tq)  l: Σ exp(score − m) over the keys seen so far
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> rescale;      // (Tq)  exp(m_old − m_new) of the last key tile
+  // The tiled path (tiled_attention): one query tile against one key tile at a time, in buffers sized by the
+  // tiles and D, never by T or S, and only grown, so later calls allocate nothing. One AttentionTiles per
+  // thread that works (tiles[0] on one thread). After a tiled call `scores` and `weights` above are untouched:
+  // they do not hold the last head, the tiled path never forms them.
+  Index query_tile = 64;   // Tq: query rows per tile
+  Index key_tile = 256;    // Sk: key rows per tile
+  std::vector<AttentionTiles<Scalar>> tiles;
 };
 
 /// What the caller asks the core to keep for every (batch, head), beside the context. Each pointer is
@@ -522,8 +543,10 @@ void single_query_attention(const HeadsView<const Scalar>& queries, const HeadsV
 ///              made by the caller (T5's relative position bias); this path adds no further T×S buffer
 ///   GQA/MQA, cross attention, a KV cache (first_query, first_key, the cache's row stride): as the reference,
 ///              through the HeadsViews and the absolute positions
-/// Memory: scratch's tile buffers, (Tq, Sk) + (Tq, D) + 3·Tq numbers, whatever T and S — nothing T×S.
+/// Memory: scratch.tiles, per thread 2·(Tq, Sk) + (Tq, D) + 3·Tq numbers, whatever T and S — nothing T×S.
 /// Work: a causal mask skips the key tiles above the diagonal, about half of Q Kᵀ and of weights V.
+/// Threads: the (b, h, query tile) tasks are shared out over threads() threads (core/threads.hpp), each with
+/// its own tiles; the result does not depend on the thread count.
 template <class Scalar>
 void tiled_attention(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
                      const HeadsView<const Scalar>& values, const HeadsView<Scalar>& contexts,
@@ -540,106 +563,109 @@ void tiled_attention(const HeadsView<const Scalar>& queries, const HeadsView<con
   const Index Tq = scratch.query_tile, Sk = scratch.key_tile;
   const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
 
-  Matrix<Scalar>& tile_scores = scratch.tile_scores;    // (Tq, Sk)
-  Matrix<Scalar>& tile_weights = scratch.tile_weights;  // (Tq, Sk)
-  Matrix<Scalar>& accumulator = scratch.accumulator;    // (Tq, D)   o
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& running_max = scratch.running_max;  // (Tq)  m
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& running_sum = scratch.running_sum;  // (Tq)  l
-  Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& rescale = scratch.rescale;          // (Tq)  exp(m − m_new)
-  if (tile_scores.rows() != Tq || tile_scores.cols() != Sk) {
-    tile_scores.resize(Tq, Sk);
-    tile_weights.resize(Tq, Sk);
-  }
-  if (accumulator.rows() != Tq || accumulator.cols() != D) accumulator.resize(Tq, D);
-  if (running_max.size() != Tq) {
-    running_max.resize(Tq);
-    running_sum.resize(Tq);
-    rescale.resize(Tq);
-  }
+  const Index query_tiles = (T + Tq - 1) / Tq;
 
-  for (Index b = 0; b < B; ++b) {
-    for (Index h = 0; h < H; ++h) {
-      const Index g = h / group;
-      const ConstHead Q = queries.block(b, h);  // (T, D)
-      const ConstHead K = keys.block(b, g);     // (S, D)
-      const ConstHead V = values.block(b, g);   // (S, D)
-      Head context = contexts.block(b, h);      // (T, D), written in place
+  // Tasks: one (b, h, query tile) each, independent. A worker (a thread) takes tasks worker, worker + workers,
+  // … — interleaved, so that the causal mask's cheap first tiles and costly last ones are shared out evenly —
+  // in its own tiles. Inside a parallel region Eigen runs each small product on its one thread. The result does
+  // not depend on the thread count: every task does the same arithmetic whoever runs it.
+  const Index tasks = B * H * query_tiles;
+  const Index workers = std::max<Index>(1, std::min<Index>(threads(), tasks / 4));
+  if (static_cast<Index>(scratch.tiles.size()) < workers) scratch.tiles.resize(static_cast<std::size_t>(workers));
+  for (Index w = 0; w < workers; ++w) scratch.tiles[static_cast<std::size_t>(w)].reserve(Tq, Sk, D);
 
-      for (Index t0 = 0; t0 < T; t0 += Tq) {
-        const Index tq = std::min(Tq, T - t0);  // rows in this query tile
-        // The keys some query of the tile may see, [s_begin, s_end): the causal mask ends them at the last
-        // query's position, a sliding window starts them at the first query's window.
-        Index s_begin = 0, s_end = S;
-        if (mask.causal) {
-          const Index i_last = mask.first_query + t0 + tq - 1;
-          s_end = std::min(S, i_last - mask.first_key + 1);
-          if (mask.window > 0) s_begin = std::max<Index>(0, mask.first_query + t0 - mask.window + 1 - mask.first_key);
-        }
-        running_max.head(tq).setConstant(hidden);  // m_0 = −∞
-        running_sum.head(tq).setZero();            // l_0 = 0
-        accumulator.topRows(tq).setZero();         // o_0 = 0
+  const auto query_tile_task = [&](Index task, AttentionTiles<Scalar>& tiles) {
+    const Index b = task / (H * query_tiles), h = (task / query_tiles) % H, g = h / group;
+    const Index t0 = (task % query_tiles) * Tq;
+    const ConstHead Q = queries.block(b, h);  // (T, D)
+    const ConstHead K = keys.block(b, g);     // (S, D)
+    const ConstHead V = values.block(b, g);   // (S, D)
+    Head context = contexts.block(b, h);      // (T, D), rows t0 .. t0 + tq − 1 written here
+    Matrix<Scalar>& tile_scores = tiles.scores;     // (Tq, Sk)
+    Matrix<Scalar>& tile_weights = tiles.weights;   // (Tq, Sk)
+    Matrix<Scalar>& accumulator = tiles.accumulator;  // (Tq, D)  o
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& running_max = tiles.running_max;  // (Tq)  m
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& running_sum = tiles.running_sum;  // (Tq)  l
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& rescale = tiles.rescale;          // (Tq)  exp(m − m_new)
+    const Index tq = std::min(Tq, T - t0);  // rows in this query tile
+    // The keys some query of the tile may see, [s_begin, s_end): the causal mask ends them at the last
+    // query's position, a sliding window starts them at the first query's window.
+    Index s_begin = 0, s_end = S;
+    if (mask.causal) {
+      const Index i_last = mask.first_query + t0 + tq - 1;
+      s_end = std::min(S, i_last - mask.first_key + 1);
+      if (mask.window > 0) s_begin = std::max<Index>(0, mask.first_query + t0 - mask.window + 1 - mask.first_key);
+    }
+    running_max.head(tq).setConstant(hidden);  // m_0 = −∞
+    running_sum.head(tq).setZero();            // l_0 = 0
+    accumulator.topRows(tq).setZero();         // o_0 = 0
 
-        for (Index s0 = s_begin; s0 < s_end; s0 += Sk) {
-          const Index sk = std::min(Sk, s_end - s0);  // rows in this key tile
-          // 1) scores = Q_tile K_tileᵀ · scale                                  (tq, sk)
-          tile_scores.topLeftCorner(tq, sk).noalias() = Q.middleRows(t0, tq) * K.middleRows(s0, sk).transpose();
-          tile_scores.topLeftCorner(tq, sk) *= scale;
-          // 2) + the bias's (tq, sk) block
-          if (mask.bias != nullptr) {
-            const Tensor4<Scalar>& bias = *mask.bias;
-            tile_scores.topLeftCorner(tq, sk) +=
-                as_matrix(bias, bias.dimension(0) == 1 ? 0 : b, bias.dimension(1) == 1 ? 0 : h).block(t0, s0, tq, sk);
-          }
-          // 3) hide keys, the reference's rule (query t at position i sees rows first_visible ≤ s ≤
-          //    last_visible), restricted to this tile's columns s0 .. s0 + sk − 1; then padding columns
-          if (mask.causal) {
-            for (Index r = 0; r < tq; ++r) {
-              const Index i = mask.first_query + t0 + r;
-              const Index last_visible = i - mask.first_key;
-              const Index hide_from = std::max<Index>(0, last_visible + 1 - s0);  // tile column
-              if (hide_from < sk) tile_scores.row(r).segment(hide_from, sk - hide_from).setConstant(hidden);
-              if (mask.window > 0) {
-                const Index hide_to = std::min(sk, i - mask.window + 1 - mask.first_key - s0);  // columns < this
-                if (hide_to > 0) tile_scores.row(r).head(hide_to).setConstant(hidden);
-              }
-            }
-          }
-          if (mask.padding != nullptr) {
-            for (Index c = 0; c < sk; ++c) {
-              if (!mask.padding->is_real(b, mask.first_key + s0 + c)) tile_scores.col(c).head(tq).setConstant(hidden);
-            }
-          }
-          // 4) the running softmax, row by row: m_new, p = exp(x − m_new), l ← exp(m − m_new)·l + Σ p
-          for (Index r = 0; r < tq; ++r) {
-            const Scalar m_new = std::max(running_max(r), tile_scores.row(r).head(sk).maxCoeff());
-            if (m_new == hidden) {  // nothing visible to this query yet: m, l, o stay as they are
-              tile_weights.row(r).head(sk).setZero();
-              rescale(r) = Scalar(1);
-              continue;
-            }
-            rescale(r) = std::exp(running_max(r) - m_new);  // exactly 0 while m = −∞: o and l are 0 anyway
-            // exp(−∞) = 0 said explicitly, as in masked_softmax_row (Eigen's vectorised exp clamps).
-            tile_weights.row(r).head(sk) = (tile_scores.row(r).head(sk).array() == hidden)
-                                               .select(Scalar(0), (tile_scores.row(r).head(sk).array() - m_new).exp())
-                                               .matrix();
-            running_sum(r) = rescale(r) * running_sum(r) + tile_weights.row(r).head(sk).sum();
-            running_max(r) = m_new;
-          }
-          // 5) o ← exp(m − m_new)·o + p V_tile
-          accumulator.topRows(tq).array().colwise() *= rescale.head(tq).array();
-          accumulator.topRows(tq).noalias() += tile_weights.topLeftCorner(tq, sk) * V.middleRows(s0, sk);
-        }
-
-        // 6) context = o / l; a row that saw no key (l = 0) reads nothing: 0, as the reference
+    for (Index s0 = s_begin; s0 < s_end; s0 += Sk) {
+      const Index sk = std::min(Sk, s_end - s0);  // rows in this key tile
+      // 1) scores = Q_tile K_tileᵀ · scale                                  (tq, sk)
+      tile_scores.topLeftCorner(tq, sk).noalias() = Q.middleRows(t0, tq) * K.middleRows(s0, sk).transpose();
+      tile_scores.topLeftCorner(tq, sk) *= scale;
+      // 2) + the bias's (tq, sk) block
+      if (mask.bias != nullptr) {
+        const Tensor4<Scalar>& bias = *mask.bias;
+        tile_scores.topLeftCorner(tq, sk) +=
+            as_matrix(bias, bias.dimension(0) == 1 ? 0 : b, bias.dimension(1) == 1 ? 0 : h).block(t0, s0, tq, sk);
+      }
+      // 3) hide keys, the reference's rule (query t at position i sees rows first_visible ≤ s ≤
+      //    last_visible), restricted to this tile's columns s0 .. s0 + sk − 1; then padding columns
+      if (mask.causal) {
         for (Index r = 0; r < tq; ++r) {
-          if (running_sum(r) > Scalar(0)) {
-            context.row(t0 + r) = accumulator.row(r) / running_sum(r);
-          } else {
-            context.row(t0 + r).setZero();
+          const Index i = mask.first_query + t0 + r;
+          const Index last_visible = i - mask.first_key;
+          const Index hide_from = std::max<Index>(0, last_visible + 1 - s0);  // tile column
+          if (hide_from < sk) tile_scores.row(r).segment(hide_from, sk - hide_from).setConstant(hidden);
+          if (mask.window > 0) {
+            const Index hide_to = std::min(sk, i - mask.window + 1 - mask.first_key - s0);  // columns < this
+            if (hide_to > 0) tile_scores.row(r).head(hide_to).setConstant(hidden);
           }
         }
       }
+      if (mask.padding != nullptr) {
+        for (Index c = 0; c < sk; ++c) {
+          if (!mask.padding->is_real(b, mask.first_key + s0 + c)) tile_scores.col(c).head(tq).setConstant(hidden);
+        }
+      }
+      // 4) the running softmax, row by row: m_new, p = exp(x − m_new), l ← exp(m − m_new)·l + Σ p
+      for (Index r = 0; r < tq; ++r) {
+        const Scalar m_new = std::max(running_max(r), tile_scores.row(r).head(sk).maxCoeff());
+        if (m_new == hidden) {  // nothing visible to this query yet: m, l, o stay as they are
+          tile_weights.row(r).head(sk).setZero();
+          rescale(r) = Scalar(1);
+          continue;
+        }
+        rescale(r) = std::exp(running_max(r) - m_new);  // exactly 0 while m = −∞: o and l are 0 anyway
+        // exp(−∞) = 0 said explicitly, as in masked_softmax_row (Eigen's vectorised exp clamps).
+        tile_weights.row(r).head(sk) = (tile_scores.row(r).head(sk).array() == hidden)
+                                           .select(Scalar(0), (tile_scores.row(r).head(sk).array() - m_new).exp())
+                                           .matrix();
+        running_sum(r) = rescale(r) * running_sum(r) + tile_weights.row(r).head(sk).sum();
+        running_max(r) = m_new;
+      }
+      // 5) o ← exp(m − m_new)·o + p V_tile
+      accumulator.topRows(tq).array().colwise() *= rescale.head(tq).array();
+      accumulator.topRows(tq).noalias() += tile_weights.topLeftCorner(tq, sk) * V.middleRows(s0, sk);
     }
+
+    // 6) context = o / l; a row that saw no key (l = 0) reads nothing: 0, as the reference
+    for (Index r = 0; r < tq; ++r) {
+      if (running_sum(r) > Scalar(0)) {
+        context.row(t0 + r) = accumulator.row(r) / running_sum(r);
+      } else {
+        context.row(t0 + r).setZero();
+      }
+    }
+  };
+  if (workers == 1) {
+    for (Index task = 0; task < tasks; ++task) query_tile_task(task, scratch.tiles[0]);
+  } else {
+    parallel_for(workers, [&](Index w) {
+      for (Index task = w; task < tasks; task += workers) query_tile_task(task, scratch.tiles[static_cast<std::size_t>(w)]);
+    });
   }
 }
 
