@@ -1,5 +1,6 @@
 // bench_blocks — the attention core and each block at the BERT-base shape (C = 768, H = 12, D = 64,
-// F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter.
+// F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter; and BM_LongAttention, the reference
+// attention core against the tiled one at T = 128 … 4096 (docs/performance.md, "Long attention").
 //
 // Run (docs/performance.md: the conditions that change the figures, and the reference figures):
 //     OMP_PROC_BIND=true OMP_PLACES=cores ./build/release/bench/bench_blocks --benchmark_counters_tabular=true
