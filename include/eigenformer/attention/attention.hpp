@@ -187,7 +187,8 @@ struct AttentionTiles {
 };
 
 /// The core's workspace for one (batch, head): the scores and the weights in two separate (T, S)
-/// matrices, reused for every (b, h). After a call they hold those of the last (b, h).
+/// matrices, reused for every (b, h). After a call of the reference core they hold those of the last (b, h);
+/// the tiled path (AttentionPath) uses `tiles` instead and leaves them as they were.
 template <class Scalar>
 struct AttentionScratch {
   Matrix<Scalar> scores;   // (T, S)  Q Kᵀ · scale + bias, −∞ where hidden
@@ -341,6 +342,7 @@ void tiled_attention(const HeadsView<const Scalar>& queries, const HeadsView<con
 /// values    (B, S, Hkv·D)   as a HeadsView (may be a KV cache)
 /// contexts  (B, T, H·D)     written, head h into its D columns
 /// scratch   the (T, S) scores and weights of one (b, h), reused; after the call, those of the last (b, h)
+///           (unless the tiled path ran: see AttentionPath above — it runs only when nothing is recorded)
 /// record    optional (B, H, T, S) copies of the scores and weights of every (b, h), for inspection and
 ///           for the training work
 ///
