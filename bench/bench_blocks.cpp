@@ -1,5 +1,6 @@
 // bench_blocks — the attention core and each block at the BERT-base shape (C = 768, H = 12, D = 64,
-// F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter.
+// F = 3072, T = 128, B = 1 and 8), with achieved GFLOP/s as a counter; and BM_LongAttention, the reference
+// attention core against the tiled one at T = 128 … 4096 (docs/performance.md, "Long attention").
 //
 // Run (docs/performance.md: the conditions that change the figures, and the reference figures):
 //     OMP_PROC_BIND=true OMP_PLACES=cores ./build/release/bench/bench_blocks --benchmark_counters_tabular=true
@@ -14,7 +15,10 @@
 //     attention   4·B·H·T·S·D       (Q Kᵀ and weights·V)
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <vector>
 
 #include "eigenformer/eigenformer.hpp"
 
@@ -108,6 +112,57 @@ void BM_AttentionCore(benchmark::State& state) {
 }
 BENCHMARK(BM_AttentionCore)->ArgNames({"B", "causal", "threads"})->ArgsProduct({{1, 8}, {0, 1}, {1, 2}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Long attention (issue 15): one call of the core at B = 1, H = 12, D = 64, T = S = range(0), causal =
+// range(1), one thread — the reference core (a (T, S) scores and weights matrix per head) and the tiled core
+// (attention.hpp, tiled_attention: no T×S buffer), alternating in the same loop so that a loaded machine slows
+// both alike. Counters: the median milliseconds of each and their ratio reference / tiled (> 1: tiled faster).
+// The sweep over T is where kTiledAttentionMinKeys (the automatic choice's threshold) comes from.
+void BM_LongAttention(benchmark::State& state) {
+  const Index T = state.range(0);
+  std::srand(7);
+  const Matrix<float> q = Matrix<float>::Random(T, kWidth), k = Matrix<float>::Random(T, kWidth),
+                      v = Matrix<float>::Random(T, kWidth);
+  Matrix<float> context(T, kWidth);
+  const HeadsView<const float> qv = HeadsView<const float>::of(q, 1, kHeads), kv = HeadsView<const float>::of(k, 1, kHeads),
+                               vv = HeadsView<const float>::of(v, 1, kHeads);
+  const HeadsView<float> cv = HeadsView<float>::of(context, 1, kHeads);
+  AttentionMask<float> mask;
+  mask.causal = state.range(1) != 0;
+  set_threads(1);  // the library's threads and Eigen's: one (core/threads.hpp)
+  AttentionScratch<float> reference_scratch, tiled_scratch;
+  const auto run = [&](AttentionPath path, AttentionScratch<float>& scratch) {
+    set_attention_path(path);
+    const auto start = std::chrono::steady_clock::now();
+    scaled_dot_product_attention<float>(qv, kv, vv, cv, mask, 0.125f, scratch);
+    benchmark::DoNotOptimize(context.data());
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  run(AttentionPath::Reference, reference_scratch);  // warm-up: first touch of each path's buffers
+  run(AttentionPath::Tiled, tiled_scratch);
+  std::vector<double> reference_s, tiled_s;
+  for (auto _ : state) {
+    // Alternate which path goes first, so neither always runs on the other's warm caches.
+    const bool tiled_first = reference_s.size() % 2 == 1;
+    if (tiled_first) tiled_s.push_back(run(AttentionPath::Tiled, tiled_scratch));
+    reference_s.push_back(run(AttentionPath::Reference, reference_scratch));
+    if (!tiled_first) tiled_s.push_back(run(AttentionPath::Tiled, tiled_scratch));
+    state.SetIterationTime(reference_s.back() + tiled_s.back());
+  }
+  set_attention_path(AttentionPath::Automatic);
+  const auto median = [](std::vector<double> x) {
+    std::sort(x.begin(), x.end());
+    return x[x.size() / 2];
+  };
+  state.counters["reference_ms"] = median(reference_s) * 1e3;
+  state.counters["tiled_ms"] = median(tiled_s) * 1e3;
+  state.counters["ref/tiled"] = median(reference_s) / median(tiled_s);
+  state.SetLabel(mask.causal ? "causal, H=12 D=64, 1 thread" : "full, H=12 D=64, 1 thread");
+}
+BENCHMARK(BM_LongAttention)->ArgNames({"T", "causal"})->ArgsProduct({{128, 256, 512, 1024, 2048}, {0, 1}})
+    ->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_LongAttention)->ArgNames({"T", "causal"})->Args({4096, 1})->Args({4096, 0})->Iterations(6)
+    ->UseManualTime()->Unit(benchmark::kMillisecond);
 
 // One module's forward pass on a (B, 128, 768) input, B = range(0), threads = range(1): the loop every case
 // below shares. `forward(x, y)` runs the module; `flops` is the work of one call.

@@ -8,6 +8,7 @@
 //   BM_DecodeStep/<model>/pos      one decode step at position 16, 128 or 256: it should stay nearly flat —
 //                                  each step reads every weight once and only the attention grows with the
 //                                  position
+//   BM_Prompt                      a 512-token prompt at the 110M shape: one batched forward vs token by token
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -17,7 +18,10 @@
 // Side by side with PyTorch, alternating: tools/bench_vs_torch.py (docs/performance.md).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <vector>
 
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
@@ -97,5 +101,64 @@ void BM_DecodeStep(benchmark::State& state) {
   state.SetLabel(state.range(0) ? "stories110M" : "stories15M");
 }
 BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos"})->ArgsProduct({{0, 1}, {16, 128, 256}})->Unit(benchmark::kMicrosecond);
+
+// Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
+// with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:
+//   batched    one forward over the 512 tokens (T = 512: every product is a matrix-matrix product), with the
+//              attention path chosen automatically (at S = 512 the tiled core, attention.hpp)
+//   batched_reference   the same with the reference attention core forced (its (T, S) matrices per head)
+//   stepwise   512 forwards of one token each (T = 1, as decoding does): every weight read once per token
+// Counters: tokens per second of each (medians over the iterations). PyTorch's figure for the same work:
+// bench/torch_reference.py prefill.
+constexpr Index kLongPrompt = 512;
+
+void BM_Prompt(benchmark::State& state) {
+  Llama<float>& m = model(true);
+  set_threads(1);
+  TokenIds ids(1, kLongPrompt);
+  for (Index t = 0; t < kLongPrompt; ++t) ids(0, t) = static_cast<TokenId>(1 + (37 * t) % 31999);
+  DecoderCache<float> cache;
+  Matrix<float> logits;
+  TokenIds one(1, 1);
+  const auto seconds = [](auto&& work) {
+    const auto start = std::chrono::steady_clock::now();
+    work();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const auto batched = [&](AttentionPath path) {
+    set_attention_path(path);
+    cache.truncate(0);
+    m.forward(ids, cache, logits, /*last_only=*/true);
+    benchmark::DoNotOptimize(logits.data());
+  };
+  const auto stepwise = [&]() {
+    set_attention_path(AttentionPath::Automatic);
+    cache.truncate(0);
+    for (Index t = 0; t < kLongPrompt; ++t) {
+      one(0, 0) = ids(0, t);
+      m.forward(one, cache, logits, /*last_only=*/true);
+    }
+    benchmark::DoNotOptimize(logits.data());
+  };
+  batched(AttentionPath::Automatic);  // warm-up: the cache and the workspaces at full size
+  std::vector<double> batched_s, reference_s, stepwise_s;
+  for (auto _ : state) {
+    batched_s.push_back(seconds([&] { batched(AttentionPath::Automatic); }));
+    stepwise_s.push_back(seconds(stepwise));
+    reference_s.push_back(seconds([&] { batched(AttentionPath::Reference); }));
+    state.SetIterationTime(batched_s.back() + stepwise_s.back() + reference_s.back());
+  }
+  set_attention_path(AttentionPath::Automatic);
+  const auto tokens_per_second = [](std::vector<double> x) {
+    std::sort(x.begin(), x.end());
+    return static_cast<double>(kLongPrompt) / x[x.size() / 2];
+  };
+  state.counters["batched_tok/s"] = tokens_per_second(batched_s);
+  state.counters["batched_reference_tok/s"] = tokens_per_second(reference_s);
+  state.counters["stepwise_tok/s"] = tokens_per_second(stepwise_s);
+  state.counters["batched/stepwise"] = tokens_per_second(batched_s) / tokens_per_second(stepwise_s);
+  state.SetLabel("stories110M, 512-token prompt, 1 thread");
+}
+BENCHMARK(BM_Prompt)->Iterations(3)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

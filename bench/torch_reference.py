@@ -8,6 +8,8 @@ with OpenBLAS: see docs/performance.md for the conditions that change the figure
              in eval mode under no_grad (PyTorch's fused fast path); median milliseconds per call
     decode   a Llama-style decoder in eager PyTorch with a KV cache (RMSNorm, RoPE, SwiGLU, tied embeddings) at the
              TinyStories shapes stories15M and stories110M: a 16-token prompt, then 256 greedy tokens; tokens/s
+    prefill  a 512-token prompt at the stories110M shape as one forward, and token by token; tokens/s of each
+             (bench_decode's BM_Prompt)
     gemm     OpenBLAS sgemm through torch.matmul at the encoder block's shapes; GFLOP/s
     train    one training step in eager PyTorch — zero_grad, forward, causal-LM cross-entropy, backward,
              clip_grad_norm_, torch.optim.AdamW — of the model bench/bench_training.cpp trains (embedding,
@@ -17,7 +19,7 @@ with OpenBLAS: see docs/performance.md for the conditions that change the figure
              shared machine's load falls on both sides alike.
 
 Usage:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE \\
-            /usr/bin/python3 bench/torch_reference.py encoder|decode|gemm|train [--threads N]
+            /usr/bin/python3 bench/torch_reference.py encoder|decode|prefill|gemm|train [--threads N]
             [--alternate build/release/bench/bench_training] [--rounds N]
 """
 import os
@@ -123,6 +125,24 @@ def decode():
         with torch.no_grad():
             s = median_seconds(generate, warmup=1, budget=10.0, at_least=3)
         print(f"decode {name} threads={THREADS}: {256 / s:.1f} tok/s ({s / 256 * 1e3:.2f} ms/step)")
+
+
+def prefill():
+    """A 512-token prompt at the stories110M shape: one forward over all of it (T = 512, attention materialised as
+    PyTorch eager does), and token by token (512 forwards of one token with the KV cache). bench_decode's
+    BM_Prompt does the same work."""
+    m = decode_model(768, 12, 12, 2048, context=512)
+    prompt = torch.randint(0, 32000, (512,))
+
+    def stepwise():
+        for t in range(512):
+            forward(m, prompt[t:t + 1], t)
+
+    with torch.no_grad():
+        batched_s = median_seconds(lambda: forward(m, prompt, 0), warmup=1, budget=6.0, at_least=3)
+        stepwise_s = median_seconds(stepwise, warmup=1, budget=10.0, at_least=3)
+    print(f"prefill stories110M 512 tokens threads={THREADS}: batched {512 / batched_s:.0f} tok/s "
+          f"({batched_s * 1e3:.0f} ms), token by token {512 / stepwise_s:.0f} tok/s ({stepwise_s * 1e3:.0f} ms)")
 
 
 def gemm():
@@ -247,7 +267,7 @@ def train():
 
 
 if __name__ == "__main__":
-    modes = {"encoder": encoder, "decode": decode, "gemm": gemm, "train": train}
+    modes = {"encoder": encoder, "decode": decode, "prefill": prefill, "gemm": gemm, "train": train}
     if len(sys.argv) < 2 or sys.argv[1] not in modes:
         sys.exit(__doc__)
     print(f"torch {torch.__version__}, {THREADS} thread(s)")

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <optional>
 #include <string>
@@ -160,8 +161,34 @@ void masked_softmax_rows(const Matrix<Scalar>& scores, Matrix<Scalar>& weights) 
   for (Index r = 0; r < scores.rows(); ++r) masked_softmax_row<Scalar>(scores.row(r), weights.row(r));
 }
 
+/// The tiled path's workspace for one query tile of Tq rows against one key tile of Sk rows (tiled_attention).
+template <class Scalar>
+struct AttentionTiles {
+  Matrix<Scalar> scores;       // (Tq, Sk)  Q_tile K_tileᵀ · scale + bias, −∞ where hidden
+  Matrix<Scalar> weights;      // (Tq, Sk)  exp(scores − m_new), 0 where hidden: unnormalised weights
+  Matrix<Scalar> accumulator;  // (Tq, D)   o: the running, unnormalised context of the tile's queries
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> running_max;  // (Tq)  m: the largest visible score so far
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> running_sum;  // (Tq)  l: Σ exp(score − m) over the keys so far
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> rescale;      // (Tq)  exp(m − m_new) of the last key tile
+
+  /// Sizes the buffers for (Tq, Sk) tiles of D-wide heads; allocates only when a size changes.
+  void reserve(Index Tq, Index Sk, Index D) {
+    if (scores.rows() != Tq || scores.cols() != Sk) {
+      scores.resize(Tq, Sk);
+      weights.resize(Tq, Sk);
+    }
+    if (accumulator.rows() != Tq || accumulator.cols() != D) accumulator.resize(Tq, D);
+    if (running_max.size() != Tq) {
+      running_max.resize(Tq);
+      running_sum.resize(Tq);
+      rescale.resize(Tq);
+    }
+  }
+};
+
 /// The core's workspace for one (batch, head): the scores and the weights in two separate (T, S)
-/// matrices, reused for every (b, h). After a call they hold those of the last (b, h).
+/// matrices, reused for every (b, h). After a call of the reference core they hold those of the last (b, h);
+/// the tiled path (AttentionPath) uses `tiles` instead and leaves them as they were.
 template <class Scalar>
 struct AttentionScratch {
   Matrix<Scalar> scores;   // (T, S)  Q Kᵀ · scale + bias, −∞ where hidden
@@ -170,6 +197,14 @@ struct AttentionScratch {
   // room for (B·H, 2·S_max) with S_max the keys' rows per sequence (a KV cache's capacity). It only grows, so a
   // decode step after the first allocates nothing; its length is not T·S, read `scores`/`weights` there.
   std::vector<Scalar> single_query;
+
+  // The tiled path (tiled_attention): one query tile against one key tile at a time, in buffers sized by the
+  // tiles and D, never by T or S, and only grown, so later calls allocate nothing. One AttentionTiles per
+  // thread that works (tiles[0] on one thread). After a tiled call `scores` and `weights` above are untouched:
+  // they do not hold the last head, the tiled path never forms them.
+  Index query_tile = 64;   // Tq: query rows per tile
+  Index key_tile = 256;    // Sk: key rows per tile
+  std::vector<AttentionTiles<Scalar>> tiles;
 };
 
 /// What the caller asks the core to keep for every (batch, head), beside the context. Each pointer is
@@ -245,6 +280,59 @@ void resize_kept(Tensor4<Scalar>* kept, Index B, Index H, Index T, Index S) {
   }
 }
 
+/// Which implementation of the core runs when nothing asks for the (T, S) scores or weights.
+///   Reference  the core below, step by step: it forms the (T, S) scores and weights of each (b, h) — what a
+///              student steps through, and what inspection, capture and training read. T = 1 without a bias
+///              takes its single-query form (single_query_attention), as always.
+///   Tiled      tiled_attention whenever nothing is recorded (any T, with or without a bias): the same
+///              context without a (T, S) buffer. Forcing it cannot drop a record the caller asked for: a call
+///              that keeps scores or weights (AttentionRecord; keep_weights, a capture, an inspection, a
+///              forward that training will differentiate) still runs the reference.
+///   Automatic  Tiled when nothing is recorded, T > 1 and S ≥ kTiledAttentionMinKeys; Reference otherwise.
+enum class AttentionPath { Automatic, Reference, Tiled };
+
+/// Keys from which the automatic choice tiles. Measured on this repository's machine (docs/performance.md,
+/// "Long attention"): at H = 12, D = 64, one thread, the tiled path is no slower from here on.
+inline constexpr Index kTiledAttentionMinKeys = 512;
+
+namespace detail {
+
+/// The process-wide choice: nullopt until first read or set.
+inline std::optional<AttentionPath>& attention_path_setting() {
+  static std::optional<AttentionPath> path;
+  return path;
+}
+
+/// EIGENFORMER_ATTENTION parsed: auto, reference or tiled; ValueError naming the variable and the text.
+inline AttentionPath attention_path_from_environment(const std::string& text) {
+  if (text.empty() || text == "auto") return AttentionPath::Automatic;
+  if (text == "reference") return AttentionPath::Reference;
+  if (text == "tiled") return AttentionPath::Tiled;
+  throw ValueError(detail::cat("[attention] EIGENFORMER_ATTENTION='", text, "' is not a path (auto, reference or tiled)"));
+}
+
+}  // namespace detail
+
+/// Sets the attention path for the whole process (tests force each path to compare them; a benchmark times
+/// both). Overrides EIGENFORMER_ATTENTION. Call it between forward passes, not during one.
+inline void set_attention_path(AttentionPath path) { detail::attention_path_setting() = path; }
+
+/// The path in effect: set_attention_path's value, else EIGENFORMER_ATTENTION (auto | reference | tiled), else
+/// Automatic.
+inline AttentionPath attention_path() {
+  std::optional<AttentionPath>& setting = detail::attention_path_setting();
+  if (!setting) {
+    const char* text = std::getenv("EIGENFORMER_ATTENTION");
+    setting = detail::attention_path_from_environment(text != nullptr ? std::string(text) : std::string());
+  }
+  return *setting;
+}
+
+template <class Scalar>
+void tiled_attention(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
+                     const HeadsView<const Scalar>& values, const HeadsView<Scalar>& contexts,
+                     const AttentionMask<Scalar>& mask, Scalar scale, AttentionScratch<Scalar>& scratch);
+
 /// The core. For every batch element b and query head h:
 ///     context = softmax(Q Kᵀ · scale + bias + mask) V,     Q = queries[b, h], K, V = keys, values[b, g],
 ///                                                           g = h / (H / Hkv)
@@ -254,6 +342,7 @@ void resize_kept(Tensor4<Scalar>* kept, Index B, Index H, Index T, Index S) {
 /// values    (B, S, Hkv·D)   as a HeadsView (may be a KV cache)
 /// contexts  (B, T, H·D)     written, head h into its D columns
 /// scratch   the (T, S) scores and weights of one (b, h), reused; after the call, those of the last (b, h)
+///           (unless the tiled path ran: see AttentionPath above — it runs only when nothing is recorded)
 /// record    optional (B, H, T, S) copies of the scores and weights of every (b, h), for inspection and
 ///           for the training work
 ///
@@ -273,10 +362,18 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
   using Head = typename HeadsView<Scalar>::Block;
   check_attention_shapes(queries, keys, values, contexts, mask);
   const Index B = queries.batch, H = queries.heads, T = queries.length, S = keys.length;
-  // Decoding (one query per sequence, nothing kept, no bias) takes the single-query path below: the same
-  // steps, every (batch, head) in its own buffers, shared out over threads. Everything else runs here.
-  if (T == 1 && mask.bias == nullptr && record.scores == nullptr && record.weights == nullptr &&
-      record.raw_scores == nullptr) {
+  // When nobody keeps the scores or weights, two shortcuts give the same context: the tiled path (long
+  // sequences, or when forced: no (T, S) buffer; tiled_attention below) and, for decoding (one query per
+  // sequence, no bias), the single-query path (the same steps, every (batch, head) in its own buffers, shared
+  // out over threads). Everything else — and everything a student steps through — runs here.
+  const bool recorded = record.scores != nullptr || record.weights != nullptr || record.raw_scores != nullptr;
+  const AttentionPath path = attention_path();
+  if (!recorded && (path == AttentionPath::Tiled ||
+                    (path == AttentionPath::Automatic && T > 1 && S >= kTiledAttentionMinKeys))) {
+    tiled_attention<Scalar>(queries, keys, values, contexts, mask, scale, scratch);
+    return;
+  }
+  if (T == 1 && mask.bias == nullptr && !recorded) {
     single_query_attention<Scalar>(queries, keys, values, contexts, mask, scale, scratch);
     return;
   }
@@ -407,6 +504,170 @@ void single_query_attention(const HeadsView<const Scalar>& queries, const HeadsV
     parallel_for(B * H, head_task);
   } else {
     for (Index task = 0; task < B * H; ++task) head_task(task);
+  }
+}
+
+/// The tiled core: the reference's context without its (T, S) scores and weights — the FlashAttention
+/// recurrence (Dao et al. 2022, §3.1, "online softmax": Milakov & Gimelshein 2018). Used when nobody keeps the
+/// scores or weights (AttentionPath above); shapes and mask as scaled_dot_product_attention.
+///
+/// For one (b, h), split the queries into tiles of Tq rows and the keys into tiles of Sk rows. For one query
+/// row, x_s is its score with key s (Q Kᵀ · scale + bias, −∞ where hidden: exactly the reference's steps 1–3).
+/// Going through the key tiles k = 1, 2, … in order, keep per query row
+///     m   the largest visible score so far           m_0 = −∞
+///     l   Σ exp(x_s − m) over the keys so far        l_0 = 0
+///     o   Σ exp(x_s − m) V_s over the keys so far    o_0 = 0     (a row of D numbers)
+/// and for the next tile, with scores x_s for its keys s:
+///     m_new = max(m, max_s x_s)
+///     p_s   = exp(x_s − m_new)                        (0 for a hidden key: exp(−∞) = 0)
+///     l     ← exp(m − m_new) · l + Σ_s p_s
+///     o     ← exp(m − m_new) · o + Σ_s p_s V_s        (one small product: p (Tq, Sk) times V_tile (Sk, D))
+///     m     ← m_new
+/// and at the end context = o / l.
+///
+/// Why this is the reference exactly (in exact arithmetic): after any number of tiles, by induction,
+///     l = Σ_s exp(x_s − m) and o = Σ_s exp(x_s − m) V_s over the keys seen, with m their maximum —
+/// rescaling by exp(m − m_new) turns every earlier term exp(x_s − m) into exp(x_s − m_new). After the last
+/// tile m = max_s x_s over every key, so
+///     o / l = Σ_s exp(x_s − max) V_s / Σ_s exp(x_s − max) = Σ_s softmax(x)_s V_s = (weights V)_row,
+/// the very quantity the reference forms: its softmax subtracts the same maximum. Only the order of the
+/// floating-point sums differs (and the reference divides before the product, this path after it), so the two
+/// agree to rounding: tests/speed/test_tiled_attention.cpp bounds the difference (float 2e-6, double 1e-12,
+/// relative to the largest |context|).
+///
+/// The cases the reference handles, each the same here:
+///   masks      causal, sliding window, padding: step 3's rule, applied to the tile's rows and columns; a key
+///              tile that every query of the tile cannot see (after the last query's position, or before the
+///              first query's window) is skipped — it would add exp(−∞) = 0 to l and o and leave m unchanged
+///   a row with every key hidden: m stays −∞, l = 0, and its context is 0 — the reference's all-zero weights
+///              (masked_softmax_row). exp(m − m_new) is not formed while m_new = −∞ (it would be −∞ − (−∞) = NaN)
+///   bias       (B|1, H|1, T, S): its (Tq, Sk) block is added to the tile's scores. The bias itself is T×S,
+///              made by the caller (T5's relative position bias); this path adds no further T×S buffer
+///   GQA/MQA, cross attention, a KV cache (first_query, first_key, the cache's row stride): as the reference,
+///              through the HeadsViews and the absolute positions
+/// Memory: scratch.tiles, per thread 2·(Tq, Sk) + (Tq, D) + 3·Tq numbers, whatever T and S — nothing T×S.
+/// Work: a causal mask skips the key tiles above the diagonal, about half of Q Kᵀ and of weights V.
+/// Threads: the (b, h, query tile) tasks are shared out over threads() threads (core/threads.hpp), each with
+/// its own tiles; the result does not depend on the thread count.
+template <class Scalar>
+void tiled_attention(const HeadsView<const Scalar>& queries, const HeadsView<const Scalar>& keys,
+                     const HeadsView<const Scalar>& values, const HeadsView<Scalar>& contexts,
+                     const AttentionMask<Scalar>& mask, Scalar scale, AttentionScratch<Scalar>& scratch) {
+  using ConstHead = typename HeadsView<const Scalar>::Block;
+  using Head = typename HeadsView<Scalar>::Block;
+  check_attention_shapes(queries, keys, values, contexts, mask);
+  if (scratch.query_tile < 1 || scratch.key_tile < 1) {
+    throw ValueError(detail::cat("[attention] tiles must hold at least one row, got ", scratch.query_tile,
+                                 " queries and ", scratch.key_tile, " keys"));
+  }
+  const Index B = queries.batch, H = queries.heads, T = queries.length, S = keys.length, D = queries.head_dim;
+  const Index group = H / keys.heads;  // query heads per key/value head
+  const Index Tq = scratch.query_tile, Sk = scratch.key_tile;
+  const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
+
+  const Index query_tiles = (T + Tq - 1) / Tq;
+
+  // Tasks: one (b, h, query tile) each, independent. A worker (a thread) takes tasks worker, worker + workers,
+  // … — interleaved, so that the causal mask's cheap first tiles and costly last ones are shared out evenly —
+  // in its own tiles. Inside a parallel region Eigen runs each small product on its one thread. The result does
+  // not depend on the thread count: every task does the same arithmetic whoever runs it.
+  const Index tasks = B * H * query_tiles;
+  const Index workers = std::max<Index>(1, std::min<Index>(threads(), tasks / 4));
+  if (static_cast<Index>(scratch.tiles.size()) < workers) scratch.tiles.resize(static_cast<std::size_t>(workers));
+  for (Index w = 0; w < workers; ++w) scratch.tiles[static_cast<std::size_t>(w)].reserve(Tq, Sk, D);
+
+  const auto query_tile_task = [&](Index task, AttentionTiles<Scalar>& tiles) {
+    const Index b = task / (H * query_tiles), h = (task / query_tiles) % H, g = h / group;
+    const Index t0 = (task % query_tiles) * Tq;
+    const ConstHead Q = queries.block(b, h);  // (T, D)
+    const ConstHead K = keys.block(b, g);     // (S, D)
+    const ConstHead V = values.block(b, g);   // (S, D)
+    Head context = contexts.block(b, h);      // (T, D), rows t0 .. t0 + tq − 1 written here
+    Matrix<Scalar>& tile_scores = tiles.scores;     // (Tq, Sk)
+    Matrix<Scalar>& tile_weights = tiles.weights;   // (Tq, Sk)
+    Matrix<Scalar>& accumulator = tiles.accumulator;  // (Tq, D)  o
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& running_max = tiles.running_max;  // (Tq)  m
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& running_sum = tiles.running_sum;  // (Tq)  l
+    Eigen::Matrix<Scalar, Eigen::Dynamic, 1>& rescale = tiles.rescale;          // (Tq)  exp(m − m_new)
+    const Index tq = std::min(Tq, T - t0);  // rows in this query tile
+    // The keys some query of the tile may see, [s_begin, s_end): the causal mask ends them at the last
+    // query's position, a sliding window starts them at the first query's window.
+    Index s_begin = 0, s_end = S;
+    if (mask.causal) {
+      const Index i_last = mask.first_query + t0 + tq - 1;
+      s_end = std::min(S, i_last - mask.first_key + 1);
+      if (mask.window > 0) s_begin = std::max<Index>(0, mask.first_query + t0 - mask.window + 1 - mask.first_key);
+    }
+    running_max.head(tq).setConstant(hidden);  // m_0 = −∞
+    running_sum.head(tq).setZero();            // l_0 = 0
+    accumulator.topRows(tq).setZero();         // o_0 = 0
+
+    for (Index s0 = s_begin; s0 < s_end; s0 += Sk) {
+      const Index sk = std::min(Sk, s_end - s0);  // rows in this key tile
+      // 1) scores = Q_tile K_tileᵀ · scale                                  (tq, sk)
+      tile_scores.topLeftCorner(tq, sk).noalias() = Q.middleRows(t0, tq) * K.middleRows(s0, sk).transpose();
+      tile_scores.topLeftCorner(tq, sk) *= scale;
+      // 2) + the bias's (tq, sk) block
+      if (mask.bias != nullptr) {
+        const Tensor4<Scalar>& bias = *mask.bias;
+        tile_scores.topLeftCorner(tq, sk) +=
+            as_matrix(bias, bias.dimension(0) == 1 ? 0 : b, bias.dimension(1) == 1 ? 0 : h).block(t0, s0, tq, sk);
+      }
+      // 3) hide keys, the reference's rule (query t at position i sees rows first_visible ≤ s ≤
+      //    last_visible), restricted to this tile's columns s0 .. s0 + sk − 1; then padding columns
+      if (mask.causal) {
+        for (Index r = 0; r < tq; ++r) {
+          const Index i = mask.first_query + t0 + r;
+          const Index last_visible = i - mask.first_key;
+          const Index hide_from = std::max<Index>(0, last_visible + 1 - s0);  // tile column
+          if (hide_from < sk) tile_scores.row(r).segment(hide_from, sk - hide_from).setConstant(hidden);
+          if (mask.window > 0) {
+            const Index hide_to = std::min(sk, i - mask.window + 1 - mask.first_key - s0);  // columns < this
+            if (hide_to > 0) tile_scores.row(r).head(hide_to).setConstant(hidden);
+          }
+        }
+      }
+      if (mask.padding != nullptr) {
+        for (Index c = 0; c < sk; ++c) {
+          if (!mask.padding->is_real(b, mask.first_key + s0 + c)) tile_scores.col(c).head(tq).setConstant(hidden);
+        }
+      }
+      // 4) the running softmax, row by row: m_new, p = exp(x − m_new), l ← exp(m − m_new)·l + Σ p
+      for (Index r = 0; r < tq; ++r) {
+        const Scalar m_new = std::max(running_max(r), tile_scores.row(r).head(sk).maxCoeff());
+        if (m_new == hidden) {  // nothing visible to this query yet: m, l, o stay as they are
+          tile_weights.row(r).head(sk).setZero();
+          rescale(r) = Scalar(1);
+          continue;
+        }
+        rescale(r) = std::exp(running_max(r) - m_new);  // exactly 0 while m = −∞: o and l are 0 anyway
+        // exp(−∞) = 0 said explicitly, as in masked_softmax_row (Eigen's vectorised exp clamps).
+        tile_weights.row(r).head(sk) = (tile_scores.row(r).head(sk).array() == hidden)
+                                           .select(Scalar(0), (tile_scores.row(r).head(sk).array() - m_new).exp())
+                                           .matrix();
+        running_sum(r) = rescale(r) * running_sum(r) + tile_weights.row(r).head(sk).sum();
+        running_max(r) = m_new;
+      }
+      // 5) o ← exp(m − m_new)·o + p V_tile
+      accumulator.topRows(tq).array().colwise() *= rescale.head(tq).array();
+      accumulator.topRows(tq).noalias() += tile_weights.topLeftCorner(tq, sk) * V.middleRows(s0, sk);
+    }
+
+    // 6) context = o / l; a row that saw no key (l = 0) reads nothing: 0, as the reference
+    for (Index r = 0; r < tq; ++r) {
+      if (running_sum(r) > Scalar(0)) {
+        context.row(t0 + r) = accumulator.row(r) / running_sum(r);
+      } else {
+        context.row(t0 + r).setZero();
+      }
+    }
+  };
+  if (workers == 1) {
+    for (Index task = 0; task < tasks; ++task) query_tile_task(task, scratch.tiles[0]);
+  } else {
+    parallel_for(workers, [&](Index w) {
+      for (Index task = w; task < tasks; task += workers) query_tile_task(task, scratch.tiles[static_cast<std::size_t>(w)]);
+    });
   }
 }
 

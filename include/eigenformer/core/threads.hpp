@@ -14,7 +14,8 @@
 //
 // Where the library uses the threads itself (each place keeps its one-thread reference beside it):
 //   layers/linear.hpp        decoding's matrix-vector products (T = 1): output rows split into fixed chunks
-//   attention/attention.hpp  the single-query path of the attention core: one (batch, head) per task
+//   attention/attention.hpp  the single-query path of the attention core: one (batch, head) per task; the
+//                            tiled path: one (batch, head, query tile) per task
 // Both split the work in a way that does not depend on the thread count, so the results are bit-identical
 // with 1, 2 or N threads (tests/core/test_threads.cpp checks it).
 //
