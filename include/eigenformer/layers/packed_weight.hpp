@@ -11,12 +11,18 @@
 //             s_g = max_{i ∈ g} |w_i| / 127        q_i = round(w_i / s_g) ∈ [−127, 127]      w̃_i = s_g q_i
 //         |w̃_i − w_i| ≤ s_g / 2 = max_g |w| / 254. 1 + 4/32 = 1.125 bytes per weight.
 //
-// The products y = x W̃ᵀ convert on the fly and accumulate in Scalar (fp32 for float models); the activations x
-// stay in Scalar (Q8_0 here is int8 weights × fp32 activations: x is not quantised, so the only error is the
-// weights'). The bound on one output, from |w̃ − w| above:
-//     |ỹ_o − y_o| ≤ Σ_i |x_i| |w̃_oi − w_oi|  ≤ 2⁻⁸ Σ_i |x_i w_oi|                    (BF16)
-//                                            ≤ Σ_g (s_g / 2) Σ_{i ∈ g} |x_i|          (Q8_0)
-// plus fp32 rounding of the sums, as in the reference.
+// The products y = x W̃ᵀ convert on the fly and accumulate in fp32:
+//   BF16  x stays in Scalar; each weight is widened to fp32 (a shift) and multiplied in.
+//   Q8_0  int8 × int8, like llama.cpp's Q8_0 × Q8_0: each row of x is quantised the same way, once per call —
+//         t_g = max_g |x| / 127, p_i = round(x_i / t_g) — and a group's products p_i q_i are summed exactly in
+//         integers, then scaled: y_o = Σ_g (t_g s_g) Σ_{i ∈ g} p_i q_i. Integer multiply-adds do twice the work
+//         of fp32 ones per instruction, and without them the int8 product is bound by its conversions, not by
+//         memory (docs/performance.md has both measured).
+// The bound on one output, from |w̃ − w| above and |x̃ − x| ≤ t_g / 2 (x̃ w̃ − x w = (x̃ − x) w̃ + x (w̃ − w)):
+//     |ỹ_o − y_o| ≤ 2⁻⁸ Σ_i |x_i w_oi|                                        (BF16)
+//     |ỹ_o − y_o| ≤ Σ_g [ (s_g / 2) Σ_{i ∈ g} |x_i| + (t_g / 2) Σ_{i ∈ g} |w̃_oi| ]   (Q8_0)
+// plus fp32 rounding of the sums, as in the reference. Prompts (more than 8 rows) take another route: runs of
+// W̃ converted back to Scalar and one matrix product, with x unquantised (packed_product).
 //
 // Shapes: a packed weight is (out, in) like nn.Linear's, row-major; x (N, in), y (N, out).
 #pragma once
@@ -25,7 +31,12 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #include "eigenformer/core/dtype.hpp"
 #include "eigenformer/core/error.hpp"
@@ -171,32 +182,95 @@ Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
   return fold_lanes(acc, kLanes);
 }
 
-/// Σ_g s_g Σ_{i ∈ g} x_i q_i over a row of n inputs in groups of 32 (the last may be shorter).
+/// An activation row quantised like a weight row, for the int8 product: groups of 32 (the last may be shorter),
+///     t_g = max_{i ∈ g} |x_i| / 127        p_i = round(x_i / t_g)
+/// kept as int16 (the width the integer multiply-add reads).  x (n) → p (n), t (⌈n/32⌉).
 template <class Scalar>
-Scalar dot_q8(const Scalar* x, const std::int8_t* q, const float* scales, Index n) {
-  constexpr int kGroup = static_cast<int>(PackedWeight::kGroup);
-  constexpr int kLanes = 8;
-  // Two sets of partial sums, for even and odd groups: each group ends in a multiply-add into its set, and
-  // alternating sets halves the chain of dependent ones.
-  Scalar acc[2][kLanes] = {};
+void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
+  constexpr Index kGroup = PackedWeight::kGroup;
+  for (Index g = 0; g * kGroup < n; ++g) {
+    const Index first = g * kGroup, last = std::min(n, first + kGroup);
+    double largest = 0;
+    for (Index i = first; i < last; ++i) largest = std::max(largest, std::abs(static_cast<double>(x[i])));
+    const float scale = static_cast<float>(largest / 127.0);
+    t[g] = scale;
+    for (Index i = first; i < last; ++i) {
+      const double v = scale > 0 ? std::round(static_cast<double>(x[i]) / scale) : 0.0;
+      p[i] = static_cast<std::int16_t>(std::clamp(v, -127.0, 127.0));  // NaN or ±inf in x: clamped (a NaN check
+    }                                                                    // upstream reports those)
+  }
+}
+
+/// One group's integer products into 8 partial sums: lane k sums p_i q_i over i ∈ {2k, 2k+1, 16+2k, 17+2k} (the
+/// grouping of the AVX2 multiply-add, _mm256_madd_epi16, on two halves of 16). Exact integers: |sum| ≤ 4·127².
+inline void q8_group_lanes(const std::int16_t* p, const std::int8_t* q, Index count, std::int32_t lane[8]) {
+  for (int k = 0; k < 8; ++k) lane[k] = 0;
+  for (Index i = 0; i < count; ++i) lane[(i % 16) / 2] += static_cast<std::int32_t>(p[i]) * static_cast<std::int32_t>(q[i]);
+}
+
+/// The int8 dot product of a quantised activation row (p, t) and a weight row (q, s), n inputs:
+///     Σ_g (t_g s_g) Σ_{i ∈ g} p_i q_i
+/// the inner sums exact in integers, the outer in float: 8 partial sums per parity of g (two chains of dependent
+/// multiply-adds, not one), each acc_k ← fma(t_g s_g, lane_k, acc_k), then even + odd folded in halves.
+/// The readable form, for every build; dot_q8 below runs the same arithmetic with AVX2 when compiled for it.
+inline float dot_q8_portable(const std::int16_t* p, const float* t, const std::int8_t* q, const float* s, Index n) {
+  constexpr Index kGroup = PackedWeight::kGroup;
+  float acc[2][8] = {};
+  for (Index g = 0; g * kGroup < n; ++g) {
+    std::int32_t lane[8];
+    q8_group_lanes(p + g * kGroup, q + g * kGroup, std::min(kGroup, n - g * kGroup), lane);
+    const float d = t[g] * s[g];
+    for (int k = 0; k < 8; ++k) acc[g & 1][k] = std::fma(d, static_cast<float>(lane[k]), acc[g & 1][k]);
+  }
+  for (int k = 0; k < 8; ++k) acc[0][k] += acc[1][k];
+  return fold_lanes(acc[0], 8);
+}
+
+/// dot_q8_portable's result, bit for bit (tests/speed/test_weight_formats.cpp checks it in a -march=native build):
+/// with AVX2 and FMA, each full group is two sign-extensions of 16 weights to int16, two multiply-adds of int16
+/// pairs into 8 int32 lanes (vpmaddwd), their sum, one conversion to float and one fma; ragged last groups and
+/// other builds take the portable loop.
+inline float dot_q8(const std::int16_t* p, const float* t, const std::int8_t* q, const float* s, Index n) {
+#if defined(__AVX2__) && defined(__FMA__)
+  constexpr Index kGroup = PackedWeight::kGroup;
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
   const Index full = n / kGroup;
-  for (Index g = 0; g < full; ++g) {
-    const Scalar* xg = x + g * kGroup;
-    const std::int8_t* qg = q + g * kGroup;
-    Scalar partial[kGroup];
-    for (int j = 0; j < kGroup; ++j) partial[j] = xg[j] * static_cast<Scalar>(qg[j]);
-    const Scalar s = static_cast<Scalar>(scales[g]);
-    Scalar* a = acc[g & 1];
-    for (int j = 0; j < kLanes; ++j) a[j] += s * ((partial[j] + partial[j + 8]) + (partial[j + 16] + partial[j + 24]));
+  Index g = 0;
+  const auto group = [&](Index at) {
+    const std::int8_t* qg = q + at * kGroup;
+    const std::int16_t* pg = p + at * kGroup;
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + 16)));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pg));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pg + 16));
+    const __m256i lanes = _mm256_add_epi32(_mm256_madd_epi16(x0, w0), _mm256_madd_epi16(x1, w1));
+    return std::make_pair(_mm256_set1_ps(t[at] * s[at]), _mm256_cvtepi32_ps(lanes));
+  };
+  for (; g + 2 <= full; g += 2) {
+    const auto a = group(g);
+    even = _mm256_fmadd_ps(a.first, a.second, even);
+    const auto b = group(g + 1);
+    odd = _mm256_fmadd_ps(b.first, b.second, odd);
   }
-  Scalar tail = 0;  // the ragged last group
-  if (full * kGroup < n) {
-    Scalar sum = 0;
-    for (Index i = full * kGroup; i < n; ++i) sum += x[i] * static_cast<Scalar>(q[i]);
-    tail = static_cast<Scalar>(scales[full]) * sum;
+  if (g < full) {
+    const auto a = group(g);
+    even = _mm256_fmadd_ps(a.first, a.second, even);
+    ++g;
   }
-  for (int j = 0; j < kLanes; ++j) acc[0][j] += acc[1][j];
-  return fold_lanes(acc[0], kLanes) + tail;
+  float acc[2][8];
+  _mm256_storeu_ps(acc[0], even);
+  _mm256_storeu_ps(acc[1], odd);
+  if (g * kGroup < n) {  // the ragged last group, as in the portable loop
+    std::int32_t lane[8];
+    q8_group_lanes(p + g * kGroup, q + g * kGroup, n - g * kGroup, lane);
+    const float d = t[g] * s[g];
+    for (int k = 0; k < 8; ++k) acc[g & 1][k] = std::fma(d, static_cast<float>(lane[k]), acc[g & 1][k]);
+  }
+  for (int k = 0; k < 8; ++k) acc[0][k] += acc[1][k];
+  return fold_lanes(acc[0], 8);
+#else
+  return dot_q8_portable(p, t, q, s, n);
+#endif
 }
 
 }  // namespace detail
@@ -215,6 +289,19 @@ void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Packe
   assert(!w.empty() && x.cols() == w.cols && y.rows() == x.rows() && y.cols() == w.rows);
   constexpr Index kChunks = 32;
   const Index out = w.rows, in = w.cols, N = x.rows(), G = w.groups();
+  // int8: each row of x quantised once, in groups of 32 like the weights (quantize_activations). The buffers
+  // belong to the calling thread and only grow: after the first step, decoding allocates nothing.
+  thread_local std::vector<std::int16_t> x_q;
+  thread_local std::vector<float> x_scales;
+  if (w.format == WeightFormat::Q8_0) {
+    if (x_q.size() < static_cast<std::size_t>(N * in)) x_q.resize(static_cast<std::size_t>(N * in));
+    if (x_scales.size() < static_cast<std::size_t>(N * G)) x_scales.resize(static_cast<std::size_t>(N * G));
+    for (Index n = 0; n < N; ++n) {
+      detail::quantize_activations<Scalar>(x.data() + n * x.outerStride(), in, x_q.data() + n * in, x_scales.data() + n * G);
+    }
+  }
+  const std::int16_t* xq = x_q.data();
+  const float* xs = x_scales.data();
   const Index rows_per_chunk = std::max<Index>(8, ((out + kChunks - 1) / kChunks + 7) / 8 * 8);
   const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
   const auto chunk_task = [&](Index c) {
@@ -224,7 +311,8 @@ void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Packe
         const Scalar* xn = x.data() + n * x.outerStride();  // a row of x: contiguous (row-major)
         y(n, o) = w.format == WeightFormat::BF16
                       ? detail::dot_bf16<Scalar>(xn, w.bf16.data() + o * in, in)
-                      : detail::dot_q8<Scalar>(xn, w.q.data() + o * in, w.scales.data() + o * G, in);
+                      : static_cast<Scalar>(detail::dot_q8(xq + n * in, xs + n * G, w.q.data() + o * in,
+                                                           w.scales.data() + o * G, in));
       }
     }
   };
