@@ -156,7 +156,10 @@ namespace detail {
 // for BF16, vpmovsxbd + vcvtdq2ps for Q8_0, then multiply-adds). The partial sums are the point: a single
 // running sum is one chain of dependent additions the compiler may not reorder (no -ffast-math), while
 // kLanes independent sums keep the vector units busy. Their order — lane by lane, then folded in halves — is
-// fixed by the shapes alone, so a product gives the same bits on any thread count.
+// fixed by the shapes alone, so a product gives the same bits on any thread count. Each step is an explicit
+// std::fma (one rounding): left to itself, GCC fuses `acc += x * w` into an fma in some inlined copies of a loop
+// and not in others (-ffp-contract=fast, its default), and the 1-thread and 2-thread copies then differed in the
+// last bit. With hardware FMA (-march=native) std::fma is one instruction, vectorised; without it, a library call.
 
 template <class Scalar>
 inline Scalar fold_lanes(Scalar* acc, int lanes) {
@@ -173,12 +176,12 @@ Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
   Scalar acc[kLanes] = {};
   Index i = 0;
   for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) acc[j] += x[i + j] * static_cast<Scalar>(bits_float(static_cast<std::uint32_t>(w[i + j]) << 16));
+    for (int j = 0; j < kLanes; ++j) acc[j] = std::fma(x[i + j], static_cast<Scalar>(bits_float(static_cast<std::uint32_t>(w[i + j]) << 16)), acc[j]);
   }
   for (; i + 16 <= n; i += 16) {  // a 288-wide row ends with 32 more: two vectors, not 32 scalar steps
-    for (int j = 0; j < 16; ++j) acc[j] += x[i + j] * static_cast<Scalar>(bits_float(static_cast<std::uint32_t>(w[i + j]) << 16));
+    for (int j = 0; j < 16; ++j) acc[j] = std::fma(x[i + j], static_cast<Scalar>(bits_float(static_cast<std::uint32_t>(w[i + j]) << 16)), acc[j]);
   }
-  for (; i < n; ++i) acc[0] += x[i] * static_cast<Scalar>(bf16_to_float(w[i]));
+  for (; i < n; ++i) acc[0] = std::fma(x[i], static_cast<Scalar>(bf16_to_float(w[i])), acc[0]);
   return fold_lanes(acc, kLanes);
 }
 
