@@ -172,7 +172,7 @@ inline Scalar fold_lanes(Scalar* acc, int lanes) {
 /// Σ_i x_i · bf16(w_i), i < n.
 template <class Scalar>
 Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
-  constexpr int kLanes = 64;  // 64 partial sums: 8 vectors of 8 floats, enough to hide the multiply-add latency
+  constexpr int kLanes = 32;  // 32 partial sums: 4 vectors of 8 floats, enough to hide the multiply-add latency
   Scalar acc[kLanes] = {};
   Index i = 0;
   for (; i + kLanes <= n; i += kLanes) {
