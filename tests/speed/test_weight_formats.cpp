@@ -220,7 +220,7 @@ TEST_CASE("weight formats: the int8 dot product, AVX2 (when compiled for it) aga
 #endif
 }
 
-TEST_CASE("weight formats: a Linear packs and unpacks; packed layers refuse loading, training and NaN for int8") {
+TEST_CASE("weight formats: a Linear packs and unpacks, and packed layers refuse loading, training and NaN for int8") {
   std::mt19937 rng(9);
   Linear<float> layer(40, 8, /*bias=*/false);
   layer.weight = random_matrix(8, 40, rng);
