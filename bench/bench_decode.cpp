@@ -1,14 +1,24 @@
 // bench_decode — how fast a Llama-shaped model generates, at the shapes of llama2.c's TinyStories models:
 //   stories15M   dim 288, 6 layers, 6 heads, FFN 768,   vocab 32000, tied embeddings
 //   stories110M  dim 768, 12 layers, 12 heads, FFN 2048, vocab 32000, tied embeddings
-// fp32, random weights (speed does not depend on their values), a 16-token prompt and 256 new tokens of
-// greedy search through the generation API, with the KV cache.
+// Random weights (speed does not depend on their values), a 16-token prompt and 256 new tokens of greedy
+// search through the generation API, with the KV cache. The projections and the head are kept as fp32 (the
+// reference), bf16 or int8 groups of 32 (Llama::pack_weights, layers/packed_weight.hpp): format 0, 1, 2.
 //
-//   BM_Generate/<model>/threads    whole runs: tokens per second (the issue's headline figure)
-//   BM_DecodeStep/<model>/pos      one decode step at position 16, 128 or 256: it should stay nearly flat —
-//                                  each step reads every weight once and only the attention grows with the
-//                                  position
-//   BM_Prompt                      a 512-token prompt at the 110M shape: one batched forward vs token by token
+//   BM_Generate/<model>/threads/format    whole runs: tokens per second (the issue's headline figure)
+//   BM_DecodeStep/<model>/pos/format      one decode step at position 16, 128 or 256: it should stay nearly
+//                                         flat — each step reads every weight once and only the attention
+//                                         grows with the position
+// Counters: tok/s; weight_MB, the weights as kept in memory; MB/tok, the weight bytes one step reads (every
+// projection and the head in full, one row of the embedding); GB/s = MB/tok × tok/s, against the machine's read
+// bandwidth (docs/performance.md).
+//
+// The formats side by side, alternating (the machine is shared: compare ratios measured in one run):
+//     ./build/release/bench/bench_decode --benchmark_filter='BM_Generate/110M:1/threads:1'
+//         --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true --benchmark_counters_tabular=true
+//     (one command line)
+//   BM_Prompt                             a 512-token prompt at the 110M shape (fp32): one batched forward vs
+//                                         token by token
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -21,6 +31,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "eigenformer/generation.hpp"
@@ -45,18 +56,31 @@ LlamaConfig stories(bool large) {
   return c;
 }
 
-// One model per shape, built once (110M random parameters take a moment).
-Llama<float>& model(bool large) {
-  static Llama<float>* models[2] = {nullptr, nullptr};
-  Llama<float>*& m = models[large ? 1 : 0];
+// One model per shape and weight format, built once (110M random parameters take a moment): the same random
+// values for every format, packed from fp32.
+Llama<float>& model(bool large, WeightFormat format = WeightFormat::F32) {
+  static Llama<float>* models[2][3] = {{nullptr, nullptr, nullptr}, {nullptr, nullptr, nullptr}};
+  Llama<float>*& m = models[large ? 1 : 0][static_cast<int>(format)];
   if (m == nullptr) {
     m = new Llama<float>(stories(large));
     std::srand(1);
     for (auto& p : named_parameters(*m)) {
       for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);
     }
+    m->pack_weights(format);
   }
   return *m;
+}
+
+WeightFormat format_of(std::int64_t arg) { return static_cast<WeightFormat>(arg); }
+
+void report(benchmark::State& state, const Llama<float>& m, bool large, double tokens) {
+  const double per_token = static_cast<double>(m.weight_bytes_per_token());
+  state.counters["tok/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
+  state.counters["GB/s"] = benchmark::Counter(tokens * per_token / 1e9, benchmark::Counter::kIsRate);
+  state.counters["MB/tok"] = per_token / 1e6;
+  state.counters["weight_MB"] = static_cast<double>(m.weight_bytes()) / 1e6;
+  state.SetLabel(std::string(large ? "stories110M " : "stories15M ") + weight_format_name(m.weight_format()));
 }
 
 TokenSequence prompt() {
@@ -66,7 +90,7 @@ TokenSequence prompt() {
 }
 
 void BM_Generate(benchmark::State& state) {
-  Llama<float>& m = model(state.range(0) != 0);
+  Llama<float>& m = model(state.range(0) != 0, format_of(state.range(2)));
   set_threads(static_cast<int>(state.range(1)));  // eigenformer's threads and Eigen's (core/threads.hpp)
   generation::GenerationConfig config;
   config.max_new_tokens = kNewTokens;  // the random model has no EOS: every run generates all of them
@@ -75,14 +99,13 @@ void BM_Generate(benchmark::State& state) {
     const auto result = generation::generate(m, prompt(), config);
     generated += result.front().tokens.size();
   }
-  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(generated), benchmark::Counter::kIsRate);
-  state.SetLabel(state.range(0) ? "stories110M" : "stories15M");
+  report(state, m, state.range(0) != 0, static_cast<double>(generated));
 }
-BENCHMARK(BM_Generate)->ArgNames({"110M", "threads"})->Args({0, 1})->Args({0, 2})->Args({1, 1})->Args({1, 2})
+BENCHMARK(BM_Generate)->ArgNames({"110M", "threads", "format"})->ArgsProduct({{0, 1}, {1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_DecodeStep(benchmark::State& state) {
-  Llama<float>& m = model(state.range(0) != 0);
+  Llama<float>& m = model(state.range(0) != 0, format_of(state.range(2)));
   set_threads(1);
   const Index position = state.range(1);
   // Fill the cache up to `position` once; each iteration decodes one token there and drops it again.
@@ -93,14 +116,17 @@ void BM_DecodeStep(benchmark::State& state) {
   m.forward(ids, cache, logits, true);
   TokenIds next(1, 1);
   next(0, 0) = 42;
+  double steps = 0;
   for (auto _ : state) {
     m.forward(next, cache, logits, true);
     cache.truncate(position);
     benchmark::DoNotOptimize(logits.data());
+    steps += 1;
   }
-  state.SetLabel(state.range(0) ? "stories110M" : "stories15M");
+  report(state, m, state.range(0) != 0, steps);
 }
-BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos"})->ArgsProduct({{0, 1}, {16, 128, 256}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos", "format"})->ArgsProduct({{0, 1}, {16, 128, 256}, {0, 1, 2}})
+    ->Unit(benchmark::kMicrosecond);
 
 // Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
 // with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:

@@ -10,6 +10,7 @@
 //     ./build/release/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5,17,42
 //     ./build/release/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5 --max-new-tokens 8 --explain
 //     ./build/release/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5 --num-beams 3 --report run.html
+//     ./build/release/examples/llama/llama --model tests/fixtures/models/llama-gqa-sharded --ids 1,5 --max-new-tokens 8 --weights int8
 // On a real one (a folder downloaded from the Hugging Face hub; see docs/models.md):
 //     ./build/release/examples/llama/llama --model ~/models/TinyLlama-1.1B-Chat-v1.0 --text "The capital of France is"
 //     ./build/release/examples/llama/llama --model ~/models/Llama-3.2-1B-Instruct --chat --prompt "Why is the sky blue?" --stream
@@ -41,6 +42,7 @@ constexpr std::int64_t kMaxCandidates = 1000000;  // more than any vocabulary
 
 template <class Scalar>
 int run(const cli::Arguments& args) {
+  if (cli::wants_training(args) && args.has("--weights")) throw cli::UsageError("--weights is for inference, not --train");
   if (cli::wants_training(args)) return llama_training::run_training<Scalar>(args);  // llama/llama_train.hpp
   // 1) The checkpoint and its tokenizer (if it ships one).
   const std::string folder = args.value("--model");
@@ -52,6 +54,18 @@ int run(const cli::Arguments& args) {
   } else {
     cli::check_input_given(args);
   }
+  // --weights: how the projections are kept (layers/packed_weight.hpp); checked before the model is loaded.
+  WeightFormat weight_format = WeightFormat::F32;
+  if (args.has("--weights")) {
+    try {
+      weight_format = weight_format_from_name(args.value("--weights"));
+    } catch (const ValueError& e) {
+      throw cli::UsageError(detail::cat("--weights: ", e.what()));
+    }
+    if (weight_format != WeightFormat::F32 && args.has("--grad")) {
+      throw cli::UsageError("--weights bf16/int8 is for inference: --grad needs fp32 weights");
+    }
+  }
   Llama<Scalar> model = Llama<Scalar>::from_pretrained(folder);
   check_weights_finite(model, folder);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
@@ -61,6 +75,13 @@ int run(const cli::Arguments& args) {
               folder.c_str(), static_cast<long>(c.num_hidden_layers), static_cast<long>(c.num_attention_heads),
               static_cast<long>(c.kv_heads()), static_cast<long>(c.head_width()), static_cast<long>(c.hidden_size),
               static_cast<long>(c.vocab_size), static_cast<double>(count_parameters(model)) / 1e6);
+  if (weight_format != WeightFormat::F32) {
+    const std::size_t before = model.weight_bytes();
+    model.pack_weights(weight_format);
+    std::printf("        weights: %s, %.1f MB in memory (fp32: %.1f MB), %.1f MB read per decoded token\n",
+                weight_format_name(weight_format), static_cast<double>(model.weight_bytes()) / 1e6,
+                static_cast<double>(before) / 1e6, static_cast<double>(model.weight_bytes_per_token()) / 1e6);
+  }
   // A sliding window (mistral; qwen2 with use_sliding_window): generation keeps only what the windows see.
   if (c.sliding_window > 0) {
     Index sliding = 0;

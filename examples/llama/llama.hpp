@@ -89,8 +89,12 @@ class Llama : public CausalLM<Scalar> {
     if (options.last_only && ids.cols() > 1) last_hidden_ = detail::last_rows<Scalar>(as_matrix(h), ids.rows());
     const Eigen::Ref<const Matrix<Scalar>> rows =
         options.last_only && ids.cols() > 1 ? Eigen::Ref<const Matrix<Scalar>>(last_hidden_) : Eigen::Ref<const Matrix<Scalar>>(as_matrix(h));
-    logits.resize(rows.rows(), head.rows());
-    if (use_decode_path(rows.rows())) {
+    logits.resize(rows.rows(), config_.vocab_size);
+    const PackedWeight& packed_head = config_.tie_word_embeddings ? head_packed_ : lm_head.packed;
+    if (!packed_head.empty()) {  // pack_weights: the head as BF16 or Q8_0, converted on the fly
+      Matrix<Scalar> scratch;    // prompts only (more than 8 rows)
+      packed_product<Scalar>(rows, packed_head, logits, scratch);
+    } else if (use_decode_path(rows.rows())) {
       linear_rows_threaded<Scalar>(rows, head, logits);
     } else {
       logits.noalias() = rows * head.transpose();
@@ -239,6 +243,57 @@ class Llama : public CausalLM<Scalar> {
     load_checkpoint(params, checkpoint, names());
   }
 
+  // ---- Fewer bytes per token (opt-in, inference) -----------------------------------------------------------------
+  /// Keeps every projection — q, k, v, o, gate, up, down of each layer and the LM head — as BF16 or Q8_0
+  /// (layers/packed_weight.hpp), for decoding: a step then streams 2 or 1.125 bytes per weight instead of 4.
+  /// The embedding lookup and the norms stay in Scalar; when the head is tied to the embedding, the head gets its
+  /// own packed copy of E (the lookup reads one row of E per token; the head reads all of it).
+  /// WeightFormat::F32 goes back to Scalar weights (BF16 exactly; Q8_0 as its dequantised values).
+  /// A packed model computes forward passes only: loading, saving and training refuse it (Linear::pack).
+  void pack_weights(WeightFormat format) {
+    for (std::size_t l = 0; l < decoder.layers.size(); ++l) {
+      const std::string layer = "decoder.layers." + std::to_string(l) + ".";
+      auto& block = decoder.layers[l];
+      block.attention.q.pack(format, layer + "attn.q");
+      block.attention.k.pack(format, layer + "attn.k");
+      block.attention.v.pack(format, layer + "attn.v");
+      block.attention.o.pack(format, layer + "attn.o");
+      if (block.ffn.config().gated) block.ffn.gate.pack(format, layer + "ffn.gate");
+      block.ffn.up.pack(format, layer + "ffn.up");
+      block.ffn.down.pack(format, layer + "ffn.down");
+    }
+    if (config_.tie_word_embeddings) {
+      head_packed_ = pack_weight<Scalar>(embed_tokens.weight, format, "embed_tokens (as the tied LM head)");
+    } else {
+      lm_head.pack(format, "lm_head");
+    }
+    weight_format_ = format;
+  }
+
+  /// How the projections are kept (F32 unless pack_weights chose another format).
+  WeightFormat weight_format() const { return weight_format_; }
+
+  /// Bytes of every weight as kept in memory — embedding, norms, projections (with their biases) and the (packed
+  /// copy of the) head; Qwen3's per-head q/k norm gains (2·D values per layer) are left out.
+  std::size_t weight_bytes() const {
+    std::size_t bytes = static_cast<std::size_t>(embed_tokens.weight.size()) * sizeof(Scalar) + head_packed_.bytes();
+    if (!config_.tie_word_embeddings) bytes += lm_head.weight_bytes();
+    for (const auto& block : decoder.layers) {
+      bytes += block.attention.q.weight_bytes() + block.attention.k.weight_bytes() + block.attention.v.weight_bytes() +
+               block.attention.o.weight_bytes() + block.ffn.up.weight_bytes() + block.ffn.down.weight_bytes();
+      if (block.ffn.config().gated) bytes += block.ffn.gate.weight_bytes();
+      bytes += static_cast<std::size_t>(2 * config_.hidden_size) * sizeof(Scalar);  // the two RMSNorm gains
+    }
+    return bytes + static_cast<std::size_t>(config_.hidden_size) * sizeof(Scalar);  // the final norm's gain
+  }
+
+  /// Bytes of weights one decode step reads: every projection and the head in full, one row of E.
+  std::size_t weight_bytes_per_token() const {
+    const std::size_t table = static_cast<std::size_t>(embed_tokens.weight.size()) * sizeof(Scalar);
+    const bool head_is_table = config_.tie_word_embeddings && head_packed_.empty();  // tied, fp32: the head reads E
+    return weight_bytes() - table + static_cast<std::size_t>(config_.hidden_size) * sizeof(Scalar) + (head_is_table ? table : 0);
+  }
+
   /// Writes config.json and model.safetensors in the Hugging Face layout.
   void save_pretrained(const std::string& folder, DType dtype = DType::F32) {
     save_checkpoint(folder, config_.to_json(), named_parameters(*this), names(), dtype);
@@ -255,6 +310,8 @@ class Llama : public CausalLM<Scalar> {
   const Matrix<Scalar>& head_weight() const { return config_.tie_word_embeddings ? embed_tokens.weight : lm_head.weight; }
 
   LlamaConfig config_;
+  WeightFormat weight_format_ = WeightFormat::F32;  // pack_weights
+  PackedWeight head_packed_;                        // (V, C) the tied head E, packed; empty unless tied and packed
   TokenIds training_ids_;                     // (B, T) the ids of the last training forward
   ForwardContext<Scalar> training_context_;   // its context (keep_weights, padding): backward reuses it
   Matrix<Scalar> training_logits_;            // (B·T, V) loss_and_gradients' logits

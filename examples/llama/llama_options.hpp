@@ -48,6 +48,14 @@ inline Table llama_options() {
               "embeddings) to N (after the final norm); attentions.<i> (H, T, T) for each layer — the\n"
               "meaning of Hugging Face's output_hidden_states / output_attentions";
   t.sections.push_back(family_options(help));
+  Section weights;  // layers/packed_weight.hpp; docs/performance.md, "Fewer bytes per token"
+  weights.heading = "Weights in memory";
+  weights.options = {{"--weights", "FORMAT",
+                      "fp32 (default, the reference), bf16 (2 bytes per weight: the top half of each fp32,\n"
+                      "rounded to nearest even) or int8 (groups of 32 weights with one scale each, 1.125 bytes\n"
+                      "per weight; activations quantised likewise): the projections and the LM head, for\n"
+                      "faster decoding; not with --grad or --train"}};
+  t.sections.push_back(weights);
   t.sections.push_back(gradient_options(  // common/grad_cli.hpp
       "write the causal-LM loss of --ids and its gradient for every stored tensor, in F32\n"
       "safetensors: loss (1) and grad.<name> under the checkpoint's tensor names (a tied\n"

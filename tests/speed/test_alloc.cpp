@@ -138,9 +138,10 @@ Llama<float>& model() {
   return m;
 }
 
-long allocations_after_first_step(const generation::GenerationConfig& config, int threads_to_use) {
+long allocations_after_first_step(const generation::GenerationConfig& config, int threads_to_use,
+                                  Llama<float>& decoder = model()) {
   set_threads(threads_to_use);
-  CountingModel counting(model());
+  CountingModel counting(decoder);
   const TokenSequence prompt = {1, 17, 300, 42, 7, 99};
   const auto result = generation::generate<float>(counting, prompt, config);
   REQUIRE(!result.empty());
@@ -215,5 +216,19 @@ TEST_CASE("alloc: beam search allocates nothing after the first decode step") {
   for (int n : thread_counts_to_check()) {
     INFO(n, " thread(s)");
     CHECK(allocations_after_first_step(config, n) == 0);
+  }
+}
+
+TEST_CASE("alloc: greedy search with bf16 and int8 weights allocates nothing after the first decode step") {
+  // layers/packed_weight.hpp: the int8 product quantises each activation row into buffers that only grow.
+  generation::GenerationConfig config;
+  config.max_new_tokens = 100;
+  for (WeightFormat format : {WeightFormat::BF16, WeightFormat::Q8_0}) {
+    Llama<float> packed = model();
+    packed.pack_weights(format);
+    for (int n : thread_counts_to_check()) {
+      INFO(std::string(weight_format_name(format)), ", ", n, " thread(s)");
+      CHECK(allocations_after_first_step(config, n, packed) == 0);
+    }
   }
 }

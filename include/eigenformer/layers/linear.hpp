@@ -14,6 +14,7 @@
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/threads.hpp"
+#include "eigenformer/layers/packed_weight.hpp"
 
 namespace eigenformer {
 
@@ -118,8 +119,8 @@ class Linear {
     if (bias) this->bias = RowVector<Scalar>::Zero(out);
   }
 
-  Index in_features() const { return weight.cols(); }
-  Index out_features() const { return weight.rows(); }
+  Index in_features() const { return packed.empty() ? weight.cols() : packed.cols; }
+  Index out_features() const { return packed.empty() ? weight.rows() : packed.rows; }
   bool has_bias() const { return has_bias_; }
 
   /// y = x Wᵀ + b.   x: (N, in) → y: (N, out), resized when needed.
@@ -132,8 +133,8 @@ class Linear {
   void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> y) const {
     if (x.cols() != in_features()) {
       throw ShapeError(detail::cat("[Linear::forward] input ", detail::shape_str(shape_of(x)), " has ", x.cols(),
-                                   " features but the weight ", detail::shape_str(shape_of(weight)), " expects ",
-                                   in_features()));
+                                   " features but the weight ", detail::shape_str({out_features(), in_features()}),
+                                   " expects ", in_features()));
     }
     if (y.rows() != x.rows() || y.cols() != out_features()) {
       throw ShapeError(detail::cat("[Linear::forward] output ", detail::shape_str(shape_of(y)), " should be ",
@@ -141,8 +142,11 @@ class Linear {
     }
     // y = x Wᵀ: one product (the reference), or for decoding's few rows matrix-vector products over runs of
     // output rows, shared out over threads (linear_rows_threaded: no allocation, bit-identical whatever the
-    // thread count).
-    if (use_decode_path(x.rows())) {
+    // thread count). A packed weight (BF16 or Q8_0, pack()) converts on the fly instead (layers/packed_weight.hpp).
+    if (!packed.empty()) {
+      Matrix<Scalar> scratch;  // used by prompts only (more than 8 rows): decoding allocates nothing
+      packed_product<Scalar>(x, packed, y, scratch);
+    } else if (use_decode_path(x.rows())) {
       linear_rows_threaded<Scalar>(x, weight, y);
     } else {
       y.noalias() = x * weight.transpose();
@@ -158,12 +162,42 @@ class Linear {
   }
 
   void collect_parameters(const std::string& prefix, ParameterList<Scalar>& out) {
+    if (!packed.empty()) {
+      throw ValueError(detail::cat("[Linear] ", prefix, "weight is kept as ", weight_format_name(packed.format),
+                                   " for inference (pack()); loading, saving and training need fp32: pack(WeightFormat::F32)"));
+    }
     add_parameter(out, prefix + "weight", weight, weight_grad);
     if (has_bias_) add_parameter(out, prefix + "bias", bias, bias_grad);
   }
 
-  Matrix<Scalar> weight;   // (out, in)
+  /// Opt-in, for inference: keeps W as BF16 or Q8_0 (layers/packed_weight.hpp: the formats, their errors) in
+  /// `packed` and frees the fp32 `weight`, so that a decode step streams 2 or 1.125 bytes per weight instead of 4.
+  /// The bias stays in Scalar. WeightFormat::F32 goes back: weight = W̃ (BF16 exactly; Q8_0 as s_g · q_i).
+  /// A packed layer computes forward only: collect_parameters (loading, saving, training) refuses it.
+  /// `where` names the layer in errors (a NaN weight cannot be quantised to Q8_0).
+  void pack(WeightFormat format, const std::string& where = "Linear") {
+    if (!packed.empty()) {  // from a packed format: back to Scalar first
+      weight.resize(packed.rows, packed.cols);
+      unpack_rows<Scalar>(packed, 0, packed.rows, weight);
+      packed = PackedWeight();
+    }
+    if (format == WeightFormat::F32) return;
+    packed = pack_weight<Scalar>(weight, format, where);
+    weight = Matrix<Scalar>();
+  }
+
+  /// How W is kept: F32 (weight, the reference) or the packed format.
+  WeightFormat weight_format() const { return packed.format; }
+
+  /// Bytes of W and b as kept in memory.
+  std::size_t weight_bytes() const {
+    return (packed.empty() ? static_cast<std::size_t>(weight.size()) * sizeof(Scalar) : packed.bytes()) +
+           static_cast<std::size_t>(bias.size()) * sizeof(Scalar);
+  }
+
+  Matrix<Scalar> weight;   // (out, in); empty while packed
   RowVector<Scalar> bias;  // (out); empty when the layer has no bias
+  PackedWeight packed;     // (out, in) as BF16 or Q8_0 after pack(); empty (format F32) otherwise
 
   // ---- Backward (training) ------------------------------------------------------------------------------
   Matrix<Scalar> weight_grad;   // (out, in)  ∂loss/∂W, accumulated by backward(); empty until collected with gradients
@@ -178,6 +212,10 @@ class Linear {
   /// weight_grad += dyᵀ x and bias_grad += Σ_rows dy, each only when that buffer is allocated.
   void backward(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& dy,
                 Eigen::Ref<Matrix<Scalar>> dx, GradientWrite write = GradientWrite::Assign) {
+    if (!packed.empty()) {
+      throw ValueError(detail::cat("[Linear::backward] the weight is kept as ", weight_format_name(packed.format),
+                                   " for inference; training needs fp32: pack(WeightFormat::F32)"));
+    }
     linear_backward<Scalar>(weight, x, dy, dx, write, weight_grad, has_bias_ ? &bias_grad : nullptr, "Linear::backward");
   }
 

@@ -1,0 +1,349 @@
+// eigenformer/layers/packed_weight.hpp — a weight matrix kept in fewer bytes per value, for decoding.
+//
+// A decode step reads every weight once for one token, so its time is the bytes it streams (docs/performance.md,
+// "Fewer bytes per token"). Beside the fp32 reference (Linear::weight, a Matrix) a weight may be stored as
+//
+//   BF16  the top 16 bits of each fp32 value (1 sign, 8 exponent, 7 mantissa bits): 2 bytes per weight.
+//         From fp32, rounded to nearest, ties to even (float_to_bf16, core/dtype.hpp): |w̃ − w| ≤ 2⁻⁸ |w|.
+//         Back to fp32 is exact: the 16 bits shifted left by 16.
+//   Q8_0  groups of 32 consecutive weights along the input dimension (the last group of a row may be shorter),
+//         one fp32 scale per group and one int8 per weight (llama.cpp's Q8_0, with an fp32 scale):
+//             s_g = max_{i ∈ g} |w_i| / 127        q_i = round(w_i / s_g) ∈ [−127, 127]      w̃_i = s_g q_i
+//         |w̃_i − w_i| ≤ s_g / 2 = max_g |w| / 254. 1 + 4/32 = 1.125 bytes per weight.
+//
+// The products y = x W̃ᵀ convert on the fly and accumulate in fp32:
+//   BF16  x stays in Scalar; each weight is widened to fp32 (a shift) and multiplied in.
+//   Q8_0  int8 × int8, like llama.cpp's Q8_0 × Q8_0: each row of x is quantised the same way, once per call —
+//         t_g = max_g |x| / 127, p_i = round(x_i / t_g) — and a group's products p_i q_i are summed exactly in
+//         integers, then scaled: y_o = Σ_g (t_g s_g) Σ_{i ∈ g} p_i q_i. Integer multiply-adds do twice the work
+//         of fp32 ones per instruction, and without them the int8 product is bound by its conversions, not by
+//         memory (docs/performance.md has both measured).
+// The bound on one output, from |w̃ − w| above and |x̃ − x| ≤ t_g / 2 (x̃ w̃ − x w = (x̃ − x) w̃ + x (w̃ − w)):
+//     |ỹ_o − y_o| ≤ 2⁻⁸ Σ_i |x_i w_oi|                                        (BF16)
+//     |ỹ_o − y_o| ≤ Σ_g [ (s_g / 2) Σ_{i ∈ g} |x_i| + (t_g / 2) Σ_{i ∈ g} |w̃_oi| ]   (Q8_0)
+// plus fp32 rounding of the sums, as in the reference. Prompts (more than 8 rows) take another route: runs of
+// W̃ converted back to Scalar and one matrix product, with x unquantised (packed_product).
+//
+// Shapes: a packed weight is (out, in) like nn.Linear's, row-major; x (N, in), y (N, out).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#include "eigenformer/core/dtype.hpp"
+#include "eigenformer/core/error.hpp"
+#include "eigenformer/core/tensor.hpp"
+#include "eigenformer/core/threads.hpp"
+
+namespace eigenformer {
+
+/// How a Linear keeps its weight. F32 is the reference (Linear::weight); the others are opt-in, for inference.
+enum class WeightFormat { F32, BF16, Q8_0 };
+
+/// The name on command lines: "fp32", "bf16", "int8".
+inline const char* weight_format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::F32: return "fp32";
+    case WeightFormat::BF16: return "bf16";
+    case WeightFormat::Q8_0: return "int8";
+  }
+  return "?";
+}
+
+/// "fp32" | "bf16" | "int8" (also "f32", "q8_0") → the format; anything else is a ValueError naming it.
+inline WeightFormat weight_format_from_name(const std::string& name) {
+  if (name == "fp32" || name == "f32") return WeightFormat::F32;
+  if (name == "bf16") return WeightFormat::BF16;
+  if (name == "int8" || name == "q8_0") return WeightFormat::Q8_0;
+  throw ValueError(detail::cat("[weights] unknown weight format '", name, "': expected fp32, bf16 or int8"));
+}
+
+/// A weight (out, in) in BF16 or Q8_0. Empty (format F32, no values) until pack_weight fills it.
+struct PackedWeight {
+  static constexpr Index kGroup = 32;  // Q8_0: weights per scale, along the input dimension
+
+  WeightFormat format = WeightFormat::F32;
+  Index rows = 0, cols = 0;           // (out, in)
+  std::vector<std::uint16_t> bf16;    // BF16: (out, in) row-major, each the upper half of an fp32
+  std::vector<std::int8_t> q;         // Q8_0: (out, in) row-major, w ≈ scale · q
+  std::vector<float> scales;          // Q8_0: (out, groups()) row-major, one per group of kGroup inputs
+
+  bool empty() const { return format == WeightFormat::F32; }
+  /// Groups per row: ⌈in / 32⌉; the last one holds in − 32·(groups − 1) weights.
+  Index groups() const { return (cols + kGroup - 1) / kGroup; }
+  /// Bytes of weight data held (what a decode step streams): 2 per weight (BF16), 1 per weight + 4 per group (Q8_0).
+  std::size_t bytes() const {
+    return bf16.size() * sizeof(std::uint16_t) + q.size() * sizeof(std::int8_t) + scales.size() * sizeof(float);
+  }
+};
+
+/// Packs w (out, in) as `format` (BF16 or Q8_0; F32 gives an empty PackedWeight). `where` names the layer in
+/// errors: a NaN or infinite weight cannot be quantised to Q8_0 (its group's scale would be) — ValueError.
+template <class Scalar>
+PackedWeight pack_weight(const Eigen::Ref<const Matrix<Scalar>>& w, WeightFormat format, const std::string& where = "weight") {
+  PackedWeight p;
+  p.format = format;
+  p.rows = w.rows();
+  p.cols = w.cols();
+  if (format == WeightFormat::BF16) {
+    p.bf16.resize(static_cast<std::size_t>(w.size()));
+    for (Index o = 0; o < w.rows(); ++o) {
+      for (Index i = 0; i < w.cols(); ++i) {
+        p.bf16[static_cast<std::size_t>(o * w.cols() + i)] = float_to_bf16(static_cast<float>(w(o, i)));  // nearest, ties to even
+      }
+    }
+  } else if (format == WeightFormat::Q8_0) {
+    const Index G = p.groups();
+    p.q.resize(static_cast<std::size_t>(w.size()));
+    p.scales.resize(static_cast<std::size_t>(w.rows() * G));
+    for (Index o = 0; o < w.rows(); ++o) {
+      for (Index g = 0; g < G; ++g) {
+        const Index first = g * PackedWeight::kGroup, count = std::min(PackedWeight::kGroup, w.cols() - first);
+        // 1) s = max|w| / 127 over the group (0 for an all-zero group: every q is then 0).
+        double largest = 0;
+        bool finite = true;
+        for (Index i = first; i < first + count; ++i) {
+          finite = finite && std::isfinite(static_cast<double>(w(o, i)));
+          largest = std::max(largest, std::abs(static_cast<double>(w(o, i))));
+        }
+        if (!finite) {
+          throw ValueError(detail::cat("[pack_weight] ", where, ": row ", o, ", inputs ", first, "..", first + count - 1,
+                                       " hold a NaN or infinite weight, which int8 groups cannot store"));
+        }
+        const float scale = static_cast<float>(largest / 127.0);
+        p.scales[static_cast<std::size_t>(o * G + g)] = scale;
+        // 2) q = round(w / s), halves away from zero (std::round), clamped to ±127 against the rounding of s.
+        for (Index i = first; i < first + count; ++i) {
+          const double v = scale > 0 ? std::round(static_cast<double>(w(o, i)) / scale) : 0.0;
+          p.q[static_cast<std::size_t>(o * w.cols() + i)] = static_cast<std::int8_t>(std::clamp(v, -127.0, 127.0));
+        }
+      }
+    }
+  }
+  return p;
+}
+
+/// Rows first .. first+count−1 of the packed weight back in Scalar: out (count, in), already sized.
+/// Exact for BF16 (w̃ itself); Q8_0 gives s_g · q_i.
+template <class Scalar>
+void unpack_rows(const PackedWeight& p, Index first, Index count, Eigen::Ref<Matrix<Scalar>> out) {
+  assert(out.rows() == count && out.cols() == p.cols);
+  const Index G = p.groups();
+  for (Index r = 0; r < count; ++r) {
+    const Index o = first + r;
+    for (Index i = 0; i < p.cols; ++i) {
+      const std::size_t at = static_cast<std::size_t>(o * p.cols + i);
+      out(r, i) = p.format == WeightFormat::BF16
+                      ? static_cast<Scalar>(bf16_to_float(p.bf16[at]))
+                      : static_cast<Scalar>(p.scales[static_cast<std::size_t>(o * G + i / PackedWeight::kGroup)]) *
+                            static_cast<Scalar>(p.q[at]);
+    }
+  }
+}
+
+namespace detail {
+
+// The two dot products of the decoding path, x · w̃ for one row of the weight. Written as plain loops over
+// fixed-size arrays of partial sums that GCC and clang vectorise at -O3 -march=native (vpmovzxwd + vpslld
+// for BF16, vpmovsxbd + vcvtdq2ps for Q8_0, then multiply-adds). The partial sums are the point: a single
+// running sum is one chain of dependent additions the compiler may not reorder (no -ffast-math), while
+// kLanes independent sums keep the vector units busy. Their order — lane by lane, then folded in halves — is
+// fixed by the shapes alone, so a product gives the same bits on any thread count. Each step is an explicit
+// std::fma (one rounding): left to itself, GCC fuses `acc += x * w` into an fma in some inlined copies of a loop
+// and not in others (-ffp-contract=fast, its default), and the 1-thread and 2-thread copies then differed in the
+// last bit. With hardware FMA (-march=native) std::fma is one instruction, vectorised; without it, a library call.
+
+template <class Scalar>
+inline Scalar fold_lanes(Scalar* acc, int lanes) {
+  for (int half = lanes / 2; half > 0; half /= 2) {
+    for (int j = 0; j < half; ++j) acc[j] += acc[j + half];
+  }
+  return acc[0];
+}
+
+/// Σ_i x_i · bf16(w_i), i < n.
+template <class Scalar>
+Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
+  constexpr int kLanes = 32;  // 32 partial sums: 4 vectors of 8 floats, enough to hide the multiply-add latency
+  Scalar acc[kLanes] = {};
+  Index i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) acc[j] = std::fma(x[i + j], static_cast<Scalar>(bits_float(static_cast<std::uint32_t>(w[i + j]) << 16)), acc[j]);
+  }
+  for (; i + 16 <= n; i += 16) {  // a 288-wide row ends with 32 more: two vectors, not 32 scalar steps
+    for (int j = 0; j < 16; ++j) acc[j] = std::fma(x[i + j], static_cast<Scalar>(bits_float(static_cast<std::uint32_t>(w[i + j]) << 16)), acc[j]);
+  }
+  for (; i < n; ++i) acc[0] = std::fma(x[i], static_cast<Scalar>(bf16_to_float(w[i])), acc[0]);
+  return fold_lanes(acc, kLanes);
+}
+
+/// An activation row quantised like a weight row, for the int8 product: groups of 32 (the last may be shorter),
+///     t_g = max_{i ∈ g} |x_i| / 127        p_i = round(x_i / t_g)
+/// kept as int16 (the width the integer multiply-add reads).  x (n) → p (n), t (⌈n/32⌉).
+template <class Scalar>
+void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
+  constexpr Index kGroup = PackedWeight::kGroup;
+  for (Index g = 0; g * kGroup < n; ++g) {
+    const Index first = g * kGroup, last = std::min(n, first + kGroup);
+    double largest = 0;
+    for (Index i = first; i < last; ++i) largest = std::max(largest, std::abs(static_cast<double>(x[i])));
+    const float scale = static_cast<float>(largest / 127.0);
+    t[g] = scale;
+    for (Index i = first; i < last; ++i) {
+      const double v = scale > 0 ? std::round(static_cast<double>(x[i]) / scale) : 0.0;
+      p[i] = static_cast<std::int16_t>(std::clamp(v, -127.0, 127.0));  // NaN or ±inf in x: clamped (a NaN check
+    }                                                                    // upstream reports those)
+  }
+}
+
+/// One group's integer products into 8 partial sums: lane k sums p_i q_i over i ∈ {2k, 2k+1, 16+2k, 17+2k} (the
+/// grouping of the AVX2 multiply-add, _mm256_madd_epi16, on two halves of 16). Exact integers: |sum| ≤ 4·127².
+inline void q8_group_lanes(const std::int16_t* p, const std::int8_t* q, Index count, std::int32_t lane[8]) {
+  for (int k = 0; k < 8; ++k) lane[k] = 0;
+  for (Index i = 0; i < count; ++i) lane[(i % 16) / 2] += static_cast<std::int32_t>(p[i]) * static_cast<std::int32_t>(q[i]);
+}
+
+/// The int8 dot product of a quantised activation row (p, t) and a weight row (q, s), n inputs:
+///     Σ_g (t_g s_g) Σ_{i ∈ g} p_i q_i
+/// the inner sums exact in integers, the outer in float: 8 partial sums per parity of g (two chains of dependent
+/// multiply-adds, not one), each acc_k ← fma(t_g s_g, lane_k, acc_k), then even + odd folded in halves.
+/// The readable form, for every build; dot_q8 below runs the same arithmetic with AVX2 when compiled for it.
+inline float dot_q8_portable(const std::int16_t* p, const float* t, const std::int8_t* q, const float* s, Index n) {
+  constexpr Index kGroup = PackedWeight::kGroup;
+  float acc[2][8] = {};
+  for (Index g = 0; g * kGroup < n; ++g) {
+    std::int32_t lane[8];
+    q8_group_lanes(p + g * kGroup, q + g * kGroup, std::min(kGroup, n - g * kGroup), lane);
+    const float d = t[g] * s[g];
+    for (int k = 0; k < 8; ++k) acc[g & 1][k] = std::fma(d, static_cast<float>(lane[k]), acc[g & 1][k]);
+  }
+  for (int k = 0; k < 8; ++k) acc[0][k] += acc[1][k];
+  return fold_lanes(acc[0], 8);
+}
+
+/// dot_q8_portable's result, bit for bit (tests/speed/test_weight_formats.cpp checks it in a -march=native build):
+/// with AVX2 and FMA, each full group is two sign-extensions of 16 weights to int16, two multiply-adds of int16
+/// pairs into 8 int32 lanes (vpmaddwd), their sum, one conversion to float and one fma; ragged last groups and
+/// other builds take the portable loop.
+inline float dot_q8(const std::int16_t* p, const float* t, const std::int8_t* q, const float* s, Index n) {
+#if defined(__AVX2__) && defined(__FMA__)
+  constexpr Index kGroup = PackedWeight::kGroup;
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+  const Index full = n / kGroup;
+  Index g = 0;
+  const auto group = [&](Index at) {
+    const std::int8_t* qg = q + at * kGroup;
+    const std::int16_t* pg = p + at * kGroup;
+    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg)));
+    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qg + 16)));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pg));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(pg + 16));
+    const __m256i lanes = _mm256_add_epi32(_mm256_madd_epi16(x0, w0), _mm256_madd_epi16(x1, w1));
+    return std::make_pair(_mm256_set1_ps(t[at] * s[at]), _mm256_cvtepi32_ps(lanes));
+  };
+  for (; g + 2 <= full; g += 2) {
+    const auto a = group(g);
+    even = _mm256_fmadd_ps(a.first, a.second, even);
+    const auto b = group(g + 1);
+    odd = _mm256_fmadd_ps(b.first, b.second, odd);
+  }
+  if (g < full) {
+    const auto a = group(g);
+    even = _mm256_fmadd_ps(a.first, a.second, even);
+    ++g;
+  }
+  float acc[2][8];
+  _mm256_storeu_ps(acc[0], even);
+  _mm256_storeu_ps(acc[1], odd);
+  if (g * kGroup < n) {  // the ragged last group, as in the portable loop
+    std::int32_t lane[8];
+    q8_group_lanes(p + g * kGroup, q + g * kGroup, n - g * kGroup, lane);
+    const float d = t[g] * s[g];
+    for (int k = 0; k < 8; ++k) acc[g & 1][k] = std::fma(d, static_cast<float>(lane[k]), acc[g & 1][k]);
+  }
+  for (int k = 0; k < 8; ++k) acc[0][k] += acc[1][k];
+  return fold_lanes(acc[0], 8);
+#else
+  return dot_q8_portable(p, t, q, s, n);
+#endif
+}
+
+}  // namespace detail
+
+/// Whether a decoding product over a packed weight is shared out over threads: the same choice as the fp32
+/// path's (decode_worth_threads in layers/linear.hpp: at least 2^18 weights), made on the shapes alone.
+inline bool packed_worth_threads(Index out, Index in) { return out * in >= (Index(1) << 18); }
+
+/// y = x W̃ᵀ for a few rows (decoding: N ≤ 8), converting W̃ on the fly.
+///   x (N, in)   W̃ packed (out, in)   y (N, out), already sized
+/// The output features are split into at most 32 fixed runs of rows (multiples of 8), as in
+/// linear_rows_threaded, and each y(n, o) is one dot product whose order depends on `in` only: the same bits
+/// with 1, 2 or N threads.
+template <class Scalar>
+void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const PackedWeight& w, Eigen::Ref<Matrix<Scalar>> y) {
+  assert(!w.empty() && x.cols() == w.cols && y.rows() == x.rows() && y.cols() == w.rows);
+  constexpr Index kChunks = 32;
+  const Index out = w.rows, in = w.cols, N = x.rows(), G = w.groups();
+  // int8: each row of x quantised once, in groups of 32 like the weights (quantize_activations). The buffers
+  // belong to the calling thread and only grow: after the first step, decoding allocates nothing.
+  thread_local std::vector<std::int16_t> x_q;
+  thread_local std::vector<float> x_scales;
+  if (w.format == WeightFormat::Q8_0) {
+    if (x_q.size() < static_cast<std::size_t>(N * in)) x_q.resize(static_cast<std::size_t>(N * in));
+    if (x_scales.size() < static_cast<std::size_t>(N * G)) x_scales.resize(static_cast<std::size_t>(N * G));
+    for (Index n = 0; n < N; ++n) {
+      detail::quantize_activations<Scalar>(x.data() + n * x.outerStride(), in, x_q.data() + n * in, x_scales.data() + n * G);
+    }
+  }
+  const std::int16_t* xq = x_q.data();
+  const float* xs = x_scales.data();
+  const Index rows_per_chunk = std::max<Index>(8, ((out + kChunks - 1) / kChunks + 7) / 8 * 8);
+  const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
+  const auto chunk_task = [&](Index c) {
+    const Index first = c * rows_per_chunk, last = std::min(out, first + rows_per_chunk);
+    for (Index o = first; o < last; ++o) {
+      for (Index n = 0; n < N; ++n) {
+        const Scalar* xn = x.data() + n * x.outerStride();  // a row of x: contiguous (row-major)
+        y(n, o) = w.format == WeightFormat::BF16
+                      ? detail::dot_bf16<Scalar>(xn, w.bf16.data() + o * in, in)
+                      : static_cast<Scalar>(detail::dot_q8(xq + n * in, xs + n * G, w.q.data() + o * in,
+                                                           w.scales.data() + o * G, in));
+      }
+    }
+  };
+  if (packed_worth_threads(out, in)) {
+    parallel_for(chunks, chunk_task);
+  } else {
+    for (Index c = 0; c < chunks; ++c) chunk_task(c);
+  }
+}
+
+/// y = x W̃ᵀ for any number of rows: decoding's few rows through packed_rows_threaded; more rows (a prompt)
+/// through matrix products over runs of 256 rows of W̃ converted back to Scalar in `scratch` (its size, at most
+/// (256, in), is the only memory beyond W̃ this takes).
+///   x (N, in)   W̃ packed (out, in)   y (N, out), already sized
+template <class Scalar>
+void packed_product(const Eigen::Ref<const Matrix<Scalar>>& x, const PackedWeight& w, Eigen::Ref<Matrix<Scalar>> y,
+                    Matrix<Scalar>& scratch) {
+  if (x.rows() <= 8) {
+    packed_rows_threaded<Scalar>(x, w, y);
+    return;
+  }
+  constexpr Index kRun = 256;
+  for (Index first = 0; first < w.rows; first += kRun) {
+    const Index count = std::min(kRun, w.rows - first);
+    scratch.resize(count, w.cols);
+    unpack_rows<Scalar>(w, first, count, scratch);
+    y.middleCols(first, count).noalias() = x * scratch.transpose();
+  }
+}
+
+}  // namespace eigenformer
