@@ -181,6 +181,24 @@ class GPT2 : public CausalLM<Scalar> {
     forward(ids, logits, options);
   }
 
+  /// N layers of H × D keys and values per position (D = C / H).
+  CacheShape cache_shape() const override {
+    CacheShape shape;
+    shape.layers = config_.n_layer;
+    shape.kv_heads = config_.n_head;
+    shape.head_dim = config_.n_head > 0 ? config_.n_embd / config_.n_head : 0;
+    return shape;
+  }
+
+  /// The diagnosis of non-finite logits (CausalLM::forward_captured): ids from scratch, the decoder recorded.
+  bool forward_captured(const TokenIds& ids, Matrix<Scalar>& logits, Capture<Scalar>& capture) override {
+    capture.prefix = "decoder.";
+    GPT2Options<Scalar> options;
+    options.capture = &capture;
+    forward(ids, logits, options);
+    return true;
+  }
+
   // ---- Names, loading, saving ------------------------------------------------------------------------------------
   const GPT2Config& config() const { return config_; }
 

@@ -55,7 +55,7 @@ int train_t5(const cli::Arguments& args) {
     folder = fs::path(s.config_file).parent_path().string();
   } else {
     model = std::make_shared<T5<Scalar>>(T5<Scalar>::from_pretrained(s.model_dir));
-    check_weights_finite(*model, s.model_dir);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+    cli::check_finite_on_load(args, *model, s.model_dir);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
     folder = s.model_dir;
   }
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder.empty() ? "." : folder);
@@ -147,7 +147,7 @@ int run(const cli::Arguments& args) {
     if (args.has("--decoder-ids")) cli::parse_ids(args.value("--decoder-ids"), "--decoder-ids");
   }
   T5<Scalar> model = T5<Scalar>::from_pretrained(folder);
-  check_weights_finite(model, folder);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+  cli::check_finite_on_load(args, model, folder);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const T5Config& c = model.config();
   std::printf("model   %s\n        t5: %ld encoder and %ld decoder layers, %ld heads of width %ld, width %ld, FFN %s %ld, "
