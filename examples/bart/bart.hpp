@@ -69,6 +69,7 @@ class Bart : public Seq2SeqLM<Scalar> {
     Checkpoint checkpoint(folder);
     const BartConfig config = BartConfig::from(checkpoint.config());
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     Bart bart(config);
     bart.load(checkpoint);
     return bart;

@@ -65,6 +65,7 @@ class GPT2 : public CausalLM<Scalar> {
     Checkpoint checkpoint(folder);
     const GPT2Config config = GPT2Config::from(checkpoint.config());
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     GPT2 model(config);
     model.load(checkpoint);
     return model;

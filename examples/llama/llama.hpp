@@ -62,6 +62,7 @@ class Llama : public CausalLM<Scalar> {
     LlamaConfig config = LlamaConfig::from(checkpoint.config());
     config.rope_layout = layout;
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     Llama model(config);
     model.load(checkpoint);
     return model;

@@ -115,6 +115,26 @@ int train_t5(const cli::Arguments& args) {
               held_out.size(), s.config_file.empty() ? ("fine-tuning " + s.model_dir).c_str() : ("new from " + s.config_file).c_str(),
               static_cast<double>(count_parameters(*model)) / 1e6);
   std::fflush(stdout);
+  // The memory guard (training/footprint.hpp): gradients, AdamW's moments and a step's activations — encoder and
+  // decoder blocks, the decoder's cross-attentions, B pairs of --seq-len positions a side — must fit before they
+  // are allocated (MemoryError otherwise, naming each part).
+  {
+    const T5Config& c = model->config();
+    training::TrainingShape shape;
+    shape.layers = c.num_layers + c.num_decoder_layers;
+    shape.cross_layers = c.num_decoder_layers;
+    shape.width = c.d_model;
+    shape.heads = c.num_heads;
+    shape.kv_heads = c.num_heads;
+    shape.head_dim = c.d_kv;
+    shape.ffn = c.d_ff;
+    shape.vocab = c.vocab_size;
+    shape.batch = s.batch;
+    shape.positions = s.seq_len;
+    training::check_training_memory<Scalar>(shape, count_parameters(*model),
+                                            s.trainer.optimizer == training::OptimizerKind::AdamW ? 2 : (s.trainer.momentum > 0 ? 1 : 0),
+                                            /*weights_loaded=*/true);
+  }
   // 4) The trainer: checkpoints, log.csv, loss_curve.svg and the model (with the tokenizer files) in --out.
   const auto save = [model, folder](const std::string& out) {
     model->save_pretrained(out);

@@ -58,6 +58,7 @@ class T5 : public Seq2SeqLM<Scalar> {
     Checkpoint checkpoint(folder);
     const T5Config config = T5Config::from(checkpoint.config());
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     T5 t5(config);
     t5.load(checkpoint);
     return t5;

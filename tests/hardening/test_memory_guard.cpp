@@ -21,12 +21,12 @@ using namespace eigenformer::generation;
 
 namespace {
 
-Llama<float>& llama() {
+Llama<float>& guard_llama() {
   static Llama<float> model = Llama<float>::from_pretrained(testing::fixture_path("models/llama-gqa-sharded"));
   return model;
 }
 
-T5<float>& t5() {
+T5<float>& guard_t5() {
   static T5<float> model = T5<float>::from_pretrained(testing::fixture_path("models/t5-small-style"));
   return model;
 }
@@ -45,7 +45,7 @@ TEST_CASE("memory guard: sizes for people, saturating") {
 
 TEST_CASE("memory guard: what is available is the smallest limit, or the injected budget") {
   const AvailableMemory machine = available_memory();
-  MESSAGE("available here: " << format_bytes(Count(machine.bytes)) << " (" << machine.limit << ")");
+  MESSAGE("available here: " << format_bytes(Count(machine.bytes)) << " (" << std::string(machine.limit) << ")");
   CHECK(machine.bytes > 0);
   {
     ScopedMemoryBudget budget(12345);
@@ -73,33 +73,33 @@ TEST_CASE("memory guard: what is available is the smallest limit, or the injecte
 TEST_CASE("memory guard: a decoder's KV cache at full context is refused before the run, naming its factors") {
   GenerationConfig config;
   config.max_new_tokens = 61;  // prompt 3 + 61 = 64 positions, the fixture's whole context
-  // 2 layers × 2 × 1 sequence × 2 heads × 64 positions × 4 dims × 4 bytes = 4096 bytes.
+  // 2 layers × 2 × 1 sequence × 2 heads × 64 positions × 4 dims × 4 bytes = 8192 bytes.
   {
-    ScopedMemoryBudget budget(4095);
-    CHECK_THROWS_WITH_AS(generate(llama(), {1, 2, 3}, config),
+    ScopedMemoryBudget budget(8191);
+    CHECK_THROWS_WITH_AS(generate(guard_llama(), {1, 2, 3}, config),
                          "[KVCache] at full context (3 + max_new_tokens 61 = 64 positions): 2 layers × 2 (keys, values) × "
-                         "1 sequences × 2 heads × 64 positions × 4 dims × 4 bytes = 4.0 KiB (4096 bytes); 4095 bytes "
-                         "available (the budget ScopedMemoryBudget set)",
+                         "1 sequences × 2 heads × 64 positions × 4 dims × 4 bytes = 8.0 KiB (8192 bytes); 8.0 KiB (8191 "
+                         "bytes) available (the budget ScopedMemoryBudget set)",
                          MemoryError);
   }
   {
-    ScopedMemoryBudget budget(4096);  // exactly enough: the run goes ahead
-    CHECK(generate(llama(), {1, 2, 3}, config).front().tokens.size() >= 1);
+    ScopedMemoryBudget budget(8192);  // exactly enough: the run goes ahead
+    CHECK(generate(guard_llama(), {1, 2, 3}, config).front().tokens.size() >= 1);
   }
-  // Beam search: 3 sequences, and reorder()'s spare set doubles it: 4096 × 3 × 2 = 24576 bytes.
+  // Beam search: 3 sequences, and reorder()'s spare set doubles it: 8192 × 3 × 2 = 49152 bytes.
   config.strategy = Strategy::Beam;
   config.num_beams = 3;
   {
     ScopedMemoryBudget budget(20000);
-    CHECK_THROWS_WITH_AS(generate(llama(), {1, 2, 3}, config),
+    CHECK_THROWS_WITH_AS(generate(guard_llama(), {1, 2, 3}, config),
                          "[KVCache] at full context (3 + max_new_tokens 61 = 64 positions): 2 layers × 2 (keys, values) × "
                          "3 sequences × 2 heads × 64 positions × 4 dims × 4 bytes × 2 (the spare set reorder() copies into, "
-                         "for beams or several samples) = 24.0 KiB (24576 bytes); 19.5 KiB available (the budget "
+                         "for beams or several samples) = 48.0 KiB (49152 bytes); 19.5 KiB (20000 bytes) available (the budget "
                          "ScopedMemoryBudget set)",
                          MemoryError);
   }
   // A normal small model on this machine passes.
-  CHECK(generate(llama(), {1, 2, 3}, config).size() == 1);
+  CHECK(generate(guard_llama(), {1, 2, 3}, config).size() == 1);
 }
 
 TEST_CASE("memory guard: an encoder-decoder's cache counts the cross-attention over the source") {
@@ -107,10 +107,10 @@ TEST_CASE("memory guard: an encoder-decoder's cache counts the cross-attention o
   config.max_new_tokens = 11;  // decoder_start + 11 = 12 positions; source of 4
   // self: 3 layers × 2 × 1 × 4 heads × 12 × 4 dims × 4 bytes = 4608; cross: 3 × 2 × 1 × 4 × 4 × 4 × 4 = 1536.
   ScopedMemoryBudget budget(1024);
-  CHECK_THROWS_WITH_AS(generate(t5(), {5, 6, 7, 1}, config),
+  CHECK_THROWS_WITH_AS(generate(guard_t5(), {5, 6, 7, 1}, config),
                        "[KVCache] at full context (1 + max_new_tokens 11 = 12 positions): 3 layers × 2 (keys, values) × "
                        "1 sequences × 4 heads × 12 positions × 4 dims × 4 bytes + cross-attention: 3 × 2 × 1 × 4 × 4 source "
-                       "positions × 4 × 4 = 6.0 KiB (6144 bytes); 1.0 KiB available (the budget ScopedMemoryBudget set)",
+                       "positions × 4 × 4 = 6.0 KiB (6144 bytes); 1.0 KiB (1024 bytes) available (the budget ScopedMemoryBudget set)",
                        MemoryError);
 }
 
@@ -120,7 +120,7 @@ TEST_CASE("memory guard: a cache grown lazily is checked where its capacity is c
     ScopedMemoryBudget budget(1024);
     CHECK_THROWS_WITH_AS(cache.reserve(1, 1000, 64),
                          "[KVCache::reserve] 2 (keys, values) × 1 sequences × 1000 positions × 64 (Hkv·D) × 4 bytes = "
-                         "500.0 KiB (512000 bytes) for one layer; 1.0 KiB available (the budget ScopedMemoryBudget set)",
+                         "500.0 KiB (512000 bytes) for one layer; 1.0 KiB (1024 bytes) available (the budget ScopedMemoryBudget set)",
                          MemoryError);
     CHECK(cache.capacity() == 0);  // nothing was allocated
     // append() grows by doubling through reserve(): the growth is refused the same way.
@@ -159,7 +159,7 @@ TEST_CASE("memory guard: a training step's gradients, AdamW moments and activati
     CHECK_THROWS_WITH_AS(training::check_training_memory<float>(shape, 1000, 2, true),
                          "[training] (weights 3.9 KiB, loaded already) gradients 3.9 KiB (1000 parameters × 4 bytes) + "
                          "AdamW's two moments 7.8 KiB + activations 72.9 KiB (2 layers, B 2 × T 8, C 16, H 4 × D 4, Hkv 2, "
-                         "F 32, V 71) = 84.6 KiB (86624 bytes) for one training step; 48.8 KiB available (the budget "
+                         "F 32, V 71) = 84.6 KiB (86624 bytes) for one training step; 48.8 KiB (50000 bytes) available (the budget "
                          "ScopedMemoryBudget set)",
                          MemoryError);
   }
@@ -171,14 +171,29 @@ TEST_CASE("memory guard: a training step's gradients, AdamW moments and activati
                          doctest::Contains("[training] weights 3.9 KiB + gradients 3.9 KiB"), MemoryError);
   }
   // The llama program's guard (examples/llama/llama_train.hpp) on the fixture, on this machine: it fits.
-  const training::TrainingShape fixture = training_shape(llama().config(), 16, 64);
+  const training::TrainingShape fixture = llama_training::training_shape(guard_llama().config(), 16, 64);
   CHECK(fixture.kv_heads == 2);
   CHECK(fixture.head_dim == 4);
-  CHECK_NOTHROW(training::check_training_memory<float>(fixture, count_parameters(llama()), 2, true));
+  CHECK_NOTHROW(training::check_training_memory<float>(fixture, count_parameters(guard_llama()), 2, true));
   // A hostile size saturates and is refused on any machine.
   training::TrainingShape huge = fixture;
   huge.batch = Index{1} << 24;
   huge.positions = Index{1} << 24;
-  CHECK_THROWS_WITH_AS(training::check_training_memory<float>(huge, count_parameters(llama()), 2, true),
+  CHECK_THROWS_WITH_AS(training::check_training_memory<float>(huge, count_parameters(guard_llama()), 2, true),
                        doctest::Contains("activations over 4 EiB"), MemoryError);
+}
+
+TEST_CASE("memory guard: a checkpoint's weights that would not fit are refused before the model is built") {
+  // llama-gqa-sharded by hand: E and W_lm 71 × 16 each; per layer q 256, k 128, v 128, o 256, the FFN 3 × 16 × 28,
+  // two norms 32 (2144); the final norm 16: 2 × 1136 + 2 × 2144 + 16 = 6576 parameters, 26304 bytes in float (the
+  // index's total_size, 26320, adds the 16 bytes of the two rotary_emb.inv_freq buffers).
+  const std::string folder = testing::fixture_path("models/llama-gqa-sharded");
+  ScopedMemoryBudget budget(1000);
+  CHECK_THROWS_WITH_AS(Llama<float>::from_pretrained(folder),
+                       ("[checkpoint] " + folder + ": the weights, 6576 parameters × 4 bytes = 25.7 KiB (26304 bytes); 1000 "
+                        "bytes available (the budget ScopedMemoryBudget set)")
+                           .c_str(),
+                       MemoryError);
+  CHECK_THROWS_WITH_AS(Llama<double>::from_pretrained(folder),
+                       doctest::Contains("the weights, 6576 parameters × 8 bytes = 51.4 KiB (52608 bytes)"), MemoryError);
 }

@@ -12,8 +12,9 @@
 //
 // and a size above it throws MemoryError naming what would be allocated as the product of its dimensions:
 //
-//     [KVCache] 64 layers × 2 (keys, values) × 1 sequences × 8 heads × 131072 positions × 128 dims × 4 bytes
-//     = 64.0 GiB (68719476736 bytes) at full context; 21.3 GiB available (MemAvailable)
+//     [KVCache] at full context (5 + max_new_tokens 131067 = 131072 positions): 64 layers × 2 (keys, values) ×
+//     1 sequences × 8 heads × 131072 positions × 128 dims × 4 bytes = 64.0 GiB (68719476736 bytes);
+//     21.3 GiB (22870700032 bytes) available (MemAvailable)
 //
 // The check reads /proc with plain open/read into stack buffers: no heap allocation (tests/speed/test_alloc.cpp
 // counts them in the generation loop), a few microseconds, and only where a size is chosen — never per token.
@@ -218,16 +219,23 @@ inline std::string format_bytes(Count bytes) {
   return buffer;
 }
 
+/// format_bytes, with the exact count behind a rounded one: "4.0 KiB (4095 bytes)", "512 bytes", "over 4 EiB".
+inline std::string format_bytes_exactly(Count bytes) {
+  const std::int64_t n = bytes.value();
+  if (n < 1024 || n >= Count::kMax) return format_bytes(bytes);
+  return detail::cat(format_bytes(bytes), " (", n, " bytes)");
+}
+
 /// Throws MemoryError when `bytes` exceed available_memory(). The message is
-///     "<describe()> = <size> (<bytes> bytes)<after>; <available> available (<limit>)"
+///     "<describe()> = <size> (<bytes> bytes)<after>; <available> (<bytes> bytes) available (<limit>)"
 /// where describe() names what would be allocated as the product of its dimensions ("[KVCache] 64 layers × 2
 /// (keys, values) × ..."); it is called only when refusing, so a passing check builds no string.
 template <class Describe>
 void check_fits(Count bytes, Describe describe, const char* after = "") {
   const AvailableMemory available = available_memory();
   if (bytes.value() <= available.bytes) return;
-  throw MemoryError(detail::cat(describe(), " = ", format_bytes(bytes), " (", bytes.value(), " bytes)", after, "; ",
-                                format_bytes(available.bytes), " available (", available.limit, ")"));
+  throw MemoryError(detail::cat(describe(), " = ", format_bytes_exactly(bytes), after, "; ",
+                                format_bytes_exactly(Count(available.bytes)), " available (", available.limit, ")"));
 }
 
 }  // namespace eigenformer
