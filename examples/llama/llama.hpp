@@ -189,8 +189,8 @@ class Llama : public CausalLM<Scalar> {
     forward(ids, logits, options);
   }
 
-  /// N layers of Hkv × D keys and values per position; with window_cache and a window in every layer, at most
-  /// W − 1 + 1 = W positions per layer (DecoderCache::bound_to_window).
+  /// N layers of Hkv × D keys and values per position; with window_cache and a window in every layer, the cache is
+  /// bounded by the window W (DecoderCache::bound_to_window keeps W − 1 before appending).
   CacheShape cache_shape() const override {
     CacheShape shape;
     shape.layers = config_.num_hidden_layers;

@@ -149,8 +149,9 @@ inline std::string completed_stop_string(const GenerationIO& io, const Generatio
 }
 
 /// The memory guard of a run's KV cache (core/memory.hpp), before the first model call allocates any of it: the
-/// cache at full context — every position the run may reach, P = the sequence's prefix + max_new_tokens (at most a
-/// window-bounded cache's W) — of B sequences, each of the model's N layers keeping keys and values:
+/// cache at full context — every position the run may reach, P = the sequence's prefix + max_new_tokens (a
+/// window-bounded cache holds at most W − 1 + the prefix) — of B sequences, each of the model's N layers keeping keys
+/// and values:
 ///
 ///     bytes = N × 2 (keys, values) × B × Hkv × P × D × sizeof(Scalar)             self-attention
 ///           + N × 2 × B × Hkv × S × D × sizeof(Scalar)                             cross-attention over S source positions
@@ -164,7 +165,9 @@ void check_cache_memory(const CacheShape& shape, Index batch, Index prefix, std:
                         bool spare) {
   if (shape.layers <= 0) return;
   Count positions = Count(prefix) + Count(new_tokens);
-  if (shape.window > 0 && positions.value() > shape.window) positions = Count(shape.window);
+  // A window-bounded cache keeps W − 1 positions before appending the new ones: W − 1 + the prompt at the first call.
+  const Count bounded = Count(shape.window - 1) + Count(prefix);
+  if (shape.window > 0 && positions.value() > bounded.value()) positions = bounded;
   const Count per_position = Count(shape.layers) * Count(2) * Count(batch) * Count(shape.kv_heads) * Count(shape.head_dim) *
                              Count(sizeof(Scalar));
   const Count copies = spare ? Count(2) : Count(1);
