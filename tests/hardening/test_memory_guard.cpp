@@ -71,12 +71,13 @@ TEST_CASE("memory guard: what is available is the smallest limit, or the injecte
 }
 
 TEST_CASE("memory guard: a decoder's KV cache at full context is refused before the run, naming its factors") {
+  Llama<float>& model = guard_llama();  // loaded before any budget: its weights are checked too
   GenerationConfig config;
   config.max_new_tokens = 61;  // prompt 3 + 61 = 64 positions, the fixture's whole context
   // 2 layers × 2 × 1 sequence × 2 heads × 64 positions × 4 dims × 4 bytes = 8192 bytes.
   {
     ScopedMemoryBudget budget(8191);
-    CHECK_THROWS_WITH_AS(generate(guard_llama(), {1, 2, 3}, config),
+    CHECK_THROWS_WITH_AS(generate(model, {1, 2, 3}, config),
                          "[KVCache] at full context (3 + max_new_tokens 61 = 64 positions): 2 layers × 2 (keys, values) × "
                          "1 sequences × 2 heads × 64 positions × 4 dims × 4 bytes = 8.0 KiB (8192 bytes); 8.0 KiB (8191 "
                          "bytes) available (the budget ScopedMemoryBudget set)",
@@ -84,14 +85,14 @@ TEST_CASE("memory guard: a decoder's KV cache at full context is refused before 
   }
   {
     ScopedMemoryBudget budget(8192);  // exactly enough: the run goes ahead
-    CHECK(generate(guard_llama(), {1, 2, 3}, config).front().tokens.size() >= 1);
+    CHECK(generate(model, {1, 2, 3}, config).front().tokens.size() >= 1);
   }
   // Beam search: 3 sequences, and reorder()'s spare set doubles it: 8192 × 3 × 2 = 49152 bytes.
   config.strategy = Strategy::Beam;
   config.num_beams = 3;
   {
     ScopedMemoryBudget budget(20000);
-    CHECK_THROWS_WITH_AS(generate(guard_llama(), {1, 2, 3}, config),
+    CHECK_THROWS_WITH_AS(generate(model, {1, 2, 3}, config),
                          "[KVCache] at full context (3 + max_new_tokens 61 = 64 positions): 2 layers × 2 (keys, values) × "
                          "3 sequences × 2 heads × 64 positions × 4 dims × 4 bytes × 2 (the spare set reorder() copies into, "
                          "for beams or several samples) = 48.0 KiB (49152 bytes); 19.5 KiB (20000 bytes) available (the budget "
@@ -99,15 +100,16 @@ TEST_CASE("memory guard: a decoder's KV cache at full context is refused before 
                          MemoryError);
   }
   // A normal small model on this machine passes.
-  CHECK(generate(guard_llama(), {1, 2, 3}, config).size() == 1);
+  CHECK(generate(model, {1, 2, 3}, config).size() == 1);
 }
 
 TEST_CASE("memory guard: an encoder-decoder's cache counts the cross-attention over the source") {
+  T5<float>& model = guard_t5();  // loaded before the budget: its weights are checked too
   GenerationConfig config;
   config.max_new_tokens = 11;  // decoder_start + 11 = 12 positions; source of 4
   // self: 3 layers × 2 × 1 × 4 heads × 12 × 4 dims × 4 bytes = 4608; cross: 3 × 2 × 1 × 4 × 4 × 4 × 4 = 1536.
   ScopedMemoryBudget budget(1024);
-  CHECK_THROWS_WITH_AS(generate(guard_t5(), {5, 6, 7, 1}, config),
+  CHECK_THROWS_WITH_AS(generate(model, {5, 6, 7, 1}, config),
                        "[KVCache] at full context (1 + max_new_tokens 11 = 12 positions): 3 layers × 2 (keys, values) × "
                        "1 sequences × 4 heads × 12 positions × 4 dims × 4 bytes + cross-attention: 3 × 2 × 1 × 4 × 4 source "
                        "positions × 4 × 4 = 6.0 KiB (6144 bytes); 1.0 KiB (1024 bytes) available (the budget ScopedMemoryBudget set)",
