@@ -49,7 +49,7 @@ int run(const cli::Arguments& args) {
     if (args.has("--decoder-ids")) cli::parse_ids(args.value("--decoder-ids"), "--decoder-ids");
   }
   Bart<Scalar> model = Bart<Scalar>::from_pretrained(folder);
-  check_weights_finite(model, folder);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+  cli::check_finite_on_load(args, model, folder);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const BartConfig& c = model.config();
   std::printf("model   %s\n        bart: %ld encoder and %ld decoder layers, %ld/%ld heads, width %ld, FFN %s %ld/%ld, "

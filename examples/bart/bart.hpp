@@ -69,6 +69,7 @@ class Bart : public Seq2SeqLM<Scalar> {
     Checkpoint checkpoint(folder);
     const BartConfig config = BartConfig::from(checkpoint.config());
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     Bart bart(config);
     bart.load(checkpoint);
     return bart;
@@ -108,6 +109,30 @@ class Bart : public Seq2SeqLM<Scalar> {
     embed(target, decoder_positions, decoder_embedding_norm, cache.length(), y);
     model.decode(y, encoded, h, source_padding, nullptr, &cache);
     head(h, target.rows(), last_only, logits);
+  }
+
+  /// N decoder layers of H × D keys and values per target position (D = C / H), and as much per source position
+  /// for the cross-attention.
+  CacheShape cache_shape() const override {
+    CacheShape shape;
+    shape.layers = config_.decoder_layers;
+    shape.kv_heads = config_.decoder_attention_heads;
+    shape.head_dim = config_.decoder_attention_heads > 0 ? config_.d_model / config_.decoder_attention_heads : 0;
+    shape.cross = true;
+    return shape;
+  }
+
+  /// The diagnosis of non-finite logits (Seq2SeqLM::forward_captured): source and target from scratch, the
+  /// encoder and the decoder recorded.
+  bool forward_captured(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits,
+                        Capture<Scalar>& encoder_capture, Capture<Scalar>& decoder_capture) override {
+    encoder_capture.prefix = "encoder.";
+    decoder_capture.prefix = "decoder.";
+    BartOptions<Scalar> options;
+    options.encoder_capture = &encoder_capture;
+    options.decoder_capture = &decoder_capture;
+    forward(source, target, logits, options);
+    return true;
   }
 
   // ---- Training ---------------------------------------------------------------------------------------------------

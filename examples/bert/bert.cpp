@@ -132,7 +132,7 @@ int train(const cli::Arguments& args) {
                 characters->size());
   } else {
     model.emplace(Bert<Scalar>::from_pretrained(settings.model_dir));
-    check_weights_finite(*model, settings.model_dir);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+    cli::check_finite_on_load(args, *model, settings.model_dir);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
     if (!model->heads().masked_lm) throw ValueError(detail::cat("--train: '", settings.model_dir, "' has no masked-LM head (cls.predictions)"));
     tokenizer = cli::open_tokenizer(settings.model_dir);
     if (!tokenizer) throw ValueError(detail::cat("--train --model: '", settings.model_dir, "' has no tokenizer files to encode --data"));
@@ -204,7 +204,7 @@ int run(const cli::Arguments& args) {
   const std::string folder = args.value("--model");
   cli::check_input_given(args);  // a usage mistake is reported before a large model is loaded
   Bert<Scalar> model = Bert<Scalar>::from_pretrained(folder);
-  check_weights_finite(model, folder);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+  cli::check_finite_on_load(args, model, folder);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const BertConfig& c = model.config();
   const BertHeads& heads = model.heads();

@@ -108,6 +108,7 @@ class Bert {
     const BertConfig config = BertConfig::from(checkpoint.config());
     const BertHeads heads = BertHeads::detect(checkpoint);
     checkpoint.check_parameter_count(parameter_count(config, heads));
+    checkpoint.check_weights_fit<Scalar>(parameter_count(config, heads));  // MemoryError before allocating (core/memory.hpp)
     Bert bert(config, heads);
     bert.load(checkpoint);
     return bert;

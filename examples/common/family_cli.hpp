@@ -32,10 +32,25 @@ inline Section family_options(const FamilyOptionHelp& help) {
                {"--candidates", "N", help.candidates},
                {"--dump", "FILE", help.dump},
                {"--double", "", "compute in double instead of float"},
+               {"--no-finite-check", "", "load a checkpoint with NaN or Inf weights instead of refusing it (to look "
+                                         "inside it; generation then names the first layer whose output is not finite)"},
                {"--threads", "N", "threads for decoding and products (default: EIGENFORMER_THREADS, else 1; "
                                   "1 in a build without OpenMP)"},
                {"--help", "", "this text"}};
   return s;
+}
+
+/// The finite check on load (core/parameters.hpp: check_weights_finite), on by default in every family program: a
+/// NaN or an Inf in a weight is refused right after loading, naming the tensor (ValueError, exit code 1).
+/// --no-finite-check skips it, so that a broken checkpoint can still be looked into (--dump, or generation, which
+/// stops at the first non-finite logits naming the layer that made them); a note on stderr says it was skipped.
+template <class Model>
+void check_finite_on_load(const Arguments& args, Model& model, const std::string& folder) {
+  if (args.accepts("--no-finite-check") && args.has("--no-finite-check")) {
+    std::fprintf(stderr, "note: --no-finite-check: the weights of %s were not checked for NaN or Inf\n", folder.c_str());
+    return;
+  }
+  check_weights_finite(model, folder);
 }
 
 /// "101,7592,102" → {101, 7592, 102}. ValueError naming the option and the bad item.

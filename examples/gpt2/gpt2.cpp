@@ -46,7 +46,7 @@ int run(const cli::Arguments& args) {
     cli::check_input_given(args);
   }
   GPT2<Scalar> model = GPT2<Scalar>::from_pretrained(folder);
-  check_weights_finite(model, folder);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+  cli::check_finite_on_load(args, model, folder);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const GPT2Config& c = model.config();
   std::printf("model   %s\n        gpt2: %ld layers, %ld heads of width %ld, width %ld, MLP %ld, %ld positions, "

@@ -65,6 +65,7 @@ class GPT2 : public CausalLM<Scalar> {
     Checkpoint checkpoint(folder);
     const GPT2Config config = GPT2Config::from(checkpoint.config());
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     GPT2 model(config);
     model.load(checkpoint);
     return model;
@@ -179,6 +180,24 @@ class GPT2 : public CausalLM<Scalar> {
     options.padding = padding;
     options.last_only = last_only;
     forward(ids, logits, options);
+  }
+
+  /// N layers of H × D keys and values per position (D = C / H).
+  CacheShape cache_shape() const override {
+    CacheShape shape;
+    shape.layers = config_.n_layer;
+    shape.kv_heads = config_.n_head;
+    shape.head_dim = config_.n_head > 0 ? config_.n_embd / config_.n_head : 0;
+    return shape;
+  }
+
+  /// The diagnosis of non-finite logits (CausalLM::forward_captured): ids from scratch, the decoder recorded.
+  bool forward_captured(const TokenIds& ids, Matrix<Scalar>& logits, Capture<Scalar>& capture) override {
+    capture.prefix = "decoder.";
+    GPT2Options<Scalar> options;
+    options.capture = &capture;
+    forward(ids, logits, options);
+    return true;
   }
 
   // ---- Names, loading, saving ------------------------------------------------------------------------------------

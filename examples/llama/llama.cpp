@@ -67,7 +67,7 @@ int run(const cli::Arguments& args) {
     }
   }
   Llama<Scalar> model = Llama<Scalar>::from_pretrained(folder);
-  check_weights_finite(model, folder);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+  cli::check_finite_on_load(args, model, folder);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const LlamaConfig& c = model.config();
   std::printf("model   %s\n        llama: %ld layers, %ld heads over %ld key/value heads of width %ld, width %ld, "

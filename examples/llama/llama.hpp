@@ -28,6 +28,7 @@
 
 #include "llama_config.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,7 @@ class Llama : public CausalLM<Scalar> {
     LlamaConfig config = LlamaConfig::from(checkpoint.config());
     config.rope_layout = layout;
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     Llama model(config);
     model.load(checkpoint);
     return model;
@@ -189,6 +191,28 @@ class Llama : public CausalLM<Scalar> {
     options.padding = padding;
     options.last_only = last_only;
     forward(ids, logits, options);
+  }
+
+  /// N layers of Hkv × D keys and values per position; with window_cache and a window in every layer, the cache is
+  /// bounded by the window W (DecoderCache::bound_to_window keeps W − 1 before appending).
+  CacheShape cache_shape() const override {
+    CacheShape shape;
+    shape.layers = config_.num_hidden_layers;
+    shape.kv_heads = config_.kv_heads();
+    shape.head_dim = config_.head_width();
+    const bool every_layer_slides = !config_.sliding_layers.empty() &&
+                                    std::all_of(config_.sliding_layers.begin(), config_.sliding_layers.end(), [](bool w) { return w; });
+    if (window_cache && config_.sliding_window > 0 && every_layer_slides) shape.window = config_.sliding_window;
+    return shape;
+  }
+
+  /// The diagnosis of non-finite logits (CausalLM::forward_captured): ids from scratch, the decoder recorded.
+  bool forward_captured(const TokenIds& ids, Matrix<Scalar>& logits, Capture<Scalar>& capture) override {
+    capture.prefix = "decoder.";
+    LlamaOptions<Scalar> options;
+    options.capture = &capture;
+    forward(ids, logits, options);
+    return true;
   }
 
   // ---- Names, loading, saving ------------------------------------------------------------------------------------

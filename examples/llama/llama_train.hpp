@@ -175,6 +175,22 @@ training::TrainingTask<Scalar> window_task(Llama<Scalar>& model, training::Windo
   return task;
 }
 
+/// The sizes of a training step of `config` on B windows of T positions, for the memory guard
+/// (training/footprint.hpp).
+inline training::TrainingShape training_shape(const LlamaConfig& config, Index B, Index T) {
+  training::TrainingShape shape;
+  shape.layers = config.num_hidden_layers;
+  shape.width = config.hidden_size;
+  shape.heads = config.num_attention_heads;
+  shape.kv_heads = config.kv_heads();
+  shape.head_dim = config.head_width();
+  shape.ffn = config.intermediate_size;
+  shape.vocab = config.vocab_size;
+  shape.batch = B;
+  shape.positions = T;
+  return shape;
+}
+
 /// `llama --train`: a new model from --config (its vocabulary: the characters of the training text, which
 /// sets vocab_size and the special ids) or a checkpoint from --model (its character vocabulary or its
 /// tokenizer), trained on --data (a fortunes corpus name such as tang300, or a text file; 10% of its records
@@ -241,7 +257,11 @@ int run_training(const cli::Arguments& args) {
               train_records.size(), train_stream.size(), held_records.size(), held_stream.size());
   const Index T = std::min<Index>(s.seq_len, m.config().max_position_embeddings);
 
-  // 3) The trainer runs the task.
+  // 3) The trainer runs the task — if its gradients, optimizer moments and activations fit (MemoryError before
+  //    allocating them otherwise, naming each part: training/footprint.hpp).
+  training::check_training_memory<Scalar>(training_shape(m.config(), s.batch, T), count_parameters(m),
+                                          s.trainer.optimizer == training::OptimizerKind::AdamW ? 2 : (s.trainer.momentum > 0 ? 1 : 0),
+                                          /*weights_loaded=*/true);
   training::WindowLoader loader(train_stream, T, s.batch, s.trainer.seed);
   training::TrainingTask<Scalar> task = window_task(m, loader, held_stream, T, s.eval_batches);
   task.save_model = [&](const std::string& folder) {

@@ -55,7 +55,7 @@ int train_t5(const cli::Arguments& args) {
     folder = fs::path(s.config_file).parent_path().string();
   } else {
     model = std::make_shared<T5<Scalar>>(T5<Scalar>::from_pretrained(s.model_dir));
-    check_weights_finite(*model, s.model_dir);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+    cli::check_finite_on_load(args, *model, s.model_dir);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
     folder = s.model_dir;
   }
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder.empty() ? "." : folder);
@@ -115,6 +115,26 @@ int train_t5(const cli::Arguments& args) {
               held_out.size(), s.config_file.empty() ? ("fine-tuning " + s.model_dir).c_str() : ("new from " + s.config_file).c_str(),
               static_cast<double>(count_parameters(*model)) / 1e6);
   std::fflush(stdout);
+  // The memory guard (training/footprint.hpp): gradients, AdamW's moments and a step's activations — encoder and
+  // decoder blocks, the decoder's cross-attentions, B pairs of --seq-len positions a side — must fit before they
+  // are allocated (MemoryError otherwise, naming each part).
+  {
+    const T5Config& c = model->config();
+    training::TrainingShape shape;
+    shape.layers = c.num_layers + c.num_decoder_layers;
+    shape.cross_layers = c.num_decoder_layers;
+    shape.width = c.d_model;
+    shape.heads = c.num_heads;
+    shape.kv_heads = c.num_heads;
+    shape.head_dim = c.d_kv;
+    shape.ffn = c.d_ff;
+    shape.vocab = c.vocab_size;
+    shape.batch = s.batch;
+    shape.positions = s.seq_len;
+    training::check_training_memory<Scalar>(shape, count_parameters(*model),
+                                            s.trainer.optimizer == training::OptimizerKind::AdamW ? 2 : (s.trainer.momentum > 0 ? 1 : 0),
+                                            /*weights_loaded=*/true);
+  }
   // 4) The trainer: checkpoints, log.csv, loss_curve.svg and the model (with the tokenizer files) in --out.
   const auto save = [model, folder](const std::string& out) {
     model->save_pretrained(out);
@@ -147,7 +167,7 @@ int run(const cli::Arguments& args) {
     if (args.has("--decoder-ids")) cli::parse_ids(args.value("--decoder-ids"), "--decoder-ids");
   }
   T5<Scalar> model = T5<Scalar>::from_pretrained(folder);
-  check_weights_finite(model, folder);  // NaN or Inf in a weight: refused now, naming the tensor (docs/hardening.md)
+  cli::check_finite_on_load(args, model, folder);  // NaN or Inf in a weight: refused now, naming the tensor, unless --no-finite-check (docs/hardening.md)
   const std::optional<tokenizers::Tokenizer> tokenizer = cli::open_tokenizer(folder);
   const T5Config& c = model.config();
   std::printf("model   %s\n        t5: %ld encoder and %ld decoder layers, %ld heads of width %ld, width %ld, FFN %s %ld, "

@@ -58,6 +58,7 @@ class T5 : public Seq2SeqLM<Scalar> {
     Checkpoint checkpoint(folder);
     const T5Config config = T5Config::from(checkpoint.config());
     checkpoint.check_parameter_count(config.parameter_count());
+    checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
     T5 t5(config);
     t5.load(checkpoint);
     return t5;
@@ -96,6 +97,30 @@ class T5 : public Seq2SeqLM<Scalar> {
     shared.forward(target, y);
     model.decode(y, encoded, h, source_padding, nullptr, &cache);
     head(h, target.rows(), last_only, logits);
+  }
+
+  /// N decoder layers of H × d_kv keys and values per target position, and as much per source position for the
+  /// cross-attention.
+  CacheShape cache_shape() const override {
+    CacheShape shape;
+    shape.layers = config_.num_decoder_layers > 0 ? config_.num_decoder_layers : config_.num_layers;
+    shape.kv_heads = config_.num_heads;
+    shape.head_dim = config_.d_kv;
+    shape.cross = true;
+    return shape;
+  }
+
+  /// The diagnosis of non-finite logits (Seq2SeqLM::forward_captured): source and target from scratch, the
+  /// encoder and the decoder recorded.
+  bool forward_captured(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits,
+                        Capture<Scalar>& encoder_capture, Capture<Scalar>& decoder_capture) override {
+    encoder_capture.prefix = "encoder.";
+    decoder_capture.prefix = "decoder.";
+    T5Options<Scalar> options;
+    options.encoder_capture = &encoder_capture;
+    options.decoder_capture = &decoder_capture;
+    forward(source, target, logits, options);
+    return true;
   }
 
   // ---- Training -----------------------------------------------------------------------------------------------

@@ -12,3 +12,4 @@
 #include "eigenformer/core/atomic_file.hpp"
 #include "eigenformer/core/safetensors.hpp"
 #include "eigenformer/core/parameters.hpp"
+#include "eigenformer/core/memory.hpp"

@@ -6,6 +6,7 @@
 #include "eigenformer/generation/sampling.hpp"
 #include "eigenformer/generation/stopping.hpp"
 #include "eigenformer/generation/trace.hpp"
+#include "eigenformer/generation/diagnosis.hpp"
 #include "eigenformer/generation/session.hpp"
 #include "eigenformer/generation/generate.hpp"
 #include "eigenformer/generation/prompt.hpp"

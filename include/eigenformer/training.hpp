@@ -11,3 +11,4 @@
 #include "eigenformer/training/progress.hpp"
 #include "eigenformer/training/loss_curve.hpp"
 #include "eigenformer/training/trainer.hpp"
+#include "eigenformer/training/footprint.hpp"

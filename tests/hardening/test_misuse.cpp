@@ -251,12 +251,16 @@ TEST_CASE("misuse: generation settings out of range, through the API and through
 TEST_CASE("misuse: NaN or infinite logits during generation stop the run at that step, naming the token") {
   GenerationConfig config;
   config.max_new_tokens = 5;
+  // BrokenLM has no forward_captured, so the diagnosis says it cannot name the layer (the fixture models can:
+  // test_nonfinite_logits.cpp).
   BrokenLM nan_at_2(2, std::numeric_limits<double>::quiet_NaN());
   CHECK_THROWS_WITH_AS(generate(nan_at_2, {1}, config),
-                       "[generation] step 2: the model's score for token id 7 is nan (NaN or infinite logits)", ValueError);
+                       "[generation] step 2: the model's score for token id 7 is nan (NaN or infinite logits); the model offers no "
+                       "capture to find the layer", ValueError);
   BrokenLM inf_at_0(0, std::numeric_limits<double>::infinity());
   CHECK_THROWS_WITH_AS(generate(inf_at_0, {1}, config),
-                       "[generation] step 0: the model's score for token id 7 is inf (NaN or infinite logits)", ValueError);
+                       "[generation] step 0: the model's score for token id 7 is inf (NaN or infinite logits); the model offers no "
+                       "capture to find the layer", ValueError);
   config.strategy = Strategy::Beam;
   config.num_beams = 2;
   BrokenLM beam_nan(1, -std::numeric_limits<double>::infinity());

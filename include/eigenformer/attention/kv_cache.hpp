@@ -7,7 +7,8 @@
 //
 // Layout: (B, capacity, Hkv·D) row-major, i.e. a (B·capacity, Hkv·D) matrix in which sequence b owns
 // rows [b·capacity, b·capacity + length). Keys are stored *after* RoPE. Capacity grows by doubling when
-// needed; reserve() up front to never reallocate during generation.
+// needed; reserve() up front to never reallocate during generation. Each new capacity is checked against the
+// memory available before it is allocated (MemoryError otherwise; core/memory.hpp).
 //
 // A window-bounded cache (sliding-window attention, Mistral): a query at position i sees only keys
 // i − W < j ≤ i (attention.hpp), so once position i is being computed, keys before i − W + 1 are never read
@@ -27,6 +28,7 @@
 
 #include "eigenformer/attention/attention.hpp"
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/memory.hpp"
 #include "eigenformer/core/tensor.hpp"
 
 namespace eigenformer {
@@ -52,6 +54,12 @@ class KVCache {
     }
     if (capacity <= capacity_ && batch == batch_ && width == keys.cols()) return;
     capacity = std::max(capacity, length_);
+    // The memory guard (core/memory.hpp) where a capacity is chosen — reserve() ahead of a run, or append()
+    // doubling — before the two matrices are allocated: 2 (keys, values) × B × capacity × Hkv·D × sizeof(Scalar).
+    check_fits(Count(2) * Count(batch) * Count(capacity) * Count(width) * Count(sizeof(Scalar)), [&] {
+      return detail::cat("[KVCache::reserve] 2 (keys, values) × ", batch, " sequences × ", capacity, " positions × ", width,
+                         " (Hkv·D) × ", sizeof(Scalar), " bytes");
+    }, " for one layer");
     Matrix<Scalar> new_keys(batch * capacity, width), new_values(batch * capacity, width);
     for (Index b = 0; b < batch_ && length_ > 0; ++b) {
       new_keys.middleRows(b * capacity, length_) = keys.middleRows(b * capacity_, length_);

@@ -15,6 +15,7 @@
 //     ├── ValueError             a value outside its allowed range (token id, temperature, eps, ...)
 //     ├── ConfigError            config.json / generation_config.json: missing, mistyped, inconsistent
 //     ├── FileError              a file cannot be opened, read or written (the operating system said no)
+//     ├── MemoryError            what would be allocated exceeds the memory available: refused before allocating
 //     └── FormatError            a file was read but its contents are malformed (JSON, safetensors, vocab)
 //         └── ParseError         ... with a byte offset (and line/column for text formats)
 #pragma once
@@ -56,6 +57,14 @@ class ConfigError : public Error {
 
 /// The operating system refused: a file that cannot be opened, read, written or renamed.
 class FileError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Tensors (weights, a KV cache, a training state) that would need more memory than is available, refused
+/// before anything is allocated; the message names what, its size as a product of its dimensions, and what is
+/// available (core/memory.hpp).
+class MemoryError : public Error {
  public:
   using Error::Error;
 };

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/memory.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/generation/config.hpp"
 #include "eigenformer/generation/logits_processing.hpp"
@@ -74,6 +75,16 @@ void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Sc
   z.resize(static_cast<std::size_t>(row.size()));
   for (Index v = 0; v < row.size(); ++v) z[static_cast<std::size_t>(v)] = static_cast<double>(row(v));
   check_finite(z, step);
+}
+
+/// The same for row `sequence` of a session's scores: when they are not finite, the error also names the first
+/// layer whose output was not (DecodingSession::locate_non_finite runs that sequence again, only then).
+template <class Derived, class Scalar>
+void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Scores& z, DecodingSession<Scalar>& session,
+                    Index sequence) {
+  z.resize(static_cast<std::size_t>(row.size()));
+  for (Index v = 0; v < row.size(); ++v) z[static_cast<std::size_t>(v)] = static_cast<double>(row(v));
+  check_finite(z, step, [&session, sequence] { return session.locate_non_finite(sequence); });
 }
 template <class Derived>
 Scores score_row(const Eigen::MatrixBase<Derived>& row, std::int64_t step) {
@@ -137,6 +148,46 @@ inline std::string completed_stop_string(const GenerationIO& io, const Generatio
   return matcher.append(after).value_or("");  // a decoder rewrote earlier text (rare): search all of it
 }
 
+/// The memory guard of a run's KV cache (core/memory.hpp), before the first model call allocates any of it: the
+/// cache at full context — every position the run may reach, P = the sequence's prefix + max_new_tokens (a
+/// window-bounded cache holds at most W − 1 + the prefix) — of B sequences, each of the model's N layers keeping keys
+/// and values:
+///
+///     bytes = N × 2 (keys, values) × B × Hkv × P × D × sizeof(Scalar)             self-attention
+///           + N × 2 × B × Hkv × S × D × sizeof(Scalar)                             cross-attention over S source positions
+///           × 2 when B > 1 and cached: reorder() copies the caches into a spare set of the same size (beam search,
+///             several samples), and both live at once
+///
+/// MemoryError when that exceeds the memory available, naming every factor. Nothing is checked for a model whose
+/// cache_shape() is unknown (KVCache::reserve still checks each layer as it grows). Saturating (Count).
+template <class Scalar>
+void check_cache_memory(const CacheShape& shape, Index batch, Index prefix, std::int64_t new_tokens, Index source_positions,
+                        bool spare) {
+  if (shape.layers <= 0) return;
+  Count positions = Count(prefix) + Count(new_tokens);
+  // A window-bounded cache keeps W − 1 positions before appending the new ones: W − 1 + the prompt at the first call.
+  const Count bounded = Count(shape.window - 1) + Count(prefix);
+  if (shape.window > 0 && positions.value() > bounded.value()) positions = bounded;
+  const Count per_position = Count(shape.layers) * Count(2) * Count(batch) * Count(shape.kv_heads) * Count(shape.head_dim) *
+                             Count(sizeof(Scalar));
+  const Count copies = spare ? Count(2) : Count(1);
+  const Count cross = shape.cross ? per_position * Count(source_positions) : Count(0);
+  const Count bytes = (per_position * positions + cross) * copies;
+  check_fits(bytes, [&] {
+    std::string what = eigenformer::detail::cat("[KVCache] at full context (", prefix, " + max_new_tokens ", new_tokens,
+                                                shape.window > 0 ? ", within the window" : "", " = ", positions.value(),
+                                                " positions): ", shape.layers, " layers × 2 (keys, values) × ", batch,
+                                                " sequences × ", shape.kv_heads, " heads × ", positions.value(), " positions × ",
+                                                shape.head_dim, " dims × ", sizeof(Scalar), " bytes");
+    if (shape.cross) {
+      what += eigenformer::detail::cat(" + cross-attention: ", shape.layers, " × 2 × ", batch, " × ", shape.kv_heads, " × ",
+                                       source_positions, " source positions × ", shape.head_dim, " × ", sizeof(Scalar));
+    }
+    if (spare) what += " × 2 (the spare set reorder() copies into, for beams or several samples)";
+    return what;
+  });
+}
+
 /// Checks everything a run needs before the first model call.
 template <class Scalar>
 void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prompt, const GenerationConfig& config,
@@ -169,6 +220,11 @@ void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prom
                                               config.max_new_tokens, ") exceeds the model's context of ", *max_positions,
                                               " positions"));
   }
+  const Index batch = config.strategy == Strategy::Beam && config.num_beams > 1
+                          ? static_cast<Index>(config.num_beams)
+                          : (config.samples() ? static_cast<Index>(config.num_return_sequences) : 1);
+  check_cache_memory<Scalar>(session.cache_shape(), batch, session.prefix_length(), config.max_new_tokens,
+                             session.source_positions(), config.use_cache && batch > 1);
   if (!config.stop_strings.empty() && io.tokenizer == nullptr) {
     throw ValueError("[generation] stop strings are matched in the text: they need a tokenizer");
   }
@@ -219,7 +275,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
       const std::size_t ub = static_cast<std::size_t>(b);
       if (finished[ub]) continue;
       // 1) The model's scores for the next token.
-      score_row_into(logits.row(b), step, z);
+      score_row_into(logits.row(b), step, z, session, b);
       if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(z);
       log_softmax_into(z, buffers.log_p);
       TokenStep record;
@@ -434,7 +490,7 @@ std::vector<GeneratedSequence> beam_search(DecodingSession<Scalar>& session, con
     // 1) Every extension of every beam: its beam's score + log p(token) (processed scores, as HF ranks).
     all.clear();
     for (std::size_t i = 0; i < unb; ++i) {
-      score_row_into(logits.row(static_cast<Index>(i)), step, raw);
+      score_row_into(logits.row(static_cast<Index>(i)), step, raw, session, static_cast<Index>(i));
       if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(raw);
       log_softmax_into(raw, buffers.log_p);
       z.assign(log_p.begin(), log_p.end());

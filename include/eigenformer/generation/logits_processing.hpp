@@ -88,14 +88,21 @@ inline TokenId argmax(const Scores& z) {
 }
 
 /// Throws ValueError when the model's scores hold NaN or ±infinity (a broken model or a numeric overflow):
-/// no choice made from them would mean anything.
-inline void check_finite(const Scores& z, std::int64_t step) {
+/// no choice made from them would mean anything. `locate()` is called only then, and what it returns — the
+/// generation loop's diagnosis, naming the first layer whose output was not finite (diagnosis.hpp) — ends the
+/// message: a run whose scores are finite pays for this one pass over them and nothing else.
+template <class Locate>
+void check_finite(const Scores& z, std::int64_t step, Locate locate) {
   for (std::size_t v = 0; v < z.size(); ++v) {
     if (!std::isfinite(z[v])) {
+      const std::string where = locate();
       throw ValueError(eigenformer::detail::cat("[generation] step ", step, ": the model's score for token id ", v, " is ", z[v],
-                                   " (NaN or infinite logits)"));
+                                   " (NaN or infinite logits)", where.empty() ? "" : "; ", where));
     }
   }
+}
+inline void check_finite(const Scores& z, std::int64_t step) {
+  check_finite(z, step, [] { return std::string(); });
 }
 
 /// CTRL's repetition penalty: each distinct token of `context` has its score divided by θ when positive,

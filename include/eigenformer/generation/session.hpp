@@ -19,10 +19,12 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/tensor.hpp"
+#include "eigenformer/generation/diagnosis.hpp"
 #include "eigenformer/models/language_model.hpp"
 
 namespace eigenformer::generation {
@@ -39,6 +41,16 @@ class DecodingSession {
   virtual void start(Index copies, Matrix<Scalar>& logits) = 0;
   /// Appends next[b] to sequence b. logits: (B, V), the scores of each sequence's following token.
   virtual void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) = 0;
+
+  /// What the model keeps per position in the KV cache (the memory guard before a run).
+  virtual CacheShape cache_shape() const = 0;
+  /// Source positions every sequence's cross-attention caches (encoder-decoder: the source's length; else 0).
+  virtual Index source_positions() const { return 0; }
+
+  /// Called only when the last scores of sequence `sequence` were not finite: runs that sequence again from
+  /// scratch with a NonFiniteProbe on each stack (diagnosis.hpp) and says where the first non-finite value
+  /// appeared — "first non-finite value: decoder layer 2, the FFN's output (...)" — or why it cannot tell.
+  virtual std::string locate_non_finite(Index sequence) = 0;
   /// New sequence i continues old sequence source[i]. The copies go into a second set of sequences that then
   /// changes places with the first (both keep the room reserve() gave them: no allocation per step).
   virtual void reorder(const std::vector<Index>& source) {
@@ -130,6 +142,24 @@ class CausalSession : public DecodingSession<Scalar> {
     this->make_room();
   }
 
+  CacheShape cache_shape() const override { return model_.cache_shape(); }
+
+  std::string locate_non_finite(Index sequence) override {
+    const TokenSequence& s = this->sequences_.at(static_cast<std::size_t>(sequence));
+    TokenIds ids(1, static_cast<Index>(s.size()));
+    for (std::size_t t = 0; t < s.size(); ++t) ids(0, static_cast<Index>(t)) = s[t];
+    NonFiniteProbe<Scalar> probe;
+    Matrix<Scalar> logits;
+    try {
+      if (!model_.forward_captured(ids, logits, probe.capture())) return "the model offers no capture to find the layer";
+    } catch (const Error& e) {
+      return eigenformer::detail::cat("the diagnosis could not run again (", e.what(), ")");
+    }
+    const std::optional<NonFiniteValue> first = probe.first();
+    if (first) return "first non-finite value: " + describe(*first);
+    return "every layer's output was finite: the LM head made the non-finite scores";
+  }
+
   void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {
     this->append(next);
     if (this->use_cache_) {
@@ -177,6 +207,29 @@ class Seq2SeqSession : public DecodingSession<Scalar> {
     this->cache_.clear();
     model_.decode(this->tail_ids(1), memory_, nullptr, this->cache_, logits, /*last_only=*/true);
     this->make_room();
+  }
+
+  CacheShape cache_shape() const override { return model_.cache_shape(); }
+  Index source_positions() const override { return static_cast<Index>(source_.size()); }
+
+  std::string locate_non_finite(Index sequence) override {
+    const TokenSequence& s = this->sequences_.at(static_cast<std::size_t>(sequence));
+    TokenIds source(1, static_cast<Index>(source_.size())), target(1, static_cast<Index>(s.size()));
+    for (std::size_t i = 0; i < source_.size(); ++i) source(0, static_cast<Index>(i)) = source_[i];
+    for (std::size_t t = 0; t < s.size(); ++t) target(0, static_cast<Index>(t)) = s[t];
+    NonFiniteProbe<Scalar> encoder, decoder;
+    Matrix<Scalar> logits;
+    try {
+      if (!model_.forward_captured(source, target, logits, encoder.capture(), decoder.capture())) {
+        return "the model offers no capture to find the layer";
+      }
+    } catch (const Error& e) {
+      return eigenformer::detail::cat("the diagnosis could not run again (", e.what(), ")");
+    }
+    // The encoder runs first: a non-finite value there reaches the decoder through every cross-attention.
+    if (const std::optional<NonFiniteValue> first = encoder.first()) return "first non-finite value: " + describe(*first);
+    if (const std::optional<NonFiniteValue> first = decoder.first()) return "first non-finite value: " + describe(*first);
+    return "every layer's output was finite: the LM head made the non-finite scores";
   }
 
   void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {

@@ -53,6 +53,14 @@ class SharedCausalLM : public CausalLM<Scalar> {
     model_->forward(ids, cache, logits, last_only, padding);
   }
 
+  CacheShape cache_shape() const override { return model_->cache_shape(); }
+
+  /// The diagnosis of non-finite logits, as CausalLM::forward_captured; one caller at a time.
+  bool forward_captured(const TokenIds& ids, Matrix<Scalar>& logits, Capture<Scalar>& capture) override {
+    const std::lock_guard<std::mutex> hold(*lock_);
+    return model_->forward_captured(ids, logits, capture);
+  }
+
  private:
   CausalLM<Scalar>* model_;
   std::shared_ptr<std::mutex> lock_;
@@ -78,6 +86,15 @@ class SharedSeq2SeqLM : public Seq2SeqLM<Scalar> {
               DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false) override {
     const std::lock_guard<std::mutex> hold(*lock_);
     model_->decode(target, memory, source_padding, cache, logits, last_only);
+  }
+
+  CacheShape cache_shape() const override { return model_->cache_shape(); }
+
+  /// The diagnosis of non-finite logits, as Seq2SeqLM::forward_captured; one caller at a time.
+  bool forward_captured(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits,
+                        Capture<Scalar>& encoder_capture, Capture<Scalar>& decoder_capture) override {
+    const std::lock_guard<std::mutex> hold(*lock_);
+    return model_->forward_captured(source, target, logits, encoder_capture, decoder_capture);
   }
 
  private:

@@ -38,6 +38,7 @@
 #include "eigenformer/core/dtype.hpp"
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/json.hpp"
+#include "eigenformer/core/memory.hpp"
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/safetensors.hpp"
 #include "eigenformer/models/config.hpp"
@@ -118,6 +119,16 @@ class Checkpoint {
       config_.fail(detail::cat("describes a model of ", parameters, " parameters, but ", path_, " stores only ",
                                stored_values(), " values: config.json and the weights disagree"));
     }
+  }
+
+  /// The memory guard of the weights (core/memory.hpp), run with check_parameter_count before the model is built:
+  /// MemoryError when `parameters` values of Scalar would exceed the memory available —
+  /// "[checkpoint] <folder>: the weights, 1100048384 parameters × 4 bytes = 4.1 GiB (...); 2.0 GiB (...) available".
+  template <class Scalar>
+  void check_weights_fit(std::int64_t parameters) const {
+    check_fits(Count(parameters) * Count(sizeof(Scalar)), [&] {
+      return detail::cat("[checkpoint] ", folder_, ": the weights, ", parameters, " parameters × ", sizeof(Scalar), " bytes");
+    });
   }
 
   /// Reads tensor `t` (from tensors()/find()) converted to Scalar into dst, which holds t.numel() elements.

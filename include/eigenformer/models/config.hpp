@@ -29,6 +29,7 @@
 
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/json.hpp"
+#include "eigenformer/core/memory.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/layers/activation.hpp"
 
@@ -187,29 +188,7 @@ class ModelConfig {
   std::string source_;
 };
 
-/// A number of parameters computed from config.json sizes, saturating instead of overflowing. Each size may reach
-/// ModelConfig::kMaxDimension (2^24), so a product of three or four of them passes 2^63: in std::int64_t that is
-/// signed overflow (undefined behaviour; in practice a wrapped, often negative, count that slips past the
-/// checkpoint's size guard and lets the model allocate). Found by fuzz/fuzz_config.cpp; the regression test is
-/// tests/hardening/test_fuzz_regressions.cpp. Past kMax (2^62) a Count stays at kMax, which
-/// Checkpoint::check_parameter_count refuses. Sizes are non-negative; a negative operand counts as 0.
-class Count {
- public:
-  static constexpr std::int64_t kMax = std::int64_t{1} << 62;
-
-  Count(std::int64_t n = 0) : n_(n < 0 ? 0 : (n > kMax ? kMax : n)) {}  // NOLINT: implicit, so `2 * C` reads as math
-  std::int64_t value() const { return n_; }
-
-  friend Count operator+(Count a, Count b) { return a.n_ > kMax - b.n_ ? Count(kMax) : Count(a.n_ + b.n_); }
-  friend Count operator*(Count a, Count b) {
-    if (a.n_ == 0 || b.n_ == 0) return Count(0);
-    return a.n_ > kMax / b.n_ ? Count(kMax) : Count(a.n_ * b.n_);
-  }
-  Count& operator+=(Count b) { return *this = *this + b; }
-
- private:
-  std::int64_t n_;
-};
+// Count, the saturating size arithmetic every parameter count here uses, is in core/memory.hpp.
 
 /// The name Hugging Face configs use for an activation ("hidden_act"): what a saved config.json says.
 inline const char* hf_activation_name(Activation a) {

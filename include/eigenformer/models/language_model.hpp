@@ -73,6 +73,18 @@ struct SpecialTokenIds {
   }
 };
 
+/// The shape of a model's KV cache, for the memory guard (generation's check before a run, core/memory.hpp): each
+/// of `layers` decoder layers keeps, per sequence and position, keys and values of kv_heads × head_dim scalars —
+/// and an encoder-decoder's layers as much again per source position, for the cross-attention (cross = true).
+/// layers = 0: unknown, no guard before the run (KVCache::reserve still checks each layer as it grows).
+struct CacheShape {
+  Index layers = 0;    // N decoder layers with a cache
+  Index kv_heads = 0;  // Hkv
+  Index head_dim = 0;  // D
+  Index window = 0;    // > 0: every layer keeps at most this many positions (a window-bounded cache)
+  bool cross = false;  // encoder-decoder: each layer also caches the source's keys and values
+};
+
 /// A decoder-only language model (Llama, GPT): p(next token | tokens so far).
 template <class Scalar>
 class CausalLM {
@@ -96,6 +108,18 @@ class CausalLM {
   /// ValueError for a token id outside [0, V) or a cache that would pass max_positions().
   virtual void forward(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false,
                        const KeyPadding* padding = nullptr) = 0;
+
+  /// What forward() will keep in a DecoderCache (the memory guard's input); unknown by default.
+  virtual CacheShape cache_shape() const { return CacheShape(); }
+
+  /// The diagnosis of non-finite logits (generation calls it only then, so finite runs never pay): runs `ids`
+  /// (B, T) from scratch, without a cache, with `capture` attached to the decoder stack and its prefix set to
+  /// the stack's parameter path ("decoder."), so that every named intermediate is recorded in the order it is
+  /// computed; logits (B·T, V). Returns false when the model offers no capture (the default).
+  virtual bool forward_captured(const TokenIds& ids, Matrix<Scalar>& logits, Capture<Scalar>& capture) {
+    (void)ids, (void)logits, (void)capture;
+    return false;
+  }
 };
 
 /// An encoder-decoder language model (T5, BART): p(next target token | source, target so far).
@@ -118,6 +142,18 @@ class Seq2SeqLM {
   ///   logits (B·T, V), or (B, V) for the last position of each sequence with last_only.
   virtual void decode(const TokenIds& target, const Tensor3<Scalar>& memory, const KeyPadding* source_padding,
                       DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false) = 0;
+
+  /// What decode() will keep in a DecoderCache (the memory guard's input); unknown by default.
+  virtual CacheShape cache_shape() const { return CacheShape(); }
+
+  /// The diagnosis of non-finite logits, as CausalLM::forward_captured: source (B, S) and target (B, T) run from
+  /// scratch, the encoder recorded into `encoder_capture` (prefix "encoder."), the decoder into `decoder_capture`
+  /// (prefix "decoder."); logits (B·T, V). Returns false when the model offers no capture (the default).
+  virtual bool forward_captured(const TokenIds& source, const TokenIds& target, Matrix<Scalar>& logits,
+                                Capture<Scalar>& encoder_capture, Capture<Scalar>& decoder_capture) {
+    (void)source, (void)target, (void)logits, (void)encoder_capture, (void)decoder_capture;
+    return false;
+  }
 };
 
 /// What one whole forward pass of an encoder-decoder (T5, BART) may do besides computing logits — the options
