@@ -200,32 +200,46 @@ TEST_CASE("a process killed (SIGKILL) mid-save always leaves the latest checkpoi
   std::mt19937 delays(12345);
   int kills = 0, torn = 0;
   std::int64_t highest = 0;
-  for (int round = 0; round < 40; ++round) {
+  constexpr int kRounds = 40;
+  for (int round = 0; round < kRounds; ++round) {
+    // The child reports each finished save with one byte on a pipe: what it reported must be on disk.
+    int reported[2];
+    REQUIRE(pipe(reported) == 0);
     const pid_t child = fork();
     REQUIRE(child >= 0);
     if (child == 0) {
       // The child saves checkpoint after checkpoint until it is killed.
+      close(reported[0]);
       std::vector<float> w(512 * 512);
       TrainerState cs = load_trainer_state(*latest_checkpoint(dir));
       for (;;) {
         ++cs.step;
         cs.data.cursor = cs.step * 3;
         save_checkpoint(dir, cs, contents(cs.step, w), 2);
+        if (write(reported[1], "s", 1) != 1) _exit(3);
       }
     }
+    close(reported[1]);
+    // The last round first waits for one finished save, so the run proves progress even on a machine so busy
+    // that every random instant fell inside the child's first save.
+    char byte = 0;
+    if (round == kRounds - 1) REQUIRE(read(reported[0], &byte, 1) == 1);
     usleep(static_cast<useconds_t>(std::uniform_real_distribution<double>(0.2 * save_us, 3.0 * save_us)(delays)));
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
     CHECK(WIFSIGNALED(status));
     ++kills;
+    std::int64_t finished = round == kRounds - 1 ? 1 : 0;
+    while (read(reported[0], &byte, 1) == 1) ++finished;  // the write end is closed: read returns 0 at the end
+    close(reported[0]);
     for (const fs::directory_entry& e : fs::directory_iterator(dir)) torn += e.path().filename().string()[0] == '.';
 
     // The latest checkpoint must load, and every number in it must belong to its step.
     const std::optional<std::string> latest = latest_checkpoint(dir);
     REQUIRE(latest.has_value());
     const TrainerState loaded = load_trainer_state(*latest);
-    CHECK(loaded.step >= highest);
+    CHECK(loaded.step >= highest + finished);  // every save the child finished is there, and nothing went back
     highest = loaded.step;
     CHECK(loaded.seed == 7u);
     CHECK(loaded.data.cursor == loaded.step * 3);
