@@ -125,3 +125,26 @@ TEST_CASE("fuzz regression: a token id near 2^31 is refused before the id table 
                        FormatError);
   CHECK(v.id_bound() == 0);  // nothing was allocated for it
 }
+
+// Found by the 10-million-execution campaign of fuzz_tokenizer_json (2026-12-02): a 12 KB tokenizer.json whose
+// normalizer Sequence held three Replaces of " " and "  " by ~4,000 characters made " the cat  sat" ~10^10 bytes
+// long — the fuzzer timed out after 85 s with 906 MB in use. A Replace may now make at most 16 n + 64 KiB bytes of a
+// text of n bytes (max_replaced_bytes); past that it is a ValueError, raised while the text grows.
+TEST_CASE("fuzz regression: Replace normalizers that multiply the text are refused, not run out of memory") {
+  using namespace eigenformer::tokenizers;
+  CHECK(max_replaced_bytes(5) == 65616);
+  CHECK(max_replaced_bytes(std::size_t{1} << 40) == std::size_t{1} << 26);
+  const std::string spaces(1000, ' ');
+  const std::string replace = R"({"type": "Replace", "pattern": {"String": " "}, "content": ")" + spaces + R"("})";
+  const std::string json = R"({"normalizer": {"type": "Sequence", "normalizers": [)" + replace + ", " + replace + ", " +
+                           replace + R"(]}, "model": {"type": "WordLevel", "vocab": {"a": 0, "[UNK]": 1}, "unk_token": "[UNK]"}})";
+  const Tokenizer tok = parse_tokenizer_json(json, "replace.json");
+  // 2 spaces → 2,000 → 2,000,000 bytes: the second step is refused (its limit: 16 × 2,003 + 65,536).
+  CHECK_THROWS_WITH_AS(tok.encode("a a a"),
+                       "[normalizer] a Replace step makes more than 97584 bytes (16 times the text plus 64 KiB) of a text "
+                       "of 2003 bytes: its content repeats too often (a broken or hostile tokenizer.json?)",
+                       ValueError);
+  // One step of the same is fine: a text grows by what its file asks, up to the limit.
+  const std::string one = R"({"normalizer": )" + replace + R"(, "model": {"type": "WordLevel", "vocab": {"a": 0, "[UNK]": 1}, "unk_token": "[UNK]"}})";
+  CHECK_NOTHROW(parse_tokenizer_json(one, "one.json").encode("a a a"));
+}

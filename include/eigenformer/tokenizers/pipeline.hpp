@@ -60,31 +60,55 @@ using NormalizerStep = std::variant<normalizers::Bert, normalizers::Unicode, nor
                                     normalizers::StripAccents, normalizers::Strip, normalizers::Replace,
                                     normalizers::Prepend, normalizers::Precompiled>;
 
-/// Replaces every occurrence of `pattern` (non-empty) in `text` by `content`.
+/// The most bytes a Replace normalizer may make of a text of n bytes: 16 n + 64 KiB. Each Replace multiplies the
+/// text's length by up to its content's length, so a few of them in a Sequence make a short text astronomically
+/// long: a hostile tokenizer.json hung the tokenizer_json fuzzer that way (three Replaces of " " and "  " by ~4,000
+/// characters; the regression test is in tests/hardening/test_fuzz_regressions.cpp). Real normalizers replace a
+/// character by a few bytes (Llama's " " → "▁": 3).
+inline std::size_t max_replaced_bytes(std::size_t input_bytes) {
+  constexpr std::size_t kCap = std::size_t{1} << 26;  // 64 MiB whatever the input
+  return input_bytes > (kCap - 65536) / 16 ? kCap : 16 * input_bytes + 65536;
+}
+
+namespace detail {
+/// Appends `piece` to `out`, or ValueError once `out` would pass max_replaced_bytes(input_bytes).
+inline void append_replaced(std::string& out, std::string_view piece, std::size_t input_bytes) {
+  const std::size_t limit = max_replaced_bytes(input_bytes);
+  if (piece.size() > limit - out.size()) {
+    throw ValueError(eigenformer::detail::cat("[normalizer] a Replace step makes more than ", limit,
+                                              " bytes (16 times the text plus 64 KiB) of a text of ", input_bytes,
+                                              " bytes: its content repeats too often (a broken or hostile tokenizer.json?)"));
+  }
+  out.append(piece);
+}
+}  // namespace detail
+
+/// Replaces every occurrence of `pattern` (non-empty) in `text` by `content`. ValueError past max_replaced_bytes.
 inline std::string replace_all(std::string_view text, std::string_view pattern, std::string_view content) {
   std::string out;
   std::size_t i = 0;
   while (true) {
     const std::size_t at = text.find(pattern, i);
     if (at == std::string_view::npos || pattern.empty()) break;
-    out.append(text.substr(i, at - i));
-    out.append(content);
+    detail::append_replaced(out, text.substr(i, at - i), text.size());
+    detail::append_replaced(out, content, text.size());
     i = at + pattern.size();
   }
-  out.append(text.substr(i));
+  detail::append_replaced(out, text.substr(i), text.size());
   return out;
 }
 
 /// Replaces every match of `re` in `text` by `content` (matches as Regex::for_each_match finds them).
+/// ValueError past max_replaced_bytes.
 inline std::string replace_matches(std::string_view text, const regex::Regex& re, std::string_view content) {
   std::string out;
   std::size_t last = 0;
   re.for_each_match(text, [&](std::size_t b, std::size_t e) {
-    out.append(text.substr(last, b - last));
-    out.append(content);
+    detail::append_replaced(out, text.substr(last, b - last), text.size());
+    detail::append_replaced(out, content, text.size());
     last = e;
   });
-  out.append(text.substr(last));
+  detail::append_replaced(out, text.substr(last), text.size());
   return out;
 }
 
