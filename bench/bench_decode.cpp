@@ -36,6 +36,7 @@
 
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
+#include "stories_shapes.hpp"
 
 using namespace eigenformer;
 
@@ -43,26 +44,13 @@ namespace {
 
 constexpr Index kPrompt = 16, kNewTokens = 256;
 
-LlamaConfig stories(bool large) {
-  LlamaConfig c;
-  c.vocab_size = 32000;
-  c.hidden_size = large ? 768 : 288;
-  c.intermediate_size = large ? 2048 : 768;
-  c.num_hidden_layers = large ? 12 : 6;
-  c.num_attention_heads = large ? 12 : 6;  // num_key_value_heads and head_dim keep their defaults: H and C / H
-  c.max_position_embeddings = 1024;
-  c.rms_norm_eps = 1e-5;
-  c.tie_word_embeddings = true;
-  return c;
-}
-
 // One model per shape and weight format, built once (110M random parameters take a moment): the same random
 // values for every format, packed from fp32.
 Llama<float>& model(bool large, WeightFormat format = WeightFormat::F32) {
   static Llama<float>* models[2][3] = {{nullptr, nullptr, nullptr}, {nullptr, nullptr, nullptr}};
   Llama<float>*& m = models[large ? 1 : 0][static_cast<int>(format)];
   if (m == nullptr) {
-    m = new Llama<float>(stories(large));
+    m = new Llama<float>(bench::stories(large));
     std::srand(1);
     for (auto& p : named_parameters(*m)) {
       for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);

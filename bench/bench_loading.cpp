@@ -27,23 +27,11 @@
 
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
+#include "stories_shapes.hpp"
 
 using namespace eigenformer;
 
 namespace {
-
-LlamaConfig stories110m() {
-  LlamaConfig c;
-  c.vocab_size = 32000;
-  c.hidden_size = 768;
-  c.intermediate_size = 2048;
-  c.num_hidden_layers = 12;
-  c.num_attention_heads = 12;
-  c.max_position_embeddings = 1024;
-  c.rms_norm_eps = 1e-5;
-  c.tie_word_embeddings = true;
-  return c;
-}
 
 /// $TMPDIR/eigenformer-bench-loading, created on first use and removed when the program exits.
 const std::string& loading_root() {
@@ -71,7 +59,7 @@ const std::string& checkpoint_folder(DType dtype) {
   std::string& folder = folders[dtype == DType::F32 ? 0 : 1];
   if (folder.empty()) {
     folder = loading_root() + "/" + dtype_name(dtype);
-    Llama<float> model(stories110m());
+    Llama<float> model(bench::stories(true));
     std::srand(1);
     for (auto& p : named_parameters(model)) {
       for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);
