@@ -201,7 +201,7 @@ TEST_CASE("weight formats: one product within the stated bounds, 1 vs 2 threads 
 
 TEST_CASE("weight formats: the int8 dot product, AVX2 (when compiled for it) against the portable loop, bit for bit") {
   std::mt19937 rng(13);
-  for (Index n : {32, 64, 288, 300, 768, 2048}) {
+  for (Index n : {32, 64, 96, 288, 300, 768, 2048, 2060}) {
     const Matrix<float> x = random_matrix(1, n, rng, 3.0);
     const Matrix<float> w = random_matrix(1, n, rng, 0.1);
     const PackedWeight packed = pack_weight<float>(w, WeightFormat::Q8_0);
@@ -212,11 +212,49 @@ TEST_CASE("weight formats: the int8 dot product, AVX2 (when compiled for it) aga
     const float portable = detail::dot_q8_portable(p.data(), t.data(), packed.q.data(), packed.scales.data(), n);
     INFO("n = ", n, ": ", fast, " vs ", portable);
     CHECK(fast == portable);
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
+    // Four weight rows at once (what decoding runs): each row's result is its own portable product.
+    const Matrix<float> w4 = random_matrix(4, n, rng, 0.1);
+    const PackedWeight packed4 = pack_weight<float>(w4, WeightFormat::Q8_0);
+    const std::int8_t* rows[4];
+    const float* scales[4];
+    for (int r = 0; r < 4; ++r) {
+      rows[r] = packed4.q.data() + r * n;
+      scales[r] = packed4.scales.data() + r * packed4.groups();
+    }
+    float four[4];
+    detail::dot_q8_rows<4>(p.data(), t.data(), rows, scales, n, four);
+    for (int r = 0; r < 4; ++r) {
+      INFO("row ", r, " of four");
+      CHECK(four[r] == detail::dot_q8_portable(p.data(), t.data(), rows[r], scales[r], n));
+    }
+#endif
   }
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
+  MESSAGE("the AVX-512 int8 product was compared (one row and four rows at a time)");
+#elif defined(__AVX2__) && defined(__FMA__)
   MESSAGE("the AVX2 int8 product was compared");
 #else
-  MESSAGE("this build has no AVX2 + FMA: dot_q8 is the portable loop (the release preset's -march=native compares both)");
+  MESSAGE("this build has no AVX2 + FMA: dot_q8 is the portable loop (test_weight_formats_native compares both)");
+#endif
+}
+
+TEST_CASE("weight formats: the bf16 dot product, AVX-512 (when compiled for it) against the portable loop, bit for bit") {
+  std::mt19937 rng(14);
+  // Lengths that take every branch: the 32-wide loop, the 16-wide tail, the scalar tail, and each alone.
+  for (Index n : {1, 15, 16, 31, 32, 48, 50, 288, 300, 768, 2048}) {
+    const Matrix<float> x = random_matrix(1, n, rng, 3.0);
+    const Matrix<float> w = random_matrix(1, n, rng, 0.1);
+    const PackedWeight packed = pack_weight<float>(w, WeightFormat::BF16);
+    const float fast = detail::dot_bf16<float>(x.data(), packed.bf16.data(), n);
+    const float portable = detail::dot_bf16_portable<float>(x.data(), packed.bf16.data(), n);
+    INFO("n = ", n, ": ", fast, " vs ", portable);
+    CHECK(fast == portable);
+  }
+#if defined(__AVX512F__)
+  MESSAGE("the AVX-512 bf16 product was compared");
+#else
+  MESSAGE("this build has no AVX-512: dot_bf16 is the portable loop (test_weight_formats_native compares both)");
 #endif
 }
 

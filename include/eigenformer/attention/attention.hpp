@@ -196,7 +196,13 @@ struct AttentionScratch {
   // The single-query path (one new token: T = 1): the scores and weights of every (batch, head) side by side,
   // room for (B·H, 2·S_max) with S_max the keys' rows per sequence (a KV cache's capacity). It only grows, so a
   // decode step after the first allocates nothing; its length is not T·S, read `scores`/`weights` there.
-  std::vector<Scalar> single_query;
+  // An Eigen vector, not a std::vector: its storage is aligned to Eigen's widest vector (64 bytes with AVX-512),
+  // so where each head's row starts relative to that alignment depends on the shapes alone. Eigen's vectorised
+  // sums (the softmax's max and Σ exp, weights · V) peel the first few entries up to an aligned address, so the
+  // order of their additions follows the address: with a std::vector (16-byte aligned from malloc) the last bit
+  // of a decode step changed from run to run whenever the buffer moved (tests/speed/test_weight_formats.cpp,
+  // built with -march=native, caught it).
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> single_query;
 
   // The tiled path (tiled_attention): one query tile against one key tile at a time, in buffers sized by the
   // tiles and D, never by T or S, and only grown, so later calls allocate nothing. One AttentionTiles per
@@ -462,7 +468,7 @@ void single_query_attention(const HeadsView<const Scalar>& queries, const HeadsV
   const Index B = queries.batch, H = queries.heads, S = keys.length, D = queries.head_dim;
   const Index group = H / keys.heads;
   const Index room = std::max(keys.batch_stride, S);  // scores' room per head: S may grow up to it
-  const std::size_t needed = static_cast<std::size_t>(2 * B * H * room);
+  const Index needed = 2 * B * H * room;
   if (scratch.single_query.size() < needed) scratch.single_query.resize(needed);
   Scalar* const buffer = scratch.single_query.data();
   const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
