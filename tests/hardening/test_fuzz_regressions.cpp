@@ -148,3 +148,33 @@ TEST_CASE("fuzz regression: Replace normalizers that multiply the text are refus
   const std::string one = R"({"normalizer": )" + replace + R"(, "model": {"type": "WordLevel", "vocab": {"a": 0, "[UNK]": 1}, "unk_token": "[UNK]"}})";
   CHECK_NOTHROW(parse_tokenizer_json(one, "one.json").encode("a a a"));
 }
+
+// Found by the same campaign's continuation (2026-12-02, after 891,534 more executions): five Replaces, each of which
+// stayed under its own limit by growing the text ~16×, chained to a 64 MiB text that the Unigram model then took
+// minutes to cut (the fuzzer timed out after 60 s with 1.2 GB in use). The normalizer as a whole, and the decoders as
+// a whole, may now make at most max_replaced_bytes of their input.
+TEST_CASE("fuzz regression: a chain of Replaces may not multiply the text past one limit, in normalizers and decoders") {
+  using namespace eigenformer::tokenizers;
+  const std::string fifteen(15, ' ');
+  const std::string replace = R"({"type": "Replace", "pattern": {"String": " "}, "content": ")" + fifteen + R"("})";
+  const std::string chain = "[" + replace + ", " + replace + ", " + replace + ", " + replace + "]";
+  const std::string model = R"("model": {"type": "WordLevel", "vocab": {"a": 0, "[UNK]": 1, " ": 2}, "unk_token": "[UNK]"})";
+  // 1,000 spaces → 15,000 (within each step's limit and the whole's: 16 × 1,000 + 65,536 = 81,536) → 225,000: each
+  // step alone would be allowed (16 × 15,000 + 65,536), the whole is not.
+  const Tokenizer normalizing = parse_tokenizer_json(R"({"normalizer": {"type": "Sequence", "normalizers": )" + chain + "}, " + model + "}",
+                                                     "chain.json");
+  CHECK_THROWS_WITH_AS(normalizing.encode(std::string(1000, ' ')),
+                       doctest::Contains("normalizer] the steps make 225000 bytes, more than 81536"), ValueError);
+  // A text the whole may make stays as the file asks: 4 spaces → 60 → 900 → 13,500 → 202,500 is past 16 × 4 + 65,536
+  // and refused, while two of the same Replaces (4 → 60 → 900) are fine.
+  CHECK_THROWS_AS(normalizing.normalize(std::string(4, ' ')), ValueError);
+  const Tokenizer two = parse_tokenizer_json(R"({"normalizer": {"type": "Sequence", "normalizers": [)" + replace + ", " + replace +
+                                             "]}, " + model + "}", "two.json");
+  CHECK(two.normalize(std::string(4, ' ')) == std::string(900, ' '));
+  // The decoders: 1,000 tokens " " → 15,000 bytes → 225,000, refused the same way.
+  const Tokenizer decoding = parse_tokenizer_json(R"({"decoder": {"type": "Sequence", "decoders": )" + chain + "}, " + model + "}",
+                                                  "chain.json");
+  CHECK_THROWS_WITH_AS(decoding.decode(TokenSequence(1000, 2)),
+                       doctest::Contains("decoders] the steps make 225000 bytes, more than 81536"), ValueError);
+  CHECK(decoding.decode(TokenSequence(1, 2)) == std::string(15 * 15 * 15 * 15, ' '));  // 50,625 ≤ 16 + 65,536
+}

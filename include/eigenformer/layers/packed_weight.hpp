@@ -31,7 +31,6 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -170,10 +169,9 @@ inline Scalar fold_lanes(Scalar* acc, int lanes) {
   return acc[0];
 }
 
-/// Σ_i x_i · bf16(w_i), i < n. The readable form, for every build and scalar; dot_bf16 below runs the same
-/// arithmetic on 512-bit vectors when compiled for AVX-512.
+/// Σ_i x_i · bf16(w_i), i < n.
 template <class Scalar>
-Scalar dot_bf16_portable(const Scalar* x, const std::uint16_t* w, Index n) {
+Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
   constexpr int kLanes = 32;  // 32 partial sums: 4 vectors of 8 floats, enough to hide the multiply-add latency
   Scalar acc[kLanes] = {};
   Index i = 0;
@@ -185,36 +183,6 @@ Scalar dot_bf16_portable(const Scalar* x, const std::uint16_t* w, Index n) {
   }
   for (; i < n; ++i) acc[0] = std::fma(x[i], static_cast<Scalar>(bf16_to_float(w[i])), acc[0]);
   return fold_lanes(acc, kLanes);
-}
-
-/// dot_bf16_portable's result, bit for bit (tests/speed/test_weight_formats.cpp checks it in a -march=native
-/// build): with AVX-512 and float, the 32 partial sums are two 512-bit registers (lanes 0–15 and 16–31 of the
-/// same acc array), each step widens 16 bf16 weights (vpmovzxwd, vpslld by 16) and does one fma per lane; the
-/// tails and the fold are the portable loop's. 512-bit vectors halve the instructions per weight beside the
-/// 256-bit ones the compiler picks for the plain loop, and bf16 decoding is bound by those instructions.
-template <class Scalar>
-Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
-#if defined(__AVX512F__)
-  if constexpr (std::is_same_v<Scalar, float>) {
-    const auto widened = [](const std::uint16_t* at) {  // 16 bf16 → 16 fp32: the bits shifted up by 16
-      return _mm512_castsi512_ps(_mm512_slli_epi32(
-          _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(at))), 16));
-    };
-    __m512 low = _mm512_setzero_ps(), high = _mm512_setzero_ps();  // acc[0..15], acc[16..31]
-    Index i = 0;
-    for (; i + 32 <= n; i += 32) {
-      low = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), widened(w + i), low);
-      high = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), widened(w + i + 16), high);
-    }
-    for (; i + 16 <= n; i += 16) low = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), widened(w + i), low);
-    float acc[32];
-    _mm512_storeu_ps(acc, low);
-    _mm512_storeu_ps(acc + 16, high);
-    for (; i < n; ++i) acc[0] = std::fma(x[i], bf16_to_float(w[i]), acc[0]);
-    return fold_lanes(acc, 32);
-  }
-#endif
-  return dot_bf16_portable(x, w, n);
 }
 
 /// An activation row quantised like a weight row, for the int8 product: groups of 32 (the last may be shorter),
@@ -261,80 +229,12 @@ inline float dot_q8_portable(const std::int16_t* p, const float* t, const std::i
   return fold_lanes(acc[0], 8);
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
-/// dot_q8_portable for R weight rows at once, with AVX-512, bit for bit: out[r] = x · w̃_r for the rows (q[r], s[r]).
-/// Reading R rows side by side keeps R streams of weights in flight and loads each 32 activations once for all
-/// of them: one row at a time, the int8 product waited on its loads (17 GB/s where fp32's product streams 25).
-/// Each row's arithmetic is dot_q8_portable's, in its order:
-///   - a group's 32 weights are sign-extended to int16 in one register and multiplied pairwise with the
-///     activations into 16 int32 lanes (vpmaddwd): lane m holds the pair (2m, 2m+1). Adding the upper half (lane
-///     m + 8: the pair 16 + 2m, 17 + 2m) to the lower gives exactly the 8 lanes of q8_group_lanes;
-///   - the even group's 8 lanes go to the lower half of one register and the odd group's to the upper half, so
-///     one conversion and one fma serve both, and the accumulator's halves are the portable loop's two chains;
-///   - an odd last full group goes to the even chain alone (a masked fma), a ragged one through the portable
-///     steps; then even + odd and the fold in halves, in registers.
-template <int R>
-void dot_q8_rows(const std::int16_t* p, const float* t, const std::int8_t* const* q, const float* const* s, Index n,
-                 float* out) {
-  constexpr Index kGroup = PackedWeight::kGroup;
-  const Index full = n / kGroup;
-  const auto pairs = [](const std::int16_t* x, const std::int8_t* w) {  // 16 int32 lanes of one group
-    return _mm512_madd_epi16(_mm512_loadu_si512(x),
-                             _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w))));
-  };
-  __m512 both[R];  // lanes 0–7: the even groups' chain; 8–15: the odd groups'
-  for (int r = 0; r < R; ++r) both[r] = _mm512_setzero_ps();
-  Index g = 0;
-  for (; g + 2 <= full; g += 2) {
-    const std::int16_t* x = p + g * kGroup;
-    for (int r = 0; r < R; ++r) {
-      const std::int8_t* w = q[r] + g * kGroup;
-      const __m512i even = pairs(x, w), odd = pairs(x + kGroup, w + kGroup);
-      const __m512i lower = _mm512_shuffle_i64x2(even, odd, 0x44);  // [even 0–7 | odd 0–7]   pairs 2m, 2m+1
-      const __m512i upper = _mm512_shuffle_i64x2(even, odd, 0xEE);  // [even 8–15 | odd 8–15]  pairs 16+2m, 17+2m
-      const __m512 scale = _mm512_insertf32x8(_mm512_set1_ps(t[g] * s[r][g]), _mm256_set1_ps(t[g + 1] * s[r][g + 1]), 1);
-      both[r] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(_mm512_add_epi32(lower, upper)), both[r]);
-    }
-  }
-  if (g < full) {  // an odd number of full groups: the last one (g even) to the even chain only
-    for (int r = 0; r < R; ++r) {
-      const __m512i lanes = pairs(p + g * kGroup, q[r] + g * kGroup);
-      const __m512i folded = _mm512_add_epi32(lanes, _mm512_shuffle_i64x2(lanes, lanes, 0xEE));  // lower 8: the sums
-      both[r] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(t[g] * s[r][g]), _mm512_cvtepi32_ps(folded), both[r], 0x00FF);
-    }
-    ++g;
-  }
-  for (int r = 0; r < R; ++r) {
-    if (g * kGroup < n) {  // a ragged last group: the portable loop's steps, then its fold
-      float acc[2][8];
-      _mm512_storeu_ps(acc[0], both[r]);
-      std::int32_t lane[8];
-      q8_group_lanes(p + g * kGroup, q[r] + g * kGroup, n - g * kGroup, lane);
-      const float d = t[g] * s[r][g];
-      for (int k = 0; k < 8; ++k) acc[g & 1][k] = std::fma(d, static_cast<float>(lane[k]), acc[g & 1][k]);
-      for (int k = 0; k < 8; ++k) acc[0][k] += acc[1][k];
-      out[r] = fold_lanes(acc[0], 8);
-      continue;
-    }
-    // even + odd, then fold_lanes(·, 8): lanes j + j+4, then j + j+2, then 0 + 1
-    const __m256 eight = _mm256_add_ps(_mm512_castps512_ps256(both[r]), _mm512_extractf32x8_ps(both[r], 1));
-    const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
-    const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
-    out[r] = _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
-  }
-}
-#endif
-
 /// dot_q8_portable's result, bit for bit (tests/speed/test_weight_formats.cpp checks it in a -march=native build):
 /// with AVX2 and FMA, each full group is two sign-extensions of 16 weights to int16, two multiply-adds of int16
 /// pairs into 8 int32 lanes (vpmaddwd), their sum, one conversion to float and one fma; ragged last groups and
 /// other builds take the portable loop.
 inline float dot_q8(const std::int16_t* p, const float* t, const std::int8_t* q, const float* s, Index n) {
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
-  float y = 0;
-  dot_q8_rows<1>(p, t, &q, &s, n, &y);
-  return y;
-#elif defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__)
   constexpr Index kGroup = PackedWeight::kGroup;
   __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
   const Index full = n / kGroup;
@@ -409,26 +309,7 @@ void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Packe
   const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
   const auto chunk_task = [&](Index c) {
     const Index first = c * rows_per_chunk, last = std::min(out, first + rows_per_chunk);
-    Index o = first;
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__)
-    if (w.format == WeightFormat::Q8_0) {  // four weight rows at a time (detail::dot_q8_rows): the same bits as one
-      constexpr int kRows = 4;
-      for (; o + kRows <= last; o += kRows) {
-        const std::int8_t* q[kRows];
-        const float* s[kRows];
-        for (int r = 0; r < kRows; ++r) {
-          q[r] = w.q.data() + (o + r) * in;
-          s[r] = w.scales.data() + (o + r) * G;
-        }
-        for (Index n = 0; n < N; ++n) {
-          float dots[kRows];
-          detail::dot_q8_rows<kRows>(xq + n * in, xs + n * G, q, s, in, dots);
-          for (int r = 0; r < kRows; ++r) y(n, o + r) = static_cast<Scalar>(dots[r]);
-        }
-      }
-    }
-#endif
-    for (; o < last; ++o) {
+    for (Index o = first; o < last; ++o) {
       for (Index n = 0; n < N; ++n) {
         const Scalar* xn = x.data() + n * x.outerStride();  // a row of x: contiguous (row-major)
         y(n, o) = w.format == WeightFormat::BF16

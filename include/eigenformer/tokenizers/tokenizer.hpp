@@ -192,7 +192,13 @@ class Tokenizer {
       }
       tokens.push_back(std::move(*surface));
     }
-    for (const DecoderStep& step : pipeline_.decoder) tokens = decode_step(step, std::move(tokens));
+    // The decoders together may make at most max_replaced_bytes of the tokens' bytes (pipeline.hpp): each Replace
+    // is bounded per token, but a chain of them over many tokens would multiply the bounds.
+    const std::size_t limit = max_replaced_bytes(total_bytes(tokens));
+    for (const DecoderStep& step : pipeline_.decoder) {
+      tokens = decode_step(step, std::move(tokens));
+      check_grown(total_bytes(tokens), limit, "decoders");
+    }
     std::string out;
     for (const std::string& t : tokens) out += t;
     return out;
@@ -215,13 +221,35 @@ class Tokenizer {
   }
 
   /// The normalizer's output for valid UTF-8 text.
+  /// ValueError when the steps together make more than max_replaced_bytes(text) bytes (pipeline.hpp): each
+  /// Replace is bounded on its own input, but a chain of them would multiply the bounds (a fuzz finding: five
+  /// Replaces of " " by thousands of characters made a 64 MiB text for the model to tokenize).
   std::string normalize(std::string_view text) const {
+    const std::size_t limit = max_replaced_bytes(text.size());
     std::string s(text);
-    for (const NormalizerStep& step : pipeline_.normalizer) s = normalize_step(step, s);
+    for (const NormalizerStep& step : pipeline_.normalizer) {
+      s = normalize_step(step, s);
+      check_grown(s.size(), limit, "normalizer");
+    }
     return s;
   }
 
  private:
+  static std::size_t total_bytes(const std::vector<std::string>& pieces) {
+    std::size_t n = 0;
+    for (const std::string& p : pieces) n += p.size();
+    return n;
+  }
+
+  /// ValueError when a pipeline stage (normalizer or decoders) has grown its text past `limit` bytes.
+  void check_grown(std::size_t bytes, std::size_t limit, const char* stage) const {
+    if (bytes > limit) {
+      throw ValueError(eigenformer::detail::cat("[", name_, " ", stage, "] the steps make ", bytes, " bytes, more than ",
+                                                limit, " (16 times the input plus 64 KiB): its Replace steps multiply the text",
+                                                " (a broken or hostile tokenizer.json?)"));
+    }
+  }
+
   std::vector<Piece> pieces_of(std::string text, bool at_start) const {
     std::vector<Piece> pieces;
     pieces.push_back(Piece{std::move(text), at_start});
