@@ -37,8 +37,9 @@ double attention_layer_flops(Index batch, Index t, Index s) {
          core_flops(batch, t, s);
 }
 
-// Every case's last argument is the number of threads Eigen may use.
-void use_threads(benchmark::State& state, int argument) { Eigen::setNbThreads(static_cast<int>(state.range(argument))); }
+// Every case's last argument is the number of threads the library uses (core/threads.hpp: its products share out
+// their runs; Eigen's own threading stays off).
+void use_threads(benchmark::State& state, int argument) { eigenformer::set_threads(static_cast<int>(state.range(argument))); }
 
 void set_gflops(benchmark::State& state, double flops_per_iteration) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops_per_iteration / 1e9, benchmark::Counter::kIsIterationInvariantRate);

@@ -5,8 +5,8 @@
 //   poet         4 layers, C 128, 4 heads, FFN 384, vocab 3000 (a character vocabulary of Chinese poems),
 //                B 16 × T 64 tokens per step
 //   stories15M   6 layers, C 288, 6 heads, FFN 768, vocab 32000 (llama2.c's TinyStories 15M), B 4 × T 256
-// fp32, random weights (speed does not depend on their values), 1 and 2 threads (Eigen's matrix products run
-// on several threads only when built with OpenMP, found automatically).
+// fp32, random weights (speed does not depend on their values), 1 and 2 threads (the library's matrix products,
+// layers/linear.hpp product_threaded, run on several threads only when built with OpenMP, found automatically).
 //
 //   BM_TrainStep/<shape>/threads    tokens per second (B·T per step)
 //
@@ -55,7 +55,7 @@ Shape shape(int which) {
 
 void BM_TrainStep(benchmark::State& state) {
   const Shape s = shape(static_cast<int>(state.range(0)));
-  Eigen::setNbThreads(static_cast<int>(state.range(1)));
+  set_threads(static_cast<int>(state.range(1)));  // the library's threads (core/threads.hpp)
   TinyLm<float> model(s.model);
   std::uint64_t seed = 1;
   for (ParameterRef<float>& p : named_parameters(model)) {

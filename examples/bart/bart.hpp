@@ -344,9 +344,9 @@ class Bart : public Seq2SeqLM<Scalar> {
   void head(const Tensor3<Scalar>& hidden, Index batch, bool last_only, Matrix<Scalar>& logits) const {
     const Matrix<Scalar>& weight = config_.tie_word_embeddings ? shared.weight : lm_head.weight;
     if (last_only) {
-      logits.noalias() = detail::last_rows<Scalar>(as_matrix(hidden), batch) * weight.transpose();
+      product_threaded<Scalar>(detail::last_rows<Scalar>(as_matrix(hidden), batch), weight.transpose(), logits);
     } else {
-      logits.noalias() = as_matrix(hidden) * weight.transpose();
+      product_threaded<Scalar>(as_matrix(hidden), weight.transpose(), logits);
     }
     logits.rowwise() += final_logits_bias.row(0);
   }

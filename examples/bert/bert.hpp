@@ -162,7 +162,7 @@ class Bert {
     mlm_norm.forward(transformed, Eigen::Ref<Matrix<Scalar>>(transformed));
     // 3) The decoder: the word embeddings E read as an output layer (tied), plus its own bias.   (N, V)
     const Matrix<Scalar>& output = config_.tie_word_embeddings ? word_embeddings.weight : mlm_decoder.weight;
-    logits.noalias() = transformed * output.transpose();
+    product_threaded<Scalar>(transformed, output.transpose(), logits);
     logits.rowwise() += mlm_bias;
   }
 

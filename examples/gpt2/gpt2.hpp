@@ -89,9 +89,9 @@ class GPT2 : public CausalLM<Scalar> {
     // 3) The LM head: logits = h wteᵀ (tied) or h W_lmᵀ.                                (B·T, V) or (B, V)
     const Matrix<Scalar>& head = head_weight();
     if (options.last_only) {
-      logits.noalias() = detail::last_rows<Scalar>(as_matrix(h), ids.rows()) * head.transpose();
+      product_threaded<Scalar>(detail::last_rows<Scalar>(as_matrix(h), ids.rows()), head.transpose(), logits);
     } else {
-      logits.noalias() = as_matrix(h) * head.transpose();
+      product_threaded<Scalar>(as_matrix(h), head.transpose(), logits);
     }
   }
 
@@ -125,7 +125,7 @@ class GPT2 : public CausalLM<Scalar> {
     wte.forward(ids, x);                                                     // x (B, T, C)
     wpe.add(x, 0);                                                           // ValueError past n_positions
     decoder.forward(x, h, training_context_);                                // h (B, T, C)
-    logits.noalias() = as_matrix(h) * head_weight().transpose();              // (B·T, V)
+    product_threaded<Scalar>(as_matrix(h), head_weight().transpose(), logits);  // (B·T, V)
   }
 
   /// The backward of the last forward_for_training(): dlogits (B·T, V) = ∂loss/∂logits → every parameter's

@@ -99,7 +99,7 @@ class Llama : public CausalLM<Scalar> {
     } else if (use_decode_path(rows.rows())) {
       linear_rows_threaded<Scalar>(rows, head, logits);
     } else {
-      logits.noalias() = rows * head.transpose();
+      product_threaded<Scalar>(rows, head.transpose(), logits);
     }
   }
 
@@ -134,7 +134,7 @@ class Llama : public CausalLM<Scalar> {
     training_context_.keep_weights = true;  // the attention backward reads the softmax weights it kept
     embed_tokens.forward(ids, x);                                            // x (B, T, C)
     decoder.forward(x, h, training_context_);                                // h (B, T, C)
-    logits.noalias() = as_matrix(h) * head_weight().transpose();              // (B·T, V)
+    product_threaded<Scalar>(as_matrix(h), head_weight().transpose(), logits);  // (B·T, V)
   }
 
   /// The backward of the last forward_for_training(): dlogits (B·T, V) = ∂loss/∂logits → every parameter's

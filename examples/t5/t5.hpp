@@ -166,7 +166,7 @@ class T5 : public Seq2SeqLM<Scalar> {
     model.forward_for_backward(x, y, h, padding_or_null());
     // 3) The head, from its kept input (s h).
     head_input = as_matrix(h) * head_scale();
-    logits.noalias() = head_input * head_weight().transpose();
+    product_threaded<Scalar>(head_input, head_weight().transpose(), logits);
     ready_for_backward_ = true;
   }
 
@@ -314,9 +314,9 @@ class T5 : public Seq2SeqLM<Scalar> {
     const Matrix<Scalar>& weight = head_weight();
     const Scalar scale = head_scale();
     if (last_only) {
-      logits.noalias() = (detail::last_rows<Scalar>(as_matrix(hidden), batch) * scale) * weight.transpose();
+      product_threaded<Scalar>((detail::last_rows<Scalar>(as_matrix(hidden), batch) * scale), weight.transpose(), logits);
     } else {
-      logits.noalias() = (as_matrix(hidden) * scale) * weight.transpose();
+      product_threaded<Scalar>((as_matrix(hidden) * scale), weight.transpose(), logits);
     }
   }
 

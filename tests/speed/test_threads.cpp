@@ -10,6 +10,7 @@
 //     within the fixtures' tolerance (1e-5 relative in float), and greedy tokens are the same.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstdlib>
 #include <random>
 
@@ -129,6 +130,50 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
   CHECK_FALSE(decode_worth_threads(256, 300));  // small layers stay on one thread
   CHECK(decode_worth_threads(4099, 1024));
   CHECK_FALSE(use_decode_path(16));  // prompts take the reference product
+}
+
+TEST_CASE_TEMPLATE("threads: the products of prompts and training (product_threaded), 1 vs 2 threads bit-identical, "
+                   "one Eigen product within tolerance", Scalar, float, double) {
+  ThreadsGuard guard;
+  std::mt19937 rng(2);
+  // (M, K, N): runs along the rows (M > N), along the columns (N ≥ M), ragged last runs, and one below the size at
+  // which threads are used (it must still be right).
+  for (const auto& [M, K, N] : {std::array<Index, 3>{1000, 300, 130}, std::array<Index, 3>{130, 300, 1000},
+                                std::array<Index, 3>{257, 64, 129}, std::array<Index, 3>{20, 16, 24}}) {
+    const Matrix<Scalar> a = random_matrix<Scalar>(M, K, rng);
+    const Matrix<Scalar> b = random_matrix<Scalar>(N, K, rng);  // used as bᵀ, as Linear uses its weight
+    const Matrix<Scalar> start = random_matrix<Scalar>(M, N, rng);
+    for (GradientWrite write : {GradientWrite::Assign, GradientWrite::Add}) {
+      Matrix<Scalar> one = start, two = start;
+      set_threads(1);
+      product_threaded<Scalar>(a, b.transpose(), one, write);
+      set_threads(2);
+      product_threaded<Scalar>(a, b.transpose(), two, write);
+      CHECK(one == two);  // bit for bit
+      Matrix<Scalar> reference = start;
+      if (write == GradientWrite::Assign) reference.noalias() = a * b.transpose();
+      else reference.noalias() += a * b.transpose();
+      const double diff = relative_difference<Scalar>(two, reference);
+      INFO("M ", M, ", K ", K, ", N ", N, (write == GradientWrite::Add ? ", add" : ", assign"), ": ", diff);
+      CHECK(diff <= tolerance<Scalar>());
+    }
+  }
+  // A Linear's backward (dW += dyᵀ x, dx = dy W) on 1 and 2 threads: the same bits.
+  Linear<Scalar> layer(300, 500, /*bias=*/true);
+  layer.weight = random_matrix<Scalar>(500, 300, rng);
+  const Matrix<Scalar> x = random_matrix<Scalar>(400, 300, rng), dy = random_matrix<Scalar>(400, 500, rng);
+  Matrix<Scalar> dx_one, dx_two, dw_one;
+  layer.weight_grad = Matrix<Scalar>::Zero(500, 300);
+  set_threads(1);
+  layer.backward(x, dy, dx_one);
+  dw_one = layer.weight_grad;
+  layer.weight_grad.setZero();
+  set_threads(2);
+  layer.backward(x, dy, dx_two);
+  CHECK(dx_one == dx_two);
+  CHECK(dw_one == layer.weight_grad);
+  CHECK(relative_difference<Scalar>(layer.weight_grad, dy.transpose() * x) <= tolerance<Scalar>());
+  CHECK(relative_difference<Scalar>(dx_two, dy * layer.weight) <= tolerance<Scalar>());
 }
 
 TEST_CASE_TEMPLATE("threads: the single-query attention path against the (T, S) core, 1 vs 2 threads", Scalar, float,

@@ -64,7 +64,9 @@ struct TinyLm {
   Matrix<Scalar> forward(const TokenIds& ids) {
     embed.forward(ids, x);
     decoder.forward(x, h, context());
-    return as_matrix(h) * embed.weight.transpose();
+    Matrix<Scalar> logits;
+    product_threaded<Scalar>(as_matrix(h), embed.weight.transpose(), logits);  // on the library's threads
+    return logits;
   }
 
   /// Backward of forward(ids) with dlogits (B·T, V) = ∂loss/∂logits: every gradient added into.

@@ -9,11 +9,14 @@
 //
 // Threads come from OpenMP and are optional: the library stays header-only with Eigen as its only dependency.
 // A program compiled without OpenMP (no -fopenmp; in CMake, no OpenMP::OpenMP_CXX) runs everything on one
-// thread whatever the setting says, and threads() returns 1. The setting also goes to Eigen
-// (Eigen::setNbThreads), which uses it for its large matrix-matrix products.
+// thread whatever the setting says, and threads() returns 1. Eigen's own threading stays off
+// (Eigen::setNbThreads(1)): its threads wait for each other by spinning, which on a shared machine made a
+// training step 15× slower on 2 threads than on 1; the library shares out its products itself.
 //
 // Where the library uses the threads itself (each place keeps its one-thread reference beside it):
-//   layers/linear.hpp        decoding's matrix-vector products (T = 1): output rows split into fixed chunks
+//   layers/linear.hpp        decoding's matrix-vector products (T = 1): output rows split into fixed chunks;
+//                            the matrix products of prompts, encoders and training (product_threaded): fixed
+//                            runs of the result's rows or columns
 //   attention/attention.hpp  the single-query path of the attention core: one (batch, head) per task; the
 //                            tiled path: one (batch, head, query tile) per task
 // Both split the work in a way that does not depend on the thread count, so the results are bit-identical
@@ -56,13 +59,14 @@ inline int threads_from_environment(const char* text) {
 
 }  // namespace detail
 
-/// Sets the thread count for eigenformer and for Eigen's products. n ≥ 1 (ValueError otherwise). Without
+/// Sets the thread count for eigenformer's own loops (Eigen's threading stays off: see the top of this file).
+/// n ≥ 1 (ValueError otherwise). Without
 /// OpenMP the call is accepted and changes nothing: everything stays on one thread.
 /// Call it before starting work, not from inside a parallel loop.
 inline void set_threads(int n) {
   if (n < 1) throw ValueError(detail::cat("[set_threads] the thread count must be at least 1, got ", n));
   detail::thread_setting() = n;
-  Eigen::setNbThreads(n);
+  Eigen::setNbThreads(1);
 }
 
 /// The thread count in effect: set_threads' value, else EIGENFORMER_THREADS, else 1; always 1 in a build

@@ -68,6 +68,50 @@ void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen
 /// gradient is the sum of what each reader sends back. Parameter gradients always accumulate.
 enum class GradientWrite { Assign, Add };
 
+/// The matrix products of prompts, encoders and training, C = A B (GradientWrite::Assign) or C += A B (Add), on
+/// threads() threads.   A (M, K)   B (K, N)   C (M, N), already sized.
+/// C is cut along its longer side into fixed runs of kProductRun rows (or columns), and each run is an ordinary
+/// one-thread Eigen product — C's rows from A's rows, or C's columns from B's columns — shared out by
+/// parallel_for. Two reasons not to let Eigen thread the product itself (Eigen::setNbThreads, which the library
+/// leaves at 1):
+///   - Eigen's threads wait for each other by spinning. When the other thread has lost its core to another
+///     process, the spinning one burns its time slice: on a machine at load 6, a training step on 2 threads took
+///     15× longer than on 1 (docs/performance.md). Here the threads meet once per product, at OpenMP's barrier,
+///     which sleeps.
+///   - The runs depend on the shapes only, so the result has the same bits on any thread count.
+/// Each run repacks the operand it shares (all of B for a run of rows, all of A for a run of columns): the
+/// smaller side of the product, about 1/(2·kProductRun) of the arithmetic.
+template <class Scalar, class Lhs, class Rhs>
+void product_threaded(const Lhs& a, const Rhs& b, Eigen::Ref<Matrix<Scalar>> c, GradientWrite write) {
+  constexpr Index kProductRun = 128;
+  const bool by_rows = c.rows() > c.cols();
+  const Index length = by_rows ? c.rows() : c.cols();
+  const Index runs = (length + kProductRun - 1) / kProductRun;
+  const auto run_task = [&](Index r) {
+    const Index first = r * kProductRun, count = std::min(kProductRun, length - first);
+    if (by_rows) {
+      if (write == GradientWrite::Assign) c.middleRows(first, count).noalias() = a.middleRows(first, count) * b;
+      else c.middleRows(first, count).noalias() += a.middleRows(first, count) * b;
+    } else {
+      if (write == GradientWrite::Assign) c.middleCols(first, count).noalias() = a * b.middleCols(first, count);
+      else c.middleCols(first, count).noalias() += a * b.middleCols(first, count);
+    }
+  };
+  // Threads pay off once there is enough arithmetic (a parallel region costs microseconds): M·N·K ≥ 2^21.
+  if (threads() > 1 && c.rows() * c.cols() * a.cols() >= (Index(1) << 21)) {
+    parallel_for(runs, run_task);
+  } else {
+    for (Index r = 0; r < runs; ++r) run_task(r);
+  }
+}
+
+/// The same, C = A B into a matrix resized to (M, N) first.
+template <class Scalar, class Lhs, class Rhs>
+void product_threaded(const Lhs& a, const Rhs& b, Matrix<Scalar>& c) {
+  c.resize(a.rows(), b.cols());
+  product_threaded<Scalar>(a, b, Eigen::Ref<Matrix<Scalar>>(c), GradientWrite::Assign);
+}
+
 /// The backward pass of y = x Wᵀ + b, for any weight W with its gradient buffer (a Linear's, or a tied LM
 /// head reading the embedding table: Embedding::backward_as_head).
 ///   W  (out, in)   x (N, in)   dy (N, out) = ∂loss/∂y   dx (N, in) = ∂loss/∂x
@@ -97,14 +141,11 @@ void linear_backward(const Eigen::Ref<const Matrix<Scalar>>& weight, const Eigen
     throw ShapeError(detail::cat("[", where, "] bias gradient buffer has ", bias_grad->size(), " entries, expected ", out));
   }
   // 1) dW += dyᵀ x and db += Σ_rows dy first: they read x, so dx (same shape as x) may reuse x's storage.
-  if (weight_grad.size() != 0) weight_grad.noalias() += dy.transpose() * x;
+  //    The products run on the library's threads (product_threaded above).
+  if (weight_grad.size() != 0) product_threaded<Scalar>(dy.transpose(), x, weight_grad, GradientWrite::Add);
   if (bias_grad != nullptr && bias_grad->size() != 0) *bias_grad += dy.colwise().sum();
   // 2) dx = dy W (or dx += dy W).
-  if (write == GradientWrite::Assign) {
-    dx.noalias() = dy * weight;
-  } else {
-    dx.noalias() += dy * weight;
-  }
+  product_threaded<Scalar>(dy, weight, dx, write);
 }
 
 template <class Scalar>
@@ -140,16 +181,17 @@ class Linear {
       throw ShapeError(detail::cat("[Linear::forward] output ", detail::shape_str(shape_of(y)), " should be ",
                                    detail::shape_str({x.rows(), out_features()})));
     }
-    // y = x Wᵀ: one product (the reference), or for decoding's few rows matrix-vector products over runs of
-    // output rows, shared out over threads (linear_rows_threaded: no allocation, bit-identical whatever the
-    // thread count). A packed weight (BF16 or Q8_0, pack()) converts on the fly instead (layers/packed_weight.hpp).
+    // y = x Wᵀ: matrix products over runs of y's rows or columns (product_threaded), or for decoding's few rows
+    // matrix-vector products over runs of output rows (linear_rows_threaded: no allocation); both shared out over
+    // threads and bit-identical whatever the thread count. A packed weight (BF16 or Q8_0, pack()) converts on the
+    // fly instead (layers/packed_weight.hpp).
     if (!packed.empty()) {
       Matrix<Scalar> scratch;  // used by prompts only (more than 8 rows): decoding allocates nothing
       packed_product<Scalar>(x, packed, y, scratch);
     } else if (use_decode_path(x.rows())) {
       linear_rows_threaded<Scalar>(x, weight, y);
     } else {
-      y.noalias() = x * weight.transpose();
+      product_threaded<Scalar>(x, weight.transpose(), y, GradientWrite::Assign);
     }
     if (has_bias_) y.rowwise() += bias;
   }
