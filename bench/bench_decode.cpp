@@ -39,6 +39,8 @@
 #include <string>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
 #include "stories_shapes.hpp"
@@ -195,6 +197,8 @@ BENCHMARK(BM_Prompt)->Iterations(3)->UseManualTime()->Unit(benchmark::kMilliseco
 //   max_spike, max_spike_cpu          the largest ratio of one step to the median of its 8 neighbours (4 on each
 //                                     side), over the whole run, wall and CPU time (target ≤ 1.3)
 //   spikes>1.3, spikes>1.3_cpu        how many steps of a run exceed 1.3× their neighbours
+//   faults                            page faults during the decode steps (after the prompt): 0 when no step
+//                                     maps memory in (allocator churn, glibc returning memory and taking it back)
 // EIGENFORMER_DECODE_PROFILE=<file> also appends every step of the last run to <file> as CSV lines:
 // model, position, wall_ms, cpu_ms.
 constexpr Index kContext = 1024;
@@ -204,6 +208,13 @@ double thread_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// Page faults of the process so far (minor and major): memory mapped in, e.g. after glibc handed some back.
+long page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt + usage.ru_majflt;
 }
 
 /// A CausalLM that forwards every call to a Llama and notes when each call starts and ends (wall and CPU).
@@ -216,6 +227,7 @@ class TimedModel : public CausalLM<float> {
   CacheShape cache_shape() const override { return model_.cache_shape(); }
   void forward(const TokenIds& ids, DecoderCache<float>& cache, Matrix<float>& logits, bool last_only,
                const KeyPadding* padding) override {
+    if (wall_start.size() == 1) faults_at_first_step = page_faults();  // after the prompt: the steps begin
     wall_start.push_back(std::chrono::steady_clock::now());
     cpu_start.push_back(thread_cpu_seconds());
     model_.forward(ids, cache, logits, last_only, padding);
@@ -230,6 +242,7 @@ class TimedModel : public CausalLM<float> {
   std::vector<double> cpu_start;
   std::chrono::steady_clock::time_point wall_end;
   double cpu_end = 0;
+  long faults_at_first_step = 0;  // the process's page faults when the first decode step started
 
  private:
   Llama<float>& model_;
@@ -274,12 +287,13 @@ void BM_DecodeProfile(benchmark::State& state) {
   timed.wall_start.reserve(static_cast<std::size_t>(kContext));
   timed.cpu_start.reserve(static_cast<std::size_t>(kContext));
   const std::size_t first_position = static_cast<std::size_t>(kPrompt);  // call 0 is the prompt
-  std::vector<double> at16, at256, at512, at_end, growth, worst_wall, worst_cpu, count_wall, count_cpu;
+  std::vector<double> at16, at256, at512, at_end, growth, worst_wall, worst_cpu, count_wall, count_cpu, faults;
   std::vector<double> wall_ms, cpu_ms;  // the last run's steps
   for (auto _ : state) {
     timed.clear();
     const auto result = generation::generate<float>(timed, prompt(), config);
     benchmark::DoNotOptimize(result.front().tokens.data());
+    faults.push_back(static_cast<double>(page_faults() - timed.faults_at_first_step));
     // Step k = 1 … n − 1 decodes position 15 + k.
     const std::size_t n = timed.wall_start.size();
     wall_ms.assign(n - 1, 0.0);
@@ -314,6 +328,7 @@ void BM_DecodeProfile(benchmark::State& state) {
   state.counters["max_spike_cpu"] = median(worst_cpu);
   state.counters["spikes>1.3"] = median(count_wall);
   state.counters["spikes>1.3_cpu"] = median(count_cpu);
+  state.counters["faults"] = median(faults);
   state.SetLabel(std::string(large ? "stories110M" : "stories15M") + " fp32, positions 16-1022, 1 thread");
   if (const char* file = std::getenv("EIGENFORMER_DECODE_PROFILE")) {
     if (std::FILE* out = std::fopen(file, "a")) {

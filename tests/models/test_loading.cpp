@@ -63,7 +63,7 @@ Llama<double> random_llama() {
 
 }  // namespace
 
-TEST_CASE("Parameters built for a loader are left unfilled (NaN in tests); otherwise they start at zero") {
+TEST_CASE("Parameters built for a loader are left unfilled (NaN in tests), and start at zero otherwise") {
   {
     LoaderWritesParameters unfilled;
     CHECK(loader_writes_parameters());
