@@ -19,6 +19,9 @@
 //     (one command line)
 //   BM_Prompt                             a 512-token prompt at the 110M shape (fp32): one batched forward vs
 //                                         token by token
+//   BM_DecodeProfile/<model>              every step of one greedy run from position 16 to the end of the context
+//                                         (1024), timed one by one through the generation API: is the per-step
+//                                         time flat, and is any step much slower than its neighbours? (below)
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -30,9 +33,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
@@ -174,5 +181,164 @@ void BM_Prompt(benchmark::State& state) {
   state.SetLabel("stories110M, 512-token prompt, 1 thread");
 }
 BENCHMARK(BM_Prompt)->Iterations(3)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// Per-step flatness (issue 15: "per-step time flat within 20% from position 16 to 1024, with no step slower than
+// 1.3× its neighbours"). One greedy run through generation::generate — the library loop with its session, KV
+// cache room and step buffers — from a 16-token prompt to the last position of the 1024-token context, fp32, one
+// thread. The model is wrapped so that every forward call is timed: step k (the forward of position 15 + k and
+// the choice of the next token) lasts from the start of forward call k to the start of call k + 1 (the last step:
+// to the end of its forward call). Each step is timed twice: wall clock, and the calling thread's CPU time
+// (CLOCK_THREAD_CPUTIME_ID: it counts page faults and allocator work, but not the time another process held the
+// core, which on a shared machine the wall clock counts too).
+// Counters (medians over the iterations, each position's time the median of its 9 steps p−4 … p+4):
+//   ms@16, ms@256, ms@512, ms@1018   wall time of a step near those positions (16: the first 9 steps, 16 … 24;
+//                                     1018: the last 9, 1014 … 1022)
+//   growth                            ms@1018 / ms@16 (target ≤ 1.2)
+//   max_spike, max_spike_cpu          the largest ratio of one step to the median of its 8 neighbours (4 on each
+//                                     side), over the whole run, wall and CPU time (target ≤ 1.3)
+//   spikes>1.3, spikes>1.3_cpu        how many steps of a run exceed 1.3× their neighbours
+//   faults                            page faults during the decode steps (after the prompt): 0 when no step
+//                                     maps memory in (allocator churn, glibc returning memory and taking it back)
+// EIGENFORMER_DECODE_PROFILE=<file> also appends every step of the last run to <file> as CSV lines:
+// model, position, wall_ms, cpu_ms.
+constexpr Index kContext = 1024;
+
+/// Seconds of CPU the calling thread has used.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// Page faults of the process so far (minor and major): memory mapped in, e.g. after glibc handed some back.
+long page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt + usage.ru_majflt;
+}
+
+/// A CausalLM that forwards every call to a Llama and notes when each call starts and ends (wall and CPU).
+class TimedModel : public CausalLM<float> {
+ public:
+  explicit TimedModel(Llama<float>& model) : model_(model) {}
+  Index vocab_size() const override { return model_.vocab_size(); }
+  Index max_positions() const override { return model_.max_positions(); }
+  const SpecialTokenIds& special_tokens() const override { return model_.special_tokens(); }
+  CacheShape cache_shape() const override { return model_.cache_shape(); }
+  void forward(const TokenIds& ids, DecoderCache<float>& cache, Matrix<float>& logits, bool last_only,
+               const KeyPadding* padding) override {
+    if (wall_start.size() == 1) faults_at_first_step = page_faults();  // after the prompt: the steps begin
+    wall_start.push_back(std::chrono::steady_clock::now());
+    cpu_start.push_back(thread_cpu_seconds());
+    model_.forward(ids, cache, logits, last_only, padding);
+    wall_end = std::chrono::steady_clock::now();
+    cpu_end = thread_cpu_seconds();
+  }
+  void clear() {
+    wall_start.clear();
+    cpu_start.clear();
+  }
+  std::vector<std::chrono::steady_clock::time_point> wall_start;  // one per forward call (reserved: no allocation)
+  std::vector<double> cpu_start;
+  std::chrono::steady_clock::time_point wall_end;
+  double cpu_end = 0;
+  long faults_at_first_step = 0;  // the process's page faults when the first decode step started
+
+ private:
+  Llama<float>& model_;
+};
+
+double median(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  const std::size_t n = x.size();
+  return n % 2 == 1 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+/// The median of steps[i − 4 … i + 4] (clipped to the run).
+double around(const std::vector<double>& steps, std::size_t i) {
+  const std::size_t first = i >= 4 ? i - 4 : 0, last = std::min(steps.size(), i + 5);
+  return median(std::vector<double>(steps.begin() + static_cast<std::ptrdiff_t>(first), steps.begin() + static_cast<std::ptrdiff_t>(last)));
+}
+
+/// The largest ratio of a step to the median of its 8 neighbours (4 each side; fewer at the ends), and how many
+/// steps exceed `limit` times theirs.
+std::pair<double, int> spikes(const std::vector<double>& steps, double limit) {
+  double worst = 0;
+  int count = 0;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    std::vector<double> neighbours;
+    for (std::size_t j = i >= 4 ? i - 4 : 0; j < std::min(steps.size(), i + 5); ++j) {
+      if (j != i) neighbours.push_back(steps[j]);
+    }
+    const double ratio = steps[i] / median(neighbours);
+    worst = std::max(worst, ratio);
+    count += ratio > limit ? 1 : 0;
+  }
+  return {worst, count};
+}
+
+void BM_DecodeProfile(benchmark::State& state) {
+  const bool large = state.range(0) != 0;
+  Llama<float>& m = model(large);
+  set_threads(1);
+  TimedModel timed(m);
+  generation::GenerationConfig config;
+  config.max_new_tokens = kContext - kPrompt;  // to the end of the context; the random model has no EOS
+  timed.wall_start.reserve(static_cast<std::size_t>(kContext));
+  timed.cpu_start.reserve(static_cast<std::size_t>(kContext));
+  const std::size_t first_position = static_cast<std::size_t>(kPrompt);  // call 0 is the prompt
+  std::vector<double> at16, at256, at512, at_end, growth, worst_wall, worst_cpu, count_wall, count_cpu, faults;
+  std::vector<double> wall_ms, cpu_ms;  // the last run's steps
+  for (auto _ : state) {
+    timed.clear();
+    const auto result = generation::generate<float>(timed, prompt(), config);
+    benchmark::DoNotOptimize(result.front().tokens.data());
+    faults.push_back(static_cast<double>(page_faults() - timed.faults_at_first_step));
+    // Step k = 1 … n − 1 decodes position 15 + k.
+    const std::size_t n = timed.wall_start.size();
+    wall_ms.assign(n - 1, 0.0);
+    cpu_ms.assign(n - 1, 0.0);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto wall_next = k + 1 < n ? timed.wall_start[k + 1] : timed.wall_end;
+      const double cpu_next = k + 1 < n ? timed.cpu_start[k + 1] : timed.cpu_end;
+      wall_ms[k - 1] = 1e3 * std::chrono::duration<double>(wall_next - timed.wall_start[k]).count();
+      cpu_ms[k - 1] = 1e3 * (cpu_next - timed.cpu_start[k]);
+    }
+    const auto at = [&](std::size_t position) { return around(wall_ms, position - first_position); };
+    at16.push_back(at(16 + 4));  // the first full window of 9 steps: positions 16 … 24
+    at256.push_back(at(256));
+    at512.push_back(at(512));
+    at_end.push_back(around(wall_ms, wall_ms.size() - 5));  // the last 9 steps
+    growth.push_back(at_end.back() / at16.back());
+    const std::pair<double, int> wall = spikes(wall_ms, 1.3), cpu = spikes(cpu_ms, 1.3);
+    worst_wall.push_back(wall.first);
+    worst_cpu.push_back(cpu.first);
+    count_wall.push_back(wall.second);
+    count_cpu.push_back(cpu.second);
+    double total = 0;
+    for (double ms : wall_ms) total += ms;
+    state.SetIterationTime(total / 1e3);
+  }
+  state.counters["ms@16"] = median(at16);
+  state.counters["ms@256"] = median(at256);
+  state.counters["ms@512"] = median(at512);
+  state.counters["ms@1018"] = median(at_end);
+  state.counters["growth"] = median(growth);
+  state.counters["max_spike"] = median(worst_wall);
+  state.counters["max_spike_cpu"] = median(worst_cpu);
+  state.counters["spikes>1.3"] = median(count_wall);
+  state.counters["spikes>1.3_cpu"] = median(count_cpu);
+  state.counters["faults"] = median(faults);
+  state.SetLabel(std::string(large ? "stories110M" : "stories15M") + " fp32, positions 16-1022, 1 thread");
+  if (const char* file = std::getenv("EIGENFORMER_DECODE_PROFILE")) {
+    if (std::FILE* out = std::fopen(file, "a")) {
+      for (std::size_t i = 0; i < wall_ms.size(); ++i) {
+        std::fprintf(out, "%s,%zu,%.4f,%.4f\n", large ? "110M" : "15M", first_position + i, wall_ms[i], cpu_ms[i]);
+      }
+      std::fclose(out);
+    }
+  }
+}
+BENCHMARK(BM_DecodeProfile)->ArgName("110M")->Arg(0)->Arg(1)->Iterations(3)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -63,7 +63,12 @@ class Llama : public CausalLM<Scalar> {
     config.rope_layout = layout;
     checkpoint.check_parameter_count(config.parameter_count());
     checkpoint.check_weights_fit<Scalar>(config.parameter_count());  // MemoryError before allocating (core/memory.hpp)
-    Llama model(config);
+    // The loader writes every parameter (strict), so the model is built without zero-filling its matrices first,
+    // on huge pages where it can (core/parameter_memory.hpp): the first write to the weights is the file's.
+    Llama model = [&] {
+      LoaderWritesParameters unfilled;
+      return Llama(config);
+    }();
     model.load(checkpoint);
     return model;
   }

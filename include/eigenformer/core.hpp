@@ -13,3 +13,4 @@
 #include "eigenformer/core/safetensors.hpp"
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/memory.hpp"
+#include "eigenformer/core/parameter_memory.hpp"

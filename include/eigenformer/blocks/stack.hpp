@@ -68,6 +68,9 @@ class Stack {
   Stack() = default;
   explicit Stack(const StackConfig& config) : config_(config) {
     config.validate();
+    // Room for every block first: a vector that grows while blocks are added moves the blocks built so far, and
+    // copies them — every weight, a second time — when a block's move may throw.
+    layers.reserve(static_cast<std::size_t>(config.layers));
     for (Index l = 0; l < config.layers; ++l) {
       BlockConfig block = config.block;
       if (!config.layer_windows.empty()) block.attention.window = config.layer_windows[static_cast<std::size_t>(l)];

@@ -109,19 +109,30 @@ class SafeTensorsReader {
     return *t;
   }
 
+  /// Bytes of a stored tensor read at once before they are converted (other dtypes than Scalar's): small enough
+  /// to stay in the CPU's cache between the read and the conversion, large enough that each read is one call.
+  static constexpr std::size_t kConversionChunkBytes = std::size_t(1) << 20;
+
   /// Reads tensor `name` converted to Scalar into dst, which must hold numel() elements. A tensor stored as Scalar
   /// itself (F32 into float, F64 into double) is read straight into dst: loading costs one copy out of the page
-  /// cache, like reading the file once; other dtypes go through a reused buffer and are converted from it.
+  /// cache, like reading the file once. Other dtypes are read a chunk at a time into a small reused buffer and
+  /// converted from it into dst: one copy and one conversion per value, and no second buffer the size of the tensor.
   template <class Scalar>
   void read_into(const TensorInfo& t, Scalar* dst) {
     const std::uint64_t bytes = t.end - t.begin;
     if (stored_as<Scalar>(t.dtype)) {
-      read_bytes(t, reinterpret_cast<char*>(dst), bytes);
+      read_bytes(t, 0, reinterpret_cast<char*>(dst), bytes);
       return;
     }
-    raw_.resize(static_cast<std::size_t>(bytes));
-    read_bytes(t, reinterpret_cast<char*>(raw_.data()), bytes);
-    convert_from(t.dtype, raw_.data(), static_cast<std::size_t>(t.numel()), dst);
+    const std::size_t stored = dtype_size(t.dtype);
+    const std::size_t count = static_cast<std::size_t>(t.numel());
+    const std::size_t per_chunk = kConversionChunkBytes / stored;  // values per chunk
+    raw_.resize(std::min(count, per_chunk) * stored);
+    for (std::size_t first = 0; first < count; first += per_chunk) {
+      const std::size_t n = std::min(per_chunk, count - first);
+      read_bytes(t, first * stored, reinterpret_cast<char*>(raw_.data()), n * stored);
+      convert_from(t.dtype, raw_.data(), n, dst + first);
+    }
   }
 
   /// Reads tensor `name` converted to T, row-major.
@@ -134,15 +145,17 @@ class SafeTensorsReader {
   }
 
  private:
-  /// The `bytes` bytes of tensor t's data, into `out`; FileError when the file ends early or cannot be read.
-  void read_bytes(const TensorInfo& t, char* out, std::uint64_t bytes) {
+  /// `bytes` bytes of tensor t's data from byte `skip` of it on, into `out`; FileError when the file ends early or
+  /// cannot be read.
+  void read_bytes(const TensorInfo& t, std::uint64_t skip, char* out, std::uint64_t bytes) {
     if (bytes == 0) return;
+    const std::uint64_t offset = data_start_ + t.begin + skip;
     file_.clear();
-    file_.seekg(static_cast<std::streamoff>(data_start_ + t.begin));
+    file_.seekg(static_cast<std::streamoff>(offset));
     file_.read(out, static_cast<std::streamsize>(bytes));
     if (!file_) {
       throw FileError(detail::cat("[safetensors] ", path_, ": tensor '", t.name, "': could not read ", bytes,
-                                  " bytes at offset ", data_start_ + t.begin));
+                                  " bytes at offset ", offset));
     }
   }
 
@@ -280,7 +293,7 @@ class SafeTensorsReader {
   std::vector<TensorInfo> tensors_;
   std::unordered_map<std::string, std::size_t> index_;
   std::map<std::string, std::string> metadata_;
-  std::vector<unsigned char> raw_;  // reused read buffer
+  std::vector<unsigned char> raw_;  // a chunk of stored values on their way to conversion (read_into), reused
 };
 
 /// Collects tensors, then writes them as one .safetensors file, atomically.

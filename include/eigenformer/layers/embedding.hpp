@@ -10,6 +10,7 @@
 #include <string>
 
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/parameter_memory.hpp"
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/layers/linear.hpp"  // linear_backward: the tied head
@@ -22,7 +23,9 @@ class Embedding {
   using scalar_type = Scalar;  // the element type, for generic code (core/parameters.hpp)
 
   Embedding() = default;
-  Embedding(Index count, Index width) : weight(Matrix<Scalar>::Zero(count, width)) {}
+  /// A table of `count` rows of `width` zeros (left for the loader to write when built for one:
+  /// core/parameter_memory.hpp).
+  Embedding(Index count, Index width) : weight(new_parameter<Matrix<Scalar>>(count, width)) {}
 
   Index count() const { return weight.rows(); }
   Index width() const { return weight.cols(); }

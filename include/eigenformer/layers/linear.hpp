@@ -11,6 +11,7 @@
 #include <string>
 
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/parameter_memory.hpp"
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/threads.hpp"
@@ -155,9 +156,11 @@ class Linear {
 
   Linear() = default;
   /// A layer mapping `in` features to `out`, with or without a bias. Weights start at zero; load them
-  /// or initialise them through the parameter list.
-  Linear(Index in, Index out, bool bias) : weight(Matrix<Scalar>::Zero(out, in)), has_bias_(bias) {
-    if (bias) this->bias = RowVector<Scalar>::Zero(out);
+  /// or initialise them through the parameter list. (Built for a loader — core/parameter_memory.hpp — they are
+  /// left for the loader to write.)
+  Linear(Index in, Index out, bool bias)
+      : weight(new_parameter<Matrix<Scalar>>(out, in)), has_bias_(bias) {
+    if (bias) this->bias = new_parameter<RowVector<Scalar>>(1, out);
   }
 
   Index in_features() const { return packed.empty() ? weight.cols() : packed.cols; }
