@@ -19,6 +19,12 @@
 //     (one command line)
 //   BM_Prompt                             a 512-token prompt at the 110M shape (fp32): one batched forward vs
 //                                         token by token
+//   BM_GenerateBatch/15M/prompts          generate_batch over 1, 2, 4 or 8 prompts of 10 to 16 tokens (left-padded),
+//                                         256 new tokens each, fp32, one thread: tok/s counts every row's tokens.
+//                                         Each step reads the weights once for all rows (layers/linear.hpp), so
+//                                         8 prompts should give several times the tokens per second of one:
+//     ./build/release/bench/bench_decode --benchmark_filter='BM_GenerateBatch' --benchmark_repetitions=3
+//         --benchmark_enable_random_interleaving=true --benchmark_counters_tabular=true   (one command line)
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -115,6 +121,33 @@ void BM_DecodeStep(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos", "format"})->ArgsProduct({{0, 1}, {16, 128, 256}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
+
+// Batches (issue 15): P prompts of different lengths (16, 14, 12, 10, 16, ...) in one left-padded batch, greedy,
+// 256 new tokens per prompt; one thread, fp32. tok/s = P · 256 per run: compare P = 8 with P = 1.
+void BM_GenerateBatch(benchmark::State& state) {
+  const bool large = state.range(0) != 0;
+  Llama<float>& m = model(large);
+  set_threads(1);
+  std::vector<TokenSequence> prompts;
+  for (Index i = 0; i < state.range(1); ++i) {
+    TokenSequence p = prompt();
+    p.resize(static_cast<std::size_t>(kPrompt - 2 * (i % 4)));
+    prompts.push_back(p);
+  }
+  generation::GenerationConfig config;
+  config.max_new_tokens = kNewTokens;  // no EOS in the random model: every row generates all of them
+  std::size_t generated = 0;
+  for (auto _ : state) {
+    for (const generation::GeneratedSequence& r : generation::generate_batch(m, prompts, config)) generated += r.tokens.size();
+  }
+  report(state, m, large, static_cast<double>(generated));
+  // A step reads the weights once for all its rows: GB/s counts steps, not tokens.
+  const double steps = static_cast<double>(generated) / static_cast<double>(prompts.size());
+  state.counters["GB/s"] = benchmark::Counter(steps * static_cast<double>(m.weight_bytes_per_token()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["prompts"] = static_cast<double>(prompts.size());
+}
+BENCHMARK(BM_GenerateBatch)->ArgNames({"110M", "prompts"})->ArgsProduct({{0}, {1, 2, 4, 8}})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
 // with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:

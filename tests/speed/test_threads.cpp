@@ -5,7 +5,8 @@
 //     whatever the thread count: by construction, checked here);
 //   - beside the readable reference path (one Eigen product; the (T, S) attention core) they agree within
 //     the stated tolerance: max |fast − reference| ≤ 1e-6 · max |reference| in float, 1e-14 in double
-//     (the order of the sums is Eigen's in both; only how the rows are grouped may differ);
+//     (only the order of the sums differs: how the rows are grouped, and for several rows the decoding kernel's
+//     lane-wise sums, layers/linear.hpp);
 //   - a cached Llama decode with 2 threads matches the uncached full recompute (the reference path for T > 1)
 //     within the fixtures' tolerance (1e-5 relative in float), and greedy tokens are the same.
 #include <doctest/doctest.h>

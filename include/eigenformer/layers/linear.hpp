@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <string>
 
 #include "eigenformer/core/error.hpp"
@@ -20,19 +21,89 @@ namespace eigenformer {
 
 /// The decoding path of y = x Wᵀ, for a few rows x (N ≤ 8: one token per sequence).
 ///   x (N, in)   W (out, in)   y (N, out), already sized
-/// A decode step is little else than these products, and two things matter there besides the arithmetic:
+/// A decode step is little else than these products, and three things matter there besides the arithmetic:
 ///   - threads: Eigen runs a matrix-vector product on one thread, so the output features are split into at most
 ///     kDecodeChunks fixed runs of rows of W (multiples of 8 rows, Eigen's row grouping), shared out among
 ///     threads() threads when W is large enough to be worth it (decode_worth_threads);
-///   - no allocation: each run computes its outputs row by row of x, as matrix-vector products, which Eigen does
-///     without a heap buffer (a matrix-matrix product of a few rows packs W into one, on every call); the run of
-///     W stays in cache from one row of x to the next.
-/// y(n, o) = Σ_i x(n, i) W(o, i) comes from the same Eigen product on the same run of rows whatever the thread
-/// count, so the result is bit-identical with 1, 2 or N threads. Beside the reference (one product over all of W)
-/// it may differ in the last bits; tests/speed/test_threads.cpp states the tolerance.
+///   - one row (one sequence): each run is a matrix-vector product, which Eigen does without a heap buffer;
+///   - several rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
+///     the 15M shape) to do little with each, so each weight should be read once for all N rows, not once per row.
+///     Each run goes through decode_rows_kernel below, which takes two rows of W at a time and multiplies each piece
+///     of them with all N rows of x while it holds it in registers. (Row by row — N matrix-vector products over
+///     the run — reads the run N times, and the runs of the LM head, 1,000 rows × 288 at the 15M shape, do not
+///     stay in cache; Eigen's matrix-matrix product repacks W on every call and allocates when W is large:
+///     docs/performance.md, "Batches", measures the three.)
+/// y(n, o) = Σ_i x(n, i) W(o, i) comes from the same code on the same run of rows whatever the thread count, so the
+/// result is bit-identical with 1, 2 or N threads. Beside the reference (one product over all of W) it may differ in
+/// the last bits (another order of the sum); tests/speed/test_threads.cpp states the tolerance.
 template <class Scalar>
 void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                           Eigen::Ref<Matrix<Scalar>> y);
+
+/// Several rows of the decoding path: y(n, o) = x(n, :) · W(o, :) for the N rows of x (N a compile-time 2 .. 8) and the
+/// rows o = first .. first + count − 1 of W.
+///     x (N, in)   W (out, in)   y (N, out)
+/// Two rows of W at a time, o and o + 1: the dot products run over `in` in pieces of kLane numbers (64 bytes: one
+/// AVX-512 register of floats, two AVX ones — Eigen maps a fixed-size Array onto whatever the CPU has). Each piece of
+/// W(o, :) and W(o + 1, :) is loaded once and multiplied with the same piece of all N rows of x, into 2·N running
+/// sums of kLane lanes; at the end each sum's lanes are added up. The N rows of x stay in the L1 cache; W streams
+/// through once. The last in mod kLane numbers, and a last odd row of W, are added one by one.
+template <class Scalar, int N>
+void decode_rows_kernel(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                        Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+  constexpr Index kLane = 64 / static_cast<Index>(sizeof(Scalar));
+  using Lane = Eigen::Array<Scalar, kLane, 1>;
+  using LaneMap = Eigen::Map<const Lane>;
+  const Index in = weight.cols(), whole = in / kLane * kLane;  // numbers covered by whole pieces
+  const Index end = first + count;
+  Index o = first;
+  for (; o + 2 <= end; o += 2) {
+    Lane sums_a[N], sums_b[N];  // running sums of x(n, :) · W(o, :) and x(n, :) · W(o + 1, :), lane by lane
+    for (int n = 0; n < N; ++n) {
+      sums_a[n].setZero();
+      sums_b[n].setZero();
+    }
+    const Scalar* w_a = weight.row(o).data();
+    const Scalar* w_b = weight.row(o + 1).data();
+    for (Index i = 0; i < whole; i += kLane) {
+      const Lane piece_a = LaneMap(w_a + i), piece_b = LaneMap(w_b + i);
+      for (int n = 0; n < N; ++n) {
+        const Lane piece_x = LaneMap(x.row(n).data() + i);
+        sums_a[n] += piece_x * piece_a;
+        sums_b[n] += piece_x * piece_b;
+      }
+    }
+    for (int n = 0; n < N; ++n) {
+      Scalar a = sums_a[n].sum(), b = sums_b[n].sum();
+      for (Index i = whole; i < in; ++i) {
+        a += x(n, i) * w_a[i];
+        b += x(n, i) * w_b[i];
+      }
+      y(n, o) = a;
+      y(n, o + 1) = b;
+    }
+  }
+  for (; o < end; ++o) {
+    for (int n = 0; n < N; ++n) y(n, o) = x.row(n).dot(weight.row(o));
+  }
+}
+
+/// decode_rows_kernel for a run-time N in 2 .. 8 (each N its own compiled kernel, so that the sums stay in registers).
+template <class Scalar>
+void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                 Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+  switch (x.rows()) {
+    case 2: decode_rows_kernel<Scalar, 2>(x, weight, y, first, count); return;
+    case 3: decode_rows_kernel<Scalar, 3>(x, weight, y, first, count); return;
+    case 4: decode_rows_kernel<Scalar, 4>(x, weight, y, first, count); return;
+    case 5: decode_rows_kernel<Scalar, 5>(x, weight, y, first, count); return;
+    case 6: decode_rows_kernel<Scalar, 6>(x, weight, y, first, count); return;
+    case 7: decode_rows_kernel<Scalar, 7>(x, weight, y, first, count); return;
+    case 8: decode_rows_kernel<Scalar, 8>(x, weight, y, first, count); return;
+    default: break;
+  }
+  assert(false && "decode_rows takes 2 to 8 rows");
+}
 
 /// When Linear::forward takes the decoding path: few rows (decoding: one per sequence). Prompts and training
 /// (many rows) run the reference product, one matrix-matrix product.
@@ -52,8 +123,10 @@ void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen
   const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
   const auto chunk_task = [&](Index c) {
     const Index first = c * rows_per_chunk, count = std::min(rows_per_chunk, out - first);
-    for (Index n = 0; n < N; ++n) {
-      y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
+    if (N == 1) {  // one sequence: a matrix-vector product
+      y.row(0).segment(first, count).noalias() = x.row(0) * weight.middleRows(first, count).transpose();
+    } else {       // several: each piece of W read once for all N rows
+      decode_rows<Scalar>(x, weight, y, first, count);
     }
   };
   if (decode_worth_threads(out, weight.cols())) {
