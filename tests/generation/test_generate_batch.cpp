@@ -79,7 +79,8 @@ std::vector<GeneratedSequence> check_batch_equals_alone(CausalLM<T>& model, cons
     CHECK(batch[i].log_probability == doctest::Approx(alone[0].log_probability).epsilon(1e-4));
     for (std::size_t k = 0; k < alone_trace.steps.size(); ++k) {
       const auto it = batch_scores.find({alone_trace.steps[k].step, static_cast<Index>(i)});
-      REQUIRE(it != batch_scores.end());
+      CHECK(it != batch_scores.end());
+      if (it == batch_scores.end()) continue;  // the row stopped earlier than alone: the checks above say so
       const std::vector<double>& expected = alone_trace.logits[k];
       REQUIRE(it->second.size() == expected.size());
       worst = std::max(worst, relative_max_error(it->second.data(), expected.data(), expected.size()));
