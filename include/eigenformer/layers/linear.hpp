@@ -28,7 +28,7 @@ namespace eigenformer {
 ///   - one row (one sequence): each run is a matrix-vector product, which Eigen does without a heap buffer;
 ///   - several rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
 ///     the 15M shape) to do little with each, so each weight should be read once for all N rows, not once per row.
-///     Each run goes through decode_rows_kernel below, which takes two rows of W at a time and multiplies each piece
+///     Each run goes through decode_rows_kernel below, which takes a few rows of W at a time and multiplies each piece
 ///     of them with all N rows of x while it holds it in registers. (Row by row — N matrix-vector products over
 ///     the run — reads the run N times, and the runs of the LM head, 1,000 rows × 288 at the 15M shape, do not
 ///     stay in cache; Eigen's matrix-matrix product repacks W on every call and allocates when W is large:
@@ -43,44 +43,43 @@ void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen
 /// Several rows of the decoding path: y(n, o) = x(n, :) · W(o, :) for the N rows of x (N a compile-time 2 .. 8) and the
 /// rows o = first .. first + count − 1 of W.
 ///     x (N, in)   W (out, in)   y (N, out)
-/// Two rows of W at a time, o and o + 1: the dot products run over `in` in pieces of kLane numbers (64 bytes: one
+/// R rows of W at a time (R = 4 for N ≤ 4, else 2: R·N running sums, enough to keep the processor's multiply-add units
+/// busy, few enough to stay in registers): the dot products run over `in` in pieces of kLane numbers (64 bytes: one
 /// AVX-512 register of floats, two AVX ones — Eigen maps a fixed-size Array onto whatever the CPU has). Each piece of
-/// W(o, :) and W(o + 1, :) is loaded once and multiplied with the same piece of all N rows of x, into 2·N running
-/// sums of kLane lanes; at the end each sum's lanes are added up. The N rows of x stay in the L1 cache; W streams
-/// through once. The last in mod kLane numbers, and a last odd row of W, are added one by one.
+/// the R rows of W is loaded once and multiplied with the same piece of all N rows of x, into R·N running sums of
+/// kLane lanes; at the end each sum's lanes are added up. The N rows of x stay in the L1 cache; W streams through
+/// once. The last in mod kLane numbers, and the last rows of W when count is not a multiple of R, go one by one.
 template <class Scalar, int N>
 void decode_rows_kernel(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                         Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
   constexpr Index kLane = 64 / static_cast<Index>(sizeof(Scalar));
+  constexpr int R = N <= 4 ? 4 : 2;  // rows of W per pass
   using Lane = Eigen::Array<Scalar, kLane, 1>;
   using LaneMap = Eigen::Map<const Lane>;
   const Index in = weight.cols(), whole = in / kLane * kLane;  // numbers covered by whole pieces
   const Index end = first + count;
   Index o = first;
-  for (; o + 2 <= end; o += 2) {
-    Lane sums_a[N], sums_b[N];  // running sums of x(n, :) · W(o, :) and x(n, :) · W(o + 1, :), lane by lane
-    for (int n = 0; n < N; ++n) {
-      sums_a[n].setZero();
-      sums_b[n].setZero();
+  for (; o + R <= end; o += R) {
+    Lane sums[R][N];  // sums[r][n]: the running x(n, :) · W(o + r, :), lane by lane
+    const Scalar* w[R];
+    for (int r = 0; r < R; ++r) {
+      w[r] = weight.row(o + r).data();
+      for (int n = 0; n < N; ++n) sums[r][n].setZero();
     }
-    const Scalar* w_a = weight.row(o).data();
-    const Scalar* w_b = weight.row(o + 1).data();
     for (Index i = 0; i < whole; i += kLane) {
-      const Lane piece_a = LaneMap(w_a + i), piece_b = LaneMap(w_b + i);
+      Lane pieces[R];
+      for (int r = 0; r < R; ++r) pieces[r] = LaneMap(w[r] + i);
       for (int n = 0; n < N; ++n) {
         const Lane piece_x = LaneMap(x.row(n).data() + i);
-        sums_a[n] += piece_x * piece_a;
-        sums_b[n] += piece_x * piece_b;
+        for (int r = 0; r < R; ++r) sums[r][n] += piece_x * pieces[r];
       }
     }
-    for (int n = 0; n < N; ++n) {
-      Scalar a = sums_a[n].sum(), b = sums_b[n].sum();
-      for (Index i = whole; i < in; ++i) {
-        a += x(n, i) * w_a[i];
-        b += x(n, i) * w_b[i];
+    for (int r = 0; r < R; ++r) {
+      for (int n = 0; n < N; ++n) {
+        Scalar total = sums[r][n].sum();
+        for (Index i = whole; i < in; ++i) total += x(n, i) * w[r][i];
+        y(n, o + r) = total;
       }
-      y(n, o) = a;
-      y(n, o + 1) = b;
     }
   }
   for (; o < end; ++o) {
