@@ -25,6 +25,8 @@
 //                                         8 prompts should give several times the tokens per second of one:
 //     ./build/release/bench/bench_decode --benchmark_filter='BM_GenerateBatch' --benchmark_repetitions=3
 //         --benchmark_enable_random_interleaving=true --benchmark_counters_tabular=true   (one command line)
+//   BM_HeadRows/way/rows                  the LM head's product alone for 1 to 8 rows: the decoding kernel, row by
+//                                         row, and Eigen's matrix-matrix product
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -148,6 +150,38 @@ void BM_GenerateBatch(benchmark::State& state) {
 }
 BENCHMARK(BM_GenerateBatch)->ArgNames({"110M", "prompts"})->ArgsProduct({{0}, {1, 2, 4, 8}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The product a batched step is made of, alone: the stories15M LM head, y (N, 32000) = x (N, 288) Wᵀ, for N = 1, 2, 4,
+// 8 rows, three ways (one thread):
+//   0  Linear's decoding path (layers/linear.hpp): N = 1 a matrix-vector product; N > 1 decode_rows_kernel, each piece
+//      of W read once for all N rows
+//   1  row by row: N matrix-vector products over runs of W (what the decoding path did for N > 1 before)
+//   2  Eigen's matrix-matrix product x Wᵀ (it repacks W on every call, and allocates)
+// Counter: rows/s (N per call).
+void BM_HeadRows(benchmark::State& state) {
+  Llama<float>& m = model(false);
+  set_threads(1);
+  const Matrix<float>& W = m.embed_tokens.weight;  // (V, C): the tied head
+  const Index N = state.range(1);
+  const Matrix<float> x = Matrix<float>::Random(N, W.cols());
+  Matrix<float> y(N, W.rows());
+  const Index run = 1000;  // rows of W per run, as the decoding path's chunks at V = 32000
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0: linear_rows_threaded<float>(x, W, y); break;
+      case 1:
+        for (Index first = 0; first < W.rows(); first += run) {
+          const Index count = std::min(run, W.rows() - first);
+          for (Index n = 0; n < N; ++n) y.row(n).segment(first, count).noalias() = x.row(n) * W.middleRows(first, count).transpose();
+        }
+        break;
+      default: y.noalias() = x * W.transpose(); break;
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * N), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_HeadRows)->ArgNames({"way", "rows"})->ArgsProduct({{0, 1, 2}, {1, 2, 4, 8}})->Unit(benchmark::kMicrosecond);
 
 // Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
 // with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:
