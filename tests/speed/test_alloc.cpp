@@ -248,7 +248,7 @@ TEST_CASE("alloc: a batch of 8 prompts allocates nothing after the first decode 
   for (const bool sampling : {false, true}) {
     config.strategy = sampling ? generation::Strategy::Sample : generation::Strategy::Greedy;
     for (int n : thread_counts_to_check()) {
-      INFO(sampling ? "sampling, " : "greedy, ", n, " thread(s)");
+      INFO((sampling ? "sampling, " : "greedy, "), n, " thread(s)");
       set_threads(n);
       CountingModel counting(model());
       const auto results = generation::generate_batch<float>(counting, prompts, config);
