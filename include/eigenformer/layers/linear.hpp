@@ -25,8 +25,9 @@ namespace eigenformer {
 ///   - threads: Eigen runs a matrix-vector product on one thread, so the output features are split into at most
 ///     kDecodeChunks fixed runs of rows of W (multiples of 8 rows, Eigen's row grouping), shared out among
 ///     threads() threads when W is large enough to be worth it (decode_worth_threads);
-///   - one row (one sequence): each run is a matrix-vector product, which Eigen does without a heap buffer;
-///   - several rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
+///   - one row (one sequence; and two or three): each run is a matrix-vector product per row, which Eigen does
+///     without a heap buffer;
+///   - four to eight rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
 ///     the 15M shape) to do little with each, so each weight should be read once for all N rows, not once per row.
 ///     Each run goes through decode_rows_kernel below, which takes a few rows of W at a time and multiplies each piece
 ///     of them with all N rows of x while it holds it in registers. (Row by row — N matrix-vector products over
@@ -40,7 +41,7 @@ template <class Scalar>
 void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                           Eigen::Ref<Matrix<Scalar>> y);
 
-/// Several rows of the decoding path: y(n, o) = x(n, :) · W(o, :) for the N rows of x (N a compile-time 2 .. 8) and the
+/// Several rows of the decoding path: y(n, o) = x(n, :) · W(o, :) for the N rows of x (N a compile-time 4 .. 8) and the
 /// rows o = first .. first + count − 1 of W.
 ///     x (N, in)   W (out, in)   y (N, out)
 /// R rows of W at a time (R = 4 for N ≤ 4, else 2: R·N running sums, enough to keep the processor's multiply-add units
@@ -87,13 +88,16 @@ void decode_rows_kernel(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::
   }
 }
 
-/// decode_rows_kernel for a run-time N in 2 .. 8 (each N its own compiled kernel, so that the sums stay in registers).
+/// The fewest rows the decoding path hands to decode_rows_kernel. Below, row by row is as fast: measured on the
+/// stories15M head (BM_HeadRows in bench/bench_decode.cpp; docs/performance.md, "Batches"), the kernel takes 1.11× the
+/// time of two matrix-vector products for 2 rows, 0.87× for 4 and 0.83× for 8.
+inline constexpr Index kDecodeKernelRows = 4;
+
+/// decode_rows_kernel for a run-time N in 4 .. 8 (each N its own compiled kernel, so that the sums stay in registers).
 template <class Scalar>
 void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                  Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
   switch (x.rows()) {
-    case 2: decode_rows_kernel<Scalar, 2>(x, weight, y, first, count); return;
-    case 3: decode_rows_kernel<Scalar, 3>(x, weight, y, first, count); return;
     case 4: decode_rows_kernel<Scalar, 4>(x, weight, y, first, count); return;
     case 5: decode_rows_kernel<Scalar, 5>(x, weight, y, first, count); return;
     case 6: decode_rows_kernel<Scalar, 6>(x, weight, y, first, count); return;
@@ -101,7 +105,7 @@ void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<con
     case 8: decode_rows_kernel<Scalar, 8>(x, weight, y, first, count); return;
     default: break;
   }
-  assert(false && "decode_rows takes 2 to 8 rows");
+  assert(false && "decode_rows takes 4 to 8 rows");
 }
 
 /// When Linear::forward takes the decoding path: few rows (decoding: one per sequence). Prompts and training
@@ -122,9 +126,11 @@ void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen
   const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
   const auto chunk_task = [&](Index c) {
     const Index first = c * rows_per_chunk, count = std::min(rows_per_chunk, out - first);
-    if (N == 1) {  // one sequence: a matrix-vector product
-      y.row(0).segment(first, count).noalias() = x.row(0) * weight.middleRows(first, count).transpose();
-    } else {       // several: each piece of W read once for all N rows
+    if (N < kDecodeKernelRows) {  // one sequence, or two or three: matrix-vector products, row by row
+      for (Index n = 0; n < N; ++n) {
+        y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
+      }
+    } else {                      // four to eight: each piece of W read once for all N rows
       decode_rows<Scalar>(x, weight, y, first, count);
     }
   };
