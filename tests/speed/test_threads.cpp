@@ -107,7 +107,7 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
   std::mt19937 rng(1);
   for (Index in : {300, 1024}) {
   for (Index out : {256, 1000, 4099}) {
-    for (Index rows : {1, 3, 8}) {
+    for (Index rows : {1, 3, 4, 8}) {  // 1-3: matrix-vector products; 4 and 8: decode_rows_kernel (4 and 2 rows of W per pass)
       REQUIRE(use_decode_path(rows));
       Linear<Scalar> layer(in, out, /*bias=*/true);
       layer.weight = random_matrix<Scalar>(out, in, rng);
