@@ -22,6 +22,14 @@
 //   BM_DecodeProfile/<model>              every step of one greedy run from position 16 to the end of the context
 //                                         (1024), timed one by one through the generation API: is the per-step
 //                                         time flat, and is any step much slower than its neighbours? (below)
+//   BM_GenerateBatch/15M/prompts          generate_batch over 1, 2, 4 or 8 prompts of 10 to 16 tokens (left-padded),
+//                                         256 new tokens each, fp32, one thread: tok/s counts every row's tokens.
+//                                         Each step reads the weights once for all rows (layers/linear.hpp), so
+//                                         8 prompts should give several times the tokens per second of one:
+//     ./build/release/bench/bench_decode --benchmark_filter='BM_GenerateBatch' --benchmark_repetitions=3
+//         --benchmark_enable_random_interleaving=true --benchmark_counters_tabular=true   (one command line)
+//   BM_HeadRows/way/rows                  the LM head's product alone for 1 to 8 rows: the decoding kernel, row by
+//                                         row, and Eigen's matrix-matrix product
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -122,6 +130,65 @@ void BM_DecodeStep(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos", "format"})->ArgsProduct({{0, 1}, {16, 128, 256}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
+
+// Batches (issue 15): P prompts of different lengths (16, 14, 12, 10, 16, ...) in one left-padded batch, greedy,
+// 256 new tokens per prompt; one thread, fp32. tok/s = P · 256 per run: compare P = 8 with P = 1.
+void BM_GenerateBatch(benchmark::State& state) {
+  const bool large = state.range(0) != 0;
+  Llama<float>& m = model(large);
+  set_threads(1);
+  std::vector<TokenSequence> prompts;
+  for (Index i = 0; i < state.range(1); ++i) {
+    TokenSequence p = prompt();
+    p.resize(static_cast<std::size_t>(kPrompt - 2 * (i % 4)));
+    prompts.push_back(p);
+  }
+  generation::GenerationConfig config;
+  config.max_new_tokens = kNewTokens;  // no EOS in the random model: every row generates all of them
+  std::size_t generated = 0;
+  for (auto _ : state) {
+    for (const generation::GeneratedSequence& r : generation::generate_batch(m, prompts, config)) generated += r.tokens.size();
+  }
+  report(state, m, large, static_cast<double>(generated));
+  // A step reads the weights once for all its rows: GB/s counts steps, not tokens.
+  const double steps = static_cast<double>(generated) / static_cast<double>(prompts.size());
+  state.counters["GB/s"] = benchmark::Counter(steps * static_cast<double>(m.weight_bytes_per_token()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["prompts"] = static_cast<double>(prompts.size());
+}
+BENCHMARK(BM_GenerateBatch)->ArgNames({"110M", "prompts"})->ArgsProduct({{0}, {1, 2, 4, 8}})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The product a batched step is made of, alone: the stories15M LM head, y (N, 32000) = x (N, 288) Wᵀ, for N = 1, 2, 4,
+// 8 rows, three ways (one thread):
+//   0  Linear's decoding path (layers/linear.hpp): N = 1 a matrix-vector product; N > 1 decode_rows_kernel, each piece
+//      of W read once for all N rows
+//   1  row by row: N matrix-vector products over runs of W (what the decoding path did for N > 1 before)
+//   2  Eigen's matrix-matrix product x Wᵀ (it repacks W on every call, and allocates)
+// Counter: rows/s (N per call).
+void BM_HeadRows(benchmark::State& state) {
+  Llama<float>& m = model(false);
+  set_threads(1);
+  const Matrix<float>& W = m.embed_tokens.weight;  // (V, C): the tied head
+  const Index N = state.range(1);
+  const Matrix<float> x = Matrix<float>::Random(N, W.cols());
+  Matrix<float> y(N, W.rows());
+  const Index run = 1000;  // rows of W per run, as the decoding path's chunks at V = 32000
+  for (auto _ : state) {
+    switch (state.range(0)) {
+      case 0: linear_rows_threaded<float>(x, W, y); break;
+      case 1:
+        for (Index first = 0; first < W.rows(); first += run) {
+          const Index count = std::min(run, W.rows() - first);
+          for (Index n = 0; n < N; ++n) y.row(n).segment(first, count).noalias() = x.row(n) * W.middleRows(first, count).transpose();
+        }
+        break;
+      default: y.noalias() = x * W.transpose(); break;
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * N), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_HeadRows)->ArgNames({"way", "rows"})->ArgsProduct({{0, 1, 2}, {1, 2, 4, 8}})->Unit(benchmark::kMicrosecond);
 
 // Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
 // with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:

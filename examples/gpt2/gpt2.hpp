@@ -42,6 +42,8 @@ template <class Scalar>
 struct GPT2Options {
   DecoderCache<Scalar>* cache = nullptr;  // incremental decoding: ids follow the cache.length() cached positions
   const KeyPadding* padding = nullptr;    // padding keys over cached + new positions
+  const std::vector<Index>* position_shift = nullptr;  // (B) left-padded batches: slot j of sequence b reads position
+                                                       // j − position_shift[b] of wpe; null: position j
   Capture<Scalar>* capture = nullptr;     // hidden states and attention maps, with Hugging Face's meaning
   bool last_only = false;                 // logits for the last position of each sequence only: (B, V)
 };
@@ -77,7 +79,11 @@ class GPT2 : public CausalLM<Scalar> {
 
     // 1) Embed: the token's row of wte plus the position's row of wpe.                  x (B, T, C)
     wte.forward(ids, x);
-    wpe.add(x, first);  // ValueError past n_positions, naming the positions
+    if (options.position_shift != nullptr) {
+      wpe.add(x, first, *options.position_shift);  // each sequence from its first real token
+    } else {
+      wpe.add(x, first);  // ValueError past n_positions, naming the positions
+    }
 
     // 2) The blocks — LayerNorm, causal attention, LayerNorm, MLP, each with a residual — and ln_f.   h (B, T, C)
     ForwardContext<Scalar> stack;
@@ -178,6 +184,21 @@ class GPT2 : public CausalLM<Scalar> {
     GPT2Options<Scalar> options;
     options.cache = &cache;
     options.padding = padding;
+    options.last_only = last_only;
+    forward(ids, logits, options);
+  }
+
+  /// A left-padded batch (CausalLM::forward_left_padded): the pads hidden from every query, and each sequence's
+  /// learned positions read from its first real token on (wpe row j − pads[b] for slot j).
+  void forward_left_padded(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only,
+                           const KeyPadding& left_padding) override {
+    if (left_padding.left_pads() == nullptr) {
+      throw ValueError("[GPT2::forward_left_padded] the padding must be KeyPadding::from_left_pads");
+    }
+    GPT2Options<Scalar> options;
+    options.cache = &cache;
+    options.padding = &left_padding;
+    options.position_shift = left_padding.left_pads();
     options.last_only = last_only;
     forward(ids, logits, options);
   }

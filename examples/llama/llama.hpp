@@ -41,6 +41,8 @@ template <class Scalar>
 struct LlamaOptions {
   DecoderCache<Scalar>* cache = nullptr;       // incremental decoding: ids follow the cache.length() cached positions
   const KeyPadding* padding = nullptr;    // padding keys over cached + new positions (left-padded batches)
+  const std::vector<Index>* position_shift = nullptr;  // (B) left-padded batches: slot j of sequence b is at position
+                                                       // j − position_shift[b] (RoPE); null: position j
   Capture<Scalar>* capture = nullptr;          // hidden states and attention maps, with Hugging Face's meaning
   bool last_only = false;                 // logits for the last position of each sequence only: (B, V)
 };
@@ -86,6 +88,7 @@ class Llama : public CausalLM<Scalar> {
     ForwardContext<Scalar> stack;
     stack.cache = options.cache;
     stack.padding = options.padding;
+    stack.position_shift = options.position_shift;
     stack.capture = options.capture;
     decoder.forward(x, h, stack);
 
@@ -194,6 +197,22 @@ class Llama : public CausalLM<Scalar> {
     LlamaOptions<Scalar> options;
     options.cache = &cache;
     options.padding = padding;
+    options.last_only = last_only;
+    forward(ids, logits, options);
+  }
+
+  /// A left-padded batch (CausalLM::forward_left_padded): the pads hidden from every query and RoPE's positions
+  /// counted from each sequence's first real token.
+  void forward_left_padded(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only,
+                           const KeyPadding& left_padding) override {
+    if (left_padding.left_pads() == nullptr) {
+      throw ValueError("[Llama::forward_left_padded] the padding must be KeyPadding::from_left_pads");
+    }
+    if (window_cache) cache.bound_to_window = true;
+    LlamaOptions<Scalar> options;
+    options.cache = &cache;
+    options.padding = &left_padding;
+    options.position_shift = left_padding.left_pads();
     options.last_only = last_only;
     forward(ids, logits, options);
   }

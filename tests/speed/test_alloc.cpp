@@ -7,8 +7,8 @@
 // difference between the count after the last forward call and after the second (the prompt is the first).
 // That window holds whole steps: the strategy's choosing, the session's bookkeeping and the model's forward.
 //
-// Checked for greedy search, sampling (temperature, top-k, top-p, repetition penalty) and beam search, on one
-// and on two threads. Not under the sanitizers (tests/speed/CMakeLists.txt): they replace malloc themselves.
+// Checked for greedy search, sampling (temperature, top-k, top-p, repetition penalty), beam search and a batch of
+// prompts (generate_batch), on one and on two threads. Not under the sanitizers (tests/speed/CMakeLists.txt): they replace malloc themselves.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -116,6 +116,11 @@ class CountingModel : public CausalLM<float> {
                const KeyPadding* padding = nullptr) override {
     model_.forward(ids, cache, logits, last_only, padding);
     after_call.push_back(allocations.load());  // reserved above: noting allocates nothing
+  }
+  void forward_left_padded(const TokenIds& ids, DecoderCache<float>& cache, Matrix<float>& logits, bool last_only,
+                           const KeyPadding& left_padding) override {
+    model_.forward_left_padded(ids, cache, logits, last_only, left_padding);
+    after_call.push_back(allocations.load());
   }
   /// Allocations from the end of the first decode step (call 2) to the end of the last call.
   long after_first_step() const { return after_call.back() - after_call[1]; }
@@ -229,6 +234,29 @@ TEST_CASE("alloc: greedy search with bf16 and int8 weights allocates nothing aft
     for (int n : thread_counts_to_check()) {
       INFO(std::string(weight_format_name(format)), ", ", n, " thread(s)");
       CHECK(allocations_after_first_step(config, n, packed) == 0);
+    }
+  }
+}
+
+// A batch of prompts (generate_batch): 8 rows of different lengths, left-padded; every decode step feeds 8 tokens,
+// and the projections take the several-row product (layers/linear.hpp), which must allocate nothing either.
+TEST_CASE("alloc: a batch of 8 prompts allocates nothing after the first decode step") {
+  generation::GenerationConfig config;
+  config.max_new_tokens = 100;
+  std::vector<TokenSequence> prompts;
+  for (int i = 0; i < 8; ++i) prompts.push_back(TokenSequence(static_cast<std::size_t>(2 + (5 * i) % 9), static_cast<TokenId>(3 + i)));
+  for (const bool sampling : {false, true}) {
+    config.strategy = sampling ? generation::Strategy::Sample : generation::Strategy::Greedy;
+    for (int n : thread_counts_to_check()) {
+      INFO((sampling ? "sampling, " : "greedy, "), n, " thread(s)");
+      set_threads(n);
+      CountingModel counting(model());
+      const auto results = generation::generate_batch<float>(counting, prompts, config);
+      REQUIRE(results.size() == prompts.size());
+      for (const auto& r : results) CHECK(r.tokens.size() == static_cast<std::size_t>(config.max_new_tokens));
+      REQUIRE(counting.after_call.size() >= 4);
+      INFO("forward calls: ", counting.after_call.size(), ", allocations after the first decode step: ", counting.after_first_step());
+      CHECK(counting.after_first_step() == 0);
     }
   }
 }

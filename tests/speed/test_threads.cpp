@@ -5,7 +5,8 @@
 //     whatever the thread count: by construction, checked here);
 //   - beside the readable reference path (one Eigen product; the (T, S) attention core) they agree within
 //     the stated tolerance: max |fast − reference| ≤ 1e-6 · max |reference| in float, 1e-14 in double
-//     (the order of the sums is Eigen's in both; only how the rows are grouped may differ);
+//     (only the order of the sums differs: how the rows are grouped, and for several rows the decoding kernel's
+//     lane-wise sums, layers/linear.hpp);
 //   - a cached Llama decode with 2 threads matches the uncached full recompute (the reference path for T > 1)
 //     within the fixtures' tolerance (1e-5 relative in float), and greedy tokens are the same.
 #include <doctest/doctest.h>
@@ -107,7 +108,7 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
   std::mt19937 rng(1);
   for (Index in : {300, 1024}) {
   for (Index out : {256, 1000, 4099}) {
-    for (Index rows : {1, 3, 8}) {
+    for (Index rows : {1, 3, 4, 8}) {  // 1-3: matrix-vector products; 4 and 8: decode_rows_kernel (4 and 2 rows of W per pass)
       REQUIRE(use_decode_path(rows));
       Linear<Scalar> layer(in, out, /*bias=*/true);
       layer.weight = random_matrix<Scalar>(out, in, rng);

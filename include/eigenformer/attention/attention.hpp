@@ -94,23 +94,43 @@ class KeyPadding {
   static KeyPadding from_mask(Mask mask) {
     KeyPadding p;
     p.mask_ = std::move(mask);
-    p.use_mask_ = true;
+    p.kind_ = Kind::Mask;
     return p;
   }
 
-  Index batch() const { return use_mask_ ? mask_.rows() : static_cast<Index>(lengths_.size()); }
+  /// Left padding (batched generation, generation/generate.hpp: generate_batch): sequence b's first pads[b] keys
+  /// are padding and every later key is real, however many there are — the prompt's and all the generated ones,
+  /// so the same padding serves the prompt pass and every decode step. pads (B).
+  static KeyPadding from_left_pads(std::vector<Index> pads) {
+    KeyPadding p;
+    p.lengths_ = std::move(pads);
+    p.kind_ = Kind::LeftPads;
+    return p;
+  }
 
-  /// Number of keys the padding describes, or nullopt for lengths (which describe any number).
-  std::optional<Index> keys() const { return use_mask_ ? std::optional<Index>(mask_.cols()) : std::nullopt; }
+  Index batch() const { return kind_ == Kind::Mask ? mask_.rows() : static_cast<Index>(lengths_.size()); }
+
+  /// Number of keys the padding describes, or nullopt for lengths and left pads (which describe any number).
+  std::optional<Index> keys() const { return kind_ == Kind::Mask ? std::optional<Index>(mask_.cols()) : std::nullopt; }
+
+  /// For left padding, pads (B): the padding keys before each sequence's first real one; null otherwise. A model
+  /// shifts its positions by them (ForwardContext::position_shift), so that positions count real tokens only.
+  const std::vector<Index>* left_pads() const { return kind_ == Kind::LeftPads ? &lengths_ : nullptr; }
 
   bool is_real(Index b, Index s) const {
-    return use_mask_ ? mask_(b, s) != 0 : s < lengths_[static_cast<std::size_t>(b)];
+    switch (kind_) {
+      case Kind::Mask: return mask_(b, s) != 0;
+      case Kind::LeftPads: return s >= lengths_[static_cast<std::size_t>(b)];
+      case Kind::Lengths: break;
+    }
+    return s < lengths_[static_cast<std::size_t>(b)];
   }
 
  private:
-  std::vector<Index> lengths_;
-  Mask mask_;
-  bool use_mask_ = false;
+  enum class Kind { Lengths, Mask, LeftPads };
+  std::vector<Index> lengths_;  // (B) Lengths: real keys per sequence; LeftPads: padding keys before the real ones
+  Mask mask_;                   // (B, S) Mask: nonzero where the key is real
+  Kind kind_ = Kind::Lengths;
 };
 
 /// Everything that changes which keys a query may see, and how much.

@@ -2,13 +2,15 @@
 // stack → block → attention. Each level reads what it needs from it and passes it on unchanged; nothing
 // is copied field by field from one level's options into the next.
 //
-//   given by the caller      padding, memory, memory_padding, cache, capture, keep_scores, keep_weights
+//   given by the caller      padding, position_shift, memory, memory_padding, cache, capture, keep_scores,
+//                            keep_weights
 //   set by a Stack           rope, bias (its position scheme, shared by every layer) and layer (which block)
 //
 // Which fields a level reads:
 //   Stack                    cache and capture (sized for its layers), then sets rope, bias, layer
 //   block                    nothing itself: it hands the context to each of its attentions
-//   MultiHeadAttention       Self/Causal: padding, bias, rope, cache->self[layer], capture->attentions[layer]
+//   MultiHeadAttention       Self/Causal: padding, bias, rope (shifted by position_shift), cache->self[layer],
+//                                         capture->attentions[layer]
 //                            Cross:       memory, memory_padding, cache->cross[layer],
 //                                         capture->cross_attentions[layer]
 //                            both:        keep_scores, keep_weights
@@ -289,6 +291,11 @@ template <class Scalar>
 struct ForwardContext {
   // Given by the caller.
   const KeyPadding* padding = nullptr;          // padding keys of the input (over cached + new positions)
+  const std::vector<Index>* position_shift = nullptr;  // (B) left-padded batches: sequence b's positions start
+                                                // position_shift[b] slots late — slot j (cached or new) is at
+                                                // position j − position_shift[b], so positions count real tokens
+                                                // only (Hugging Face: position_ids = cumsum(attention_mask) − 1);
+                                                // the left pads, KeyPadding::left_pads(). Null: slot j is position j
   const Tensor3<Scalar>* memory = nullptr;      // cross-attention: the encoder output (B, S, Ckv)
   const KeyPadding* memory_padding = nullptr;   // cross-attention: padding positions of the encoder input
   DecoderCache<Scalar>* cache = nullptr;        // incremental decoding: the KV caches of every layer

@@ -194,10 +194,16 @@ class MultiHeadAttention {
       }
     }
 
-    // 3) Positions: rotate queries and keys by their absolute positions (RoPE).
+    // 3) Positions: rotate queries and keys by their absolute positions (RoPE) — in a left-padded batch, each
+    //    sequence's positions counted from its first real token (context.position_shift).
     if (rope != nullptr) {
-      rope->rotate(act.q, B, H, first);
-      rope->rotate(act.k, B, Hkv, first);
+      if (context.position_shift != nullptr) {
+        rope->rotate(act.q, B, H, first, *context.position_shift);
+        rope->rotate(act.k, B, Hkv, first, *context.position_shift);
+      } else {
+        rope->rotate(act.q, B, H, first);
+        rope->rotate(act.k, B, Hkv, first);
+      }
       if (inspect != nullptr) {
         inspect->record_rows(site + "q_rope", act.q, B, H, context.layer);
         inspect->record_rows(site + "k_rope", act.k, B, Hkv, context.layer);
@@ -399,6 +405,10 @@ class MultiHeadAttention {
                                        config_.resolved_kv_width(), ")"));
         }
       }
+    }
+    if (!cross && context.position_shift != nullptr && static_cast<Index>(context.position_shift->size()) != x.dimension(0)) {
+      throw ShapeError(detail::cat(where, "the batch has ", x.dimension(0), " sequences but position_shift has ",
+                                   context.position_shift->size(), " entries (one per sequence)"));
     }
     // Cross-attention ignores RoPE: query and memory positions are not comparable.
     if (!cross && context.rope != nullptr && context.rope->head_dim() != head_dim()) {

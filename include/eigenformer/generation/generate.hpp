@@ -10,6 +10,9 @@
 //
 // Thanks to the KV cache, each step feeds only the one new token (session.hpp).
 //
+// generate_batch runs several prompts side by side as one left-padded batch (session.hpp, BatchCausalSession):
+// one row per prompt, one new token per row and step, each row stopping on its own.
+//
 // Beam search keeps the num_beams most probable partial sequences instead of one. Each step scores every
 // extension of every beam by its total log-probability Σ log p, ranks the best 2·num_beams (more when there
 // are several EOS ids), and walks down the ranking: an extension ending in EOS becomes a finished
@@ -188,21 +191,30 @@ void check_cache_memory(const CacheShape& shape, Index batch, Index prefix, std:
   });
 }
 
-/// Checks everything a run needs before the first model call.
-template <class Scalar>
-void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prompt, const GenerationConfig& config,
-               const GenerationIO& io, std::optional<Index> max_positions) {
-  config.validate();
+/// The token fed where a row has nothing to say — after it finished, and in the pad slots of a left-padded batch:
+/// pad_token_id, else the first EOS id, else 0. Its value never matters (nobody reads those rows' scores, and pad
+/// slots are hidden), but it must be a token of the vocabulary.
+inline TokenId filler_token(const GenerationConfig& config) {
+  return config.pad_token_id ? *config.pad_token_id : (config.eos_token_ids.empty() ? 0 : config.eos_token_ids.front());
+}
+
+/// A prompt: not empty, every id in [0, V). Errors name it as `which` ("the prompt" → "the prompt is empty",
+/// "prompt token 3 has id ..."; "prompt 2 (of 4)" → "prompt 2 (of 4) is empty", "prompt 2 (of 4), token 3 has id ...").
+inline void check_prompt(const TokenSequence& prompt, Index V, const std::string& which) {
   if (prompt.empty()) {
-    throw ValueError("[generation] the prompt is empty: give at least one token (a decoder usually starts with BOS)");
+    throw ValueError(eigenformer::detail::cat("[generation] ", which, " is empty: give at least one token (a decoder usually starts with BOS)"));
   }
-  const Index V = session.vocab_size();
+  const std::string token = which == "the prompt" ? std::string("prompt token ") : which + ", token ";
   for (std::size_t i = 0; i < prompt.size(); ++i) {
     if (prompt[i] < 0 || prompt[i] >= V) {
-      throw ValueError(eigenformer::detail::cat("[generation] prompt token ", i, " has id ", prompt[i],
+      throw ValueError(eigenformer::detail::cat("[generation] ", token, i, " has id ", prompt[i],
                                                 ", outside the vocabulary of ", V, " tokens"));
     }
   }
+}
+
+/// The EOS and forced ids: each in the vocabulary.
+inline void check_special_ids(const GenerationConfig& config, Index V) {
   for (TokenId e : config.eos_token_ids) {
     if (e < 0 || e >= V) {
       throw ValueError(eigenformer::detail::cat("[generation] EOS id ", e, " is outside the vocabulary of ", V, " tokens"));
@@ -215,6 +227,16 @@ void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prom
       throw ValueError(eigenformer::detail::cat("[generation] forced token id ", f, " is outside the vocabulary of ", V, " tokens"));
     }
   }
+}
+
+/// Checks everything a run needs before the first model call.
+template <class Scalar>
+void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prompt, const GenerationConfig& config,
+               const GenerationIO& io, std::optional<Index> max_positions) {
+  config.validate();
+  const Index V = session.vocab_size();
+  check_prompt(prompt, V, "the prompt");
+  check_special_ids(config, V);
   if (max_positions && static_cast<Index>(prompt.size()) + config.max_new_tokens > *max_positions) {
     throw ValueError(eigenformer::detail::cat("[generation] the prompt (", prompt.size(), " tokens) plus max_new_tokens (",
                                               config.max_new_tokens, ") exceeds the model's context of ", *max_positions,
@@ -234,15 +256,64 @@ void check_run(const DecodingSession<Scalar>& session, const TokenSequence& prom
   }
 }
 
+/// Checks everything a batch of prompts needs before the first model call (generate_batch): what check_run checks
+/// for one prompt, for each prompt, naming it; and what a batch cannot do. The memory guard counts every row —
+/// P prompts × num_return_sequences samples — at full context, L (the longest prompt, in slots) + max_new_tokens;
+/// no spare set: the rows never reorder.
+template <class Scalar>
+void check_batch_run(const BatchCausalSession<Scalar>& session, const std::vector<TokenSequence>& prompts,
+                     const GenerationConfig& config, const GenerationIO& io, Index max_positions) {
+  config.validate();
+  if (prompts.empty()) throw ValueError("[generation] the list of prompts is empty: give at least one prompt");
+  if (config.strategy == Strategy::Beam && config.num_beams > 1) {
+    throw ValueError("[generation] beam search over several prompts is not supported: run generate() once per prompt "
+                     "(a batch of prompts runs greedy search or sampling)");
+  }
+  if (io.on_token) {
+    throw ValueError("[generation] streaming follows one sequence: run generate() for the prompt to stream "
+                     "(a batch of prompts returns its results at the end)");
+  }
+  const Index V = session.vocab_size();
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    check_prompt(prompts[i], V, eigenformer::detail::cat("prompt ", i, " (of ", prompts.size(), ")"));
+    if (prompts[i].size() > prompts[longest].size()) longest = i;
+  }
+  check_special_ids(config, V);
+  const TokenId filler = filler_token(config);
+  if (filler < 0 || filler >= V) {
+    throw ValueError(eigenformer::detail::cat("[generation] pad_token_id ", filler, " (fed to finished sequences and pad slots) "
+                                              "is outside the vocabulary of ", V, " tokens"));
+  }
+  // Every row runs in L + max_new_tokens slots; the longest prompt's positions fill them all.
+  if (static_cast<Index>(prompts[longest].size()) + config.max_new_tokens > max_positions) {
+    throw ValueError(eigenformer::detail::cat("[generation] prompt ", longest, " (", prompts[longest].size(),
+                                              " tokens, the longest) plus max_new_tokens (", config.max_new_tokens,
+                                              ") exceeds the model's context of ", max_positions, " positions"));
+  }
+  const Index rows = static_cast<Index>(prompts.size()) * (config.samples() ? static_cast<Index>(config.num_return_sequences) : 1);
+  check_cache_memory<Scalar>(session.cache_shape(), rows, session.prefix_length(), config.max_new_tokens, 0, /*spare=*/false);
+  if (!config.stop_strings.empty() && io.tokenizer == nullptr) {
+    throw ValueError("[generation] stop strings are matched in the text: they need a tokenizer");
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // Greedy search and sampling
 // ------------------------------------------------------------------------------------------------
 
+/// Greedy search or sampling over B = P·n rows: P prompts (the session's; 1 but for a batch) × n sequences each
+/// (num_return_sequences samples, or 1). Row b = i·n + k is sequence k of prompt i; each row stops on its own (EOS,
+/// stop string, max_new_tokens) and is fed the filler token from then on; the run ends when every row has stopped.
+/// Sampling draws from one random stream per prompt, seeded with config.seed and drawn by that prompt's rows in
+/// order: a prompt's samples are those it gets alone, whatever else is in the batch (so two equal prompts in one
+/// batch get equal samples — ask for num_return_sequences to get different ones).
 template <class Scalar>
 std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session, const GenerationConfig& config,
                                                 const GenerationIO& io) {
   const bool sampling = config.samples();
-  const Index B = sampling ? config.num_return_sequences : 1;
+  const Index per_prompt = sampling ? config.num_return_sequences : 1;  // n
+  const Index B = session.prompts() * per_prompt;
   std::vector<GeneratedSequence> results(static_cast<std::size_t>(B));
   if (config.max_new_tokens == 0) return results;  // nothing to generate: the prompt stands alone
 
@@ -256,9 +327,8 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
     text_only.skip_special_tokens = true;
     for (Index b = 0; b < B; ++b) streams.push_back(std::make_unique<tokenizers::StreamDecoder>(*io.tokenizer, text_only));
   }
-  Rng rng(config.seed);
-  const TokenId filler = config.pad_token_id ? *config.pad_token_id
-                                             : (config.eos_token_ids.empty() ? 0 : config.eos_token_ids.front());
+  std::vector<Rng> rngs(static_cast<std::size_t>(session.prompts()), Rng(config.seed));  // (P) one stream per prompt
+  const TokenId filler = filler_token(config);
 
   const std::size_t room = static_cast<std::size_t>(std::min<std::int64_t>(config.max_new_tokens, DecodingSession<Scalar>::kRoomAhead));
   for (GeneratedSequence& r : results) r.tokens.reserve(room);
@@ -268,7 +338,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
   const Scores& log_p = buffers.log_p;
   Matrix<Scalar> logits;
   session.reserve(config.max_new_tokens);
-  session.start(B, logits);
+  session.start(per_prompt, logits);  // per_prompt copies of each prompt: B rows
   for (std::int64_t step = 0;; ++step) {
     std::fill(next.begin(), next.end(), filler);
     for (Index b = 0; b < B; ++b) {
@@ -325,7 +395,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
         // 3a) Sampling: a draw from the filtered distribution.
         const std::vector<double>& p = buffers.p;
         softmax_into(z, buffers.p);
-        chosen = sample(p, rng);
+        chosen = sample(p, rngs[static_cast<std::size_t>(b / per_prompt)]);
         record.chosen_probability = p[static_cast<std::size_t>(chosen)];
       } else {
         // 3b) Greedy: the best score (ties: the lowest id). Its probability only matters to a trace.
@@ -614,6 +684,23 @@ std::vector<GeneratedSequence> generate(CausalLM<Scalar>& model, const TokenSequ
   CausalSession<Scalar> session(model, prompt, c.use_cache);
   engine::check_run(session, prompt, c, io, model.max_positions());
   return engine::run(session, c, io);
+}
+
+/// Continues several prompts at once with a decoder-only model, as Hugging Face's generate(input_ids, attention_mask)
+/// with padding_side="left": the prompts (P, of any lengths) run as one left-padded batch (BatchCausalSession in
+/// session.hpp), every step feeds one token per row, and each row stops on its own (EOS, stop string,
+/// max_new_tokens). Returns P·n sequences, n = num_return_sequences for sampling (else 1): result i·n + k is
+/// sequence k of prompt i — with greedy search, result i is what generate(model, prompts[i], config) returns.
+/// Greedy search and sampling; beam search and streaming are refused (ValueError), as are an empty list, an empty
+/// prompt, an id outside the vocabulary and a prompt that does not fit the context with max_new_tokens (each naming
+/// the prompt). The model must take left-padded batches (CausalLM::forward_left_padded: Llama, Qwen, Mistral, GPT-2).
+template <class Scalar>
+std::vector<GeneratedSequence> generate_batch(CausalLM<Scalar>& model, const std::vector<TokenSequence>& prompts,
+                                              const GenerationConfig& config, const GenerationIO& io = {}) {
+  const GenerationConfig c = engine::with_model_eos(config, model.special_tokens());
+  BatchCausalSession<Scalar> session(model, prompts, engine::filler_token(c), c.use_cache);
+  engine::check_batch_run(session, prompts, c, io, model.max_positions());
+  return engine::greedy_or_sample(session, c, io);
 }
 
 /// Writes the target for `source` with an encoder-decoder model (the encoder runs once).

@@ -9,9 +9,12 @@
 // Either way a session holds B sequences that grow by one token per step, and a DecoderCache with the keys
 // and values of every position processed so far, so that a step feeds only the B new tokens:
 //
-//     start(B)        the prompt (or the source and decoder_start) for B identical sequences → scores (B, V)
+//     start(n)        the prompt (or the source and decoder_start) for n identical sequences → scores (n, V)
 //     step(next)      next[b] appended to sequence b, one position per sequence         → scores (B, V)
 //     reorder(src)    beam search: sequence i becomes a copy of sequence src[i] (cache included)
+//
+// A BatchCausalSession holds P prompts of different lengths at once, left-padded (generate_batch): start(n)
+// makes n sequences of each, B = P·n rows, row i·n + k being copy k of prompt i.
 //
 // With use_cache = false every step clears the cache and runs each whole sequence again: slower by the
 // sequence length, and the reference the cached path is tested against.
@@ -36,6 +39,8 @@ class DecodingSession {
 
   virtual Index vocab_size() const = 0;
   virtual const SpecialTokenIds& special_tokens() const = 0;
+  /// P, the prompts the session runs side by side (1 but for a BatchCausalSession).
+  virtual Index prompts() const { return 1; }
 
   /// Starts `copies` identical sequences. logits: (copies, V), the scores of the first generated token.
   virtual void start(Index copies, Matrix<Scalar>& logits) = 0;
@@ -91,10 +96,11 @@ class DecodingSession {
   }
 
   /// After start()'s first forward call: every sequence (and the spare set reorder() copies into) gets room for
-  /// its length + new_tokens tokens, every layer's KV cache for as many positions.
+  /// prefix_length() + new_tokens tokens, every layer's KV cache for as many positions (slots, in a left-padded
+  /// batch: the longest prompt's length).
   void make_room() {
     if (new_tokens_ <= 0 || sequences_.empty()) return;
-    const std::size_t length = sequences_.front().size() + static_cast<std::size_t>(std::min(new_tokens_, kRoomAhead));
+    const std::size_t length = static_cast<std::size_t>(prefix_length_) + static_cast<std::size_t>(std::min(new_tokens_, kRoomAhead));
     reordered_.resize(sequences_.size());
     for (TokenSequence& s : sequences_) s.reserve(length);
     for (TokenSequence& s : reordered_) s.reserve(length);
@@ -173,6 +179,112 @@ class CausalSession : public DecodingSession<Scalar> {
  private:
   CausalLM<Scalar>& model_;
   TokenSequence prompt_;
+};
+
+/// Several prompts of a decoder-only model at once, as Hugging Face's generate(input_ids, attention_mask) runs a
+/// batch tokenized with padding_side="left". With P prompts of lengths L_i and L = max_i L_i, row b = i·n + k
+/// (copy k of prompt i; n = start()'s copies) is laid out in L + (generated so far) slots:
+///
+///     slot   0 .. pads[b] − 1        padding: hidden from every query (KeyPadding::from_left_pads), its token a filler
+///     slot   pads[b] .. L − 1        prompt i            pads[b] = L − L_i
+///     slot   L, L + 1, ...           the generated tokens, one per step for every row
+///
+/// Left, not right: every row's last slot is then a real token, so the prompt pass scores every row's next token at
+/// the same slot L − 1, and each step appends one slot to every row — one (B, 1) forward call per step. The model
+/// counts positions from each row's first real token (slot j at position j − pads[b]; forward_left_padded), so that
+/// a row computes what its prompt computes alone.
+///
+/// A finished row stays in the batch and is fed a filler (generate.hpp's greedy_or_sample, as Hugging Face feeds
+/// pad_token_id): its scores are no longer read, and a row's tokens only ever meet its own queries, so the others
+/// are untouched. Dropping it instead would save its share of the work but change B in mid-run — a copy of every
+/// layer's cache, and allocations — while the step's cost is mostly reading the weights, which every row shares.
+template <class Scalar>
+class BatchCausalSession : public DecodingSession<Scalar> {
+ public:
+  /// prompts: P ≥ 1 token sequences, each non-empty (generate_batch checks them first); filler: the token in pad
+  /// slots (any id of the vocabulary: those slots are hidden).
+  BatchCausalSession(CausalLM<Scalar>& model, std::vector<TokenSequence> prompts, TokenId filler, bool use_cache)
+      : DecodingSession<Scalar>(use_cache), model_(model), prompts_(std::move(prompts)), filler_(filler) {
+    for (const TokenSequence& p : prompts_) this->prefix_length_ = std::max(this->prefix_length_, static_cast<Index>(p.size()));
+  }
+
+  Index vocab_size() const override { return model_.vocab_size(); }
+  const SpecialTokenIds& special_tokens() const override { return model_.special_tokens(); }
+  Index prompts() const override { return static_cast<Index>(prompts_.size()); }
+  CacheShape cache_shape() const override { return model_.cache_shape(); }
+
+  /// The pads of each row (B), after start().
+  const std::vector<Index>& pads() const { return pads_; }
+
+  void start(Index copies, Matrix<Scalar>& logits) override {
+    // 1) The rows: copy k of prompt i is row i·copies + k, with L − L_i pads before it.
+    const Index L = this->prefix_length_;
+    this->sequences_.clear();
+    pads_.clear();
+    for (const TokenSequence& p : prompts_) {
+      for (Index k = 0; k < copies; ++k) {
+        this->sequences_.push_back(p);
+        pads_.push_back(L - static_cast<Index>(p.size()));
+      }
+    }
+    padding_ = KeyPadding::from_left_pads(pads_);
+    // 2) The prompt pass: all rows at once, (B, L), the scores of each row's last slot — a real token in every row.
+    this->cache_.clear();
+    model_.forward_left_padded(padded_ids(), this->cache_, logits, /*last_only=*/true, padding_);
+    this->make_room();
+  }
+
+  void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {
+    this->append(next);
+    if (this->use_cache_) {
+      model_.forward_left_padded(this->tail_ids(1), this->cache_, logits, /*last_only=*/true, padding_);
+    } else {
+      this->cache_.clear();
+      model_.forward_left_padded(padded_ids(), this->cache_, logits, /*last_only=*/true, padding_);
+    }
+  }
+
+  /// Rows do not change places in a batch of prompts (beam search over several prompts is refused before a run).
+  void reorder(const std::vector<Index>&) override {
+    throw ValueError("[generation] a batch of prompts cannot reorder its rows (beam search runs one prompt at a time)");
+  }
+
+  /// Runs row `sequence` alone, unpadded, as CausalSession does.
+  std::string locate_non_finite(Index sequence) override {
+    const TokenSequence& s = this->sequences_.at(static_cast<std::size_t>(sequence));
+    TokenIds ids(1, static_cast<Index>(s.size()));
+    for (std::size_t t = 0; t < s.size(); ++t) ids(0, static_cast<Index>(t)) = s[t];
+    NonFiniteProbe<Scalar> probe;
+    Matrix<Scalar> logits;
+    try {
+      if (!model_.forward_captured(ids, logits, probe.capture())) return "the model offers no capture to find the layer";
+    } catch (const Error& e) {
+      return eigenformer::detail::cat("the diagnosis could not run again (", e.what(), ")");
+    }
+    const std::optional<NonFiniteValue> first = probe.first();
+    if (first) return "first non-finite value: " + describe(*first);
+    return "every layer's output was finite: the LM head made the non-finite scores";
+  }
+
+ private:
+  /// (B, slots) every row in full, pads first: pads[b] fillers, then the row's sequence. The rows grow in step,
+  /// so every row has the same number of slots.
+  const TokenIds& padded_ids() {
+    const Index slots = pads_.front() + static_cast<Index>(this->sequences_.front().size());
+    this->ids_.resize(static_cast<Index>(this->sequences_.size()), slots);
+    for (std::size_t b = 0; b < this->sequences_.size(); ++b) {
+      const Index pad_slots = pads_[b];
+      const TokenSequence& s = this->sequences_[b];
+      for (Index j = 0; j < slots; ++j) this->ids_(static_cast<Index>(b), j) = j < pad_slots ? filler_ : s[static_cast<std::size_t>(j - pad_slots)];
+    }
+    return this->ids_;
+  }
+
+  CausalLM<Scalar>& model_;
+  std::vector<TokenSequence> prompts_;  // P prompts, as given
+  TokenId filler_;                      // the token fed in pad slots
+  std::vector<Index> pads_;             // (B) pad slots before row b's prompt: L − L_i
+  KeyPadding padding_;                  // from_left_pads(pads_): hides them; the model shifts positions by them
 };
 
 /// An encoder-decoder model: the prompt is the source, encoded once; the decoder starts from decoder_start.

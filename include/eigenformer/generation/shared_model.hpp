@@ -53,6 +53,13 @@ class SharedCausalLM : public CausalLM<Scalar> {
     model_->forward(ids, cache, logits, last_only, padding);
   }
 
+  /// A left-padded batch, as CausalLM::forward_left_padded; one caller at a time.
+  void forward_left_padded(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only,
+                           const KeyPadding& left_padding) override {
+    const std::lock_guard<std::mutex> hold(*lock_);
+    model_->forward_left_padded(ids, cache, logits, last_only, left_padding);
+  }
+
   CacheShape cache_shape() const override { return model_->cache_shape(); }
 
   /// The diagnosis of non-finite logits, as CausalLM::forward_captured; one caller at a time.

@@ -13,7 +13,9 @@
 // every number is wrong — the BART tests check that it matters.
 #pragma once
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/parameters.hpp"
@@ -49,6 +51,32 @@ class LearnedPositions {
                                    " exceed the ", max_positions(), " learned positions"));
     }
     table.add_positions(x, offset_ + first);
+  }
+
+  /// The same for a left-padded batch, each sequence at its own positions:
+  ///     x(b, t, :) += P(offset + max(0, first + t − position_shift[b]), :)
+  /// position_shift (B): sequence b's left pads, so that its first real token reads position 0 (Hugging Face's
+  /// position_ids = cumsum(attention_mask) − 1). A padding slot (first + t < position_shift[b]) reads position 0:
+  /// any row would do — its key is hidden from every query and its output is never read (Hugging Face gives it 1).
+  /// ValueError when a sequence's last position passes max_positions().
+  void add(Tensor3<Scalar>& x, Index first, const std::vector<Index>& position_shift) const {
+    const Index B = x.dimension(0), T = x.dimension(1);
+    if (static_cast<Index>(position_shift.size()) != B || x.dimension(2) != table.width()) {
+      throw ShapeError(detail::cat("[LearnedPositions] input ", detail::shape_str(shape_of(x)), " with ", position_shift.size(),
+                                   " position shifts: expected one per sequence and width ", table.width()));
+    }
+    MatrixMap<Scalar> rows = as_matrix(x);
+    for (Index b = 0; b < B; ++b) {
+      const Index shift = position_shift[static_cast<std::size_t>(b)];
+      if (first < 0 || shift < 0 || first + T - shift > max_positions()) {
+        throw ValueError(detail::cat("[LearnedPositions] sequence ", b, ": positions up to ", first + T - 1 - shift,
+                                     " exceed the ", max_positions(), " learned positions"));
+      }
+      for (Index t = 0; t < T; ++t) {
+        const Index position = std::max<Index>(0, first + t - shift);
+        rows.row(b * T + t) += table.weight.row(offset_ + position);
+      }
+    }
   }
 
   /// Backward of add(x, first): the rows read collect the output gradient summed over the batch (embedding.hpp).

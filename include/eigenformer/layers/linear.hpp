@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <string>
 
 #include "eigenformer/core/error.hpp"
@@ -21,19 +22,92 @@ namespace eigenformer {
 
 /// The decoding path of y = x Wᵀ, for a few rows x (N ≤ 8: one token per sequence).
 ///   x (N, in)   W (out, in)   y (N, out), already sized
-/// A decode step is little else than these products, and two things matter there besides the arithmetic:
+/// A decode step is little else than these products, and three things matter there besides the arithmetic:
 ///   - threads: Eigen runs a matrix-vector product on one thread, so the output features are split into at most
 ///     kDecodeChunks fixed runs of rows of W (multiples of 8 rows, Eigen's row grouping), shared out among
 ///     threads() threads when W is large enough to be worth it (decode_worth_threads);
-///   - no allocation: each run computes its outputs row by row of x, as matrix-vector products, which Eigen does
-///     without a heap buffer (a matrix-matrix product of a few rows packs W into one, on every call); the run of
-///     W stays in cache from one row of x to the next.
-/// y(n, o) = Σ_i x(n, i) W(o, i) comes from the same Eigen product on the same run of rows whatever the thread
-/// count, so the result is bit-identical with 1, 2 or N threads. Beside the reference (one product over all of W)
-/// it may differ in the last bits; tests/speed/test_threads.cpp states the tolerance.
+///   - one row (one sequence; and two or three): each run is a matrix-vector product per row, which Eigen does
+///     without a heap buffer;
+///   - four to eight rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
+///     the 15M shape) to do little with each, so each weight should be read once for all N rows, not once per row.
+///     Each run goes through decode_rows_kernel below, which takes a few rows of W at a time and multiplies each piece
+///     of them with all N rows of x while it holds it in registers. (Row by row — N matrix-vector products over
+///     the run — reads the run N times, and the runs of the LM head, 1,000 rows × 288 at the 15M shape, do not
+///     stay in cache; Eigen's matrix-matrix product repacks W on every call and allocates when W is large:
+///     docs/performance.md, "Batches", measures the three.)
+/// y(n, o) = Σ_i x(n, i) W(o, i) comes from the same code on the same run of rows whatever the thread count, so the
+/// result is bit-identical with 1, 2 or N threads. Beside the reference (one product over all of W) it may differ in
+/// the last bits (another order of the sum); tests/speed/test_threads.cpp states the tolerance.
 template <class Scalar>
 void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                           Eigen::Ref<Matrix<Scalar>> y);
+
+/// Several rows of the decoding path: y(n, o) = x(n, :) · W(o, :) for the N rows of x (N a compile-time 4 .. 8) and the
+/// rows o = first .. first + count − 1 of W.
+///     x (N, in)   W (out, in)   y (N, out)
+/// R rows of W at a time (R = 4 for N ≤ 4, else 2: R·N running sums, enough to keep the processor's multiply-add units
+/// busy, few enough to stay in registers): the dot products run over `in` in pieces of kLane numbers (64 bytes: one
+/// AVX-512 register of floats, two AVX ones — Eigen maps a fixed-size Array onto whatever the CPU has). Each piece of
+/// the R rows of W is loaded once and multiplied with the same piece of all N rows of x, into R·N running sums of
+/// kLane lanes; at the end each sum's lanes are added up. The N rows of x stay in the L1 cache; W streams through
+/// once. The last in mod kLane numbers, and the last rows of W when count is not a multiple of R, go one by one.
+template <class Scalar, int N>
+void decode_rows_kernel(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                        Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+  constexpr Index kLane = 64 / static_cast<Index>(sizeof(Scalar));
+  constexpr int R = N <= 4 ? 4 : 2;  // rows of W per pass
+  using Lane = Eigen::Array<Scalar, kLane, 1>;
+  using LaneMap = Eigen::Map<const Lane>;
+  const Index in = weight.cols(), whole = in / kLane * kLane;  // numbers covered by whole pieces
+  const Index end = first + count;
+  Index o = first;
+  for (; o + R <= end; o += R) {
+    Lane sums[R][N];  // sums[r][n]: the running x(n, :) · W(o + r, :), lane by lane
+    const Scalar* w[R];
+    for (int r = 0; r < R; ++r) {
+      w[r] = weight.row(o + r).data();
+      for (int n = 0; n < N; ++n) sums[r][n].setZero();
+    }
+    for (Index i = 0; i < whole; i += kLane) {
+      Lane pieces[R];
+      for (int r = 0; r < R; ++r) pieces[r] = LaneMap(w[r] + i);
+      for (int n = 0; n < N; ++n) {
+        const Lane piece_x = LaneMap(x.row(n).data() + i);
+        for (int r = 0; r < R; ++r) sums[r][n] += piece_x * pieces[r];
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int n = 0; n < N; ++n) {
+        Scalar total = sums[r][n].sum();
+        for (Index i = whole; i < in; ++i) total += x(n, i) * w[r][i];
+        y(n, o + r) = total;
+      }
+    }
+  }
+  for (; o < end; ++o) {
+    for (int n = 0; n < N; ++n) y(n, o) = x.row(n).dot(weight.row(o));
+  }
+}
+
+/// The fewest rows the decoding path hands to decode_rows_kernel. Below, row by row is as fast: measured on the
+/// stories15M head (BM_HeadRows in bench/bench_decode.cpp; docs/performance.md, "Batches"), the kernel takes 1.11× the
+/// time of two matrix-vector products for 2 rows, 0.87× for 4 and 0.83× for 8.
+inline constexpr Index kDecodeKernelRows = 4;
+
+/// decode_rows_kernel for a run-time N in 4 .. 8 (each N its own compiled kernel, so that the sums stay in registers).
+template <class Scalar>
+void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                 Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+  switch (x.rows()) {
+    case 4: decode_rows_kernel<Scalar, 4>(x, weight, y, first, count); return;
+    case 5: decode_rows_kernel<Scalar, 5>(x, weight, y, first, count); return;
+    case 6: decode_rows_kernel<Scalar, 6>(x, weight, y, first, count); return;
+    case 7: decode_rows_kernel<Scalar, 7>(x, weight, y, first, count); return;
+    case 8: decode_rows_kernel<Scalar, 8>(x, weight, y, first, count); return;
+    default: break;
+  }
+  assert(false && "decode_rows takes 4 to 8 rows");
+}
 
 /// When Linear::forward takes the decoding path: few rows (decoding: one per sequence). Prompts and training
 /// (many rows) run the reference product, one matrix-matrix product.
@@ -53,8 +127,12 @@ void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen
   const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
   const auto chunk_task = [&](Index c) {
     const Index first = c * rows_per_chunk, count = std::min(rows_per_chunk, out - first);
-    for (Index n = 0; n < N; ++n) {
-      y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
+    if (N < kDecodeKernelRows) {  // one sequence, or two or three: matrix-vector products, row by row
+      for (Index n = 0; n < N; ++n) {
+        y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
+      }
+    } else {                      // four to eight: each piece of W read once for all N rows
+      decode_rows<Scalar>(x, weight, y, first, count);
     }
   };
   if (decode_worth_threads(out, weight.cols())) {

@@ -131,6 +131,22 @@ class RotaryEmbedding {
     }
   }
 
+  /// The same for a left-padded batch, each sequence at its own positions: row b·T + t sits at position
+  /// first_position + t − position_shift[b] (position_shift (B): sequence b's left pads, so that its first real
+  /// token is at position 0 — Hugging Face's position_ids = cumsum(attention_mask) − 1). A padding slot gets a
+  /// negative position: a rotation like any other, and its key is hidden from every query anyway.
+  void rotate(Eigen::Ref<Matrix<Scalar>> x, Index batch, Index heads, Index first_position,
+              const std::vector<Index>& position_shift) const {
+    if (batch <= 0 || x.rows() % batch != 0 || static_cast<Index>(position_shift.size()) != batch) {
+      throw ShapeError(detail::cat("[rope] input ", detail::shape_str(shape_of(x)), " of ", batch, " sequences with ",
+                                   position_shift.size(), " position shifts (one per sequence)"));
+    }
+    const Index positions = x.rows() / batch;
+    for (Index b = 0; b < batch; ++b) {
+      rotate(x.middleRows(b * positions, positions), 1, heads, first_position - position_shift[static_cast<std::size_t>(b)]);
+    }
+  }
+
  private:
   // One head's D features: turn pair i (first, second) by the angle whose cosine and sine are cos[i], sin[i].
   void rotate_head(Scalar* v, const Scalar* cos, const Scalar* sin) const {

@@ -8,6 +8,9 @@
 //     prompt:  forward(prompt_ids (B, T), cache, logits, /*last_only=*/true)   cache.length(): 0 → T
 //     step:    forward(next_ids (B, 1),   cache, logits, true)                 cache.length(): T → T + 1
 //
+// Prompts of different lengths run as one batch left-padded (forward_left_padded): pad slots first, so that
+// every sequence's last slot is a real token and each step appends one real token per sequence.
+//
 // Shapes: B batch, T new positions in this call, S source positions, C width, V vocabulary.
 #pragma once
 
@@ -108,6 +111,28 @@ class CausalLM {
   /// ValueError for a token id outside [0, V) or a cache that would pass max_positions().
   virtual void forward(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only = false,
                        const KeyPadding* padding = nullptr) = 0;
+
+  /// A left-padded batch (batched generation: generation::generate_batch). As forward(), with `left_padding` a
+  /// KeyPadding::from_left_pads(pads), pads (B): sequence b's first pads[b] slots — cached or in `ids` — are padding,
+  ///   - hidden from every query, in the prompt pass and in every decode step (the padding describes any number
+  ///     of keys: every slot after the pads is real), and
+  ///   - left out of the positions: slot j is at position j − pads[b] (Hugging Face: position_ids =
+  ///     cumsum(attention_mask) − 1), so that a left-padded sequence computes what it computes alone — RoPE
+  ///     rotates by the same angles, GPT-2 reads the same rows of its position table.
+  /// The default takes only a batch without padding (every pad 0: plain forward()) and refuses any other
+  /// (ValueError): a model must know where its positions come from to shift them. Llama and GPT-2 override it.
+  virtual void forward_left_padded(const TokenIds& ids, DecoderCache<Scalar>& cache, Matrix<Scalar>& logits, bool last_only,
+                                   const KeyPadding& left_padding) {
+    const std::vector<Index>* pads = left_padding.left_pads();
+    if (pads == nullptr) throw ValueError("[CausalLM::forward_left_padded] the padding must be KeyPadding::from_left_pads");
+    for (Index p : *pads) {
+      if (p != 0) {
+        throw ValueError("[CausalLM::forward_left_padded] this model cannot shift its positions for a left-padded batch "
+                         "(it does not override forward_left_padded): give prompts of one length, or one at a time");
+      }
+    }
+    forward(ids, cache, logits, last_only);
+  }
 
   /// What forward() will keep in a DecoderCache (the memory guard's input); unknown by default.
   virtual CacheShape cache_shape() const { return CacheShape(); }
