@@ -10,7 +10,8 @@
 // Threads come from OpenMP and are optional: the library stays header-only with Eigen as its only dependency.
 // A program compiled without OpenMP (no -fopenmp; in CMake, no OpenMP::OpenMP_CXX) runs everything on one
 // thread whatever the setting says, and threads() returns 1. The setting also goes to Eigen
-// (Eigen::setNbThreads), which uses it for its large matrix-matrix products.
+// (Eigen::setNbThreads), which uses it for its large matrix-matrix products — or, in a build that hands those
+// products to OpenBLAS (EIGENFORMER_USE_BLAS, cmake/blas.cmake), to OpenBLAS (openblas_set_num_threads).
 //
 // Where the library uses the threads itself (each place keeps its one-thread reference beside it):
 //   layers/linear.hpp        decoding's matrix-vector products (T = 1): output rows split into fixed chunks
@@ -29,6 +30,12 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+#if defined(EIGEN_USE_BLAS) && defined(EIGENFORMER_OPENBLAS)
+// A build with -DEIGENFORMER_USE_BLAS=ON linked with OpenBLAS (cmake/blas.cmake): Eigen hands its matrix products
+// to OpenBLAS, which runs them on threads of its own, so the setting goes to OpenBLAS as well.
+extern "C" void openblas_set_num_threads(int);
 #endif
 
 #include "eigenformer/core/error.hpp"
@@ -63,6 +70,9 @@ inline void set_threads(int n) {
   if (n < 1) throw ValueError(detail::cat("[set_threads] the thread count must be at least 1, got ", n));
   detail::thread_setting() = n;
   Eigen::setNbThreads(n);
+#if defined(EIGEN_USE_BLAS) && defined(EIGENFORMER_OPENBLAS)
+  openblas_set_num_threads(n);
+#endif
 }
 
 /// The thread count in effect: set_threads' value, else EIGENFORMER_THREADS, else 1; always 1 in a build
