@@ -233,7 +233,9 @@ def main():
                         ours[label].append(e["value"])
                         if e["peak"] is not None:
                             peaks[label].append(e["peak"])
-                line = ", ".join(f"{label} {ours[label][-1]:.1f} {unit}" for label, _ in builds if ours[label])
+                line = ", ".join(f"{label} {ours[label][-1]:.1f} {unit}"
+                                 + (f" ({peaks[label][-1]:.2f} of peak)" if peaks[label] else "")
+                                 for label, _ in builds if ours[label])
                 print(f"  {case} threads={threads} round {r + 1}: {line}, PyTorch {theirs[-1]:.1f} {unit} "
                       f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
             rows.append((f"{CASES[case][3]}, {threads} thread{'s' if threads > 1 else ''}", kind, unit, ours, peaks,
