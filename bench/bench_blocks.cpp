@@ -63,7 +63,7 @@ template <class Module>
 void randomize(Module& module) {
   std::srand(42);
   for (auto& p : named_parameters(module)) {
-    for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.02f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);
+    for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.02f * (static_cast<float>(std::rand()) / static_cast<float>(RAND_MAX) - 0.5f);
   }
 }
 

@@ -58,7 +58,7 @@ Llama<float>& model(bool large, WeightFormat format = WeightFormat::F32) {
     m = new Llama<float>(bench::stories(large));
     std::srand(1);
     for (auto& p : named_parameters(*m)) {
-      for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);
+      for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / static_cast<float>(RAND_MAX) - 0.5f);
     }
     m->pack_weights(format);
   }
