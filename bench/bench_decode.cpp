@@ -10,8 +10,11 @@
 //                                         flat — each step reads every weight once and only the attention
 //                                         grows with the position
 // Counters: tok/s; weight_MB, the weights as kept in memory; MB/tok, the weight bytes one step reads (every
-// projection and the head in full, one row of the embedding); GB/s = MB/tok × tok/s, against the machine's read
-// bandwidth (docs/performance.md).
+// projection and the head in full, one row of the embedding); GB/s = MB/tok × tok/s; read_GB/s, this machine's
+// read bandwidth at the case's thread count, measured by this program just before the case (bench/peak.hpp:
+// the best of 9 passes summing 256 MiB); of_bandwidth = GB/s ÷ read_GB/s (wall clock), the fraction of the
+// bandwidth a step uses — the target for fp32 at 2 threads: ≥ 0.85. BM_ReadBandwidth alone: the
+// bandwidth at 1 and 2 threads.
 //
 // The formats side by side, alternating (the machine is shared: compare ratios measured in one run):
 //     ./build/release/bench/bench_decode --benchmark_filter='BM_Generate/110M:1/threads:1'
@@ -51,9 +54,11 @@
 
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
+#include "peak.hpp"
 #include "stories_shapes.hpp"
 
 using namespace eigenformer;
+using eigenformer::bench::BM_ReadBandwidth;  // registered below under their own names
 
 namespace {
 
@@ -68,7 +73,7 @@ Llama<float>& model(bool large, WeightFormat format = WeightFormat::F32) {
     m = new Llama<float>(bench::stories(large));
     std::srand(1);
     for (auto& p : named_parameters(*m)) {
-      for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / RAND_MAX - 0.5f);
+      for (std::int64_t i = 0; i < p.numel(); ++i) p.data[i] = 0.05f * (static_cast<float>(std::rand()) / static_cast<float>(RAND_MAX) - 0.5f);
     }
     m->pack_weights(format);
   }
@@ -77,10 +82,14 @@ Llama<float>& model(bool large, WeightFormat format = WeightFormat::F32) {
 
 WeightFormat format_of(std::int64_t arg) { return static_cast<WeightFormat>(arg); }
 
-void report(benchmark::State& state, const Llama<float>& m, bool large, double tokens) {
+// `wall_seconds`: the timed loop's wall-clock time; `bandwidth`: read_bandwidth_gbs at the case's thread count.
+void report(benchmark::State& state, const Llama<float>& m, bool large, double tokens, double wall_seconds,
+            double bandwidth) {
   const double per_token = static_cast<double>(m.weight_bytes_per_token());
   state.counters["tok/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
   state.counters["GB/s"] = benchmark::Counter(tokens * per_token / 1e9, benchmark::Counter::kIsRate);
+  state.counters["read_GB/s"] = bandwidth;
+  state.counters["of_bandwidth"] = tokens * per_token / 1e9 / wall_seconds / bandwidth;
   state.counters["MB/tok"] = per_token / 1e6;
   state.counters["weight_MB"] = static_cast<double>(m.weight_bytes()) / 1e6;
   state.SetLabel(std::string(large ? "stories110M " : "stories15M ") + weight_format_name(m.weight_format()));
@@ -94,21 +103,29 @@ TokenSequence prompt() {
 
 void BM_Generate(benchmark::State& state) {
   Llama<float>& m = model(state.range(0) != 0, format_of(state.range(2)));
-  set_threads(static_cast<int>(state.range(1)));  // eigenformer's threads and Eigen's (core/threads.hpp)
+  const int threads = static_cast<int>(state.range(1));
+  const double bandwidth = bench::read_bandwidth_gbs(threads);
+  set_threads(threads);  // eigenformer's threads and Eigen's (core/threads.hpp)
   generation::GenerationConfig config;
+  config.max_new_tokens = 16;
+  generation::generate(m, prompt(), config);  // warm-up: the workspaces, the cache, the weights' first touch
   config.max_new_tokens = kNewTokens;  // the random model has no EOS: every run generates all of them
   std::size_t generated = 0;
+  double wall = 0;
   for (auto _ : state) {
-    const auto result = generation::generate(m, prompt(), config);
-    generated += result.front().tokens.size();
+    wall += bench::seconds([&] {
+      const auto result = generation::generate(m, prompt(), config);
+      generated += result.front().tokens.size();
+    });
   }
-  report(state, m, state.range(0) != 0, static_cast<double>(generated));
+  report(state, m, state.range(0) != 0, static_cast<double>(generated), wall, bandwidth);
 }
 BENCHMARK(BM_Generate)->ArgNames({"110M", "threads", "format"})->ArgsProduct({{0, 1}, {1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_DecodeStep(benchmark::State& state) {
   Llama<float>& m = model(state.range(0) != 0, format_of(state.range(2)));
+  const double bandwidth = bench::read_bandwidth_gbs(1);
   set_threads(1);
   const Index position = state.range(1);
   // Fill the cache up to `position` once; each iteration decodes one token there and drops it again.
@@ -119,14 +136,16 @@ void BM_DecodeStep(benchmark::State& state) {
   m.forward(ids, cache, logits, true);
   TokenIds next(1, 1);
   next(0, 0) = 42;
-  double steps = 0;
+  double steps = 0, wall = 0;
   for (auto _ : state) {
-    m.forward(next, cache, logits, true);
-    cache.truncate(position);
-    benchmark::DoNotOptimize(logits.data());
+    wall += bench::seconds([&] {
+      m.forward(next, cache, logits, true);
+      cache.truncate(position);
+      benchmark::DoNotOptimize(logits.data());
+    });
     steps += 1;
   }
-  report(state, m, state.range(0) != 0, steps);
+  report(state, m, state.range(0) != 0, steps, wall, bandwidth);
 }
 BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos", "format"})->ArgsProduct({{0, 1}, {16, 128, 256}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
@@ -407,5 +426,9 @@ void BM_DecodeProfile(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_DecodeProfile)->ArgName("110M")->Arg(0)->Arg(1)->Iterations(3)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// This program's own read bandwidth at 1 and 2 threads (bench/peak.hpp), what of_bandwidth divides by.
+BENCHMARK(BM_ReadBandwidth)->ArgNames({"threads"})->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace

@@ -55,7 +55,7 @@ Shape shape(int which) {
 
 void BM_TrainStep(benchmark::State& state) {
   const Shape s = shape(static_cast<int>(state.range(0)));
-  set_threads(static_cast<int>(state.range(1)));  // the library's threads (core/threads.hpp)
+  set_threads(static_cast<int>(state.range(1)));  // the library's threads (and OpenBLAS's in a BLAS build)
   TinyLm<float> model(s.model);
   std::uint64_t seed = 1;
   for (ParameterRef<float>& p : named_parameters(model)) {
@@ -71,14 +71,16 @@ void BM_TrainStep(benchmark::State& state) {
   TokenIds ids(s.batch, s.positions);
   for (Index i = 0; i < ids.size(); ++i) ids.data()[i] = static_cast<TokenId>((i * 7919) % s.model.vocab);
   Matrix<float> dlogits;
-  for (auto _ : state) {
+  const auto step = [&]() {
     zero_gradients(params);
     const LossValue loss = causal_lm_loss<float>(model.forward(ids), ids, &dlogits);
     model.backward(ids, dlogits);
     clip_grad_norm(params, 1.0);
     optimizer.step(params);
     benchmark::DoNotOptimize(loss.loss);
-  }
+  };
+  step();  // warm-up: the first step sizes the activations and AdamW's moments
+  for (auto _ : state) step();
   state.SetLabel(s.name);
   state.counters["tokens/s"] = benchmark::Counter(static_cast<double>(ids.size()), benchmark::Counter::kIsIterationInvariantRate);
 }

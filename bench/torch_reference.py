@@ -6,6 +6,9 @@ with OpenBLAS: see docs/performance.md for the conditions that change the figure
 
     encoder  nn.TransformerEncoderLayer 768/12/3072 (BERT-base: GELU, post-norm, eps 1e-12), T = 128, B = 1 and 8,
              in eval mode under no_grad (PyTorch's fused fast path); median milliseconds per call
+    stack    nn.TransformerEncoder of 12 such layers (a BERT-base-shaped encoder without embeddings), T = 128,
+             B = 1 and 8, eval mode under no_grad (each layer on the fused fast path); median milliseconds per call
+             (bench_blocks' BM_EncoderStack)
     decode   a Llama-style decoder in eager PyTorch with a KV cache (RMSNorm, RoPE, SwiGLU, tied embeddings) at the
              TinyStories shapes stories15M and stories110M: a 16-token prompt, then 256 greedy tokens; tokens/s
     prefill  a 512-token prompt at the stories110M shape as one forward, and token by token; tokens/s of each
@@ -19,7 +22,7 @@ with OpenBLAS: see docs/performance.md for the conditions that change the figure
              shared machine's load falls on both sides alike.
 
 Usage:  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=PASSIVE \\
-            /usr/bin/python3 bench/torch_reference.py encoder|decode|prefill|gemm|train [--threads N]
+            /usr/bin/python3 bench/torch_reference.py encoder|stack|decode|prefill|gemm|train [--threads N]
             [--alternate build/release/bench/bench_training] [--rounds N]
 """
 import os
@@ -52,14 +55,36 @@ def median_seconds(fn, warmup=3, budget=3.0, at_least=5):
     return statistics.median(runs)
 
 
+def encoder_layer():
+    """BERT-base's encoder layer as PyTorch has it: 768/12/3072, GELU, post-norm, eps 1e-12, eval mode."""
+    return torch.nn.TransformerEncoderLayer(768, 12, 3072, dropout=0.0, activation="gelu", layer_norm_eps=1e-12,
+                                            batch_first=True).eval()
+
+
+def encoder_stack(layers=12):
+    """layers encoder layers in a row (nn.TransformerEncoder copies the layer; no final norm, as BERT), eval mode."""
+    return torch.nn.TransformerEncoder(encoder_layer(), layers, enable_nested_tensor=False).eval()
+
+
+def encoder_seconds(module, batch, budget=3.0):
+    """Median seconds of one forward of module over a (batch, 128, 768) input under no_grad, warmed up."""
+    x = torch.randn(batch, 128, 768)
+    with torch.no_grad():
+        return median_seconds(lambda: module(x), budget=budget)
+
+
 def encoder():
-    layer = torch.nn.TransformerEncoderLayer(768, 12, 3072, dropout=0.0, activation="gelu", layer_norm_eps=1e-12,
-                                             batch_first=True).eval()
+    layer = encoder_layer()
     for batch in (1, 8):
-        x = torch.randn(batch, 128, 768)
-        with torch.no_grad():
-            s = median_seconds(lambda: layer(x))
+        s = encoder_seconds(layer, batch)
         print(f"encoder block 768/12/3072 B={batch} T=128 threads={THREADS}: {s * 1e3:.1f} ms")
+
+
+def stack():
+    model = encoder_stack()
+    for batch in (1, 8):
+        s = encoder_seconds(model, batch, budget=6.0)
+        print(f"encoder stack 12 x 768/12/3072 B={batch} T=128 threads={THREADS}: {s * 1e3:.1f} ms")
 
 
 def decode_model(dim, layers, heads, ffn, vocab=32000, context=512):
@@ -267,7 +292,7 @@ def train():
 
 
 if __name__ == "__main__":
-    modes = {"encoder": encoder, "decode": decode, "prefill": prefill, "gemm": gemm, "train": train}
+    modes = {"encoder": encoder, "stack": stack, "decode": decode, "prefill": prefill, "gemm": gemm, "train": train}
     if len(sys.argv) < 2 or sys.argv[1] not in modes:
         sys.exit(__doc__)
     print(f"torch {torch.__version__}, {THREADS} thread(s)")

@@ -11,7 +11,9 @@
 // A program compiled without OpenMP (no -fopenmp; in CMake, no OpenMP::OpenMP_CXX) runs everything on one
 // thread whatever the setting says, and threads() returns 1. Eigen's own threading stays off
 // (Eigen::setNbThreads(1)): its threads wait for each other by spinning, which on a shared machine made a
-// training step 15× slower on 2 threads than on 1; the library shares out its products itself.
+// training step 15× slower on 2 threads than on 1; the library shares out its products itself. In a build that
+// hands large products to OpenBLAS (EIGENFORMER_USE_BLAS, cmake/blas.cmake) the setting goes to OpenBLAS too
+// (openblas_set_num_threads), which then threads each product.
 //
 // Where the library uses the threads itself (each place keeps its one-thread reference beside it):
 //   layers/linear.hpp        decoding's matrix-vector products (T = 1): output rows split into fixed chunks;
@@ -32,6 +34,12 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+#if defined(EIGEN_USE_BLAS) && defined(EIGENFORMER_OPENBLAS)
+// A build with -DEIGENFORMER_USE_BLAS=ON linked with OpenBLAS (cmake/blas.cmake): Eigen hands its matrix products
+// to OpenBLAS, which runs them on threads of its own, so the setting goes to OpenBLAS as well.
+extern "C" void openblas_set_num_threads(int);
 #endif
 
 #include "eigenformer/core/error.hpp"
@@ -67,6 +75,9 @@ inline void set_threads(int n) {
   if (n < 1) throw ValueError(detail::cat("[set_threads] the thread count must be at least 1, got ", n));
   detail::thread_setting() = n;
   Eigen::setNbThreads(1);
+#if defined(EIGEN_USE_BLAS) && defined(EIGENFORMER_OPENBLAS)
+  openblas_set_num_threads(n);
+#endif
 }
 
 /// The thread count in effect: set_threads' value, else EIGENFORMER_THREADS, else 1; always 1 in a build

@@ -162,6 +162,13 @@ enum class GradientWrite { Assign, Add };
 /// smaller side of the product, about 1/(2·kProductRun) of the arithmetic.
 template <class Scalar, class Lhs, class Rhs>
 void product_threaded(const Lhs& a, const Rhs& b, Eigen::Ref<Matrix<Scalar>> c, GradientWrite write) {
+#ifdef EIGEN_USE_BLAS
+  // A build that hands large products to a BLAS (EIGENFORMER_USE_BLAS): the BLAS gets each product whole and
+  // threads it itself (set_threads sets its threads too), so the runs below would only nest two thread pools.
+  if (write == GradientWrite::Assign) c.noalias() = a * b;
+  else c.noalias() += a * b;
+  return;
+#endif
   constexpr Index kProductRun = 128;
   const bool by_rows = c.rows() > c.cols();
   const Index length = by_rows ? c.rows() : c.cols();
