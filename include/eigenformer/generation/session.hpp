@@ -124,6 +124,24 @@ class DecodingSession {
 };
 
 /// A decoder-only model: the prompt starts the sequence.
+/// A decoder's diagnosis of a non-finite score (DecodingSession::locate_non_finite): runs `sequence` (its tokens so far)
+/// alone through the model again with a capture, and says where the first non-finite value appeared.
+template <class Scalar>
+std::string locate_non_finite_alone(CausalLM<Scalar>& model, const TokenSequence& sequence) {
+  TokenIds ids(1, static_cast<Index>(sequence.size()));
+  for (std::size_t t = 0; t < sequence.size(); ++t) ids(0, static_cast<Index>(t)) = sequence[t];
+  NonFiniteProbe<Scalar> probe;
+  Matrix<Scalar> logits;
+  try {
+    if (!model.forward_captured(ids, logits, probe.capture())) return "the model offers no capture to find the layer";
+  } catch (const Error& e) {
+    return eigenformer::detail::cat("the diagnosis could not run again (", e.what(), ")");
+  }
+  const std::optional<NonFiniteValue> first = probe.first();
+  if (first) return "first non-finite value: " + describe(*first);
+  return "every layer's output was finite: the LM head made the non-finite scores";
+}
+
 template <class Scalar>
 class CausalSession : public DecodingSession<Scalar> {
  public:
@@ -151,19 +169,7 @@ class CausalSession : public DecodingSession<Scalar> {
   CacheShape cache_shape() const override { return model_.cache_shape(); }
 
   std::string locate_non_finite(Index sequence) override {
-    const TokenSequence& s = this->sequences_.at(static_cast<std::size_t>(sequence));
-    TokenIds ids(1, static_cast<Index>(s.size()));
-    for (std::size_t t = 0; t < s.size(); ++t) ids(0, static_cast<Index>(t)) = s[t];
-    NonFiniteProbe<Scalar> probe;
-    Matrix<Scalar> logits;
-    try {
-      if (!model_.forward_captured(ids, logits, probe.capture())) return "the model offers no capture to find the layer";
-    } catch (const Error& e) {
-      return eigenformer::detail::cat("the diagnosis could not run again (", e.what(), ")");
-    }
-    const std::optional<NonFiniteValue> first = probe.first();
-    if (first) return "first non-finite value: " + describe(*first);
-    return "every layer's output was finite: the LM head made the non-finite scores";
+    return locate_non_finite_alone(model_, this->sequences_.at(static_cast<std::size_t>(sequence)));
   }
 
   void step(const std::vector<TokenId>& next, Matrix<Scalar>& logits) override {
@@ -251,19 +257,7 @@ class BatchCausalSession : public DecodingSession<Scalar> {
 
   /// Runs row `sequence` alone, unpadded, as CausalSession does.
   std::string locate_non_finite(Index sequence) override {
-    const TokenSequence& s = this->sequences_.at(static_cast<std::size_t>(sequence));
-    TokenIds ids(1, static_cast<Index>(s.size()));
-    for (std::size_t t = 0; t < s.size(); ++t) ids(0, static_cast<Index>(t)) = s[t];
-    NonFiniteProbe<Scalar> probe;
-    Matrix<Scalar> logits;
-    try {
-      if (!model_.forward_captured(ids, logits, probe.capture())) return "the model offers no capture to find the layer";
-    } catch (const Error& e) {
-      return eigenformer::detail::cat("the diagnosis could not run again (", e.what(), ")");
-    }
-    const std::optional<NonFiniteValue> first = probe.first();
-    if (first) return "first non-finite value: " + describe(*first);
-    return "every layer's output was finite: the LM head made the non-finite scores";
+    return locate_non_finite_alone(model_, this->sequences_.at(static_cast<std::size_t>(sequence)));
   }
 
  private:

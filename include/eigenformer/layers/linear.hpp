@@ -110,7 +110,7 @@ void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<con
 }
 
 /// When Linear::forward takes the decoding path: few rows (decoding: one per sequence). Prompts and training
-/// (many rows) run the reference product, one matrix-matrix product.
+/// (many rows) run matrix-matrix products (product_threaded below).
 inline bool use_decode_path(Index rows) { return rows <= 8; }
 
 /// Whether the decoding path shares a weight (out, in) out over threads: at least 2^18 entries (1 MB in float).
