@@ -139,8 +139,9 @@ TEST_CASE_TEMPLATE("threads: the products of prompts and training (product_threa
   std::mt19937 rng(2);
   // (M, K, N): runs along the rows (M > N), along the columns (N ≥ M), ragged last runs, and one below the size at
   // which threads are used (it must still be right).
-  for (const auto& [M, K, N] : {std::array<Index, 3>{1000, 300, 130}, std::array<Index, 3>{130, 300, 1000},
-                                std::array<Index, 3>{257, 64, 129}, std::array<Index, 3>{20, 16, 24}}) {
+  for (const std::array<Index, 3>& shape : {std::array<Index, 3>{1000, 300, 130}, std::array<Index, 3>{130, 300, 1000},
+                                             std::array<Index, 3>{257, 64, 129}, std::array<Index, 3>{20, 16, 24}}) {
+    const Index M = shape[0], K = shape[1], N = shape[2];
     const Matrix<Scalar> a = random_matrix<Scalar>(M, K, rng);
     const Matrix<Scalar> b = random_matrix<Scalar>(N, K, rng);  // used as bᵀ, as Linear uses its weight
     const Matrix<Scalar> start = random_matrix<Scalar>(M, N, rng);
