@@ -326,10 +326,12 @@ TEST_CASE("README.md and docs/models.md name no program option that the programs
       for (const cli::Option& option : section.options) known.insert(option.name);
     }
   }
-  // Options of other tools that the documents show (cmake, ctest, gdb, huggingface-cli, pkg-config, Google Benchmark).
+  // Options of other tools that the documents show (cmake, ctest, gdb, huggingface-cli, pkg-config, Google Benchmark,
+  // the scripts in tools/).
   const std::set<std::string> other_tools = {"--preset", "--build", "--target", "--install", "--prefix", "--cflags",
-                                             "--include", "--local-dir", "--args", "--benchmark_counters_tabular", "-R",
-                                             "--list" /* tools/mutants.sh */};
+                                             "--include", "--local-dir", "--args", "--benchmark_counters_tabular",
+                                             "--benchmark_filter", "-R", "--list" /* tools/mutants.sh */,
+                                             "--blas-dir" /* tools/bench_vs_torch.py */};
   for (const char* document : {"README.md", "docs/models.md"}) {
     const std::string text = read_text(std::string(EIGENFORMER_SOURCE_DIR) + "/" + document);
     std::size_t named = 0;
