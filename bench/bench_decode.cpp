@@ -83,13 +83,17 @@ Llama<float>& model(bool large, WeightFormat format = WeightFormat::F32) {
 WeightFormat format_of(std::int64_t arg) { return static_cast<WeightFormat>(arg); }
 
 // `wall_seconds`: the timed loop's wall-clock time; `bandwidth`: read_bandwidth_gbs at the case's thread count.
-void report(benchmark::State& state, const Llama<float>& m, bool large, double tokens, double wall_seconds,
-            double bandwidth) {
+/// wall_seconds and bandwidth (the measured read bandwidth, bench/peak.hpp) give of_bandwidth; a case that does not
+/// measure them (BM_GenerateBatch: a step reads the weights once for several rows) leaves them 0 and reports none.
+void report(benchmark::State& state, const Llama<float>& m, bool large, double tokens, double wall_seconds = 0,
+            double bandwidth = 0) {
   const double per_token = static_cast<double>(m.weight_bytes_per_token());
   state.counters["tok/s"] = benchmark::Counter(tokens, benchmark::Counter::kIsRate);
   state.counters["GB/s"] = benchmark::Counter(tokens * per_token / 1e9, benchmark::Counter::kIsRate);
-  state.counters["read_GB/s"] = bandwidth;
-  state.counters["of_bandwidth"] = tokens * per_token / 1e9 / wall_seconds / bandwidth;
+  if (bandwidth > 0 && wall_seconds > 0) {
+    state.counters["read_GB/s"] = bandwidth;
+    state.counters["of_bandwidth"] = tokens * per_token / 1e9 / wall_seconds / bandwidth;
+  }
   state.counters["MB/tok"] = per_token / 1e6;
   state.counters["weight_MB"] = static_cast<double>(m.weight_bytes()) / 1e6;
   state.SetLabel(std::string(large ? "stories110M " : "stories15M ") + weight_format_name(m.weight_format()));
