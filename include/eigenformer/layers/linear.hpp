@@ -35,7 +35,8 @@ namespace eigenformer {
 ///     without a heap buffer;
 ///   - four to eight rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
 ///     the 15M shape) to do little with each, so each weight should be read once for all N rows, not once per row.
-///     Each run goes through decode_rows_kernel below, which takes a few rows of W at a time and multiplies each piece
+///     Each run goes through decode_rows below — decode_rows_kernel, or in a build with AVX-512 its fast path
+///     detail::decode_rows_avx512 for float — which takes a few rows of W at a time and multiplies each piece
 ///     of them with all N rows of x while it holds it in registers. (Row by row — N matrix-vector products over
 ///     the run — reads the run N times, and the runs of the LM head, 1,000 rows × 288 at the 15M shape, do not
 ///     stay in cache; Eigen's matrix-matrix product repacks W on every call and allocates when W is large:
@@ -137,8 +138,8 @@ inline __m512 fold_sixteen(const __m512* v) {
 constexpr int fold_source(int j) { return 4 * (j % 4) + j / 4; }
 
 template <int R, int N>
-void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_stride, Index in, float* y, Index y_stride,
-                        Index first, Index count) {
+void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_stride, Index out, Index in, float* y,
+                        Index y_stride, Index first, Index count, Index ahead) {
   constexpr int kSums = R * N;                // sums[r·N + n]: the running x(n, :) · W(o + r, :), 16 lanes
   constexpr int kFolds = (kSums + 15) / 16;   // fold_sixteen calls at the end of a pass
   const Index whole = in / 16 * 16;
@@ -150,7 +151,11 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
 #pragma GCC unroll 24
     for (int k = 0; k < kSums; ++k) sums[k] = _mm512_setzero_ps();
     const float* rows[R];
-    for (int r = 0; r < R; ++r) rows[r] = w + (o + r) * w_stride;
+    const float* later[R];  // the rows `ahead` rows further on, fetched into the cache while these are multiplied
+    for (int r = 0; r < R; ++r) {
+      rows[r] = w + (o + r) * w_stride;
+      later[r] = o + r + ahead < out ? rows[r] + ahead * w_stride : rows[r];
+    }
     // 1) Each 16-number piece of the R rows of W, loaded once, times the same piece of every row of x (the last
     //    piece masked when in is not a multiple of 16).
     for (Index i = 0; i < in; i += 16) {
@@ -158,6 +163,8 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
       __m512 pieces[R];
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) pieces[r] = _mm512_maskz_loadu_ps(mask, rows[r] + i);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(later[r] + i), _MM_HINT_T0);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         const __m512 piece_x = _mm512_maskz_loadu_ps(mask, x + n * x_stride + i);
@@ -180,9 +187,13 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
     }
   }
   if constexpr (R > 1) {
-    if (o < end) decode_rows_avx512<1, N>(x, x_stride, w, w_stride, in, y, y_stride, o, end - o);
+    if (o < end) decode_rows_avx512<1, N>(x, x_stride, w, w_stride, out, in, y, y_stride, o, end - o, ahead);
   }
 }
+
+/// How far ahead decode_rows_avx512 asks for rows of W: about kPrefetchBytes further on in W.
+inline constexpr Index kPrefetchBytes = 10240;
+inline Index prefetch_rows_ahead(Index row_bytes) { return std::max<Index>(1, (kPrefetchBytes + row_bytes - 1) / row_bytes); }
 
 /// Rows of W per pass for N rows of x: R·N ≤ 24 running sums, plus R pieces of W and one of x, in 32 registers.
 template <int N>
@@ -203,9 +214,9 @@ void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<con
   if constexpr (std::is_same_v<Scalar, float>) {  // the fast path (detail::decode_rows_avx512); double stays portable
     const auto run = [&](auto rows) {
       constexpr int N = decltype(rows)::value;
-      detail::decode_rows_avx512<detail::avx512_rows_per_pass<N>(), N>(x.data(), x.outerStride(), weight.data(),
-                                                                       weight.outerStride(), weight.cols(), y.data(),
-                                                                       y.outerStride(), first, count);
+      detail::decode_rows_avx512<detail::avx512_rows_per_pass<N>(), N>(
+          x.data(), x.outerStride(), weight.data(), weight.outerStride(), weight.rows(), weight.cols(), y.data(),
+          y.outerStride(), first, count, detail::prefetch_rows_ahead(weight.cols() * Index(sizeof(float))));
     };
     switch (x.rows()) {
       case 4: run(std::integral_constant<int, 4>()); return;
