@@ -202,7 +202,7 @@ constexpr int avx512_rows_per_pass() { return N <= 4 ? 6 : (N <= 6 ? 4 : 3); }
 }  // namespace detail
 
 /// The fewest rows the decoding path hands to decode_rows_kernel. Below, row by row is as fast: measured on the
-/// stories15M head (BM_HeadRows in bench/bench_decode.cpp; docs/performance.md, "Batches"), the kernel takes 1.11× the
+/// stories15M head (BM_HeadRows in bench/bench_decode.cpp, before the AVX-512 fast path), the portable kernel takes 1.11× the
 /// time of two matrix-vector products for 2 rows, 0.87× for 4 and 0.83× for 8.
 inline constexpr Index kDecodeKernelRows = 4;
 
