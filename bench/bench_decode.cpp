@@ -25,8 +25,8 @@
 //   BM_DecodeProfile/<model>              every step of one greedy run from position 16 to the end of the context
 //                                         (1024), timed one by one through the generation API: is the per-step
 //                                         time flat, and is any step much slower than its neighbours? (below)
-//   BM_GenerateBatch/15M/prompts          generate_batch over 1, 2, 4 or 8 prompts of 10 to 16 tokens (left-padded),
-//                                         256 new tokens each, fp32, one thread: tok/s counts every row's tokens.
+//   BM_GenerateBatch/15M/prompts/threads  generate_batch over 1, 2, 4 or 8 prompts of 10 to 16 tokens (left-padded),
+//                                         256 new tokens each, fp32, 1 or 2 threads: tok/s counts every row's tokens.
 //                                         Each step reads the weights once for all rows (layers/linear.hpp), so
 //                                         8 prompts should give several times the tokens per second of one:
 //     ./build/release/bench/bench_decode --benchmark_filter='BM_GenerateBatch' --benchmark_repetitions=3
@@ -155,11 +155,12 @@ BENCHMARK(BM_DecodeStep)->ArgNames({"110M", "pos", "format"})->ArgsProduct({{0, 
     ->Unit(benchmark::kMicrosecond);
 
 // Batches (issue 15): P prompts of different lengths (16, 14, 12, 10, 16, ...) in one left-padded batch, greedy,
-// 256 new tokens per prompt; one thread, fp32. tok/s = P · 256 per run: compare P = 8 with P = 1.
+// 256 new tokens per prompt; 1 or 2 threads, fp32. tok/s = P · 256 per run: compare P = 8 with P = 1 at the same
+// thread count.
 void BM_GenerateBatch(benchmark::State& state) {
   const bool large = state.range(0) != 0;
   Llama<float>& m = model(large);
-  set_threads(1);
+  set_threads(static_cast<int>(state.range(2)));
   std::vector<TokenSequence> prompts;
   for (Index i = 0; i < state.range(1); ++i) {
     TokenSequence p = prompt();
@@ -178,15 +179,17 @@ void BM_GenerateBatch(benchmark::State& state) {
   state.counters["GB/s"] = benchmark::Counter(steps * static_cast<double>(m.weight_bytes_per_token()) / 1e9, benchmark::Counter::kIsRate);
   state.counters["prompts"] = static_cast<double>(prompts.size());
 }
-BENCHMARK(BM_GenerateBatch)->ArgNames({"110M", "prompts"})->ArgsProduct({{0}, {1, 2, 4, 8}})
+BENCHMARK(BM_GenerateBatch)->ArgNames({"110M", "prompts", "threads"})->ArgsProduct({{0}, {1, 2, 4, 8}, {1, 2}})
     ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The product a batched step is made of, alone: the stories15M LM head, y (N, 32000) = x (N, 288) Wᵀ, for N = 1, 2, 4,
-// 8 rows, three ways (one thread):
-//   0  Linear's decoding path (layers/linear.hpp): N = 1 a matrix-vector product; N > 1 decode_rows_kernel, each piece
-//      of W read once for all N rows
+// 8 rows, four ways (one thread):
+//   0  Linear's decoding path (layers/linear.hpp): N < 4 matrix-vector products; N ≥ 4 decode_rows, each piece of W
+//      read once for all N rows
 //   1  row by row: N matrix-vector products over runs of W (what the decoding path did for N > 1 before)
 //   2  Eigen's matrix-matrix product x Wᵀ (it repacks W on every call, and allocates)
+//   3  the portable several-row kernel (decode_rows_kernel) for N ≥ 4, which way 0 replaces in a build with AVX-512
+//      (detail::decode_rows_avx512); for N < 4 the same as way 0
 // Counter: rows/s (N per call).
 void BM_HeadRows(benchmark::State& state) {
   Llama<float>& m = model(false);
@@ -205,13 +208,24 @@ void BM_HeadRows(benchmark::State& state) {
           for (Index n = 0; n < N; ++n) y.row(n).segment(first, count).noalias() = x.row(n) * W.middleRows(first, count).transpose();
         }
         break;
-      default: y.noalias() = x * W.transpose(); break;
+      case 2: y.noalias() = x * W.transpose(); break;
+      default:
+        if (N != 4 && N != 8) {
+          linear_rows_threaded<float>(x, W, y);
+          break;
+        }
+        for (Index first = 0; first < W.rows(); first += run) {
+          const Index count = std::min(run, W.rows() - first);
+          if (N == 4) decode_rows_kernel<float, 4>(x, W, y, first, count);
+          else decode_rows_kernel<float, 8>(x, W, y, first, count);
+        }
+        break;
     }
     benchmark::DoNotOptimize(y.data());
   }
   state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * N), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_HeadRows)->ArgNames({"way", "rows"})->ArgsProduct({{0, 1, 2}, {1, 2, 4, 8}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_HeadRows)->ArgNames({"way", "rows"})->ArgsProduct({{0, 1, 2, 3}, {1, 2, 4, 8}})->Unit(benchmark::kMicrosecond);
 
 // Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
 // with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <random>
 
 #include "eigenformer/generation.hpp"
 
@@ -39,6 +40,26 @@ TEST_CASE("softmax, log-softmax and argmax") {
   CHECK(argmax(z) == 1);  // ties go to the lowest id, as torch.argmax
   // Huge scores do not overflow.
   CHECK(softmax({1000.0, 1000.0})[0] == doctest::Approx(0.5));
+}
+
+TEST_CASE("log_sum_exp (vectorised exponentials) gives log softmax's normaliser within 1e-14 relative") {
+  // The reference: log_softmax_into's one-at-a-time std::exp, read back as z_v − log p(v). The fast form may differ
+  // only by the rounding of its exponentials and its order of summation.
+  std::mt19937 rng(3);
+  std::normal_distribution<double> normal(0.0, 4.0);
+  for (std::size_t V : {1, 7, 32000, 50257}) {
+    Scores z(V);
+    for (double& x : z) x = normal(rng) + 20.0;
+    Scores reference;
+    log_softmax_into(z, reference);
+    const double expected = z[0] - reference[0];
+    const double got = log_sum_exp(z);
+    INFO("V ", V, ": log_sum_exp ", got, ", reference ", expected, ", difference ", got - expected);
+    CHECK(std::abs(got - expected) <= 1e-14 * std::abs(expected));
+  }
+  // Huge scores do not overflow; −∞ counts as exp(−∞) = 0 (Eigen's exp floors it at ~1e-308, far below the rounding).
+  CHECK(log_sum_exp({1000.0, 1000.0}) == doctest::Approx(1000.0 + std::log(2.0)).epsilon(1e-15));
+  CHECK(log_sum_exp({2.0, -inf, 2.0}) == doctest::Approx(2.0 + std::log(2.0)).epsilon(1e-15));
 }
 
 TEST_CASE("repetition penalty divides positive and multiplies negative scores of seen tokens, once each") {

@@ -108,7 +108,7 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
   std::mt19937 rng(1);
   for (Index in : {300, 1024}) {
   for (Index out : {256, 1000, 4099}) {
-    for (Index rows : {1, 3, 4, 8}) {  // 1-3: matrix-vector products; 4 and 8: decode_rows_kernel (4 and 2 rows of W per pass)
+    for (Index rows : {1, 3, 4, 5, 6, 7, 8}) {  // 1-3: matrix-vector products; 4-8: decode_rows (an AVX-512 build: its fast path)
       REQUIRE(use_decode_path(rows));
       Linear<Scalar> layer(in, out, /*bias=*/true);
       layer.weight = random_matrix<Scalar>(out, in, rng);
@@ -128,9 +128,46 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
     }
   }
   }
+#if defined(__AVX512F__)
+  if (std::is_same_v<Scalar, float>) MESSAGE("the AVX-512 decoding kernel (detail::decode_rows_avx512) was compared");
+#endif
   CHECK_FALSE(decode_worth_threads(256, 300));  // small layers stay on one thread
   CHECK(decode_worth_threads(4099, 1024));
   CHECK_FALSE(use_decode_path(16));  // prompts take the reference product
+}
+
+TEST_CASE_TEMPLATE("threads: the decoding kernels for 4 to 8 rows against one Eigen product, every width and row count",
+                   Scalar, float, double) {
+  // decode_rows (in a build with AVX-512, float takes detail::decode_rows_avx512) and the portable decode_rows_kernel
+  // on runs of W that start anywhere and hold any number of rows (the R rows per pass and the one-by-one leftovers),
+  // over widths around the 16-float piece (masked last pieces), x and y inside larger matrices (row strides ≠ in).
+  std::mt19937 rng(5);
+  for (Index in : {1, 15, 16, 17, 33, 288, 300}) {
+    for (Index rows = 4; rows <= 8; ++rows) {
+      const Matrix<Scalar> weight = random_matrix<Scalar>(29, in + 3, rng);
+      const Matrix<Scalar> x_wide = random_matrix<Scalar>(rows, in + 5, rng);
+      const Eigen::Ref<const Matrix<Scalar>> W = weight.leftCols(in), x = x_wide.leftCols(in);
+      const Index first = 2, count = 25;  // rows 2 .. 26 of W
+      const Matrix<Scalar> reference = x * W.middleRows(first, count).transpose();
+      Matrix<Scalar> fast = Matrix<Scalar>::Zero(rows, 40), portable = Matrix<Scalar>::Zero(rows, 40);
+      decode_rows<Scalar>(x, W, fast.leftCols(29), first, count);
+      switch (rows) {
+        case 4: decode_rows_kernel<Scalar, 4>(x, W, portable.leftCols(29), first, count); break;
+        case 5: decode_rows_kernel<Scalar, 5>(x, W, portable.leftCols(29), first, count); break;
+        case 6: decode_rows_kernel<Scalar, 6>(x, W, portable.leftCols(29), first, count); break;
+        case 7: decode_rows_kernel<Scalar, 7>(x, W, portable.leftCols(29), first, count); break;
+        default: decode_rows_kernel<Scalar, 8>(x, W, portable.leftCols(29), first, count); break;
+      }
+      const double fast_diff = relative_difference<Scalar>(fast.middleCols(first, count), reference);
+      const double portable_diff = relative_difference<Scalar>(portable.middleCols(first, count), reference);
+      INFO("in ", in, ", rows ", rows, ": decode_rows ", fast_diff, ", decode_rows_kernel ", portable_diff);
+      CHECK(fast_diff <= tolerance<Scalar>());
+      CHECK(portable_diff <= tolerance<Scalar>());
+      // Nothing outside the run is written.
+      CHECK(fast.leftCols(first).cwiseAbs().maxCoeff() == 0);
+      CHECK(fast.rightCols(40 - first - count).cwiseAbs().maxCoeff() == 0);
+    }
+  }
 }
 
 TEST_CASE_TEMPLATE("threads: the products of prompts and training (product_threaded), 1 vs 2 threads bit-identical, "

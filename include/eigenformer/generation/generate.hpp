@@ -100,7 +100,7 @@ Scores score_row(const Eigen::MatrixBase<Derived>& row, std::int64_t step) {
 /// each), a step allocates nothing here (tests/speed/test_alloc.cpp counts).
 struct StepBuffers {
   Scores z;                  // (V) the scores being filtered
-  Scores log_p;              // (V) log softmax of the model's unfiltered scores
+  Scores log_p;              // (V) beam search: log softmax of the model's unfiltered scores
   std::vector<double> p;     // (V) sampling: the filtered distribution
   FilterWorkspace filters;   // the filters' own buffers
 };
@@ -335,7 +335,6 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
   std::vector<TokenId> next(static_cast<std::size_t>(B), filler);
   StepBuffers buffers;
   Scores& z = buffers.z;
-  const Scores& log_p = buffers.log_p;
   Matrix<Scalar> logits;
   session.reserve(config.max_new_tokens);
   session.start(per_prompt, logits);  // per_prompt copies of each prompt: B rows
@@ -347,7 +346,8 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
       // 1) The model's scores for the next token.
       score_row_into(logits.row(b), step, z, session, b);
       if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(z);
-      log_softmax_into(z, buffers.log_p);
+      // log p of the chosen token (step 4) under the unfiltered scores: z_chosen − log Σ exp z, so only the sum.
+      const double log_normaliser = log_sum_exp(z);
       TokenStep record;
       record.step = step;
       record.sequence = b;
@@ -410,7 +410,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
       // 4) Append, stream, and check whether the sequence ends here.
       GeneratedSequence& r = results[ub];
       r.tokens.push_back(chosen);
-      r.log_probability += log_p[static_cast<std::size_t>(chosen)];
+      r.log_probability += static_cast<double>(logits(b, chosen)) - log_normaliser;  // z_chosen before the filters
       next[ub] = chosen;
       if (!streams.empty()) {
         const std::string piece = streams[ub]->push(chosen);

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cassert>
 #include <string>
+#include <type_traits>
 
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/parameter_memory.hpp"
@@ -17,6 +18,10 @@
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/threads.hpp"
 #include "eigenformer/layers/packed_weight.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace eigenformer {
 
@@ -30,7 +35,8 @@ namespace eigenformer {
 ///     without a heap buffer;
 ///   - four to eight rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
 ///     the 15M shape) to do little with each, so each weight should be read once for all N rows, not once per row.
-///     Each run goes through decode_rows_kernel below, which takes a few rows of W at a time and multiplies each piece
+///     Each run goes through decode_rows below — decode_rows_kernel, or in a build with AVX-512 its fast path
+///     detail::decode_rows_avx512 for float — which takes a few rows of W at a time and multiplies each piece
 ///     of them with all N rows of x while it holds it in registers. (Row by row — N matrix-vector products over
 ///     the run — reads the run N times, and the runs of the LM head, 1,000 rows × 288 at the 15M shape, do not
 ///     stay in cache; Eigen's matrix-matrix product repacks W on every call and allocates when W is large:
@@ -89,8 +95,114 @@ void decode_rows_kernel(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::
   }
 }
 
+namespace detail {
+#if defined(__AVX512F__)
+/// decode_rows_kernel's fast path for float in a build with AVX-512 (-march=native on this project's CPUs): the same
+/// products, y(n, o) = x(n, :) · W(o, :) for the N rows of x and rows o = first .. first + count − 1 of W,
+///     x (N, in) at x, rows x_stride apart   W (out, in) at w, rows w_stride apart   y (N, out) at y, rows y_stride apart
+/// again R rows of W at a time against all N rows of x, running sums of 16 floats (one 512-bit register) each. Two
+/// things differ from the portable kernel, both about cost, not about what is summed:
+///   - more rows of W per pass (R·N up to 24 sums of the 32 registers), so each load of x feeds R multiply-adds;
+///   - the end of each pass. Each of the R·N sums still has 16 lanes to add up. Done one sum at a time (the portable
+///     kernel's .sum()) that is four shuffle-and-add rounds per sum, one after another; here fold_sixteen adds the
+///     lanes of sixteen sums at once — four rounds for all sixteen, 15 adds in place of 60 — leaving sum k's total in
+///     one lane of one register. At the 15M shape (in = 288: 18 pieces per dot product) that ending cost about as
+///     much as the multiply-adds themselves.
+/// The last in mod 16 numbers are read with a masked load (zeros beyond the row), the last count mod R rows of W
+/// go through the same code with R = 1. The order of the sums depends on in, R and N only: the same bits on any
+/// thread count.
+
+/// Lane j of the result = Σ over the 16 lanes of v[fold_source(j)], for 16 registers v[0..15]:
+///   1) v[2k], v[2k+1] → their 256-bit halves added: 8 registers, each holding 8 partial sums of two of the v;
+///   2) pairs of those → 128-bit quarters added: 4 registers, quarter q of register j holding 4 partials of v[4j + q];
+///   3) and 4) within each 128-bit quarter, pairs then neighbours added (shufps): quarter q ends as the totals of
+///      v[q], v[4 + q], v[8 + q], v[12 + q].
+inline __m512 fold_sixteen(const __m512* v) {
+  __m512 halves[8], quarters[4];
+  for (int k = 0; k < 8; ++k) {
+    halves[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                              _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+  }
+  for (int k = 0; k < 4; ++k) {
+    quarters[k] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                _mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  }
+  const __m512 low = _mm512_add_ps(_mm512_shuffle_ps(quarters[0], quarters[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_ps(quarters[0], quarters[1], _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 high = _mm512_add_ps(_mm512_shuffle_ps(quarters[2], quarters[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                    _mm512_shuffle_ps(quarters[2], quarters[3], _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm512_add_ps(_mm512_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(low, high, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/// Which of fold_sixteen's registers lane j of its result sums: quarter j / 4, position j mod 4 → v[4·(j mod 4) + j / 4].
+constexpr int fold_source(int j) { return 4 * (j % 4) + j / 4; }
+
+template <int R, int N>
+void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_stride, Index out, Index in, float* y,
+                        Index y_stride, Index first, Index count, Index ahead) {
+  constexpr int kSums = R * N;                // sums[r·N + n]: the running x(n, :) · W(o + r, :), 16 lanes
+  constexpr int kFolds = (kSums + 15) / 16;   // fold_sixteen calls at the end of a pass
+  const Index whole = in / 16 * 16;
+  const __mmask16 tail = static_cast<__mmask16>((1u << (in - whole)) - 1u);  // the last in mod 16 numbers
+  const Index end = first + count;
+  Index o = first;
+  for (; o + R <= end; o += R) {
+    __m512 sums[kSums];
+#pragma GCC unroll 24
+    for (int k = 0; k < kSums; ++k) sums[k] = _mm512_setzero_ps();
+    const float* rows[R];
+    const float* later[R];  // the rows `ahead` rows further on, fetched into the cache while these are multiplied
+    for (int r = 0; r < R; ++r) {
+      rows[r] = w + (o + r) * w_stride;
+      later[r] = o + r + ahead < out ? rows[r] + ahead * w_stride : rows[r];
+    }
+    // 1) Each 16-number piece of the R rows of W, loaded once, times the same piece of every row of x (the last
+    //    piece masked when in is not a multiple of 16).
+    for (Index i = 0; i < in; i += 16) {
+      const __mmask16 mask = i < whole ? static_cast<__mmask16>(0xFFFF) : tail;
+      __m512 pieces[R];
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) pieces[r] = _mm512_maskz_loadu_ps(mask, rows[r] + i);
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(later[r] + i), _MM_HINT_T0);
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        const __m512 piece_x = _mm512_maskz_loadu_ps(mask, x + n * x_stride + i);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) sums[r * N + n] = _mm512_fmadd_ps(piece_x, pieces[r], sums[r * N + n]);
+      }
+    }
+    // 2) The lanes of sixteen sums at a time added up (fold_sixteen), each total written to its place in y.
+#pragma GCC unroll 2
+    for (int f = 0; f < kFolds; ++f) {
+      __m512 group[16];
+#pragma GCC unroll 16
+      for (int k = 0; k < 16; ++k) group[k] = 16 * f + k < kSums ? sums[16 * f + k] : _mm512_setzero_ps();
+      alignas(64) float totals[16];
+      _mm512_store_ps(totals, fold_sixteen(group));
+      for (int j = 0; j < 16; ++j) {
+        const int k = 16 * f + fold_source(j);
+        if (k < kSums) y[(k % N) * y_stride + o + k / N] = totals[j];
+      }
+    }
+  }
+  if constexpr (R > 1) {
+    if (o < end) decode_rows_avx512<1, N>(x, x_stride, w, w_stride, out, in, y, y_stride, o, end - o, ahead);
+  }
+}
+
+/// How far ahead decode_rows_avx512 asks for rows of W: about kPrefetchBytes further on in W.
+inline constexpr Index kPrefetchBytes = 10240;
+inline Index prefetch_rows_ahead(Index row_bytes) { return std::max<Index>(1, (kPrefetchBytes + row_bytes - 1) / row_bytes); }
+
+/// Rows of W per pass for N rows of x: R·N ≤ 24 running sums, plus R pieces of W and one of x, in 32 registers.
+template <int N>
+constexpr int avx512_rows_per_pass() { return N <= 4 ? 6 : (N <= 6 ? 4 : 3); }
+#endif
+}  // namespace detail
+
 /// The fewest rows the decoding path hands to decode_rows_kernel. Below, row by row is as fast: measured on the
-/// stories15M head (BM_HeadRows in bench/bench_decode.cpp; docs/performance.md, "Batches"), the kernel takes 1.11× the
+/// stories15M head (BM_HeadRows in bench/bench_decode.cpp, before the AVX-512 fast path), the portable kernel takes 1.11× the
 /// time of two matrix-vector products for 2 rows, 0.87× for 4 and 0.83× for 8.
 inline constexpr Index kDecodeKernelRows = 4;
 
@@ -98,6 +210,26 @@ inline constexpr Index kDecodeKernelRows = 4;
 template <class Scalar>
 void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                  Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<Scalar, float>) {  // the fast path (detail::decode_rows_avx512); double stays portable
+    const auto run = [&](auto rows) {
+      constexpr int N = decltype(rows)::value;
+      detail::decode_rows_avx512<detail::avx512_rows_per_pass<N>(), N>(
+          x.data(), x.outerStride(), weight.data(), weight.outerStride(), weight.rows(), weight.cols(), y.data(),
+          y.outerStride(), first, count, detail::prefetch_rows_ahead(weight.cols() * Index(sizeof(float))));
+    };
+    switch (x.rows()) {
+      case 4: run(std::integral_constant<int, 4>()); return;
+      case 5: run(std::integral_constant<int, 5>()); return;
+      case 6: run(std::integral_constant<int, 6>()); return;
+      case 7: run(std::integral_constant<int, 7>()); return;
+      case 8: run(std::integral_constant<int, 8>()); return;
+      default: break;
+    }
+    assert(false && "decode_rows takes 4 to 8 rows");
+    return;
+  }
+#endif
   switch (x.rows()) {
     case 4: decode_rows_kernel<Scalar, 4>(x, weight, y, first, count); return;
     case 5: decode_rows_kernel<Scalar, 5>(x, weight, y, first, count); return;
