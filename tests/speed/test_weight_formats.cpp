@@ -30,6 +30,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "eigenformer/eigenformer.hpp"
@@ -220,6 +221,30 @@ TEST_CASE("weight formats: the int8 dot product, AVX2 (when compiled for it) aga
 #else
   MESSAGE("this build has no AVX2 + FMA: dot_q8 is the portable loop (test_weight_formats_native compares both)");
 #endif
+}
+
+TEST_CASE("weight formats: activations holding NaN or infinities quantise without undefined behaviour") {
+  // A NaN activation used to reach a float-to-integer conversion (undefined: UBSan's float-cast-overflow, which
+  // the sanitize preset runs this suite under). Now a NaN gives 0, and the group's scale is that of its finite
+  // values. A group holding ±inf has an infinite scale: its values are meaningless (the finite checks upstream
+  // report them) but stay integers in [−127, 127].
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::vector<float> x(40, 0.25f);
+  x[3] = nan;
+  x[5] = -1.0f;
+  x[33] = inf;
+  x[34] = -inf;
+  std::vector<std::int16_t> p(x.size());
+  std::vector<float> t(2);
+  detail::quantize_activations<float>(x.data(), static_cast<Index>(x.size()), p.data(), t.data());
+  CHECK(p[3] == 0);
+  CHECK(p[5] == -127);  // the group's largest finite |x|
+  CHECK(p[0] == 32);    // round(0.25 · 127) = round(31.75)
+  CHECK(t[0] == doctest::Approx(1.0 / 127.0));
+  for (std::size_t i = 32; i < x.size(); ++i) {
+    INFO("p[", i, "] = ", p[i]);
+    CHECK(std::abs(static_cast<int>(p[i])) <= 127);
+  }
 }
 
 TEST_CASE("weight formats: a Linear packs and unpacks, and packed layers refuse loading, training and NaN for int8") {

@@ -198,9 +198,11 @@ void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
     const float scale = static_cast<float>(largest / 127.0);
     t[g] = scale;
     for (Index i = first; i < last; ++i) {
+      // ±inf in x: clamped to ±127. NaN: 0 — std::clamp would pass a NaN through, and converting a NaN to an
+      // integer is undefined behaviour (UBSan's float-cast-overflow); the NaN checks upstream report the value.
       const double v = scale > 0 ? std::round(static_cast<double>(x[i]) / scale) : 0.0;
-      p[i] = static_cast<std::int16_t>(std::clamp(v, -127.0, 127.0));  // NaN or ±inf in x: clamped (a NaN check
-    }                                                                    // upstream reports those)
+      p[i] = std::isnan(v) ? std::int16_t{0} : static_cast<std::int16_t>(std::clamp(v, -127.0, 127.0));
+    }
   }
 }
 
