@@ -78,6 +78,27 @@ TEST_CASE("fuzz regression: an exponentially backtracking pattern is refused, no
   CHECK_FALSE(nested.match_at("aaaaaaaaaa", 0).has_value());  // 2^10 paths: well inside the limit
 }
 
+// fuzz_regex in CI's bounded run (2026-12-02, libFuzzer timeout after 32 s): a 57-byte pattern ending in `'r?` and
+// 26 plus signs. Each `+` repeats the group before it, the program doubles with each (14,332 instructions here, and
+// 100,000 are allowed), and the compile-time analysis asked, for every split, what its branches can begin with —
+// walking most of the program each time, after clearing a visited flag per instruction each time: minutes. The
+// analysis now shares one scratch (no clearing) and stops after kMaxAnalysisSteps (2·10^7) visits with a
+// RegexError naming the pattern; real split patterns take a few hundred.
+TEST_CASE("fuzz regression: a pattern whose analysis would take minutes is refused at once, naming the pattern") {
+  using tokenizers::regex::Regex;
+  using tokenizers::regex::RegexError;
+  const std::string found = "'s|'t|'re|'ve|'m|''s|'lt|'r?" + std::string(26, '+') + "He";
+  CHECK_THROWS_WITH_AS(Regex{found}, doctest::Contains("[regex] pattern ''s|'t|'re|'ve|'m|''s|'lt|'r?+++"), RegexError);
+  CHECK_THROWS_WITH_AS(Regex{found}, doctest::Contains("is too complex to compile: its analysis visited more than 20000000"),
+                       RegexError);
+  CHECK_THROWS_AS(Regex{"(?:(?:a?)+){9000}"}, RegexError);  // nested nullable repetitions, without the plus signs
+  // Shorter nestings of the same kind, and the split patterns of real tokenizers, compile and match as before.
+  const Regex shallow("'r?" + std::string(10, '+') + "He");
+  CHECK(shallow.match_at("'rrHe", 0).has_value());
+  const Regex o200k(tokenizers::split_pattern_regex(tokenizers::SplitPattern::o200k));
+  CHECK(o200k.match_at("Hello", 0).has_value());
+}
+
 // Seen while writing fuzz_jinja, reading the arithmetic that target drives (UBSan would abort on each).
 // Template integers are 64-bit, and several operations overflowed them — undefined behaviour, which UBSan reports and which in practice printed wrapped
 // numbers: + - * of two integers, unary minus and |abs of -2^63, (-2^63) % -1 (a hardware trap), ** and // and

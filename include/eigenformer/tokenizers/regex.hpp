@@ -80,6 +80,13 @@ class RegexError : public ConfigError {
 
 inline constexpr int kMaxNesting = 100;             // groups inside groups
 inline constexpr std::size_t kMaxProgram = 100000;  // instructions, after expanding {m,n}
+/// Instructions the compile-time analysis (the first sets below) may visit in all, before the pattern is refused
+/// with a RegexError. Each split asks what its branches can begin with, and in nested repetitions of something
+/// that can match empty (`r?++++…`, `((a?)+)+`) each question walks most of the program: the work grows with
+/// the square of the program's size, which itself doubles with each nesting — a 57-byte pattern found by
+/// fuzz/fuzz_regex.cpp ran for minutes. Real split patterns visit a few hundred (GPT-2's 194, cl100k's 147, o200k's
+/// 245); a pattern stopped here has taken ~0.2 s.
+inline constexpr std::size_t kMaxAnalysisSteps = 20'000'000;
 inline constexpr std::uint32_t kInfinite = std::numeric_limits<std::uint32_t>::max();
 /// Failed paths one match attempt may back out of before the search gives up with a RegexError: Oniguruma's
 /// default retry limit (ONIG_RETRY_LIMIT_IN_MATCH), the engine Hugging Face's tokenizers use, which fails the
@@ -780,12 +787,14 @@ class Regex {
     }
     first_.resize(program_.size());
     second_.resize(program_.size());
+    Analysis analysis;
+    analysis.seen.assign(program_.size(), 0);
     for (std::uint32_t pc = 0; pc < program_.size(); ++pc) {
       if (program_[pc].op == Op::split) {
-        first_[pc] = first_set(program_[pc].a);
-        second_[pc] = first_set(program_[pc].b);
+        first_[pc] = first_set(program_[pc].a, analysis);
+        second_[pc] = first_set(program_[pc].b, analysis);
       }
-      if (program_[pc].op == Op::repeat_class) first_[pc] = first_set(pc + 1);  // what may follow the run
+      if (program_[pc].op == Op::repeat_class) first_[pc] = first_set(pc + 1, analysis);  // what may follow the run
     }
     // Auto-possessification (PCRE2 does the same): a greedy run gives characters back only so that what
     // follows can begin at one of them — every such character is a member of the run's class. When what
@@ -800,8 +809,8 @@ class Regex {
         in.mode = Mode::possessive;
       }
     }
-    start_ = first_set(0);
-    for (std::uint32_t pc : alternatives_) alternative_first_.push_back(first_set(pc));
+    start_ = first_set(0, analysis);
+    for (std::uint32_t pc : alternatives_) alternative_first_.push_back(first_set(pc, analysis));
     if (!alternatives_.empty() && alternatives_.size() <= 64) {
       ascii_alternatives_.assign(128, 0);
       for (unsigned c = 0; c < 128; ++c) {
@@ -1096,18 +1105,34 @@ class Regex {
   }
   static bool is_word(char32_t cp) { return detail::is_word_char(cp); }
 
+  /// The scratch of the first-set analysis, shared by all its questions: `seen[p] == round` marks instruction p
+  /// visited in the current question (a new round needs no clearing, so a question costs what it visits, not the
+  /// program's size), and `steps` counts the visits of all questions against kMaxAnalysisSteps.
+  struct Analysis {
+    std::vector<std::uint32_t> seen;
+    std::vector<std::uint32_t> todo;
+    std::uint32_t round = 0;
+    std::size_t steps = 0;
+  };
+
   /// The FirstSet of the paths that start at `pc` (a union over every branch; lookaheads and anchors are
   /// passed through, which can only make the set larger, never wrong).
-  FirstSet first_set(std::uint32_t pc) const {
+  FirstSet first_set(std::uint32_t pc, Analysis& analysis) const {
     FirstSet f;
-    std::vector<bool> seen(program_.size(), false);
-    std::vector<std::uint32_t> todo{pc};
+    const std::uint32_t round = ++analysis.round;
+    std::vector<std::uint32_t>& todo = analysis.todo;
+    todo.assign(1, pc);
     const auto add_ascii = [&](char32_t c) { f.ascii[c >> 6] |= std::uint64_t{1} << (c & 63); };
     while (!todo.empty()) {
       const std::uint32_t p = todo.back();
       todo.pop_back();
-      if (seen[p]) continue;
-      seen[p] = true;
+      if (analysis.seen[p] == round) continue;
+      analysis.seen[p] = round;
+      if (++analysis.steps > kMaxAnalysisSteps) {
+        throw RegexError(eigenformer::detail::cat("[regex] pattern '", pattern_, "' is too complex to compile: its analysis",
+                                                  " visited more than ", kMaxAnalysisSteps, " instructions of ",
+                                                  program_.size(), " (long or nested repetitions of something that can match empty?)"));
+      }
       const Instruction& in = program_[p];
       switch (in.op) {
         case Op::character:
