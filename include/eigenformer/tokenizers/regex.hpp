@@ -85,7 +85,8 @@ inline constexpr std::size_t kMaxProgram = 100000;  // instructions, after expan
 /// that can match empty (`r?++++…`, `((a?)+)+`) each question walks most of the program: the work grows with
 /// the square of the program's size, which itself doubles with each nesting — a 57-byte pattern found by
 /// fuzz/fuzz_regex.cpp ran for minutes. Real split patterns visit a few hundred (GPT-2's 194, cl100k's 147, o200k's
-/// 245); a pattern stopped here has taken ~0.04 s (~2.5 s in the sanitize preset's -O0 fuzzer).
+/// 245); refusing a pattern took 26-152 ms at -O1 here (nested and counted repetitions near kMaxProgram), and the
+/// fuzz finding 4.7 s in the sanitize preset's -O0 fuzzer on a busy machine.
 inline constexpr std::size_t kMaxAnalysisSteps = 4'000'000;
 inline constexpr std::uint32_t kInfinite = std::numeric_limits<std::uint32_t>::max();
 /// Failed paths one match attempt may back out of before the search gives up with a RegexError: Oniguruma's
