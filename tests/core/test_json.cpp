@@ -9,7 +9,7 @@ using namespace eigenformer;
 
 TEST_CASE("JSON values parse with their types, order and exact integers") {
   const json::Value v = json::parse(R"({"b": 1, "a": [true, false, null, -0.5, 1e3, "x\u00e9\ud83d\ude00\n"],
-                                        "big": 9007199254740993, "neg": -9223372036854775808, "huge": 1e400})");
+                                        "big": 9007199254740993, "neg": -9223372036854775808, "tiny": 1e-400})");
   REQUIRE(v.is_object());
   const json::Object& o = v.as_object();
   CHECK(o[0].first == "b");  // file order kept
@@ -24,7 +24,7 @@ TEST_CASE("JSON values parse with their types, order and exact integers") {
   CHECK(a[5].as_string() == "x\xC3\xA9\xF0\x9F\x98\x80\n");  // é and 😀 from \u escapes, surrogate pair joined
   CHECK(v.at("big").as_int() == 9007199254740993LL);        // beyond 2^53: exact, not rounded through double
   CHECK(v.at("neg").as_int() == INT64_MIN);
-  CHECK(std::isinf(v.at("huge").as_number()));
+  CHECK(v.at("tiny").as_number() == 0.0);  // underflow reads as 0; overflow is refused (next test case)
   CHECK(v.find("missing") == nullptr);
   CHECK_THROWS_WITH_AS(v.at("missing"), "[json] missing key 'missing'", FormatError);
   CHECK_THROWS_WITH_AS(v.at("b").as_string("hidden_act"), "[json] hidden_act must be a string, got a number", FormatError);
@@ -57,6 +57,11 @@ TEST_CASE("malformed JSON names the line, column and byte offset") {
   CHECK(error_of("tru").find("invalid literal") != std::string::npos);
   CHECK(error_of("").find("unexpected end of input") != std::string::npos);
   CHECK(error_of("NaN").find("unexpected character 'N'") != std::string::npos);
+  // A number past double's range would read as an infinity that JSON cannot write back: refused where it starts.
+  CHECK(error_of("{\"x\": 2e606}") ==
+        "[json] config.json: line 1 column 7 (byte 6): number 2e606 is outside the range of a double (JSON numbers must be finite)");
+  CHECK(error_of("[-1" + std::string(400, '0') + "]").find("number -1" + std::string(38, '0') + "... is outside") !=
+        std::string::npos);
 }
 
 TEST_CASE("deep nesting is an error, not a stack overflow") {

@@ -199,3 +199,29 @@ TEST_CASE("fuzz regression: a chain of Replaces may not multiply the text past o
                        doctest::Contains("decoders] the steps make 225000 bytes, more than 81536"), ValueError);
   CHECK(decoding.decode(TokenSequence(1, 2)) == std::string(15 * 15 * 15 * 15, ' '));  // 50,625 ≤ 16 + 65,536
 }
+
+// fuzz_config_t5 in CI's bounded run (2026-12-02): a config.json with "2e606" in a field no family reads loaded
+// (the JSON parser read the number as an infinity), and saving it then failed, because JSON cannot write an
+// infinity. A file we read must save again: the parser now refuses a number past double's range where it
+// starts, naming the file, line and column. Underflow ("1e-999") still reads, as 0, and saves.
+TEST_CASE("fuzz regression: a number past double's range is refused on reading, not on saving") {
+  TempDir tmp("fuzz-regression");
+  const std::string t5 = tmp.copy_checkpoint("t5-small-style");
+  const std::string original = read_text(t5 + "/config.json");
+  std::string text = original;
+  const std::size_t brace = text.find('{');
+  REQUIRE(brace != std::string::npos);
+  text.insert(brace + 1, "\n  \"unused_field\": 2e606,");
+  write_text(t5 + "/config.json", text);
+  CHECK_THROWS_WITH_AS(ModelConfig::from_file(t5 + "/config.json"),
+                       doctest::Contains("config.json: line 2 column 19 (byte 20): number 2e606 is outside the range of a double"),
+                       ParseError);
+  CHECK_THROWS_AS(T5<float>::from_pretrained(t5), ParseError);
+
+  // A tiny number is no trouble: it reads as zero and the config saves and reads back unchanged.
+  write_text(t5 + "/config.json", original);
+  edit_config(t5, [](json::Value& c) { c.set("unused_field", json::parse("1e-999", "literal")); });
+  const T5Config config = T5Config::from(ModelConfig::from_file(t5 + "/config.json"));
+  const std::string saved = json::dump(config.to_json());
+  CHECK(json::dump(T5Config::from(ModelConfig(json::parse(saved, "saved"), "saved")).to_json()) == saved);
+}

@@ -467,9 +467,12 @@ class Parser {
     in.imbue(std::locale::classic());
     in >> n.value;
     if (in.fail()) {
-      // Out of double range ("1e999"): keep the sign as infinity rather than failing opaque.
-      n.value = literal[0] == '-' ? -std::numeric_limits<double>::infinity()
-                                  : std::numeric_limits<double>::infinity();
+      // Out of double range ("1e999"). Refused here rather than read as an infinity: JSON has no infinity,
+      // so such a value could never be written back, and a file we read must save again unchanged
+      // (fuzz_config_t5 found a config.json with "2e606" in an unused field that loaded and then failed to save).
+      // Underflow ("1e-999") is fine: it reads as 0 or the nearest subnormal, and writes back.
+      const std::string shown = literal.size() > 40 ? literal.substr(0, 40) + "..." : literal;
+      fail_at(start, eigenformer::detail::cat("number ", shown, " is outside the range of a double (JSON numbers must be finite)"));
     }
     if (integral) {
       // Exact 64-bit integer when it fits.
