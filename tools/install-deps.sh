@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ clang make pkg-config  # compilers and build (clang++ builds the ci, sanitize and fuzz presets, g++ the others)
   libomp-dev                       # OpenMP for clang++ (the threaded paths; g++ brings its own libgomp)
+  lld                              # LLVM's linker: the ci and sanitize presets link with it (~4x faster than ld)
   libeigen3-dev                    # the one dependency of the library itself
   doctest-dev                      # tests
   libbenchmark-dev                 # bench/
