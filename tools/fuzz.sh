@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ (the `fuzz` preset: clang++, AddressSanitizer + UBSan) and runs them.
 #
-#   tools/fuzz.sh                         CI: every target for an equal share of 240 s of fuzzing (16 s each)
+#   tools/fuzz.sh                         CI: every target for an equal share of 150 s of fuzzing (10 s each)
 #   tools/fuzz.sh --jobs 2 ...            run two targets at a time (.ci/run: one per core, so the 240 s take ~2 min)
 #   tools/fuzz.sh --seconds 600 json      a local campaign: 600 s for each target named (all when none is)
 #   tools/fuzz.sh --runs 10000000 json    a local campaign counted in executions
@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 all_targets=(safetensors json config_llama config_bert config_t5 checkpoint_index tokenizer_json tiktoken gpt2_files
              vocab_txt encode_bpe encode_wordpiece encode_unigram jinja regex)
-ci_total_seconds=240
+ci_total_seconds=150
 seconds=""
 runs=""
 build=1
