@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets of fuzz/ (the `fuzz` preset: clang++, AddressSanitizer + UBSan) and runs them.
 #
 #   tools/fuzz.sh                         CI: every target for an equal share of 150 s of fuzzing (10 s each)
-#   tools/fuzz.sh --jobs 2 ...            run two targets at a time (.ci/run: one per core, so the 240 s take ~2 min)
+#   tools/fuzz.sh --jobs 2 ...            run two targets at a time (.ci/run: one per core, so the 150 s take ~90 s)
 #   tools/fuzz.sh --seconds 600 json      a local campaign: 600 s for each target named (all when none is)
 #   tools/fuzz.sh --runs 10000000 json    a local campaign counted in executions
 #   tools/fuzz.sh --no-build ...          skip the cmake steps (the fuzzers are already built)
