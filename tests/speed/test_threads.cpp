@@ -136,6 +136,50 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
   CHECK_FALSE(use_decode_path(16));  // prompts take the reference product
 }
 
+TEST_CASE("threads: decoding's products of one input together (forward_together) have each product's own bits") {
+  // q, k and v (and gate and up) run in one parallel loop (layers/linear.hpp). Each output must be bit for bit what
+  // its own forward call gives — for fp32 and both packed formats (int8 quantises x once for all), with and
+  // without a bias, one row and a batch's rows, 1 and 2 threads — and a prompt's rows take the layers one by one.
+  ThreadsGuard guard;
+  std::mt19937 rng(21);
+  const Index in = 288;
+  const std::array<Index, 3> outs = {288, 96, 1000};  // grouped-query k and v are narrower than q
+  for (WeightFormat format : {WeightFormat::F32, WeightFormat::BF16, WeightFormat::Q8_0}) {
+    for (bool bias : {false, true}) {
+      std::array<Linear<float>, 3> layers;
+      for (std::size_t k = 0; k < 3; ++k) {
+        layers[k] = Linear<float>(in, outs[k], bias);
+        layers[k].weight = random_matrix<float>(outs[k], in, rng);
+        if (bias) layers[k].bias = random_matrix<float>(1, outs[k], rng);
+        layers[k].pack(format);
+      }
+      for (Index rows : {1, 5, 12}) {  // 12: more than the decoding path's 8 rows
+        const Matrix<float> x = random_matrix<float>(rows, in, rng);
+        for (int n : {1, 2}) {
+          set_threads(n);
+          std::array<Matrix<float>, 3> apart, together;
+          for (std::size_t k = 0; k < 3; ++k) layers[k].forward(x, apart[k]);
+          forward_together<float, 3>(x, {&layers[0], &layers[1], &layers[2]}, {&together[0], &together[1], &together[2]});
+          for (std::size_t k = 0; k < 3; ++k) {
+            INFO(weight_format_name(format), bias ? " with bias" : "", ", ", rows, " rows, ", n, " threads, product ", k);
+            REQUIRE(together[k].rows() == rows);
+            REQUIRE(together[k].cols() == outs[k]);
+            CHECK(together[k] == apart[k]);
+          }
+        }
+      }
+    }
+  }
+  // A layer whose input width differs from x's is refused, naming the shapes.
+  Linear<float> wide(300, 8, false), narrow(in, 8, false);
+  Matrix<float> a, b;
+  CHECK_THROWS_WITH_AS((forward_together<float, 2>(random_matrix<float>(1, in, rng), {&narrow, &wide}, {&a, &b})),
+                       doctest::Contains("expects 300"), ShapeError);
+  CHECK(decode_worth_threads(3 * 288 * 288));  // q, k and v of the 15M shape together are worth threads …
+  CHECK_FALSE(decode_worth_threads(288, 288));  // … each alone is not
+  CHECK(decode_worth_threads(288 + 96 + 1000, in));  // the three products above together: the parallel loop ran
+}
+
 TEST_CASE_TEMPLATE("threads: the decoding kernels for 4 to 8 rows against one Eigen product, every width and row count",
                    Scalar, float, double) {
   // decode_rows (in a build with AVX-512, float takes detail::decode_rows_avx512) and the portable decode_rows_kernel

@@ -223,6 +223,52 @@ TEST_CASE("weight formats: the int8 dot product, AVX2 (when compiled for it) aga
 #endif
 }
 
+TEST_CASE("weight formats: activations quantise as p_i = std::round(x_i / t_g), halves away from zero, bit for bit") {
+  // quantize_activations spells the rounding out so that it vectorises; here it meets the definition — t_g from the
+  // group's largest |x|, then std::round of each x_i / t_g in double, clamped to ±127 — on random rows and on rows
+  // built to land exactly on halves (x_i / t_g = k + 1/2, both signs), where a rounding to even would differ.
+  std::mt19937 rng(17);
+  const auto reference = [](const std::vector<float>& x, std::vector<std::int16_t>& p, std::vector<float>& t) {
+    const Index n = static_cast<Index>(x.size());
+    for (Index g = 0; g * 32 < n; ++g) {
+      double largest = 0;
+      for (Index i = g * 32; i < std::min(n, g * 32 + 32); ++i) largest = std::max(largest, std::abs(static_cast<double>(x[i])));
+      t[g] = static_cast<float>(largest / 127.0);
+      for (Index i = g * 32; i < std::min(n, g * 32 + 32); ++i) {
+        const double v = t[g] > 0 ? std::round(static_cast<double>(x[i]) / t[g]) : 0.0;
+        p[i] = static_cast<std::int16_t>(std::clamp(v, -127.0, 127.0));
+      }
+    }
+  };
+  int halves = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const Index n = trial % 2 == 0 ? 288 : 77;
+    std::vector<float> x(static_cast<std::size_t>(n));
+    std::uniform_real_distribution<float> uniform(-3.0f, 3.0f);
+    for (auto& v : x) v = uniform(rng);
+    if (trial % 4 >= 2) {
+      // Ties: the group's largest |x| is 127 · 2⁻⁴, so t_g = 2⁻⁴ exactly, and x_i = (k + 1/2) · 2⁻⁴ divides exactly.
+      for (Index i = 0; i < n; ++i) {
+        const int k = static_cast<int>(rng() % 253) - 126;
+        x[static_cast<std::size_t>(i)] = i % 32 == 0 ? 127.0f / 16.0f : (static_cast<float>(k) + (k < 0 ? -0.5f : 0.5f)) / 16.0f;
+      }
+    }
+    const Index G = (n + 31) / 32;
+    std::vector<std::int16_t> p(x.size()), p_ref(x.size());
+    std::vector<float> t(static_cast<std::size_t>(G)), t_ref(static_cast<std::size_t>(G));
+    detail::quantize_activations<float>(x.data(), n, p.data(), t.data());
+    reference(x, p_ref, t_ref);
+    CHECK(t == t_ref);
+    for (Index i = 0; i < n; ++i) {
+      INFO("trial ", trial, ", x[", i, "] = ", x[static_cast<std::size_t>(i)], ", t = ", t[static_cast<std::size_t>(i / 32)]);
+      CHECK(p[static_cast<std::size_t>(i)] == p_ref[static_cast<std::size_t>(i)]);
+      const double v = static_cast<double>(x[static_cast<std::size_t>(i)]) / t[static_cast<std::size_t>(i / 32)];
+      if (v - std::trunc(v) == 0.5 || v - std::trunc(v) == -0.5) ++halves;
+    }
+  }
+  CHECK(halves > 1000);  // the ties were really there
+}
+
 TEST_CASE("weight formats: activations holding NaN or infinities quantise without undefined behaviour") {
   // A NaN activation used to reach a float-to-integer conversion (undefined: UBSan's float-cast-overflow, which
   // the sanitize preset runs this suite under). Now a NaN gives 0, and the group's scale is that of its finite
@@ -245,6 +291,21 @@ TEST_CASE("weight formats: activations holding NaN or infinities quantise withou
     INFO("p[", i, "] = ", p[i]);
     CHECK(std::abs(static_cast<int>(p[i])) <= 127);
   }
+  // The same values in full groups (the vector path, when compiled for it) give what the portable loop gives:
+  // group 0 with a NaN, group 1 with ±inf, group 2 all NaN.
+  std::vector<float> wide(96, -0.75f);
+  wide[3] = nan;
+  wide[40] = inf;
+  wide[41] = -inf;
+  for (std::size_t i = 64; i < 96; ++i) wide[i] = nan;
+  std::vector<std::int16_t> fast(wide.size()), portable(wide.size());
+  std::vector<float> t_fast(3), t_portable(3);
+  detail::quantize_activations<float>(wide.data(), 96, fast.data(), t_fast.data());
+  detail::quantize_activations_portable<float>(wide.data(), 96, portable.data(), t_portable.data());
+  CHECK(fast == portable);
+  CHECK(t_fast[0] == t_portable[0]);
+  CHECK(std::isinf(t_fast[1]));
+  CHECK(t_fast[2] == 0.0f);
 }
 
 TEST_CASE("weight formats: a Linear packs and unpacks, and packed layers refuse loading, training and NaN for int8") {

@@ -165,21 +165,26 @@ class MultiHeadAttention {
     const Index window = mode == AttentionMode::Causal ? config_.window : 0;
 
     // 1) Queries: q = x W_qᵀ (+ b_q)                                             (B·T, H·D)
-    q.forward(as_matrix(x), act.q);
+    // 2) Keys and values: k = s W_kᵀ, v = s W_vᵀ (+ biases) from the source s     (B·S', Hkv·D)
+    //    s is x itself, or the memory (cross) — unless a cross cache has them. Self-attention's three products
+    //    read the same x: they run together (forward_together, layers/linear.hpp — when decoding, the threads
+    //    meet once for the three; each result has the bits of its own forward call).
+    const bool reuse_cross_cache = cross && cache != nullptr && !cache->empty();
+    if (!cross) {
+      forward_together<Scalar, 3>(as_matrix(x), {&q, &k, &v}, {&act.q, &act.k, &act.v});
+    } else {
+      q.forward(as_matrix(x), act.q);
+      if (!reuse_cross_cache) {
+        k.forward(as_matrix(*context.memory), act.k);
+        v.forward(as_matrix(*context.memory), act.v);
+      }
+    }
     Capture<Scalar>* inspect = context.inspecting();  // named intermediates: forward_context.hpp's table
     const std::string site = inspect != nullptr ? layer_site(*inspect, context.layer, context.scope) : std::string();
     if (inspect != nullptr) inspect->record_rows(site + "q.out", act.q, B, H, context.layer);
-
-    // 2) Keys and values: from x itself, or from the memory (cross) — unless a cross cache has them.
-    const bool reuse_cross_cache = cross && cache != nullptr && !cache->empty();
-    if (!reuse_cross_cache) {
-      const Tensor3<Scalar>& source = cross ? *context.memory : x;
-      k.forward(as_matrix(source), act.k);                                      // (B·S', Hkv·D)
-      v.forward(as_matrix(source), act.v);
-      if (inspect != nullptr) {
-        inspect->record_rows(site + "k.out", act.k, B, Hkv, context.layer);
-        inspect->record_rows(site + "v.out", act.v, B, Hkv, context.layer);
-      }
+    if (inspect != nullptr && !reuse_cross_cache) {
+      inspect->record_rows(site + "k.out", act.k, B, Hkv, context.layer);
+      inspect->record_rows(site + "v.out", act.v, B, Hkv, context.layer);
     }
 
     // 2b) Qwen3's q/k norm: each head's query and key, a D-wide row of its own, is RMS-normalised with the

@@ -57,15 +57,16 @@ class FeedForward {
 
   /// x: (N, C) → y: (N, C); y must already be (N, C).
   void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> y) {
-    up.forward(x, act.up);
     if (config_.gated) {
-      // hidden = act(x W_gateᵀ) ⊙ (x W_upᵀ)
-      gate.forward(x, act.gate);
+      // hidden = act(x W_gateᵀ) ⊙ (x W_upᵀ). The two products read the same x: they run together
+      // (forward_together, layers/linear.hpp — when decoding, the threads meet once for both; same bits).
+      forward_together<Scalar, 2>(x, {&gate, &up}, {&act.gate, &act.up});
       act.activated = act.gate;
       apply_activation<Scalar>(config_.activation, act.activated);
       act.hidden = (act.activated.array() * act.up.array()).matrix();
     } else {
       // hidden = act(x W_upᵀ + b_up)
+      up.forward(x, act.up);
       act.hidden = act.up;
       apply_activation<Scalar>(config_.activation, act.hidden);
     }

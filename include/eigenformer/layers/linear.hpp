@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <string>
 #include <type_traits>
@@ -29,8 +30,8 @@ namespace eigenformer {
 ///   x (N, in)   W (out, in)   y (N, out), already sized
 /// A decode step is little else than these products, and three things matter there besides the arithmetic:
 ///   - threads: Eigen runs a matrix-vector product on one thread, so the output features are split into at most
-///     kDecodeChunks fixed runs of rows of W (multiples of 8 rows, Eigen's row grouping), shared out among
-///     threads() threads when W is large enough to be worth it (decode_worth_threads);
+///     32 fixed runs of rows of W (decode_runs in layers/packed_weight.hpp: multiples of 8 rows, Eigen's row
+///     grouping), shared out among threads() threads when W is large enough to be worth it (decode_worth_threads);
 ///   - one row (one sequence; and two or three): each run is a matrix-vector product per row, which Eigen does
 ///     without a heap buffer;
 ///   - four to eight rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
@@ -245,32 +246,31 @@ void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<con
 /// (many rows) run matrix-matrix products (product_threaded below).
 inline bool use_decode_path(Index rows) { return rows <= 8; }
 
-/// Whether the decoding path shares a weight (out, in) out over threads: at least 2^18 entries (1 MB in float).
-/// Below that the threads' meeting at the end of the product costs more than it saves — on a busy machine each
-/// meeting can wait for a time slice. The choice depends on the shapes only, never on the thread count.
-inline bool decode_worth_threads(Index out, Index in) { return out * in >= (Index(1) << 18); }
+/// One run of the decoding path: y(n, o) = x(n, :) · W(o, :) for every row n of x and the rows o = first .. first +
+/// count − 1 of W (a run of decode_runs, layers/packed_weight.hpp).   x (N, in)   W (out, in)   y (N, out)
+template <class Scalar>
+void linear_rows_run(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
+                     Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+  if (x.rows() < kDecodeKernelRows) {  // one sequence, or two or three: matrix-vector products, row by row
+    for (Index n = 0; n < x.rows(); ++n) {
+      y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
+    }
+  } else {                             // four to eight: each piece of W read once for all N rows
+    decode_rows<Scalar>(x, weight, y, first, count);
+  }
+}
 
 template <class Scalar>
 void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                           Eigen::Ref<Matrix<Scalar>> y) {
-  constexpr Index kDecodeChunks = 32;
-  const Index out = weight.rows(), N = x.rows();
-  const Index rows_per_chunk = std::max<Index>(8, ((out + kDecodeChunks - 1) / kDecodeChunks + 7) / 8 * 8);
-  const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
-  const auto chunk_task = [&](Index c) {
-    const Index first = c * rows_per_chunk, count = std::min(rows_per_chunk, out - first);
-    if (N < kDecodeKernelRows) {  // one sequence, or two or three: matrix-vector products, row by row
-      for (Index n = 0; n < N; ++n) {
-        y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
-      }
-    } else {                      // four to eight: each piece of W read once for all N rows
-      decode_rows<Scalar>(x, weight, y, first, count);
-    }
+  const DecodeRuns runs = decode_runs(weight.rows());
+  const auto run_task = [&](Index r) {
+    linear_rows_run<Scalar>(x, weight, y, runs.first(r), std::min(runs.rows_per_run, weight.rows() - runs.first(r)));
   };
-  if (decode_worth_threads(out, weight.cols())) {
-    parallel_for(chunks, chunk_task);
+  if (decode_worth_threads(weight.rows(), weight.cols())) {
+    parallel_for(runs.count, run_task);
   } else {
-    for (Index c = 0; c < chunks; ++c) chunk_task(c);
+    for (Index r = 0; r < runs.count; ++r) run_task(r);
   }
 }
 
@@ -392,15 +392,7 @@ class Linear {
 
   /// The same into existing storage (a view of a tensor, say), which must already be (N, out).
   void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> y) const {
-    if (x.cols() != in_features()) {
-      throw ShapeError(detail::cat("[Linear::forward] input ", detail::shape_str(shape_of(x)), " has ", x.cols(),
-                                   " features but the weight ", detail::shape_str({out_features(), in_features()}),
-                                   " expects ", in_features()));
-    }
-    if (y.rows() != x.rows() || y.cols() != out_features()) {
-      throw ShapeError(detail::cat("[Linear::forward] output ", detail::shape_str(shape_of(y)), " should be ",
-                                   detail::shape_str({x.rows(), out_features()})));
-    }
+    check_shapes(x, y);
     // y = x Wᵀ: matrix products over runs of y's rows or columns (product_threaded), or for decoding's few rows
     // matrix-vector products over runs of output rows (linear_rows_threaded: no allocation); both shared out over
     // threads and bit-identical whatever the thread count. A packed weight (BF16 or Q8_0, pack()) converts on the
@@ -414,6 +406,19 @@ class Linear {
       product_threaded<Scalar>(x, weight.transpose(), y, GradientWrite::Assign);
     }
     if (has_bias_) y.rowwise() += bias;
+  }
+
+  /// ShapeError unless x is (N, in) and y (N, out).
+  void check_shapes(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& y) const {
+    if (x.cols() != in_features()) {
+      throw ShapeError(detail::cat("[Linear::forward] input ", detail::shape_str(shape_of(x)), " has ", x.cols(),
+                                   " features but the weight ", detail::shape_str({out_features(), in_features()}),
+                                   " expects ", in_features()));
+    }
+    if (y.rows() != x.rows() || y.cols() != out_features()) {
+      throw ShapeError(detail::cat("[Linear::forward] output ", detail::shape_str(shape_of(y)), " should be ",
+                                   detail::shape_str({x.rows(), out_features()})));
+    }
   }
 
   /// Convenience form: returns y (N, out).
@@ -490,5 +495,56 @@ class Linear {
  private:
   bool has_bias_ = false;
 };
+
+/// Several products of one input, y_k = x W_kᵀ + b_k for k = 0 .. K − 1, the threads meeting once for all of them
+/// instead of once per product: q, k and v of self-attention read the same x, as do gate and up of a gated FFN.
+///   x (N, in)   layers[k]: W_k (out_k, in)   *outputs[k]: resized to (N, out_k)
+/// Why: a decode step at the 110M shape is ~100 products, each a parallel loop whose end the threads meet at; a
+/// sleeping thread (OMP_WAIT_POLICY=PASSIVE) is woken for each one (docs/performance.md, "The second thread").
+/// Decoding (N ≤ 8): every product is split into its own fixed runs of output rows (decode_runs, as its forward
+/// call would split it), and all the runs of all K products go into one parallel loop — shared out when the K
+/// weights together are worth threads. A packed (int8) weight reads x quantised once for all K. Each output has
+/// the bits of layers[k]->forward(x, *outputs[k]) (tests/speed/test_threads.cpp).
+/// More rows (prompts, training): forward one layer after the other; their products are large enough to share out.
+template <class Scalar, std::size_t K>
+void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::array<const Linear<Scalar>*, K>& layers,
+                      const std::array<Matrix<Scalar>*, K>& outputs) {
+  if (!use_decode_path(x.rows())) {
+    for (std::size_t k = 0; k < K; ++k) layers[k]->forward(x, *outputs[k]);
+    return;
+  }
+  Index weights = 0;
+  bool quantized = false;
+  std::array<DecodeRuns, K> runs;
+  for (std::size_t k = 0; k < K; ++k) {
+    const Linear<Scalar>& layer = *layers[k];
+    outputs[k]->resize(x.rows(), layer.out_features());
+    layer.check_shapes(x, *outputs[k]);
+    weights += layer.out_features() * layer.in_features();
+    quantized = quantized || layer.weight_format() == WeightFormat::Q8_0;
+    runs[k] = decode_runs(layer.out_features());
+  }
+  const QuantizedRows xq = quantized ? quantize_rows<Scalar>(x) : QuantizedRows{};
+  // Task t: run t of product 0, then of product 1, ... (the runs numbered one after the other).
+  Index total = 0;
+  for (const DecodeRuns& r : runs) total += r.count;
+  const auto run_task = [&](Index t) {
+    std::size_t k = 0;
+    while (t >= runs[k].count) t -= runs[k++].count;
+    const Linear<Scalar>& layer = *layers[k];
+    const Index first = runs[k].first(t), count = std::min(runs[k].rows_per_run, layer.out_features() - first);
+    Eigen::Ref<Matrix<Scalar>> y(*outputs[k]);
+    if (layer.packed.empty()) linear_rows_run<Scalar>(x, layer.weight, y, first, count);
+    else packed_rows_run<Scalar>(x, xq, layer.packed, y, first, count);
+  };
+  if (decode_worth_threads(weights)) {
+    parallel_for(total, run_task);
+  } else {
+    for (Index t = 0; t < total; ++t) run_task(t);
+  }
+  for (std::size_t k = 0; k < K; ++k) {
+    if (layers[k]->has_bias()) outputs[k]->rowwise() += layers[k]->bias;
+  }
+}
 
 }  // namespace eigenformer

@@ -31,10 +31,11 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if (defined(__AVX2__) && defined(__FMA__)) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -186,14 +187,16 @@ Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
 }
 
 /// An activation row quantised like a weight row, for the int8 product: groups of 32 (the last may be shorter),
-///     t_g = max_{i ∈ g} |x_i| / 127        p_i = round(x_i / t_g)
+///     t_g = max_{i ∈ g} |x_i| / 127        p_i = round(x_i / t_g)   (halves away from zero, as std::round)
 /// kept as int16 (the width the integer multiply-add reads).  x (n) → p (n), t (⌈n/32⌉).
+/// The readable form, for every build and every group; quantize_activations below runs full groups of float with
+/// AVX-512 when compiled for it, bit for bit the same.
 template <class Scalar>
-void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
+void quantize_activations_portable(const Scalar* x, Index n, std::int16_t* p, float* t) {
   constexpr Index kGroup = PackedWeight::kGroup;
   for (Index g = 0; g * kGroup < n; ++g) {
     const Index first = g * kGroup, last = std::min(n, first + kGroup);
-    double largest = 0;
+    double largest = 0;  // NaNs are passed over: std::max(largest, NaN) keeps largest
     for (Index i = first; i < last; ++i) largest = std::max(largest, std::abs(static_cast<double>(x[i])));
     const float scale = static_cast<float>(largest / 127.0);
     t[g] = scale;
@@ -204,6 +207,58 @@ void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
       p[i] = std::isnan(v) ? std::int16_t{0} : static_cast<std::int16_t>(std::clamp(v, -127.0, 127.0));
     }
   }
+}
+
+/// quantize_activations_portable, with the full groups of a float row in AVX-512 when compiled for it. The
+/// portable loop calls std::round once per value (a library call the compiler cannot vectorise); at the 110M
+/// shape that took an eighth of an int8 decode step (docs/performance.md). Here, 16 values at a time:
+///   largest  max of |x| in float (exact: the same value as the portable loop's max in double), NaN lanes passed over
+///   v        x / t_g in double, as in the portable loop
+///   round    w = trunc(v), then w ± 1 where |v − w| ≥ 1/2 (exact for |v| < 2⁵²: this is std::round)
+///   NaN → 0, then clamped to ±127 and narrowed to int16
+/// tests/speed/test_weight_formats.cpp checks it against std::round bit for bit, ties included.
+template <class Scalar>
+void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<Scalar, float>) {
+    constexpr Index kGroup = PackedWeight::kGroup;
+    const Index full = n / kGroup;
+    const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    const __m512d half = _mm512_set1_pd(0.5), one = _mm512_set1_pd(1.0), low = _mm512_set1_pd(-127.0), high = _mm512_set1_pd(127.0);
+    const __m512d sign = _mm512_castsi512_pd(_mm512_set1_epi64(static_cast<long long>(0x8000000000000000ULL)));
+    for (Index g = 0; g < full; ++g) {
+      const float* xg = x + g * kGroup;
+      const __m512 a = _mm512_loadu_ps(xg), b = _mm512_loadu_ps(xg + 16);
+      // max_ps returns its second operand when either is NaN: a NaN lane keeps the running maximum
+      __m512 largest = _mm512_max_ps(_mm512_and_ps(a, magnitude), _mm512_setzero_ps());
+      largest = _mm512_max_ps(_mm512_and_ps(b, magnitude), largest);
+      const float scale = static_cast<float>(static_cast<double>(_mm512_reduce_max_ps(largest)) / 127.0);
+      t[g] = scale;
+      if (!(scale > 0)) {  // zeros (or NaNs) only: every p_i is 0
+        std::fill(p + g * kGroup, p + (g + 1) * kGroup, std::int16_t{0});
+        continue;
+      }
+      const __m512d t_g = _mm512_set1_pd(static_cast<double>(scale));
+      for (int eighth = 0; eighth < 4; ++eighth) {  // 8 values per 512-bit vector of doubles
+        const __m512d v = _mm512_div_pd(_mm512_cvtps_pd(_mm256_loadu_ps(xg + 8 * eighth)), t_g);
+        const __m512d whole = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+        const __m512d fraction = _mm512_andnot_pd(sign, _mm512_sub_pd(v, whole));  // |v − w|
+        const __mmask8 up = _mm512_cmp_pd_mask(fraction, half, _CMP_GE_OQ);
+        const __m512d away = _mm512_or_pd(one, _mm512_and_pd(v, sign));            // copysign(1, v)
+        __m512d rounded = _mm512_mask_add_pd(whole, up, whole, away);
+        rounded = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(rounded, rounded, _CMP_ORD_Q), rounded);  // NaN → 0
+        rounded = _mm512_min_pd(_mm512_max_pd(rounded, low), high);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p + g * kGroup + 8 * eighth),
+                         _mm256_cvtepi32_epi16(_mm512_cvttpd_epi32(rounded)));
+      }
+    }
+    if (full * kGroup < n) {  // the ragged last group
+      quantize_activations_portable(x + full * kGroup, n - full * kGroup, p + full * kGroup, t + full);
+    }
+    return;
+  }
+#endif
+  quantize_activations_portable(x, n, p, t);
 }
 
 /// One group's integer products into 8 partial sums: lane k sums p_i q_i over i ∈ {2k, 2k+1, 16+2k, 17+2k} (the
@@ -280,51 +335,88 @@ inline float dot_q8(const std::int16_t* p, const float* t, const std::int8_t* q,
 
 }  // namespace detail
 
-/// Whether a decoding product over a packed weight is shared out over threads: the same choice as the fp32
-/// path's (decode_worth_threads in layers/linear.hpp: at least 2^18 weights), made on the shapes alone.
-inline bool packed_worth_threads(Index out, Index in) { return out * in >= (Index(1) << 18); }
+/// Whether a decoding product is shared out over threads: at least 2^17 weights (512 KB in float) — for fp32
+/// (layers/linear.hpp) and packed weights alike, and for several products of one input run together (the sum of
+/// their weights: forward_together in layers/linear.hpp). Below that the threads' meeting at the end costs more
+/// than it saves; on a busy machine each meeting can wait for a time slice. Shapes only, never the thread count.
+/// Measured at the 15M shape, 2 threads, idle machine (docs/performance.md): 2^17 against 2^18 shares out q, k, v
+/// together and the FFN's down as well, +6–11 % with libgomp's default wait and −7–9 % when every wait sleeps
+/// (OMP_WAIT_POLICY=PASSIVE), where each extra meeting wakes a thread. The default wait is what programs get.
+inline bool decode_worth_threads(Index weights) { return weights >= (Index(1) << 17); }
+inline bool decode_worth_threads(Index out, Index in) { return decode_worth_threads(out * in); }
+
+/// The fixed runs of output rows the decoding path splits a weight (out, in) into: at most 32 runs of a multiple of
+/// 8 rows (Eigen's row grouping). They depend on `out` only, and each output is computed by the same code whichever
+/// thread takes its run: the same bits on 1, 2 or N threads.
+struct DecodeRuns {
+  Index rows_per_run = 8;
+  Index count = 0;  // runs
+  Index first(Index run) const { return run * rows_per_run; }
+};
+inline DecodeRuns decode_runs(Index out) {
+  constexpr Index kRuns = 32;
+  DecodeRuns runs;
+  runs.rows_per_run = std::max<Index>(8, ((out + kRuns - 1) / kRuns + 7) / 8 * 8);
+  runs.count = (out + runs.rows_per_run - 1) / runs.rows_per_run;
+  return runs;
+}
+
+/// The rows of x quantised for the int8 product (quantize_activations), once per call whatever the number of Q8_0
+/// weights it meets:   x (N, in) → q (N, in) int16, scales (N, ⌈in/32⌉).
+/// The buffers belong to the calling thread and only grow: after the first step, decoding allocates nothing.
+/// Valid until the thread's next call.
+struct QuantizedRows {
+  const std::int16_t* q = nullptr;
+  const float* scales = nullptr;
+};
+template <class Scalar>
+QuantizedRows quantize_rows(const Eigen::Ref<const Matrix<Scalar>>& x) {
+  thread_local std::vector<std::int16_t> x_q;
+  thread_local std::vector<float> x_scales;
+  const Index N = x.rows(), in = x.cols(), G = (in + PackedWeight::kGroup - 1) / PackedWeight::kGroup;
+  if (x_q.size() < static_cast<std::size_t>(N * in)) x_q.resize(static_cast<std::size_t>(N * in));
+  if (x_scales.size() < static_cast<std::size_t>(N * G)) x_scales.resize(static_cast<std::size_t>(N * G));
+  for (Index n = 0; n < N; ++n) {
+    detail::quantize_activations<Scalar>(x.data() + n * x.outerStride(), in, x_q.data() + n * in, x_scales.data() + n * G);
+  }
+  return {x_q.data(), x_scales.data()};
+}
+
+/// One run of the decoding path over a packed weight: y(n, o) = x(n, :) · W̃(o, :) for every row n of x and the
+/// rows o = first .. first + count − 1, each one dot product whose order depends on `in` only.
+///   x (N, in)   xq: x quantised (quantize_rows; Q8_0 only)   W̃ packed (out, in)   y (N, out)
+template <class Scalar>
+void packed_rows_run(const Eigen::Ref<const Matrix<Scalar>>& x, const QuantizedRows& xq, const PackedWeight& w,
+                     Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+  const Index in = w.cols, N = x.rows(), G = w.groups();
+  for (Index o = first; o < first + count; ++o) {
+    for (Index n = 0; n < N; ++n) {
+      const Scalar* xn = x.data() + n * x.outerStride();  // a row of x: contiguous (row-major)
+      y(n, o) = w.format == WeightFormat::BF16
+                    ? detail::dot_bf16<Scalar>(xn, w.bf16.data() + o * in, in)
+                    : static_cast<Scalar>(detail::dot_q8(xq.q + n * in, xq.scales + n * G, w.q.data() + o * in,
+                                                         w.scales.data() + o * G, in));
+    }
+  }
+}
 
 /// y = x W̃ᵀ for a few rows (decoding: N ≤ 8), converting W̃ on the fly.
 ///   x (N, in)   W̃ packed (out, in)   y (N, out), already sized
-/// The output features are split into at most 32 fixed runs of rows (multiples of 8), as in
-/// linear_rows_threaded, and each y(n, o) is one dot product whose order depends on `in` only: the same bits
-/// with 1, 2 or N threads.
+/// The output features are split into the fixed runs of decode_runs, as in linear_rows_threaded, shared out over
+/// threads when W̃ is large enough (decode_worth_threads): the same bits with 1, 2 or N threads.
 template <class Scalar>
 void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const PackedWeight& w, Eigen::Ref<Matrix<Scalar>> y) {
   assert(!w.empty() && x.cols() == w.cols && y.rows() == x.rows() && y.cols() == w.rows);
-  constexpr Index kChunks = 32;
-  const Index out = w.rows, in = w.cols, N = x.rows(), G = w.groups();
-  // int8: each row of x quantised once, in groups of 32 like the weights (quantize_activations). The buffers
-  // belong to the calling thread and only grow: after the first step, decoding allocates nothing.
-  thread_local std::vector<std::int16_t> x_q;
-  thread_local std::vector<float> x_scales;
-  if (w.format == WeightFormat::Q8_0) {
-    if (x_q.size() < static_cast<std::size_t>(N * in)) x_q.resize(static_cast<std::size_t>(N * in));
-    if (x_scales.size() < static_cast<std::size_t>(N * G)) x_scales.resize(static_cast<std::size_t>(N * G));
-    for (Index n = 0; n < N; ++n) {
-      detail::quantize_activations<Scalar>(x.data() + n * x.outerStride(), in, x_q.data() + n * in, x_scales.data() + n * G);
-    }
-  }
-  const std::int16_t* xq = x_q.data();
-  const float* xs = x_scales.data();
-  const Index rows_per_chunk = std::max<Index>(8, ((out + kChunks - 1) / kChunks + 7) / 8 * 8);
-  const Index chunks = (out + rows_per_chunk - 1) / rows_per_chunk;
-  const auto chunk_task = [&](Index c) {
-    const Index first = c * rows_per_chunk, last = std::min(out, first + rows_per_chunk);
-    for (Index o = first; o < last; ++o) {
-      for (Index n = 0; n < N; ++n) {
-        const Scalar* xn = x.data() + n * x.outerStride();  // a row of x: contiguous (row-major)
-        y(n, o) = w.format == WeightFormat::BF16
-                      ? detail::dot_bf16<Scalar>(xn, w.bf16.data() + o * in, in)
-                      : static_cast<Scalar>(detail::dot_q8(xq + n * in, xs + n * G, w.q.data() + o * in,
-                                                           w.scales.data() + o * G, in));
-      }
-    }
+  // int8: each row of x quantised once, in groups of 32 like the weights.
+  const QuantizedRows xq = w.format == WeightFormat::Q8_0 ? quantize_rows<Scalar>(x) : QuantizedRows{};
+  const DecodeRuns runs = decode_runs(w.rows);
+  const auto run_task = [&](Index r) {
+    packed_rows_run<Scalar>(x, xq, w, y, runs.first(r), std::min(runs.rows_per_run, w.rows - runs.first(r)));
   };
-  if (packed_worth_threads(out, in)) {
-    parallel_for(chunks, chunk_task);
+  if (decode_worth_threads(w.rows, w.cols)) {
+    parallel_for(runs.count, run_task);
   } else {
-    for (Index c = 0; c < chunks; ++c) chunk_task(c);
+    for (Index r = 0; r < runs.count; ++r) run_task(r);
   }
 }
 
