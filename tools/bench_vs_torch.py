@@ -26,7 +26,12 @@ Fairness (docs/performance.md explains each):
     python3-torch calls whatever libblas.so.3 the system selects, and without OpenBLAS that is the reference
     BLAS (~40x slower). It stops unless the loaded BLAS is OpenBLAS (--any-blas to go on anyway).
   - eigenformer runs with EIGENFORMER_THREADS (and OPENBLAS_NUM_THREADS, for a BLAS build) at the thread count,
-    the same OMP_WAIT_POLICY=PASSIVE and the same OpenBLAS variables removed. Neither side is pinned unless
+    the same OMP_WAIT_POLICY=PASSIVE and the same OpenBLAS variables removed.
+  - --wait-eigenformer default (or --wait-torch default) leaves OMP_WAIT_POLICY unset for that side: libgomp's own
+    wait, which spins a while before it sleeps — what a program gets when nobody sets the variable (the family
+    programs' --threads). PASSIVE makes every wait sleep, and a decode step's threads meet dozens of times a
+    token; on an idle machine that costs eigenformer's 2-thread decoding a fifth of its speed
+    (docs/performance.md). The table's header says which policy each side ran under. Neither side is pinned unless
     --pin is given (then eigenformer's threads are: OMP_PROC_BIND=true OMP_PLACES=cores). On a shared machine a
     pinned thread waits for the one core it may use while another process holds it: with a load average of 7–9
     on 2 cores, the 12-layer stack at B=1 took 3.2 s pinned on 2 threads against 0.2–0.5 s on 1
@@ -49,6 +54,7 @@ bench_decode bench_blocks bench_training), /usr/bin/python3 with Debian's python
 Usage:  /usr/bin/python3 tools/bench_vs_torch.py [--rounds 3] [--cases 15M,110M,encoder,stack,train]
             [--threads 1,2] [--bench-dir build/release/bench] [--blas-dir build/blas/bench]
             [--bench build/release/bench/bench_decode] [--pin] [--any-blas]
+            [--wait-eigenformer passive|default] [--wait-torch passive|default]
 """
 import json
 import os
@@ -121,17 +127,28 @@ def torch_worker(case, threads, runs):
     print(json.dumps({"value": value, "blas": blas, "torch": torch.__version__}))
 
 
-def fair_environment(threads):
-    """The environment both sides share: OpenBLAS's core-type presets removed, passive OpenMP waits, threads."""
+def fair_environment(threads, wait):
+    """The environment both sides share: OpenBLAS's core-type presets removed, OpenMP's wait policy (passive:
+    OMP_WAIT_POLICY=PASSIVE; default: unset, libgomp's spin-then-sleep), threads."""
     env = dict(os.environ)
-    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_PROC_BIND", "OMP_PLACES"):
+    for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_PROC_BIND", "OMP_PLACES", "OMP_WAIT_POLICY"):
         env.pop(name, None)
-    env.update(OMP_WAIT_POLICY="PASSIVE", OPENBLAS_NUM_THREADS=str(threads))
+    env.update(OPENBLAS_NUM_THREADS=str(threads))
+    if wait == "passive":
+        env.update(OMP_WAIT_POLICY="PASSIVE")
     return env
 
 
+def wait_policy(side):
+    """--wait-torch / --wait-eigenformer: passive (the default, both sides) or default."""
+    value = option(f"--wait-{side}", "passive")
+    if value not in ("passive", "default"):
+        sys.exit(f"--wait-{side} takes passive or default, not '{value}'")
+    return value
+
+
 def run_torch(case, threads, runs):
-    env = fair_environment(threads)
+    env = fair_environment(threads, wait_policy("torch"))
     env.update(OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-worker", case, str(threads), str(runs)],
                          env=env, check=True, capture_output=True, text=True).stdout
@@ -146,7 +163,7 @@ def run_eigenformer(bench_dir, case, threads):
     """Runs one case of a benchmark program: {'value': tok/s or ms, 'peak': fraction of the peak or None}."""
     kind, parameter, program = CASES[case][0], CASES[case][1], CASES[case][2]
     binary = os.path.join(bench_dir, program)
-    env = fair_environment(threads)
+    env = fair_environment(threads, wait_policy("eigenformer"))
     env.update(EIGENFORMER_THREADS=str(threads))
     if pinned(threads):
         env.update(OMP_PROC_BIND="true", OMP_PLACES="cores")
@@ -244,7 +261,8 @@ def main():
 
     print(f"PyTorch {torch_version}, BLAS loaded: {', '.join(sorted(blas_seen)) or 'none'}")
     print(f"{rounds} alternating rounds per case, medians (range); ratio = eigenformer's speed / PyTorch's; "
-          f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1-minute)")
+          f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1-minute); OpenMP wait: "
+          f"PyTorch {wait_policy('torch')}, eigenformer {wait_policy('eigenformer')}")
     print()
     labels = [label for label, _ in builds]
     header = ["case"] + labels + ["PyTorch"] + [f"ratio ({label})" if len(labels) > 1 else "ratio" for label in labels]
