@@ -236,6 +236,18 @@ TEST_CASE("A sharded checkpoint's index is checked against its shards, both ways
     expect_error<FileError>([&] { Checkpoint{f}; }, "shard 'model-00002-of-00002.safetensors' (holding tensor");
   }
   {
+    // A shard name longer than the file system allows (found by fuzz_checkpoint_index): a FileError, not an
+    // escaping std::filesystem_error.
+    const std::string f = fresh("long-shard-name");
+    const std::string name = std::string(300, 'c') + ".safetensors";
+    edit_index(f, [&](json::Value& i) {
+      json::Value map = i.at("weight_map");
+      map.set("model.norm.weight", name);
+      i.set("weight_map", map);
+    });
+    expect_error<FileError>([&] { Checkpoint{f}; }, "shard '" + name + "' (holding tensor 'model.norm.weight') does not exist");
+  }
+  {
     const std::string f = fresh("wrong-shard");
     edit_index(f, [](json::Value& i) {
       json::Value map = i.at("weight_map");

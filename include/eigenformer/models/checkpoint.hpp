@@ -30,6 +30,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -197,9 +198,13 @@ class Checkpoint {
       }
       if (shard_index.count(file) == 0) {
         const fs::path shard = fs::path(folder_) / file;
-        if (!fs::is_regular_file(shard)) {
+        // The error_code form: a name the file system refuses (longer than NAME_MAX, say) is a shard that is not
+        // there, reported as such — the throwing form would escape as std::filesystem_error (found by fuzzing).
+        std::error_code refused;
+        if (!fs::is_regular_file(shard, refused)) {
           throw FileError(detail::cat("[checkpoint] ", path_, ": shard '", file, "' (holding tensor '", m.first,
-                                      "') does not exist in '", folder_, "'"));
+                                      "') does not exist in '", folder_, "'",
+                                      refused ? detail::cat(" (", refused.message(), ")") : std::string()));
         }
         shard_index[file] = shard_names.size();
         shard_names.push_back(file);
