@@ -31,8 +31,8 @@ Fairness (docs/performance.md explains each):
     wait, which spins a while before it sleeps — what a program gets when nobody sets the variable (the family
     programs' --threads). PASSIVE makes every wait sleep, and a decode step's threads meet dozens of times a
     token; on an idle machine that costs eigenformer's 2-thread decoding a fifth of its speed
-    (docs/performance.md). The table's header says which policy each side ran under. Neither side is pinned unless
-    --pin is given (then eigenformer's threads are: OMP_PROC_BIND=true OMP_PLACES=cores). On a shared machine a
+    (docs/performance.md). The table's header says which policy each side ran under.
+  - Neither side is pinned unless --pin is given (then eigenformer's threads are: OMP_PROC_BIND=true OMP_PLACES=cores). On a shared machine a
     pinned thread waits for the one core it may use while another process holds it: with a load average of 7–9
     on 2 cores, the 12-layer stack at B=1 took 3.2 s pinned on 2 threads against 0.2–0.5 s on 1
     (docs/performance.md). On an idle machine pinning can help Eigen's 2-thread products: try both.

@@ -265,7 +265,7 @@ void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen
                           Eigen::Ref<Matrix<Scalar>> y) {
   const DecodeRuns runs = decode_runs(weight.rows());
   const auto run_task = [&](Index r) {
-    linear_rows_run<Scalar>(x, weight, y, runs.first(r), std::min(runs.rows_per_run, weight.rows() - runs.first(r)));
+    linear_rows_run<Scalar>(x, weight, y, runs.first(r), runs.rows(r));
   };
   if (decode_worth_threads(weight.rows(), weight.cols())) {
     parallel_for(runs.count, run_task);
@@ -532,7 +532,7 @@ void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::arra
     std::size_t k = 0;
     while (t >= runs[k].count) t -= runs[k++].count;
     const Linear<Scalar>& layer = *layers[k];
-    const Index first = runs[k].first(t), count = std::min(runs[k].rows_per_run, layer.out_features() - first);
+    const Index first = runs[k].first(t), count = runs[k].rows(t);
     Eigen::Ref<Matrix<Scalar>> y(*outputs[k]);
     if (layer.packed.empty()) linear_rows_run<Scalar>(x, layer.weight, y, first, count);
     else packed_rows_run<Scalar>(x, xq, layer.packed, y, first, count);

@@ -349,13 +349,16 @@ inline bool decode_worth_threads(Index out, Index in) { return decode_worth_thre
 /// 8 rows (Eigen's row grouping). They depend on `out` only, and each output is computed by the same code whichever
 /// thread takes its run: the same bits on 1, 2 or N threads.
 struct DecodeRuns {
+  Index out = 0;           // rows of the weight
   Index rows_per_run = 8;
-  Index count = 0;  // runs
+  Index count = 0;         // runs
   Index first(Index run) const { return run * rows_per_run; }
+  Index rows(Index run) const { return std::min(rows_per_run, out - first(run)); }  // the last run may be shorter
 };
 inline DecodeRuns decode_runs(Index out) {
   constexpr Index kRuns = 32;
   DecodeRuns runs;
+  runs.out = out;
   runs.rows_per_run = std::max<Index>(8, ((out + kRuns - 1) / kRuns + 7) / 8 * 8);
   runs.count = (out + runs.rows_per_run - 1) / runs.rows_per_run;
   return runs;
@@ -411,7 +414,7 @@ void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Packe
   const QuantizedRows xq = w.format == WeightFormat::Q8_0 ? quantize_rows<Scalar>(x) : QuantizedRows{};
   const DecodeRuns runs = decode_runs(w.rows);
   const auto run_task = [&](Index r) {
-    packed_rows_run<Scalar>(x, xq, w, y, runs.first(r), std::min(runs.rows_per_run, w.rows - runs.first(r)));
+    packed_rows_run<Scalar>(x, xq, w, y, runs.first(r), runs.rows(r));
   };
   if (decode_worth_threads(w.rows, w.cols)) {
     parallel_for(runs.count, run_task);
