@@ -155,12 +155,33 @@ struct AttentionMask {
   Index first_key = 0;                   // position j of key row s = 0 (keys dropped before it by a bounded cache)
 };
 
+namespace detail {
+
+/// p_s = exp(x_s − shift) for one row of scores, and exactly 0 where x_s = −∞ (a hidden key):
+/// scores (1, n) → p (1, n), separate storage (step 2 reads the scores after step 1 has written p).
+/// The softmax below and the tiled core's running softmax both take their exponentials here.
+template <class ScoresRow, class WeightsRow>
+void exp_visible(const ScoresRow& scores, typename ScoresRow::Scalar shift, WeightsRow&& p) {
+  using Scalar = typename ScoresRow::Scalar;
+  const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
+  // 1) exp(x_s − shift) for every key, with Eigen's vectorised exp (many numbers per instruction).
+  p = (scores.array() - shift).exp().matrix();
+  // 2) exp(−∞) = 0 for hidden keys — said explicitly: Eigen's vectorised exp() clamps its argument and would
+  //    give a hidden key ~1e-40 (float) instead of exactly 0. (Folding this into step 1 with Eigen's select()
+  //    costs a call of std::exp per key: Eigen 3.4 does not vectorise select() — docs/performance.md, "Batches".)
+  for (Index s = 0; s < scores.size(); ++s) {
+    if (scores(s) == hidden) p(s) = Scalar(0);
+  }
+}
+
+}  // namespace detail
+
 /// Softmax of each row, ignoring −∞ entries: scores (R, S) → weights (R, S)
 ///     w_s = exp(x_s − max_s' x_s') / Σ_s'' exp(x_s'' − max_s' x_s')
 /// Subtracting the row maximum changes nothing mathematically and keeps exp() from overflowing.
 /// A row that is entirely −∞ (every key hidden) becomes all zeros: that query reads nothing, not NaN.
-/// weights may be scores itself (in place).
-/// One row of masked_softmax_rows: scores (1, S) → weights (1, S); the two may be the same storage.
+/// weights and scores are separate storage.
+/// One row of masked_softmax_rows: scores (1, S) → weights (1, S).
 template <class Scalar>
 void masked_softmax_row(const Eigen::Ref<const RowVector<Scalar>>& scores, Eigen::Ref<RowVector<Scalar>> weights) {
   const Scalar hidden = -std::numeric_limits<Scalar>::infinity();
@@ -169,9 +190,7 @@ void masked_softmax_row(const Eigen::Ref<const RowVector<Scalar>>& scores, Eigen
     weights.setZero();
     return;
   }
-  // exp(−∞) = 0 for hidden keys — said explicitly: Eigen's vectorised exp() clamps its argument and would
-  // give a hidden key a weight of ~1e-40 (float) instead of exactly 0.
-  weights = (scores.array() == hidden).select(Scalar(0), (scores.array() - row_max).exp()).matrix();
+  detail::exp_visible(scores, row_max, weights);
   weights /= weights.sum();
 }
 
@@ -667,10 +686,7 @@ void tiled_attention(const HeadsView<const Scalar>& queries, const HeadsView<con
           continue;
         }
         rescale(r) = std::exp(running_max(r) - m_new);  // exactly 0 while m = −∞: o and l are 0 anyway
-        // exp(−∞) = 0 said explicitly, as in masked_softmax_row (Eigen's vectorised exp clamps).
-        tile_weights.row(r).head(sk) = (tile_scores.row(r).head(sk).array() == hidden)
-                                           .select(Scalar(0), (tile_scores.row(r).head(sk).array() - m_new).exp())
-                                           .matrix();
+        detail::exp_visible(tile_scores.row(r).head(sk), m_new, tile_weights.row(r).head(sk));  // 0 where hidden
         running_sum(r) = rescale(r) * running_sum(r) + tile_weights.row(r).head(sk).sum();
         running_max(r) = m_new;
       }

@@ -76,7 +76,7 @@ namespace engine {
 template <class Derived>
 void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Scores& z) {
   z.resize(static_cast<std::size_t>(row.size()));
-  for (Index v = 0; v < row.size(); ++v) z[static_cast<std::size_t>(v)] = static_cast<double>(row(v));
+  Eigen::Map<Eigen::RowVectorXd>(z.data(), row.size()) = row.template cast<double>();  // vectorised
   check_finite(z, step);
 }
 
@@ -86,7 +86,7 @@ template <class Derived, class Scalar>
 void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Scores& z, DecodingSession<Scalar>& session,
                     Index sequence) {
   z.resize(static_cast<std::size_t>(row.size()));
-  for (Index v = 0; v < row.size(); ++v) z[static_cast<std::size_t>(v)] = static_cast<double>(row(v));
+  Eigen::Map<Eigen::RowVectorXd>(z.data(), row.size()) = row.template cast<double>();  // vectorised
   check_finite(z, step, [&session, sequence] { return session.locate_non_finite(sequence); });
 }
 template <class Derived>
