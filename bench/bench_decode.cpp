@@ -33,6 +33,8 @@
 //         --benchmark_enable_random_interleaving=true --benchmark_counters_tabular=true   (one command line)
 //   BM_HeadRows/way/rows                  the LM head's product alone for 1 to 8 rows: the decoding kernel, row by
 //                                         row, and Eigen's matrix-matrix product
+//   BM_ScoreRow/part                      greedy search's work on one row of 32,000 scores: conversion and check,
+//                                         log-sum-exp, argmax (each prompt of a batch pays it every step)
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -44,6 +46,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -226,6 +229,30 @@ void BM_HeadRows(benchmark::State& state) {
   state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * N), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_HeadRows)->ArgNames({"way", "rows"})->ArgsProduct({{0, 1, 2, 3}, {1, 2, 4, 8}})->Unit(benchmark::kMicrosecond);
+
+// What greedy search does with each row of scores, once per generated token per prompt (generation/generate.hpp,
+// greedy_or_sample), for one row of V = 32,000 scores (stories15M's vocabulary; fixed values, no model):
+//   0  score_row_into: the model's float scores converted to double and checked finite
+//   1  log_sum_exp: the normaliser of log p(chosen) = z_chosen − log Σ exp z
+//   2  argmax: the greedy choice
+// In a batch of 8 prompts every decode step pays these 8 times. Counter: µs per row.
+void BM_ScoreRow(benchmark::State& state) {
+  constexpr Index V = 32000;
+  Matrix<float> logits(1, V);
+  for (Index v = 0; v < V; ++v) logits(0, v) = std::sin(0.37f * static_cast<float>(v)) * 8.0f;
+  logits(0, V / 2) = 9.5f;  // the largest score halfway: argmax's second pass stops there
+  generation::Scores z;
+  generation::engine::score_row_into(logits.row(0), 0, z);
+  const int part = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    if (part == 0) generation::engine::score_row_into(logits.row(0), 0, z);
+    if (part == 1) benchmark::DoNotOptimize(generation::log_sum_exp(z));
+    if (part == 2) benchmark::DoNotOptimize(generation::argmax(z));
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(part == 0 ? "score_row_into" : (part == 1 ? "log_sum_exp" : "argmax"));
+}
+BENCHMARK(BM_ScoreRow)->ArgName("part")->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
 
 // Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
 // with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:

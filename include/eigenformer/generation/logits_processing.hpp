@@ -106,8 +106,8 @@ struct FilterWorkspace {
 /// The highest score's id; among equal scores the lowest id (as torch.argmax). z: (V), no NaN (the generation
 /// loop checks the model's scores; the filters write −∞, never NaN).
 /// Two passes: the largest score with Eigen's vectorised maxCoeff, then the first id that has it. One pass that
-/// compares and keeps an index at every id does not vectorise: at V = 32,000 it took 24 µs, these two 2–12 µs
-/// (depending on where the largest score is; docs/performance.md, "Batches").
+/// compares and keeps an index at every id does not vectorise: at V = 32,000 it took 22 µs, these two 7 µs with
+/// the largest score halfway (BM_ScoreRow in bench/bench_decode.cpp; docs/performance.md, "Batches").
 inline TokenId argmax(const Scores& z) {
   if (z.empty()) return 0;
   const double largest = Eigen::Map<const Eigen::ArrayXd>(z.data(), static_cast<Eigen::Index>(z.size())).maxCoeff();
