@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
+#include <string>
 
 #include "eigenformer/generation.hpp"
 
@@ -127,6 +129,48 @@ TEST_CASE("min-p keeps tokens at least min_p times as likely as the best") {
   Scores all = logs({0.5, 0.3, 0.15, 0.05});
   apply_min_p(all, 0.0);
   CHECK(kept(all) == std::vector<bool>{true, true, true, true});
+}
+
+// argmax and check_finite run vectorised passes (Eigen's maxCoeff, a sum of x·0): long rows, whose bulk goes through
+// the vector code and whose last few scores through its scalar ending, against the plain definitions.
+TEST_CASE("argmax and the finiteness check over long rows, against the plain loops") {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> uniform(-10.0, 10.0);
+  const auto plain_argmax = [](const Scores& z) {  // the first id of the highest score
+    std::size_t best = 0;
+    for (std::size_t v = 1; v < z.size(); ++v) {
+      if (z[v] > z[best]) best = v;
+    }
+    return static_cast<TokenId>(best);
+  };
+  for (std::size_t V : {std::size_t(1), std::size_t(7), std::size_t(16), std::size_t(1001), std::size_t(32000)}) {
+    Scores z(V);
+    for (double& x : z) x = uniform(rng);
+    CAPTURE(V);
+    CHECK(argmax(z) == plain_argmax(z));
+    CHECK_NOTHROW(check_finite(z, 0));
+    // The largest score twice, the later copy in the vector part, the earlier near the end of it: the earlier wins.
+    if (V > 16) {
+      const std::size_t early = V / 2, late = V - 3;
+      z[early] = z[late] = 11.0;
+      CHECK(argmax(z) == static_cast<TokenId>(early));
+      z[early] = -std::numeric_limits<double>::infinity();  // a filtered score: the later copy now
+      CHECK(argmax(z) == static_cast<TokenId>(late));
+      z[early] = 0.0;  // finite again for the checks below
+      CHECK_NOTHROW(check_finite({-1e308, 1e308, 0.0}, 0));
+    }
+    // A bad score anywhere — first, in the middle, last (the scalar ending) — is found and named.
+    for (std::size_t at : {std::size_t(0), V / 2, V - 1}) {
+      for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()}) {
+        Scores w = z;
+        w[at] = bad;
+        const std::string where = "token id " + std::to_string(at) + " is";
+        CHECK_THROWS_WITH_AS(check_finite(w, 2), doctest::Contains(where.c_str()), ValueError);
+      }
+    }
+  }
+  // Every score −∞ (all filtered): id 0, as the plain loop.
+  CHECK(argmax(Scores(100, -std::numeric_limits<double>::infinity())) == 0);
 }
 
 TEST_CASE("NaN or infinite model scores are refused") {
