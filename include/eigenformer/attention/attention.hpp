@@ -168,7 +168,8 @@ void exp_visible(const ScoresRow& scores, typename ScoresRow::Scalar shift, Weig
   p = (scores.array() - shift).exp().matrix();
   // 2) exp(−∞) = 0 for hidden keys — said explicitly: Eigen's vectorised exp() clamps its argument and would
   //    give a hidden key ~1e-40 (float) instead of exactly 0. (Folding this into step 1 with Eigen's select()
-  //    costs a call of std::exp per key: Eigen 3.4 does not vectorise select() — docs/performance.md, "Batches".)
+  //    costs a call of std::exp per key: Eigen 3.4 does not vectorise select() — docs/performance.md, "Decode: is
+  //    every step as fast as its neighbours?".)
   for (Index s = 0; s < scores.size(); ++s) {
     if (scores(s) == hidden) p(s) = Scalar(0);
   }
