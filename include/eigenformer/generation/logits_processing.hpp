@@ -72,6 +72,11 @@ inline Scores log_softmax(const Scores& z) {
   return out;
 }
 
+/// z seen as an Eigen array, for the passes that Eigen vectorises (log_sum_exp, argmax, check_finite). No copy.
+inline Eigen::Map<const Eigen::ArrayXd> scores_array(const Scores& z) {
+  return Eigen::Map<const Eigen::ArrayXd>(z.data(), static_cast<Eigen::Index>(z.size()));
+}
+
 /// The normaliser of log softmax alone: log Σ_u exp(z_u) = max z + log Σ_u exp(z_u − max z), so that
 ///     log p(v) = z_v − log_sum_exp(z)
 /// for any one v. Greedy search and sampling need log p of the chosen token only, not all V of log_softmax_into:
@@ -86,7 +91,7 @@ inline Scores log_softmax(const Scores& z) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 inline double log_sum_exp(const Scores& z) {
-  const Eigen::Map<const Eigen::ArrayXd> scores(z.data(), static_cast<Eigen::Index>(z.size()));
+  const Eigen::Map<const Eigen::ArrayXd> scores = scores_array(z);
   const double m = scores.maxCoeff();
   const double sum = (scores - m).exp().sum();
   return m + std::log(sum);
@@ -110,7 +115,7 @@ struct FilterWorkspace {
 /// the largest score halfway (BM_ScoreRow in bench/bench_decode.cpp; docs/performance.md, "Batches").
 inline TokenId argmax(const Scores& z) {
   if (z.empty()) return 0;
-  const double largest = Eigen::Map<const Eigen::ArrayXd>(z.data(), static_cast<Eigen::Index>(z.size())).maxCoeff();
+  const double largest = scores_array(z).maxCoeff();
   for (std::size_t v = 0; v < z.size(); ++v) {
     if (z[v] == largest) return static_cast<TokenId>(v);
   }
@@ -129,7 +134,7 @@ template <class Locate>
 void check_finite(const Scores& z, std::int64_t step, Locate locate) {
   // x · 0 is 0 for a finite x and NaN for ±∞ and NaN, so one vectorised sum says whether every score is finite;
   // only when one is not does the loop below look for the first.
-  if ((Eigen::Map<const Eigen::ArrayXd>(z.data(), static_cast<Eigen::Index>(z.size())) * 0.0).sum() == 0.0) return;
+  if ((scores_array(z) * 0.0).sum() == 0.0) return;
   for (std::size_t v = 0; v < z.size(); ++v) {
     if (!std::isfinite(z[v])) {
       const std::string where = locate();
