@@ -184,9 +184,11 @@ TEST_CASE_TEMPLATE("threads: the decoding kernels for 4 to 8 rows against one Ei
                    Scalar, float, double) {
   // decode_rows (in a build with AVX-512, float takes detail::decode_rows_avx512) and the portable decode_rows_kernel
   // on runs of W that start anywhere and hold any number of rows (the R rows per pass and the one-by-one leftovers),
-  // over widths around the 16-float piece (masked last pieces), x and y inside larger matrices (row strides ≠ in).
+  // over widths around a SIMD piece (16 floats for AVX-512's masked last pieces; Eigen's packet — 4 or 8 floats, 2 or
+  // 4 doubles — for the portable kernel's one-by-one ending), x and y inside larger matrices (row strides ≠ in). The
+  // portable kernel takes the rows of x four at a time: 5 to 8 rows check its second pass.
   std::mt19937 rng(5);
-  for (Index in : {1, 15, 16, 17, 33, 288, 300}) {
+  for (Index in : {1, 3, 5, 7, 8, 9, 15, 16, 17, 33, 288, 300}) {
     for (Index rows = 4; rows <= 8; ++rows) {
       const Matrix<Scalar> weight = random_matrix<Scalar>(29, in + 3, rng);
       const Matrix<Scalar> x_wide = random_matrix<Scalar>(rows, in + 5, rng);
@@ -210,6 +212,8 @@ TEST_CASE_TEMPLATE("threads: the decoding kernels for 4 to 8 rows against one Ei
       // Nothing outside the run is written.
       CHECK(fast.leftCols(first).cwiseAbs().maxCoeff() == 0);
       CHECK(fast.rightCols(40 - first - count).cwiseAbs().maxCoeff() == 0);
+      CHECK(portable.leftCols(first).cwiseAbs().maxCoeff() == 0);
+      CHECK(portable.rightCols(40 - first - count).cwiseAbs().maxCoeff() == 0);
     }
   }
 }

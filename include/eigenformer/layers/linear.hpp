@@ -49,47 +49,87 @@ template <class Scalar>
 void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                           Eigen::Ref<Matrix<Scalar>> y);
 
+namespace detail {
+/// How far ahead the decoding kernels ask for rows of W: about kPrefetchBytes further on in W (a run of W is read once,
+/// front to back, so the next rows can be on their way from memory while these are multiplied).
+inline constexpr Index kPrefetchBytes = 10240;
+inline Index prefetch_rows_ahead(Index row_bytes) { return std::max<Index>(1, (kPrefetchBytes + row_bytes - 1) / row_bytes); }
+
+/// Asks the processor to bring the cache line at p into its caches (a hint: no effect on the result, and none at all
+/// on compilers without the builtin).
+inline void prefetch(const void* p) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p);
+#else
+  (void)p;
+#endif
+}
+
+/// One pass of decode_rows_kernel: the G rows n0 .. n0 + G − 1 of x against the R rows of W at w[0 .. R − 1],
+///     y(n0 + g, o + r) = x(n0 + g, :) · W(o + r, :)
+/// with R·G running sums of one SIMD register each (kLane numbers). later[r] points `ahead` rows further on in W:
+/// fetched while these rows are multiplied.
+template <class Scalar, int R, int G>
+void decode_rows_pass(const Eigen::Ref<const Matrix<Scalar>>& x, Index n0, const Scalar* const (&w)[R],
+                      const Scalar* const (&later)[R], Eigen::Ref<Matrix<Scalar>> y, Index o) {
+  constexpr Index kLane = Eigen::internal::packet_traits<Scalar>::size;  // one register: 8 floats with AVX, 4 with SSE
+  using Lane = Eigen::Array<Scalar, kLane, 1>;
+  using LaneMap = Eigen::Map<const Lane>;
+  const Index in = x.cols(), whole = in / kLane * kLane;  // numbers covered by whole pieces
+  Lane sums[R][G];  // sums[r][g]: the running x(n0 + g, :) · W(o + r, :), lane by lane
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < G; ++g) sums[r][g].setZero();
+  }
+  for (Index i = 0; i < whole; i += kLane) {
+    Lane pieces[R];  // the same kLane numbers of each of the R rows of W, loaded once for all G rows of x
+    for (int r = 0; r < R; ++r) {
+      pieces[r] = LaneMap(w[r] + i);
+      prefetch(later[r] + i);
+    }
+    for (int g = 0; g < G; ++g) {
+      const Lane piece_x = LaneMap(x.row(n0 + g).data() + i);
+      for (int r = 0; r < R; ++r) sums[r][g] += piece_x * pieces[r];
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int g = 0; g < G; ++g) {
+      Scalar total = sums[r][g].sum();
+      for (Index i = whole; i < in; ++i) total += x(n0 + g, i) * w[r][i];
+      y(n0 + g, o + r) = total;
+    }
+  }
+}
+}  // namespace detail
+
 /// Several rows of the decoding path: y(n, o) = x(n, :) · W(o, :) for the N rows of x (N a compile-time 4 .. 8) and the
 /// rows o = first .. first + count − 1 of W.
 ///     x (N, in)   W (out, in)   y (N, out)
-/// R rows of W at a time (R = 4 for N ≤ 4, else 2: R·N running sums, enough to keep the processor's multiply-add units
-/// busy, few enough to stay in registers): the dot products run over `in` in pieces of kLane numbers (64 bytes: one
-/// AVX-512 register of floats, two AVX ones — Eigen maps a fixed-size Array onto whatever the CPU has). Each piece of
-/// the R rows of W is loaded once and multiplied with the same piece of all N rows of x, into R·N running sums of
-/// kLane lanes; at the end each sum's lanes are added up. The N rows of x stay in the L1 cache; W streams through
-/// once. The last in mod kLane numbers, and the last rows of W when count is not a multiple of R, go one by one.
+/// R = 2 rows of W at a time: the dot products run over `in` in pieces of kLane numbers (one SIMD register: Eigen's
+/// packet for Scalar), and each piece of the two rows of W is loaded once and multiplied with the same piece of the
+/// rows of x, four rows of x at a time (G = 4; N > 4 takes a second pass over the same two rows of W, which are in
+/// the L1 cache by then). So a pass keeps R·G = 8 running sums — enough independent multiply-adds to keep the
+/// processor's units busy, few enough to stay in the 16 registers of SSE and AVX (with more sums than registers,
+/// the compiler spills them to memory on every multiply-add: the first version of this kernel, 16 sums of two
+/// registers each, ran slower than N matrix-vector products on an AVX2 machine; docs/performance.md, "Batches").
+/// At the end of a pass each sum's lanes are added up. The rows of x stay in the L1 cache; W streams through once,
+/// its rows asked for about kPrefetchBytes ahead. The last in mod kLane numbers, and the last row of W when count is
+/// odd, go one by one. The order of the sums depends on in, N and the build only: the same bits on any thread count.
 template <class Scalar, int N>
 void decode_rows_kernel(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                         Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
-  constexpr Index kLane = 64 / static_cast<Index>(sizeof(Scalar));
-  constexpr int R = N <= 4 ? 4 : 2;  // rows of W per pass
-  using Lane = Eigen::Array<Scalar, kLane, 1>;
-  using LaneMap = Eigen::Map<const Lane>;
-  const Index in = weight.cols(), whole = in / kLane * kLane;  // numbers covered by whole pieces
+  constexpr int R = 2, G = 4;
+  const Index ahead = detail::prefetch_rows_ahead(weight.cols() * static_cast<Index>(sizeof(Scalar)));
   const Index end = first + count;
   Index o = first;
   for (; o + R <= end; o += R) {
-    Lane sums[R][N];  // sums[r][n]: the running x(n, :) · W(o + r, :), lane by lane
     const Scalar* w[R];
+    const Scalar* later[R];
     for (int r = 0; r < R; ++r) {
       w[r] = weight.row(o + r).data();
-      for (int n = 0; n < N; ++n) sums[r][n].setZero();
+      later[r] = o + r + ahead < weight.rows() ? weight.row(o + r + ahead).data() : w[r];
     }
-    for (Index i = 0; i < whole; i += kLane) {
-      Lane pieces[R];
-      for (int r = 0; r < R; ++r) pieces[r] = LaneMap(w[r] + i);
-      for (int n = 0; n < N; ++n) {
-        const Lane piece_x = LaneMap(x.row(n).data() + i);
-        for (int r = 0; r < R; ++r) sums[r][n] += piece_x * pieces[r];
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      for (int n = 0; n < N; ++n) {
-        Scalar total = sums[r][n].sum();
-        for (Index i = whole; i < in; ++i) total += x(n, i) * w[r][i];
-        y(n, o + r) = total;
-      }
-    }
+    detail::decode_rows_pass<Scalar, R, (N < G ? N : G)>(x, 0, w, later, y, o);
+    if constexpr (N > G) detail::decode_rows_pass<Scalar, R, N - G>(x, G, w, later, y, o);
   }
   for (; o < end; ++o) {
     for (int n = 0; n < N; ++n) y(n, o) = x.row(n).dot(weight.row(o));
@@ -101,9 +141,10 @@ namespace detail {
 /// decode_rows_kernel's fast path for float in a build with AVX-512 (-march=native on this project's CPUs): the same
 /// products, y(n, o) = x(n, :) · W(o, :) for the N rows of x and rows o = first .. first + count − 1 of W,
 ///     x (N, in) at x, rows x_stride apart   W (out, in) at w, rows w_stride apart   y (N, out) at y, rows y_stride apart
-/// again R rows of W at a time against all N rows of x, running sums of 16 floats (one 512-bit register) each. Two
-/// things differ from the portable kernel, both about cost, not about what is summed:
-///   - more rows of W per pass (R·N up to 24 sums of the 32 registers), so each load of x feeds R multiply-adds;
+/// again R rows of W at a time, running sums of 16 floats (one 512-bit register) each. Two things differ from the
+/// portable kernel, both about cost, not about what is summed:
+///   - all N rows of x in one pass, and more rows of W per pass (R·N up to 24 sums of AVX-512's 32 registers, where
+///     the portable kernel keeps 8 to fit SSE's and AVX's 16), so each load of x feeds up to 6 multiply-adds;
 ///   - the end of each pass. Each of the R·N sums still has 16 lanes to add up. Done one sum at a time (the portable
 ///     kernel's .sum()) that is four shuffle-and-add rounds per sum, one after another; here fold_sixteen adds the
 ///     lanes of sixteen sums at once — four rounds for all sixteen, 15 adds in place of 60 — leaving sum k's total in
@@ -191,10 +232,6 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
     if (o < end) decode_rows_avx512<1, N>(x, x_stride, w, w_stride, out, in, y, y_stride, o, end - o, ahead);
   }
 }
-
-/// How far ahead decode_rows_avx512 asks for rows of W: about kPrefetchBytes further on in W.
-inline constexpr Index kPrefetchBytes = 10240;
-inline Index prefetch_rows_ahead(Index row_bytes) { return std::max<Index>(1, (kPrefetchBytes + row_bytes - 1) / row_bytes); }
 
 /// Rows of W per pass for N rows of x: R·N ≤ 24 running sums, plus R pieces of W and one of x, in 32 registers.
 template <int N>
