@@ -72,11 +72,17 @@ struct GenerationIO {
 
 namespace engine {
 
+/// A model's score row converted to double, into z (resized; a reused buffer).   row (V) → z (V)
+template <class Derived>
+void copy_scores(const Eigen::MatrixBase<Derived>& row, Scores& z) {
+  z.resize(static_cast<std::size_t>(row.size()));
+  Eigen::Map<Eigen::RowVectorXd>(z.data(), row.size()) = row.template cast<double>();  // vectorised
+}
+
 /// Converts a model's score row to double, into z (resized; a reused buffer), and checks it.
 template <class Derived>
 void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Scores& z) {
-  z.resize(static_cast<std::size_t>(row.size()));
-  Eigen::Map<Eigen::RowVectorXd>(z.data(), row.size()) = row.template cast<double>();  // vectorised
+  copy_scores(row, z);
   check_finite(z, step);
 }
 
@@ -85,8 +91,7 @@ void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Sc
 template <class Derived, class Scalar>
 void score_row_into(const Eigen::MatrixBase<Derived>& row, std::int64_t step, Scores& z, DecodingSession<Scalar>& session,
                     Index sequence) {
-  z.resize(static_cast<std::size_t>(row.size()));
-  Eigen::Map<Eigen::RowVectorXd>(z.data(), row.size()) = row.template cast<double>();  // vectorised
+  copy_scores(row, z);
   check_finite(z, step, [&session, sequence] { return session.locate_non_finite(sequence); });
 }
 template <class Derived>

@@ -206,7 +206,7 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) pieces[r] = _mm512_maskz_loadu_ps(mask, rows[r] + i);
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(later[r] + i), _MM_HINT_T0);
+      for (int r = 0; r < R; ++r) prefetch(later[r] + i);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
         const __m512 piece_x = _mm512_maskz_loadu_ps(mask, x + n * x_stride + i);
