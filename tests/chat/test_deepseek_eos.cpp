@@ -127,8 +127,8 @@ TokenSequence write_checkpoint() {
   return reply;
 }
 
-}  // namespace deepseek_eos_tests
-using namespace deepseek_eos_tests;
+// The test cases stay in the namespace too: test_chat compiles this file with the other EOS file, in one
+// translation unit.
 
 TEST_CASE("DeepSeek-R1: a tiny model with the real DeepSeek-V3 tokenizer ends its reply with <｜end▁of▁sentence｜>, "
           "the EOS its files declare") {
@@ -193,3 +193,5 @@ TEST_CASE("DeepSeek-R1: a tiny model with the real DeepSeek-V3 tokenizer ends it
   CHECK(r.stop_reason == generation::StopReason::MaxNewTokens);
   CHECK(!r.eos_token.has_value());
 }
+
+}  // namespace deepseek_eos_tests

@@ -90,8 +90,8 @@ Llama<float> qwen3_tiny_model(const TokenSequence& chain, TokenId eos) {
   return model;
 }
 
-}  // namespace qwen3_eos_tests
-using namespace qwen3_eos_tests;
+// The test cases stay in the namespace too: test_chat compiles this file with the other EOS file, in one
+// translation unit.
 
 TEST_CASE("Qwen3: a tiny qwen3-shaped model with the real Qwen3 tokenizer ends its reply with <|im_end|>, the EOS its "
           "files declare") {
@@ -178,3 +178,5 @@ TEST_CASE("Qwen3: a tiny qwen3-shaped model with the real Qwen3 tokenizer ends i
   CHECK(r.tokens == expected);
   CHECK(r.stop_reason == generation::StopReason::MaxNewTokens);
 }
+
+}  // namespace qwen3_eos_tests

@@ -18,8 +18,14 @@
 #include "eigenformer/eigenformer.hpp"
 #include "eigenformer/generation.hpp"
 #include "llama/llama.hpp"
+#include "support/threads_guard.hpp"
+
+// test_threads.cpp, test_weight_formats.cpp and test_tiled_attention.cpp compile into one translation unit
+// (test_speed, CMakeLists.txt here): each keeps its helpers, and the namespaces it uses, in a namespace of its own.
+namespace threads_test {
 
 using namespace eigenformer;
+using eigenformer::testing::ThreadsGuard;
 
 namespace {
 
@@ -41,12 +47,6 @@ template <class Scalar>
 double tolerance() {
   return std::is_same_v<Scalar, float> ? 1e-6 : 1e-14;
 }
-
-/// Restores the thread count a test changed.
-struct ThreadsGuard {
-  int saved = threads();
-  ~ThreadsGuard() { set_threads(saved); }
-};
 
 LlamaConfig small_llama() {
   LlamaConfig c;
@@ -347,3 +347,5 @@ TEST_CASE("threads: a cached Llama decode on 2 threads against the uncached full
   INFO("max |cached 2-thread − full recompute| / max |full| = ", worst);
   CHECK(worst <= 1e-5);
 }
+
+}  // namespace threads_test

@@ -20,6 +20,10 @@
 #include "eigenformer/attention/attention.hpp"
 #include "eigenformer/core/threads.hpp"
 
+// test_threads.cpp, test_weight_formats.cpp and test_tiled_attention.cpp compile into one translation unit
+// (test_speed, CMakeLists.txt here): each keeps its helpers, and the namespaces it uses, in a namespace of its own.
+namespace tiled_attention_test {
+
 using namespace eigenformer;
 
 namespace {
@@ -346,3 +350,5 @@ TEST_CASE("the tiled core gives the same numbers on 1 and 2 threads") {
   set_threads(saved);
   CHECK(one == two);
 }
+
+}  // namespace tiled_attention_test

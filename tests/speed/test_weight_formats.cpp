@@ -35,9 +35,15 @@
 
 #include "eigenformer/eigenformer.hpp"
 #include "llama/llama.hpp"
+#include "support/threads_guard.hpp"
 #include "models/model_fixture.hpp"
 
+// test_threads.cpp, test_weight_formats.cpp and test_tiled_attention.cpp compile into one translation unit
+// (test_speed, CMakeLists.txt here): each keeps its helpers, and the namespaces it uses, in a namespace of its own.
+namespace weight_formats_test {
+
 using namespace eigenformer;
+using eigenformer::testing::ThreadsGuard;
 
 namespace {
 
@@ -47,11 +53,6 @@ Matrix<float> random_matrix(Index rows, Index cols, std::mt19937& rng, double ra
   for (Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<float>(u(rng));
   return m;
 }
-
-struct ThreadsGuard {
-  int saved = threads();
-  ~ThreadsGuard() { set_threads(saved); }
-};
 
 /// Greedy decoding through the KV cache, no end-of-sequence: `steps` tokens after `prompt` and each step's logits.
 struct Greedy {
@@ -396,3 +397,5 @@ TEST_CASE("weight formats: a Llama decodes with the same bits on 1 and 2 threads
     }
   }
 }
+
+}  // namespace weight_formats_test

@@ -20,6 +20,10 @@
 #include "support/fixture.hpp"
 #include "training/gradient_check.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace attention_gradients_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
@@ -750,3 +754,5 @@ TEST_CASE_TEMPLATE("attention backward matches PyTorch autograd", T, float, doub
     });
   }
 }
+
+}  // namespace attention_gradients_test

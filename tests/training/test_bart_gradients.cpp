@@ -21,6 +21,10 @@
 #include "training/gradient_dump_check.hpp"
 #include "training/training_fixture.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace bart_gradients_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
@@ -152,3 +156,5 @@ TEST_CASE("BART backward refuses what it cannot differentiate") {
   model.forward(source, target, logits);                                      // a plain forward in between
   CHECK_THROWS_AS(model.backward(Matrix<double>::Zero(2, 13)), ValueError);
 }
+
+}  // namespace bart_gradients_test

@@ -25,9 +25,14 @@
 #include <vector>
 
 #include "bert/bert.hpp"
+#include "models/model_fixture.hpp"
 #include "support/fixture.hpp"
 #include "training/gradient_check.hpp"
 #include "training/training_fixture.hpp"
+
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace bert_gradients_test {
 
 using namespace eigenformer;
 using namespace eigenformer::testing;
@@ -35,8 +40,6 @@ using namespace eigenformer::testing;
 namespace {
 
 constexpr double kFloatTolerance = 1e-4;
-
-std::string model_dir(const std::string& name) { return fixture_path("models/" + name); }
 
 /// max |a − b| and max |b| over two equally long arrays.
 struct Difference {
@@ -392,3 +395,5 @@ TEST_CASE("Bert backward: padding_idx rows get no lookup gradient, and misuse is
 }
 
 }  // namespace
+
+}  // namespace bert_gradients_test

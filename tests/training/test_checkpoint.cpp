@@ -18,6 +18,10 @@
 #include <unistd.h>
 #endif
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace checkpoint_test {
+
 using namespace eigenformer;
 using namespace eigenformer::training;
 using eigenformer::testing::Bigram;
@@ -284,3 +288,5 @@ TEST_CASE("check_finite names the step and the first tensor that went non-finite
   p.grad["b.weight"][2] = 0;
   CHECK_THROWS_AS(check_finite(list, 43), NonFiniteError);
 }
+
+}  // namespace checkpoint_test

@@ -4,6 +4,10 @@
 
 #include <filesystem>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace corpus_test {
+
 using namespace eigenformer;
 using namespace eigenformer::training;
 
@@ -75,3 +79,5 @@ TEST_CASE("the Debian fortune corpora load clean: no escapes, no separators — 
     }
   }
 }
+
+}  // namespace corpus_test

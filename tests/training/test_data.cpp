@@ -7,6 +7,10 @@
 #include <fstream>
 #include <set>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace data_test {
+
 using namespace eigenformer;
 using namespace eigenformer::training;
 
@@ -151,3 +155,5 @@ TEST_CASE("any tokenizer the library loads feeds the pipeline: encode_records, c
   REQUIRE(ids.size() == 2);
   CHECK(ids[0] == tokenizer.encode("hello world"));
 }
+
+}  // namespace data_test

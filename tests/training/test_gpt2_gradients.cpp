@@ -20,6 +20,10 @@
 #include "training/gradient_dump_check.hpp"
 #include "training/training_fixture.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace gpt2_gradients_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
@@ -130,3 +134,5 @@ TEST_CASE("GPT-2 backward refuses what it cannot differentiate") {
   ParameterList<double> without = named_parameters(model);
   CHECK_THROWS_AS(gradient_tensors(without, model.names(), model.stored_layouts(), GradientNames{}), ValueError);
 }
+
+}  // namespace gpt2_gradients_test

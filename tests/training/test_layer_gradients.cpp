@@ -19,6 +19,10 @@
 #include "support/fixture.hpp"
 #include "training/gradient_check.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace layer_gradients_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
@@ -610,3 +614,5 @@ TEST_CASE_TEMPLATE("T5 relative position bias backward matches PyTorch autograd"
     report_parity<T>(rpb.weight_grad, fx.matrix<double>(c + ".expected.grad.weight"), c + " dweight");
   }
 }
+
+}  // namespace layer_gradients_test

@@ -27,6 +27,10 @@
 #include "training/gradient_dump_check.hpp"
 #include "training/training_fixture.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace llama_gradients_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
@@ -194,3 +198,5 @@ TEST_CASE("Llama backward refuses what it cannot differentiate") {
   TokenIds too_long = TokenIds::Ones(1, 17);  // max_position_embeddings is 16
   CHECK_THROWS_AS(model.forward_for_training(too_long, logits), ValueError);
 }
+
+}  // namespace llama_gradients_test

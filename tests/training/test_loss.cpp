@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstdio>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace loss_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 using training::cross_entropy;
@@ -69,3 +73,5 @@ TEST_CASE("cross_entropy: bad input throws, all-ignored gives NaN and a zero gra
   // Uniform scores: loss = log V exactly.
   CHECK(cross_entropy<float>(logits, TokenSequence{0, 1, 3}).loss == doctest::Approx(std::log(4.0)).epsilon(1e-7));
 }
+
+}  // namespace loss_test

@@ -4,6 +4,10 @@
 
 #include <cmath>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace objectives_test {
+
 using namespace eigenformer;
 using namespace eigenformer::training;
 
@@ -157,3 +161,5 @@ TEST_CASE("pooling: first position and mean — the backward is the adjoint (⟨
   CHECK(pool(hidden, {4, 1, 2})(2, 3) == doctest::Approx((hidden(2, 0, 3) + hidden(2, 1, 3)) / 2));
   CHECK_THROWS_AS(pool(hidden, {4, 0, 2}), ValueError);
 }
+
+}  // namespace objectives_test

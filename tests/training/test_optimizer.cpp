@@ -4,6 +4,10 @@
 
 #include <cmath>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace optimizer_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 using namespace eigenformer::training;
@@ -214,3 +218,5 @@ TEST_CASE("GradientAccumulation: token-weighted micro-batches give the whole bat
   CHECK_THROWS_AS(acc.weight(1, 0.0), ValueError);
   CHECK_THROWS_AS(GradientAccumulation(0), ValueError);
 }
+
+}  // namespace optimizer_test

@@ -9,6 +9,10 @@
 #include <filesystem>
 #include <map>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace pipeline_test {
+
 using namespace eigenformer;
 using namespace eigenformer::training;
 using eigenformer::testing::Bigram;
@@ -125,3 +129,5 @@ TEST_CASE("a bigram model trained on the Tang poems beats the unigram entropy on
   CHECK(validation < unigram_held - 0.3);
   CHECK(TrainingLog::read_csv((scratch / "log.csv").string()).steps.size() == static_cast<std::size_t>(steps));
 }
+
+}  // namespace pipeline_test

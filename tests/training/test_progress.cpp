@@ -6,6 +6,10 @@
 #include <filesystem>
 #include <regex>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace progress_test {
+
 using namespace eigenformer;
 using namespace eigenformer::training;
 
@@ -117,3 +121,5 @@ TEST_CASE("loss curve SVG: one point per step and per validation, all inside the
   bad.smoothing = 1.0;
   CHECK_THROWS_AS(loss_curve_svg(log, bad), ValueError);
 }
+
+}  // namespace progress_test

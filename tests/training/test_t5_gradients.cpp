@@ -25,6 +25,10 @@
 #include "training/gradient_check.hpp"
 #include "training/training_fixture.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace t5_gradients_test {
+
 using namespace eigenformer;
 using namespace eigenformer::testing;
 
@@ -251,3 +255,5 @@ TEST_CASE("t5 --grad writes what PyTorch autograd computes, under the checkpoint
   }
 }
 #endif
+
+}  // namespace t5_gradients_test

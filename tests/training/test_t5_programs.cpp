@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace t5_programs_test {
+
 
 // ---- span_corruption_pairs: T5's pretraining pairs from plain texts -----------------------------------------------
 
@@ -272,3 +276,5 @@ TEST_CASE("translator saves a model t5 loads, and t5 --train fine-tunes it on pa
 }
 
 #endif
+
+}  // namespace t5_programs_test

@@ -19,6 +19,10 @@
 #include <unistd.h>
 #endif
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace trainer_test {
+
 using namespace eigenformer;
 using namespace eigenformer::training;
 using eigenformer::testing::TinyLm;
@@ -535,3 +539,5 @@ TEST_CASE("learning_rate_at: warmup from 0, cosine to min_lr, or constant") {
   CHECK(learning_rate_at(c, 1) == 0.5);
   CHECK(learning_rate_at(c, 9) == 1.0);
 }
+
+}  // namespace trainer_test

@@ -4,6 +4,10 @@
 
 #include "common/train_cli.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace trainer_cli_test {
+
 using namespace eigenformer;
 using namespace eigenformer::cli;
 
@@ -117,3 +121,5 @@ TEST_CASE("--train flags: bad values are usage errors naming the option") {
   CHECK_THROWS_WITH_AS(parse_train({"--train", "--config", "c.json"}, with_data), doctest::Contains("--out"), UsageError);
   CHECK_THROWS_WITH_AS(parse_train({"--train", "--out", "o"}, with_data), doctest::Contains("--config"), UsageError);
 }
+
+}  // namespace trainer_cli_test

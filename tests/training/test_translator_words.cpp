@@ -10,6 +10,10 @@
 
 #include "translator/number_words.hpp"
 
+// Every file of tests/training compiles into one translation unit (test_training, CMakeLists.txt here): its
+// helpers, and the namespaces it uses, stay in a namespace of its own.
+namespace translator_words_test {
+
 using namespace eigenformer;
 using namespace eigenformer::translator;
 
@@ -107,3 +111,5 @@ TEST_CASE("number words: one spelling per number, no doubled 零, none at the en
   CHECK_THROWS_AS(english_words(-1), ValueError);
   CHECK_THROWS_AS(chinese_words(kLargestNumber + 1), ValueError);
 }
+
+}  // namespace translator_words_test
