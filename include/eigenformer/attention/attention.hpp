@@ -493,7 +493,7 @@ void scaled_dot_product_attention(const HeadsView<const Scalar>& queries, const 
 ///     scores  = −∞ where hidden       causal: keys after position first_query; padding keys
 ///     weights = softmax(scores)       (1, S)
 ///     context = weights V             (1, D)
-/// with the same Eigen expressions, so it gives the reference's numbers (tests/core/test_threads.cpp compares).
+/// with the same Eigen expressions, so it gives the reference's numbers (tests/speed/test_threads.cpp compares).
 /// Each (b, h) has its own scores and weights in scratch.single_query, so the B·H heads are independent tasks
 /// shared out over threads() threads (core/threads.hpp) when there is enough work; the result does not depend
 /// on the thread count. The buffer is sized by the keys' rows per sequence (a cache's capacity), so decode steps

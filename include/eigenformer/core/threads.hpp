@@ -22,7 +22,7 @@
 //   attention/attention.hpp  the single-query path of the attention core: one (batch, head) per task; the
 //                            tiled path: one (batch, head, query tile) per task
 // Both split the work in a way that does not depend on the thread count, so the results are bit-identical
-// with 1, 2 or N threads (tests/core/test_threads.cpp checks it).
+// with 1, 2 or N threads (tests/speed/test_threads.cpp checks it).
 //
 // Measuring with 2 threads: pin them (OMP_PROC_BIND=true OMP_PLACES=cores); docs/performance.md.
 #pragma once
