@@ -10,7 +10,7 @@
 //     each plus 1e-6 Σ_i |x_i w_i| for fp32's own rounding; BF16 within 1e-6 (relative) of the fp32 product over
 //     the dequantised W̃ (the conversion itself adds nothing);
 //   - the hand-vectorised int8 dot product (AVX2) equals the portable loop bit for bit. The ci preset compiles for
-//     any x86-64 and takes the portable loop; test_weight_formats_native (tests/speed/CMakeLists.txt) compiles this
+//     any x86-64 and takes the portable loop; test_speed_native (tests/speed/CMakeLists.txt) compiles this
 //     file with -march=native to run the vector path;
 //   - 1 and 2 threads give the same bits, for every format (the split depends on the shapes only), in both builds.
 //     Under -march=native this once failed from the ~11th step even for fp32, and even for 1 thread against 1
@@ -220,7 +220,7 @@ TEST_CASE("weight formats: the int8 dot product, AVX2 (when compiled for it) aga
 #if defined(__AVX2__) && defined(__FMA__)
   MESSAGE("the AVX2 int8 product was compared");
 #else
-  MESSAGE("this build has no AVX2 + FMA: dot_q8 is the portable loop (test_weight_formats_native compares both)");
+  MESSAGE("this build has no AVX2 + FMA: dot_q8 is the portable loop (test_speed_native compares both)");
 #endif
 }
 
@@ -228,7 +228,7 @@ TEST_CASE("weight formats: activations quantise as p_i = std::round(x_i / t_g), 
   // quantize_activations spells the rounding out so that it vectorises; here it meets the definition, the portable
   // loop — t_g from the group's largest |x|, then std::round of each x_i / t_g in double, clamped to ±127 — on random
   // rows and on rows built to land exactly on halves (x_i / t_g = k + 1/2, both signs), where a rounding to even
-  // would differ. (A build without AVX-512 runs the portable loop on both sides: test_weight_formats_native compares.)
+  // would differ. (A build without AVX-512 runs the portable loop on both sides: test_speed_native compares.)
   std::mt19937 rng(17);
   int halves = 0;
   for (int trial = 0; trial < 200; ++trial) {
