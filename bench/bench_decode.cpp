@@ -35,6 +35,10 @@
 //                                         row, and Eigen's matrix-matrix product
 //   BM_ScoreRow/part                      greedy search's work on one row of 32,000 scores: conversion and check,
 //                                         log-sum-exp, argmax (each prompt of a batch pays it every step)
+//   BM_QuantizeActivations/vector/width   int8 decoding's quantisation of one activation row (layers/
+//                                         packed_weight.hpp): vector 0 = the portable loop (std::round per
+//                                         value), 1 = quantize_activations (AVX-512 or AVX2 when compiled for it);
+//                                         width 768 (a 110M layer's input) and 3072 (its down projection's)
 //
 // Run (docs/performance.md: conditions and reference figures):
 //     ./build/release/bench/bench_decode --benchmark_counters_tabular=true
@@ -47,6 +51,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -253,6 +258,26 @@ void BM_ScoreRow(benchmark::State& state) {
   state.SetLabel(part == 0 ? "score_row_into" : (part == 1 ? "log_sum_exp" : "argmax"));
 }
 BENCHMARK(BM_ScoreRow)->ArgName("part")->DenseRange(0, 2)->Unit(benchmark::kMicrosecond);
+
+void BM_QuantizeActivations(benchmark::State& state) {
+  const bool vector = state.range(0) == 1;
+  const Index n = state.range(1);
+  std::vector<float> x(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) x[static_cast<std::size_t>(i)] = std::sin(0.61f * static_cast<float>(i)) * 2.5f;
+  std::vector<std::int16_t> p(x.size());
+  std::vector<float> t(static_cast<std::size_t>((n + 31) / 32));
+  for (auto _ : state) {
+    if (vector) {
+      detail::quantize_activations<float>(x.data(), n, p.data(), t.data());
+    } else {
+      detail::quantize_activations_portable<float>(x.data(), n, p.data(), t.data());
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * n);
+}
+BENCHMARK(BM_QuantizeActivations)->ArgNames({"vector", "width"})->ArgsProduct({{0, 1}, {768, 3072}})
+    ->Unit(benchmark::kMicrosecond);
 
 // Prompt processing (issue 15): a 512-token prompt at the stories110M shape, one thread, into an empty KV cache,
 // with the last position's logits — three ways, alternating in the same loop so a loaded machine slows all alike:

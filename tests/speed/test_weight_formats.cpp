@@ -228,7 +228,8 @@ TEST_CASE("weight formats: activations quantise as p_i = std::round(x_i / t_g), 
   // quantize_activations spells the rounding out so that it vectorises; here it meets the definition, the portable
   // loop — t_g from the group's largest |x|, then std::round of each x_i / t_g in double, clamped to ±127 — on random
   // rows and on rows built to land exactly on halves (x_i / t_g = k + 1/2, both signs), where a rounding to even
-  // would differ. (A build without AVX-512 runs the portable loop on both sides: test_speed_native compares.)
+  // would differ. (A build for plain x86-64 runs the portable loop on both sides: test_speed_native,
+  // compiled for the CPU with AVX2 or AVX-512, compares.)
   std::mt19937 rng(17);
   int halves = 0;
   for (int trial = 0; trial < 200; ++trial) {

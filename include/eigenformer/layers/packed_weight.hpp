@@ -189,8 +189,8 @@ Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
 /// An activation row quantised like a weight row, for the int8 product: groups of 32 (the last may be shorter),
 ///     t_g = max_{i ∈ g} |x_i| / 127        p_i = round(x_i / t_g)   (halves away from zero, as std::round)
 /// kept as int16 (the width the integer multiply-add reads).  x (n) → p (n), t (⌈n/32⌉).
-/// The readable form, for every build and every group; quantize_activations below runs full groups of float with
-/// AVX-512 when compiled for it, bit for bit the same.
+/// The readable form, for every build and every group; quantize_activations below runs full groups of float in
+/// AVX-512 or AVX2 registers when compiled for them, bit for bit the same.
 template <class Scalar>
 void quantize_activations_portable(const Scalar* x, Index n, std::int16_t* p, float* t) {
   constexpr Index kGroup = PackedWeight::kGroup;
@@ -209,49 +209,89 @@ void quantize_activations_portable(const Scalar* x, Index n, std::int16_t* p, fl
   }
 }
 
-/// quantize_activations_portable, with the full groups of a float row in AVX-512 when compiled for it. The
-/// portable loop calls std::round once per value (a library call the compiler cannot vectorise); at the 110M
-/// shape that took an eighth of an int8 decode step (docs/performance.md). Here, 16 values at a time:
+/// One full group of 32 floats quantised as quantize_activations_portable does it, in vector registers: AVX-512
+/// (16 floats, 8 doubles a register) or AVX2 (8 floats, 4 doubles). The portable loop calls std::round once per value
+/// (a library call the compiler cannot vectorise); at the 110M shape that took an eighth of an int8 decode step on
+/// the AVX-512 machine and 3.8 % on an AVX2 one (docs/performance.md). Here:
 ///   largest  max of |x| in float (exact: the same value as the portable loop's max in double), NaN lanes passed over
 ///   v        x / t_g in double, as in the portable loop
 ///   round    w = trunc(v), then w ± 1 where |v − w| ≥ 1/2 (exact for |v| < 2⁵²: this is std::round)
 ///   NaN → 0, then clamped to ±127 and narrowed to int16
-/// tests/speed/test_weight_formats.cpp checks it against std::round bit for bit, ties included.
+/// tests/speed/test_weight_formats.cpp checks it against std::round bit for bit, ties included (test_speed_native
+/// runs it compiled for the CPU).  x (32) → p (32), returns t_g.
+#if defined(__AVX512F__)
+inline float quantize_group_vectorized(const float* x, std::int16_t* p) {
+  const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+  // max_ps returns its second operand when either is NaN: a NaN lane keeps the running maximum
+  __m512 largest = _mm512_max_ps(_mm512_and_ps(a, magnitude), _mm512_setzero_ps());
+  largest = _mm512_max_ps(_mm512_and_ps(b, magnitude), largest);
+  const float scale = static_cast<float>(static_cast<double>(_mm512_reduce_max_ps(largest)) / 127.0);
+  if (!(scale > 0)) {  // zeros (or NaNs) only: every p_i is 0
+    std::fill(p, p + PackedWeight::kGroup, std::int16_t{0});
+    return scale;
+  }
+  const __m512d half = _mm512_set1_pd(0.5), one = _mm512_set1_pd(1.0), low = _mm512_set1_pd(-127.0), high = _mm512_set1_pd(127.0);
+  const __m512d sign = _mm512_castsi512_pd(_mm512_set1_epi64(static_cast<long long>(0x8000000000000000ULL)));
+  const __m512d t_g = _mm512_set1_pd(static_cast<double>(scale));
+  for (int eighth = 0; eighth < 4; ++eighth) {  // 8 values per 512-bit vector of doubles
+    const __m512d v = _mm512_div_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + 8 * eighth)), t_g);
+    const __m512d whole = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __m512d fraction = _mm512_andnot_pd(sign, _mm512_sub_pd(v, whole));  // |v − w|
+    const __mmask8 up = _mm512_cmp_pd_mask(fraction, half, _CMP_GE_OQ);
+    const __m512d away = _mm512_or_pd(one, _mm512_and_pd(v, sign));            // copysign(1, v)
+    __m512d rounded = _mm512_mask_add_pd(whole, up, whole, away);
+    rounded = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(rounded, rounded, _CMP_ORD_Q), rounded);  // NaN → 0
+    rounded = _mm512_min_pd(_mm512_max_pd(rounded, low), high);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8 * eighth), _mm256_cvtepi32_epi16(_mm512_cvttpd_epi32(rounded)));
+  }
+  return scale;
+}
+#elif defined(__AVX2__) && defined(__FMA__)  // the includes above: AVX2 with FMA (every AVX2 CPU has FMA)
+inline float quantize_group_vectorized(const float* x, std::int16_t* p) {
+  const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  // max_ps returns its second operand when either is NaN: a NaN lane keeps the running maximum
+  __m256 largest = _mm256_setzero_ps();
+  for (int k = 0; k < 4; ++k) largest = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + 8 * k), magnitude), largest);
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));  // 8 lanes → 4
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));                                                     // → 2
+  m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));                                                 // → 1
+  const float scale = static_cast<float>(static_cast<double>(_mm_cvtss_f32(m)) / 127.0);
+  if (!(scale > 0)) {  // zeros (or NaNs) only: every p_i is 0
+    std::fill(p, p + PackedWeight::kGroup, std::int16_t{0});
+    return scale;
+  }
+  const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0), low = _mm256_set1_pd(-127.0), high = _mm256_set1_pd(127.0);
+  const __m256d sign = _mm256_castsi256_pd(_mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ULL)));
+  const __m256d t_g = _mm256_set1_pd(static_cast<double>(scale));
+  for (int eighth = 0; eighth < 4; ++eighth) {  // 8 values: two 256-bit vectors of 4 doubles
+    __m128i quarter[2];
+    for (int h = 0; h < 2; ++h) {
+      const __m256d v = _mm256_div_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + 8 * eighth + 4 * h)), t_g);
+      const __m256d whole = _mm256_round_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      const __m256d fraction = _mm256_andnot_pd(sign, _mm256_sub_pd(v, whole));  // |v − w|
+      const __m256d up = _mm256_cmp_pd(fraction, half, _CMP_GE_OQ);             // all ones where |v − w| ≥ 1/2
+      const __m256d away = _mm256_or_pd(one, _mm256_and_pd(v, sign));            // copysign(1, v)
+      __m256d rounded = _mm256_add_pd(whole, _mm256_and_pd(up, away));
+      rounded = _mm256_and_pd(rounded, _mm256_cmp_pd(rounded, rounded, _CMP_ORD_Q));  // NaN → 0
+      rounded = _mm256_min_pd(_mm256_max_pd(rounded, low), high);
+      quarter[h] = _mm256_cvttpd_epi32(rounded);
+    }
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8 * eighth), _mm_packs_epi32(quarter[0], quarter[1]));
+  }
+  return scale;
+}
+#endif
+
+/// quantize_activations_portable, with the full groups of a float row in vector registers when compiled for AVX-512
+/// or AVX2 (quantize_group_vectorized), bit for bit the same.  x (n) → p (n), t (⌈n/32⌉).
 template <class Scalar>
 void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   if constexpr (std::is_same_v<Scalar, float>) {
     constexpr Index kGroup = PackedWeight::kGroup;
     const Index full = n / kGroup;
-    const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
-    const __m512d half = _mm512_set1_pd(0.5), one = _mm512_set1_pd(1.0), low = _mm512_set1_pd(-127.0), high = _mm512_set1_pd(127.0);
-    const __m512d sign = _mm512_castsi512_pd(_mm512_set1_epi64(static_cast<long long>(0x8000000000000000ULL)));
-    for (Index g = 0; g < full; ++g) {
-      const float* xg = x + g * kGroup;
-      const __m512 a = _mm512_loadu_ps(xg), b = _mm512_loadu_ps(xg + 16);
-      // max_ps returns its second operand when either is NaN: a NaN lane keeps the running maximum
-      __m512 largest = _mm512_max_ps(_mm512_and_ps(a, magnitude), _mm512_setzero_ps());
-      largest = _mm512_max_ps(_mm512_and_ps(b, magnitude), largest);
-      const float scale = static_cast<float>(static_cast<double>(_mm512_reduce_max_ps(largest)) / 127.0);
-      t[g] = scale;
-      if (!(scale > 0)) {  // zeros (or NaNs) only: every p_i is 0
-        std::fill(p + g * kGroup, p + (g + 1) * kGroup, std::int16_t{0});
-        continue;
-      }
-      const __m512d t_g = _mm512_set1_pd(static_cast<double>(scale));
-      for (int eighth = 0; eighth < 4; ++eighth) {  // 8 values per 512-bit vector of doubles
-        const __m512d v = _mm512_div_pd(_mm512_cvtps_pd(_mm256_loadu_ps(xg + 8 * eighth)), t_g);
-        const __m512d whole = _mm512_roundscale_pd(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-        const __m512d fraction = _mm512_andnot_pd(sign, _mm512_sub_pd(v, whole));  // |v − w|
-        const __mmask8 up = _mm512_cmp_pd_mask(fraction, half, _CMP_GE_OQ);
-        const __m512d away = _mm512_or_pd(one, _mm512_and_pd(v, sign));            // copysign(1, v)
-        __m512d rounded = _mm512_mask_add_pd(whole, up, whole, away);
-        rounded = _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(rounded, rounded, _CMP_ORD_Q), rounded);  // NaN → 0
-        rounded = _mm512_min_pd(_mm512_max_pd(rounded, low), high);
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p + g * kGroup + 8 * eighth),
-                         _mm256_cvtepi32_epi16(_mm512_cvttpd_epi32(rounded)));
-      }
-    }
+    for (Index g = 0; g < full; ++g) t[g] = quantize_group_vectorized(x + g * kGroup, p + g * kGroup);
     if (full * kGroup < n) {  // the ragged last group
       quantize_activations_portable(x + full * kGroup, n - full * kGroup, p + full * kGroup, t + full);
     }
