@@ -186,6 +186,10 @@ Scalar dot_bf16(const Scalar* x, const std::uint16_t* w, Index n) {
   return fold_lanes(acc, kLanes);
 }
 
+/// t_g = largest / 127, the scale of an activation group whose largest |x_i| is `largest`: one rounding to float,
+/// the same in the portable loop and the vector paths.
+inline float activation_scale(double largest) { return static_cast<float>(largest / 127.0); }
+
 /// An activation row quantised like a weight row, for the int8 product: groups of 32 (the last may be shorter),
 ///     t_g = max_{i ∈ g} |x_i| / 127        p_i = round(x_i / t_g)   (halves away from zero, as std::round)
 /// kept as int16 (the width the integer multiply-add reads).  x (n) → p (n), t (⌈n/32⌉).
@@ -198,7 +202,7 @@ void quantize_activations_portable(const Scalar* x, Index n, std::int16_t* p, fl
     const Index first = g * kGroup, last = std::min(n, first + kGroup);
     double largest = 0;  // NaNs are passed over: std::max(largest, NaN) keeps largest
     for (Index i = first; i < last; ++i) largest = std::max(largest, std::abs(static_cast<double>(x[i])));
-    const float scale = static_cast<float>(largest / 127.0);
+    const float scale = activation_scale(largest);
     t[g] = scale;
     for (Index i = first; i < last; ++i) {
       // ±inf in x: clamped to ±127. NaN: 0 — std::clamp would pass a NaN through, and converting a NaN to an
@@ -212,25 +216,25 @@ void quantize_activations_portable(const Scalar* x, Index n, std::int16_t* p, fl
 /// One full group of 32 floats quantised as quantize_activations_portable does it, in vector registers: AVX-512
 /// (16 floats, 8 doubles a register) or AVX2 (8 floats, 4 doubles). The portable loop calls std::round once per value
 /// (a library call the compiler cannot vectorise); at the 110M shape that took an eighth of an int8 decode step on
-/// the AVX-512 machine and 3.8 % on an AVX2 one (docs/performance.md). Here:
-///   largest  max of |x| in float (exact: the same value as the portable loop's max in double), NaN lanes passed over
-///   v        x / t_g in double, as in the portable loop
-///   round    w = trunc(v), then w ± 1 where |v − w| ≥ 1/2 (exact for |v| < 2⁵²: this is std::round)
-///   NaN → 0, then clamped to ±127 and narrowed to int16
-/// tests/speed/test_weight_formats.cpp checks it against std::round bit for bit, ties included (test_speed_native
-/// runs it compiled for the CPU).  x (32) → p (32), returns t_g.
+/// the AVX-512 machine and 3.8 % on an AVX2 one (docs/performance.md). Two steps, each in the registers of the build;
+/// quantize_activations computes t_g between them (activation_scale) and skips the second when t_g is not > 0:
+///   group_largest_abs  max of |x| in float (exact: the same value as the portable loop's max in double), NaN lanes
+///                      passed over                                                      x (32) → largest
+///   round_group        v = x / t_g in double, as in the portable loop; then w = trunc(v), and w ± 1 where
+///                      |v − w| ≥ 1/2 (exact for |v| < 2⁵²: this is std::round); NaN → 0; clamped to ±127 and
+///                      narrowed to int16                                                x (32), t_g → p (32)
+/// tests/speed/test_weight_formats.cpp checks them against std::round bit for bit, ties included (test_speed_native
+/// runs them compiled for the CPU).
 #if defined(__AVX512F__)
-inline float quantize_group_vectorized(const float* x, std::int16_t* p) {
+inline float group_largest_abs(const float* x) {
   const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
-  const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
   // max_ps returns its second operand when either is NaN: a NaN lane keeps the running maximum
-  __m512 largest = _mm512_max_ps(_mm512_and_ps(a, magnitude), _mm512_setzero_ps());
-  largest = _mm512_max_ps(_mm512_and_ps(b, magnitude), largest);
-  const float scale = static_cast<float>(static_cast<double>(_mm512_reduce_max_ps(largest)) / 127.0);
-  if (!(scale > 0)) {  // zeros (or NaNs) only: every p_i is 0
-    std::fill(p, p + PackedWeight::kGroup, std::int16_t{0});
-    return scale;
-  }
+  __m512 largest = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(x), magnitude), _mm512_setzero_ps());
+  largest = _mm512_max_ps(_mm512_and_ps(_mm512_loadu_ps(x + 16), magnitude), largest);
+  return _mm512_reduce_max_ps(largest);
+}
+
+inline void round_group(const float* x, float scale, std::int16_t* p) {
   const __m512d half = _mm512_set1_pd(0.5), one = _mm512_set1_pd(1.0), low = _mm512_set1_pd(-127.0), high = _mm512_set1_pd(127.0);
   const __m512d sign = _mm512_castsi512_pd(_mm512_set1_epi64(static_cast<long long>(0x8000000000000000ULL)));
   const __m512d t_g = _mm512_set1_pd(static_cast<double>(scale));
@@ -245,10 +249,9 @@ inline float quantize_group_vectorized(const float* x, std::int16_t* p) {
     rounded = _mm512_min_pd(_mm512_max_pd(rounded, low), high);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8 * eighth), _mm256_cvtepi32_epi16(_mm512_cvttpd_epi32(rounded)));
   }
-  return scale;
 }
 #elif defined(__AVX2__) && defined(__FMA__)  // the includes above: AVX2 with FMA (every AVX2 CPU has FMA)
-inline float quantize_group_vectorized(const float* x, std::int16_t* p) {
+inline float group_largest_abs(const float* x) {
   const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   // max_ps returns its second operand when either is NaN: a NaN lane keeps the running maximum
   __m256 largest = _mm256_setzero_ps();
@@ -256,11 +259,10 @@ inline float quantize_group_vectorized(const float* x, std::int16_t* p) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));  // 8 lanes → 4
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));                                                     // → 2
   m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));                                                 // → 1
-  const float scale = static_cast<float>(static_cast<double>(_mm_cvtss_f32(m)) / 127.0);
-  if (!(scale > 0)) {  // zeros (or NaNs) only: every p_i is 0
-    std::fill(p, p + PackedWeight::kGroup, std::int16_t{0});
-    return scale;
-  }
+  return _mm_cvtss_f32(m);
+}
+
+inline void round_group(const float* x, float scale, std::int16_t* p) {
   const __m256d half = _mm256_set1_pd(0.5), one = _mm256_set1_pd(1.0), low = _mm256_set1_pd(-127.0), high = _mm256_set1_pd(127.0);
   const __m256d sign = _mm256_castsi256_pd(_mm256_set1_epi64x(static_cast<long long>(0x8000000000000000ULL)));
   const __m256d t_g = _mm256_set1_pd(static_cast<double>(scale));
@@ -279,19 +281,27 @@ inline float quantize_group_vectorized(const float* x, std::int16_t* p) {
     }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8 * eighth), _mm_packs_epi32(quarter[0], quarter[1]));
   }
-  return scale;
 }
 #endif
 
 /// quantize_activations_portable, with the full groups of a float row in vector registers when compiled for AVX-512
-/// or AVX2 (quantize_group_vectorized), bit for bit the same.  x (n) → p (n), t (⌈n/32⌉).
+/// or AVX2 (group_largest_abs, round_group), bit for bit the same.  x (n) → p (n), t (⌈n/32⌉).
 template <class Scalar>
 void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   if constexpr (std::is_same_v<Scalar, float>) {
     constexpr Index kGroup = PackedWeight::kGroup;
     const Index full = n / kGroup;
-    for (Index g = 0; g < full; ++g) t[g] = quantize_group_vectorized(x + g * kGroup, p + g * kGroup);
+    for (Index g = 0; g < full; ++g) {
+      const float* xg = x + g * kGroup;
+      std::int16_t* pg = p + g * kGroup;
+      t[g] = activation_scale(group_largest_abs(xg));
+      if (t[g] > 0) {
+        round_group(xg, t[g], pg);
+      } else {  // zeros (or NaNs) only: every p_i is 0
+        std::fill(pg, pg + kGroup, std::int16_t{0});
+      }
+    }
     if (full * kGroup < n) {  // the ragged last group
       quantize_activations_portable(x + full * kGroup, n - full * kGroup, p + full * kGroup, t + full);
     }
