@@ -131,8 +131,11 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
 #if defined(__AVX512F__)
   if (std::is_same_v<Scalar, float>) MESSAGE("the AVX-512 decoding kernel (detail::decode_rows_avx512) was compared");
 #endif
-  CHECK_FALSE(decode_worth_threads(256, 300));  // small layers stay on one thread
-  CHECK(decode_worth_threads(4099, 1024));
+  CHECK_FALSE(decode_worth_threads(1, 256, 300));  // small layers stay on one thread …
+  CHECK(decode_worth_threads(1, 4099, 1024));
+  CHECK(decode_worth_threads(2, 256, 300));  // … unless several rows share each weight (a batch's sequences)
+  CHECK_FALSE(decode_worth_threads(1, 288, 288));  // the 15M shape's output projection: one sequence on one thread,
+  CHECK(decode_worth_threads(8, 288, 288));        // eight sequences on two
   CHECK_FALSE(use_decode_path(16));  // prompts take the reference product
 }
 
@@ -176,8 +179,8 @@ TEST_CASE("threads: decoding's products of one input together (forward_together)
   CHECK_THROWS_WITH_AS((forward_together<float, 2>(random_matrix<float>(1, in, rng), {&narrow, &wide}, {&a, &b})),
                        doctest::Contains("expects 300"), ShapeError);
   CHECK(decode_worth_threads(3 * 288 * 288));  // q, k and v of the 15M shape together are worth threads …
-  CHECK_FALSE(decode_worth_threads(288, 288));  // … each alone is not
-  CHECK(decode_worth_threads(288 + 96 + 1000, in));  // the three products above together: the parallel loop ran
+  CHECK_FALSE(decode_worth_threads(1, 288, 288));  // … each alone is not
+  CHECK(decode_worth_threads(1, 288 + 96 + 1000, in));  // the three products above together: the parallel loop ran
 }
 
 TEST_CASE_TEMPLATE("threads: the decoding kernels for 4 to 8 rows against one Eigen product, every width and row count",

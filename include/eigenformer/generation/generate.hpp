@@ -35,6 +35,7 @@
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/memory.hpp"
 #include "eigenformer/core/tensor.hpp"
+#include "eigenformer/core/threads.hpp"
 #include "eigenformer/generation/config.hpp"
 #include "eigenformer/generation/logits_processing.hpp"
 #include "eigenformer/generation/sampling.hpp"
@@ -339,20 +340,34 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
   for (GeneratedSequence& r : results) r.tokens.reserve(room);
   std::vector<TokenId> next(static_cast<std::size_t>(B), filler);
   StepBuffers buffers;
-  Scores& z = buffers.z;
+  // (B) each row's scores, V doubles each, and (B) log Σ exp of each: step 1 fills them for all rows at once. Sized
+  // here, so that nothing in step 1's parallel pass allocates (or throws).
+  std::vector<Scores> row_scores(static_cast<std::size_t>(B), Scores(static_cast<std::size_t>(session.vocab_size())));
+  std::vector<double> log_normalisers(static_cast<std::size_t>(B), 0.0);
   Matrix<Scalar> logits;
   session.reserve(config.max_new_tokens);
   session.start(per_prompt, logits);  // per_prompt copies of each prompt: B rows
   for (std::int64_t step = 0;; ++step) {
     std::fill(next.begin(), next.end(), filler);
+    // 1) The model's scores for the next token, as doubles, and their log Σ exp — log p of the chosen token (step 4)
+    //    under the unfiltered scores is z_chosen − log Σ exp z, so only the sum — for every unfinished row at once.
+    //    These two passes are most of a row's choice (~75 µs at V = 32,000: BM_ScoreRow in bench/bench_decode.cpp),
+    //    and each row's are its own, so the rows are shared out over the threads; a batch's rows would otherwise
+    //    keep the second thread waiting (docs/performance.md, "Batches"). The scores are checked for NaN and ±∞
+    //    below, one row at a time, before anything uses them: the check's error may run the model again.
+    parallel_for(B, [&](Index b) {
+      const std::size_t ub = static_cast<std::size_t>(b);
+      if (finished[ub]) return;
+      copy_scores(logits.row(b), row_scores[ub]);
+      log_normalisers[ub] = log_sum_exp(row_scores[ub]);  // not used when a score is not finite: the check throws
+    });
     for (Index b = 0; b < B; ++b) {
       const std::size_t ub = static_cast<std::size_t>(b);
       if (finished[ub]) continue;
-      // 1) The model's scores for the next token.
-      score_row_into(logits.row(b), step, z, session, b);
+      Scores& z = row_scores[ub];
+      check_finite(z, step, [&session, b] { return session.locate_non_finite(b); });
       if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(z);
-      // log p of the chosen token (step 4) under the unfiltered scores: z_chosen − log Σ exp z, so only the sum.
-      const double log_normaliser = log_sum_exp(z);
+      const double log_normaliser = log_normalisers[ub];
       TokenStep record;
       record.step = step;
       record.sequence = b;

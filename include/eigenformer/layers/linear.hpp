@@ -31,7 +31,8 @@ namespace eigenformer {
 /// A decode step is little else than these products, and three things matter there besides the arithmetic:
 ///   - threads: Eigen runs a matrix-vector product on one thread, so the output features are split into at most
 ///     32 fixed runs of rows of W (decode_runs in layers/packed_weight.hpp: multiples of 8 rows, Eigen's row
-///     grouping), shared out among threads() threads when W is large enough to be worth it (decode_worth_threads);
+///     grouping), shared out among threads() threads when the product is large enough to be worth it
+///     (decode_worth_threads: weights × rows of x);
 ///   - one row (one sequence; and two or three): each run is a matrix-vector product per row, which Eigen does
 ///     without a heap buffer;
 ///   - four to eight rows (a batch of sequences, generate_batch): a step of a small model mostly reads weights (60 MB at
@@ -304,7 +305,7 @@ void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen
   const auto run_task = [&](Index r) {
     linear_rows_run<Scalar>(x, weight, y, runs.first(r), runs.rows(r));
   };
-  if (decode_worth_threads(weight.rows(), weight.cols())) {
+  if (decode_worth_threads(x.rows(), weight.rows(), weight.cols())) {
     parallel_for(runs.count, run_task);
   } else {
     for (Index r = 0; r < runs.count; ++r) run_task(r);
@@ -540,8 +541,8 @@ class Linear {
 /// sleeping thread (OMP_WAIT_POLICY=PASSIVE) is woken for each one (docs/performance.md, "The second thread").
 /// Decoding (N ≤ 8): every product is split into its own fixed runs of output rows (decode_runs, as its forward
 /// call would split it), and all the runs of all K products go into one parallel loop — shared out when the K
-/// weights together are worth threads. A packed (int8) weight reads x quantised once for all K. Each output has
-/// the bits of layers[k]->forward(x, *outputs[k]) (tests/speed/test_threads.cpp).
+/// weights together, times the rows of x, are worth threads. A packed (int8) weight reads x quantised once for all
+/// K. Each output has the bits of layers[k]->forward(x, *outputs[k]) (tests/speed/test_threads.cpp).
 /// More rows (prompts, training): forward one layer after the other; their products are large enough to share out.
 template <class Scalar, std::size_t K>
 void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::array<const Linear<Scalar>*, K>& layers,
@@ -574,7 +575,7 @@ void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::arra
     if (layer.packed.empty()) linear_rows_run<Scalar>(x, layer.weight, y, first, count);
     else packed_rows_run<Scalar>(x, xq, layer.packed, y, first, count);
   };
-  if (decode_worth_threads(weights)) {
+  if (decode_worth_threads(x.rows() * weights)) {
     parallel_for(total, run_task);
   } else {
     for (Index t = 0; t < total; ++t) run_task(t);

@@ -385,15 +385,20 @@ inline float dot_q8(const std::int16_t* p, const float* t, const std::int8_t* q,
 
 }  // namespace detail
 
-/// Whether a decoding product is shared out over threads: at least 2^17 weights (512 KB in float) — for fp32
-/// (layers/linear.hpp) and packed weights alike, and for several products of one input run together (the sum of
-/// their weights: forward_together in layers/linear.hpp). Below that the threads' meeting at the end costs more
-/// than it saves; on a busy machine each meeting can wait for a time slice. Shapes only, never the thread count.
-/// Measured at the 15M shape, 2 threads, idle machine (docs/performance.md): 2^17 against 2^18 shares out q, k, v
-/// together and the FFN's down as well, +6–11 % with libgomp's default wait and −7–9 % when every wait sleeps
-/// (OMP_WAIT_POLICY=PASSIVE), where each extra meeting wakes a thread. The default wait is what programs get.
-inline bool decode_worth_threads(Index weights) { return weights >= (Index(1) << 17); }
-inline bool decode_worth_threads(Index out, Index in) { return decode_worth_threads(out * in); }
+/// Whether a decoding product is shared out over threads: at least 2^17 multiply-adds — weights × rows of x (one row
+/// per sequence; a batch's rows share each weight) — for fp32 (layers/linear.hpp) and packed weights alike, and for
+/// several products of one input run together (the sum of their weights: forward_together in layers/linear.hpp).
+/// Below that the threads' meeting at the end costs more than it saves; on a busy machine each meeting can wait for a
+/// time slice. Shapes only, never the thread count.
+/// Measured at the 15M shape, 2 threads, idle machine (docs/performance.md): for one row, 2^17 against 2^18 shares
+/// out q, k, v together and the FFN's down as well, +6–11 % with libgomp's default wait and −7–9 % when every wait
+/// sleeps (OMP_WAIT_POLICY=PASSIVE), where each extra meeting wakes a thread. The default wait is what programs get.
+/// Why rows count: one row reads each weight once and does one multiply-add with it (2^17 float weights: ~26 µs at
+/// 20 GB/s); a batch of 8 does 8 with it, and the several-row kernel is bound by its multiply-adds more than by the
+/// reads — 288 × 288 weights for 8 rows take ~40 µs on one thread, which the size of the weight alone called small
+/// (docs/performance.md, "Batches").
+inline bool decode_worth_threads(Index multiply_adds) { return multiply_adds >= (Index(1) << 17); }
+inline bool decode_worth_threads(Index rows, Index out, Index in) { return decode_worth_threads(rows * out * in); }
 
 /// The fixed runs of output rows the decoding path splits a weight (out, in) into: at most 32 runs of a multiple of
 /// 8 rows (Eigen's row grouping). They depend on `out` only, and each output is computed by the same code whichever
@@ -456,7 +461,7 @@ void packed_rows_run(const Eigen::Ref<const Matrix<Scalar>>& x, const QuantizedR
 /// y = x W̃ᵀ for a few rows (decoding: N ≤ 8), converting W̃ on the fly.
 ///   x (N, in)   W̃ packed (out, in)   y (N, out), already sized
 /// The output features are split into the fixed runs of decode_runs, as in linear_rows_threaded, shared out over
-/// threads when W̃ is large enough (decode_worth_threads): the same bits with 1, 2 or N threads.
+/// threads when the product is large enough (decode_worth_threads): the same bits with 1, 2 or N threads.
 template <class Scalar>
 void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const PackedWeight& w, Eigen::Ref<Matrix<Scalar>> y) {
   assert(!w.empty() && x.cols() == w.cols && y.rows() == x.rows() && y.cols() == w.rows);
@@ -466,7 +471,7 @@ void packed_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Packe
   const auto run_task = [&](Index r) {
     packed_rows_run<Scalar>(x, xq, w, y, runs.first(r), runs.rows(r));
   };
-  if (decode_worth_threads(w.rows, w.cols)) {
+  if (decode_worth_threads(x.rows(), w.rows, w.cols)) {
     parallel_for(runs.count, run_task);
   } else {
     for (Index r = 0; r < runs.count; ++r) run_task(r);
