@@ -130,6 +130,8 @@ TEST_CASE_TEMPLATE("threads: decoding's Linear product, 1 vs 2 threads bit-ident
   }
 #if defined(__AVX512F__)
   if (std::is_same_v<Scalar, float>) MESSAGE("the AVX-512 decoding kernel (detail::decode_rows_avx512) was compared");
+#elif defined(__AVX2__) && defined(__FMA__)
+  if (std::is_same_v<Scalar, float>) MESSAGE("the AVX2 decoding kernel (detail::decode_rows_avx2) was compared");
 #endif
   CHECK_FALSE(decode_worth_threads(1, 256, 300));  // small layers stay on one thread …
   CHECK(decode_worth_threads(1, 4099, 1024));
@@ -185,11 +187,12 @@ TEST_CASE("threads: decoding's products of one input together (forward_together)
 
 TEST_CASE_TEMPLATE("threads: the decoding kernels for 4 to 8 rows against one Eigen product, every width and row count",
                    Scalar, float, double) {
-  // decode_rows (in a build with AVX-512, float takes detail::decode_rows_avx512) and the portable decode_rows_kernel
-  // on runs of W that start anywhere and hold any number of rows (the R rows per pass and the one-by-one leftovers),
-  // over widths around a SIMD piece (16 floats for AVX-512's masked last pieces; Eigen's packet — 4 or 8 floats, 2 or
-  // 4 doubles — for the portable kernel's one-by-one ending), x and y inside larger matrices (row strides ≠ in). The
-  // portable kernel takes the rows of x four at a time: 5 to 8 rows check its second pass.
+  // decode_rows (in a build with AVX-512 or AVX2, float takes detail::decode_rows_avx512 or detail::decode_rows_avx2)
+  // and the portable decode_rows_kernel on runs of W that start anywhere and hold any number of rows (the R rows per
+  // pass and the one-by-one leftovers), over widths around a SIMD piece (16 floats for AVX-512's masked last pieces,
+  // 8 for AVX2's; Eigen's packet — 4 or 8 floats, 2 or 4 doubles — for the portable kernel's one-by-one ending), x and
+  // y inside larger matrices (row strides ≠ in). The portable kernel takes the rows of x four at a time: 5 to 8 rows
+  // check its second pass; AVX2's takes them all at once, and 4 to 7 rows check the sums it leaves at 0 in its fold.
   std::mt19937 rng(5);
   for (Index in : {1, 3, 5, 7, 8, 9, 15, 16, 17, 33, 288, 300}) {
     for (Index rows = 4; rows <= 8; ++rows) {
