@@ -351,10 +351,10 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
     std::fill(next.begin(), next.end(), filler);
     // 1) The model's scores for the next token, as doubles, and their log Σ exp — log p of the chosen token (step 4)
     //    under the unfiltered scores is z_chosen − log Σ exp z, so only the sum — for every unfinished row at once.
-    //    These two passes are most of a row's choice (~75 µs at V = 32,000: BM_ScoreRow in bench/bench_decode.cpp),
-    //    and each row's are its own, so the rows are shared out over the threads; a batch's rows would otherwise
-    //    keep the second thread waiting (docs/performance.md, "Batches"). The scores are checked for NaN and ±∞
-    //    below, one row at a time, before anything uses them: the check's error may run the model again.
+    //    These two passes are most of a row's choice (31–74 µs at V = 32,000, by machine: BM_ScoreRow in
+    //    bench/bench_decode.cpp), and each row's are its own, so the rows are shared out over the threads; a batch's
+    //    rows would otherwise keep the second thread waiting (docs/performance.md, "Batches"). The scores are checked
+    //    for NaN and ±∞ below, one row at a time, before anything uses them: the check's error may run the model again.
     parallel_for(B, [&](Index b) {
       const std::size_t ub = static_cast<std::size_t>(b);
       if (finished[ub]) return;
