@@ -310,6 +310,47 @@ TEST_CASE_TEMPLATE("threads: the single-query attention path against the (T, S) 
   CHECK(diff <= tolerance<Scalar>());
 }
 
+TEST_CASE("threads: generate_batch on 2 threads gives the bits of 1 thread — greedy and sampling, rows that stop early") {
+  // A batch's decode step shares its products out by their multiply-adds (weights × rows), and greedy search and
+  // sampling take their step 1 — each row's scores as doubles, and their log Σ exp — for all rows at once over the
+  // threads (generation/generate.hpp). Every token, stop and log-probability must be what one thread gives, bit for
+  // bit: with an EOS that ends some rows early (the parallel pass skips finished rows), and with sampling, where the
+  // rows of one prompt draw from one stream in order.
+  ThreadsGuard guard;
+  Llama<float> model = random_llama<float>();
+  const std::vector<TokenSequence> prompts = {{1, 17, 300, 42, 7, 99}, {1, 5}, {1, 250, 3}, {1, 8, 9, 10}, {1, 400, 12}};
+  generation::GenerationConfig greedy;
+  greedy.max_new_tokens = 24;
+  const auto run = [&](const generation::GenerationConfig& config, int n) {
+    set_threads(n);
+    return generation::generate_batch<float>(model, prompts, config);
+  };
+  // The EOS: a token the second prompt emits half-way, so that at least that row stops before the others.
+  const std::vector<generation::GeneratedSequence> free_run = run(greedy, 1);
+  REQUIRE(free_run[1].tokens.size() > 12);
+  greedy.eos_token_ids = {free_run[1].tokens[10]};
+  generation::GenerationConfig sampling = greedy;
+  sampling.strategy = generation::Strategy::Sample;
+  sampling.temperature = 0.9;
+  sampling.top_k = 40;
+  sampling.num_return_sequences = 2;
+  sampling.seed = 11;
+  for (const generation::GenerationConfig& config : {greedy, sampling}) {
+    const char* strategy = config.samples() ? "sampling" : "greedy";
+    const std::vector<generation::GeneratedSequence> one = run(config, 1), two = run(config, 2);
+    REQUIRE(one.size() == two.size());
+    std::size_t stopped_early = 0;
+    for (std::size_t i = 0; i < one.size(); ++i) {
+      INFO(strategy, ", sequence ", i);
+      CHECK(two[i].tokens == one[i].tokens);
+      CHECK(two[i].stop_reason == one[i].stop_reason);
+      CHECK(two[i].log_probability == one[i].log_probability);  // bit for bit
+      if (one[i].tokens.size() < static_cast<std::size_t>(config.max_new_tokens)) ++stopped_early;
+    }
+    if (!config.samples()) CHECK(stopped_early >= 1);  // the EOS above ended at least the second prompt's row
+  }
+}
+
 TEST_CASE("threads: a cached Llama decode on 2 threads against the uncached full recompute") {
   ThreadsGuard guard;
   Llama<float> model = random_llama<float>();
