@@ -311,28 +311,18 @@ void decode_rows_avx2(const float* x, Index x_stride, const float* w, Index w_st
 }
 #endif
 
-/// Whether this build has a fast path for decode_rows (float only): AVX-512's, or AVX2's with FMA.
-inline constexpr bool kDecodeRowsVectorized =
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-    true;
-#else
-    false;
-#endif
-
-/// The fast path for N rows of x in this build (arguments as decode_rows_avx512's); a build without one never calls it.
+/// The fast path for N rows of x in this build: AVX-512's kernel, else AVX2's (arguments as decode_rows_avx512's).
 template <int N>
 void decode_rows_vectorized(const float* x, Index x_stride, const float* w, Index w_stride, Index out, Index in,
                             float* y, Index y_stride, Index first, Index count, Index ahead) {
 #if defined(__AVX512F__)
   decode_rows_avx512<avx512_rows_per_pass<N>(), N>(x, x_stride, w, w_stride, out, in, y, y_stride, first, count, ahead);
-#elif defined(__AVX2__) && defined(__FMA__)
-  decode_rows_avx2<N>(x, x_stride, w, w_stride, out, in, y, y_stride, first, count, ahead);
 #else
-  (void)x, (void)x_stride, (void)w, (void)w_stride, (void)out, (void)in, (void)y, (void)y_stride, (void)first,
-      (void)count, (void)ahead;
-  assert(false && "no vectorised decoding kernel in this build");
+  decode_rows_avx2<N>(x, x_stride, w, w_stride, out, in, y, y_stride, first, count, ahead);
 #endif
 }
+#endif
 }  // namespace detail
 
 /// The fewest rows the decoding path hands to decode_rows_kernel. Below, row by row is as fast: measured on the
@@ -340,35 +330,30 @@ void decode_rows_vectorized(const float* x, Index x_stride, const float* w, Inde
 /// time of two matrix-vector products for 2 rows, 0.87× for 4 and 0.83× for 8.
 inline constexpr Index kDecodeKernelRows = 4;
 
-/// decode_rows_kernel for a run-time N in 4 .. 8 (each N its own compiled kernel, so that the sums stay in registers).
+/// decode_rows_kernel for a run-time N in 4 .. 8 (each N its own compiled kernel, so that the sums stay in registers),
+/// or for float in a build with AVX-512 or AVX2 its fast path (detail::decode_rows_avx512 or detail::decode_rows_avx2);
+/// double stays portable.
 template <class Scalar>
 void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                  Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
-  // The fast path (detail::decode_rows_avx512 or detail::decode_rows_avx2) for float; double stays portable.
-  if constexpr (std::is_same_v<Scalar, float> && detail::kDecodeRowsVectorized) {
-    const auto run = [&](auto rows) {
-      constexpr int N = decltype(rows)::value;
+  const auto run = [&](auto rows) {
+    constexpr int N = decltype(rows)::value;
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+    if constexpr (std::is_same_v<Scalar, float>) {
       detail::decode_rows_vectorized<N>(x.data(), x.outerStride(), weight.data(), weight.outerStride(), weight.rows(),
                                         weight.cols(), y.data(), y.outerStride(), first, count,
                                         detail::prefetch_rows_ahead(weight.cols() * Index(sizeof(float))));
-    };
-    switch (x.rows()) {
-      case 4: run(std::integral_constant<int, 4>()); return;
-      case 5: run(std::integral_constant<int, 5>()); return;
-      case 6: run(std::integral_constant<int, 6>()); return;
-      case 7: run(std::integral_constant<int, 7>()); return;
-      case 8: run(std::integral_constant<int, 8>()); return;
-      default: break;
+      return;
     }
-    assert(false && "decode_rows takes 4 to 8 rows");
-    return;
-  }
+#endif
+    decode_rows_kernel<Scalar, N>(x, weight, y, first, count);
+  };
   switch (x.rows()) {
-    case 4: decode_rows_kernel<Scalar, 4>(x, weight, y, first, count); return;
-    case 5: decode_rows_kernel<Scalar, 5>(x, weight, y, first, count); return;
-    case 6: decode_rows_kernel<Scalar, 6>(x, weight, y, first, count); return;
-    case 7: decode_rows_kernel<Scalar, 7>(x, weight, y, first, count); return;
-    case 8: decode_rows_kernel<Scalar, 8>(x, weight, y, first, count); return;
+    case 4: run(std::integral_constant<int, 4>()); return;
+    case 5: run(std::integral_constant<int, 5>()); return;
+    case 6: run(std::integral_constant<int, 6>()); return;
+    case 7: run(std::integral_constant<int, 7>()); return;
+    case 8: run(std::integral_constant<int, 8>()); return;
     default: break;
   }
   assert(false && "decode_rows takes 4 to 8 rows");
