@@ -20,6 +20,7 @@
 // 2 for a usage mistake (an unknown option, a missing value, a malformed number).
 #pragma once
 
+#include <eigenformer/core/allocator.hpp>
 #include <eigenformer/core/error.hpp>
 
 #include <algorithm>
@@ -224,7 +225,8 @@ class Arguments {
   std::map<std::string, std::string> values_;
 };
 
-/// Runs a program's body; every exception becomes one line on stderr and exit code 1 (2 for usage errors).
+/// Runs a program's body, with freed memory kept for reuse (keep_freed_memory); every exception becomes one line
+/// on stderr and exit code 1 (2 for usage errors).
 inline int run(const char* program, const std::function<int()>& body) {
   const auto report = [program](std::string message, int code) {
     std::replace(message.begin(), message.end(), '\n', ' ');  // one line, whatever the message holds
@@ -232,6 +234,9 @@ inline int run(const char* program, const std::function<int()>& body) {
     std::fprintf(stderr, "%s: error: %s\n", program, message.c_str());
     return code;
   };
+  // Freed memory kept for the next call instead of handed back to the system and faulted in again
+  // (core/allocator.hpp): a program's choice, and every program here makes it.
+  keep_freed_memory();
   try {
     return body();
   } catch (const UsageError& e) {

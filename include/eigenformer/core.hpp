@@ -13,4 +13,5 @@
 #include "eigenformer/core/safetensors.hpp"
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/memory.hpp"
+#include "eigenformer/core/allocator.hpp"
 #include "eigenformer/core/parameter_memory.hpp"
