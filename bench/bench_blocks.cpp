@@ -282,9 +282,9 @@ EIGENFORMER_BLOCK_BENCHMARK(BM_EncoderStack)->Iterations(5);
 
 // This build's ceilings (bench/peak.hpp): each of an encoder layer's product shapes alone, at B = 1 and 8
 // (M = B·T rows), the read bandwidth, and fused multiply-adds alone.
-BENCHMARK(BM_Gemm)->ArgNames({"M", "K", "N", "threads"})
-    ->ArgsProduct({{kPositions, 8 * kPositions}, {kWidth}, {kWidth, kFfn}, {1, 2}})
-    ->ArgsProduct({{kPositions, 8 * kPositions}, {kFfn}, {kWidth}, {1, 2}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Gemm)->ArgNames({"M", "K", "N", "threads", "eigen"})
+    ->ArgsProduct({{kPositions, 8 * kPositions}, {kWidth}, {kWidth, kFfn}, {1, 2}, {0, 1}})
+    ->ArgsProduct({{kPositions, 8 * kPositions}, {kFfn}, {kWidth}, {1, 2}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReadBandwidth)->ArgNames({"threads"})->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_FmaPeak)->ArgNames({"threads"})->Arg(1)->Arg(2)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -7,7 +7,8 @@
 //                                 four (N, C)·(C, C)ᵀ projections, (N, C)·(F, C)ᵀ and (N, F)·(C, F)ᵀ, N = B·T, with
 //                                 the weights stored (out, in) as Linear keeps them (layers/linear.hpp), for L
 //                                 layers of distinct weights — the GEMM rate a block or a stack can at most reach
-//                                 in this build (Eigen's GEMM; OpenBLAS's under EIGENFORMER_USE_BLAS)
+//                                 in this build (linear_product: the AVX-512 kernel or Eigen's GEMM; OpenBLAS's under
+//                                 EIGENFORMER_USE_BLAS)
 //   fma_peak_gflops(threads)      GFLOP/s of fused multiply-adds on registers alone (12 independent chains of
 //                                 Eigen's widest packet per thread): the arithmetic ceiling no product can pass
 //   BM_ReadBandwidth, BM_Gemm,    the three as benchmarks of their own, for the "building blocks" table of
@@ -27,7 +28,7 @@
 
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/threads.hpp"
-#include "eigenformer/layers/linear.hpp"  // product_threaded: the products as Linear computes them
+#include "eigenformer/layers/linear.hpp"  // linear_product: the products as Linear computes them
 
 namespace eigenformer::bench {
 
@@ -148,9 +149,9 @@ struct EncoderProducts {
   /// Every product once, as Linear::forward computes it: y = x Wᵀ.
   void run() {
     for (const Layer& layer : weights) {
-      for (const Matrix<float>& w : layer.attention) product_threaded<float>(x, w.transpose(), y);
-      product_threaded<float>(x, layer.up.transpose(), u);
-      product_threaded<float>(h, layer.down.transpose(), y);
+      for (const Matrix<float>& w : layer.attention) linear_product<float>(x, w, y);
+      linear_product<float>(x, layer.up, u);
+      linear_product<float>(h, layer.down, y);
     }
     benchmark::DoNotOptimize(y.data());
     benchmark::DoNotOptimize(u.data());
@@ -184,21 +185,30 @@ inline void BM_FmaPeak(benchmark::State& state) {
   state.SetLabel("fused multiply-adds on registers, float");
 }
 
-/// BM_Gemm/M/K/N/threads: one (M, K)·(N, K)ᵀ product as Linear computes it, after a warm-up; GFLOP/s.
+/// BM_Gemm/M/K/N/threads/way: one (M, K)·(N, K)ᵀ product after a warm-up; GFLOP/s. way 0: as Linear computes it
+/// (linear_product: the AVX-512 kernel in such a build, else Eigen's GEMM, or the BLAS in a BLAS build); way 1:
+/// Eigen's GEMM (product_threaded) whatever the build, for the comparison.
 inline void BM_Gemm(benchmark::State& state) {
   const Index M = state.range(0), K = state.range(1), N = state.range(2);
   use_threads(static_cast<int>(state.range(3)));
+  const bool eigen = state.range(4) != 0;
   const Matrix<float> a = Matrix<float>::Random(M, K), w = Matrix<float>::Random(N, K);
   Matrix<float> c(M, N);
-  product_threaded<float>(a, w.transpose(), c);  // warm-up: first touch, Eigen's packing buffers
+  const auto product = [&] {
+    if (eigen) product_threaded<float>(a, w.transpose(), c);
+    else linear_product<float>(a, w, c);
+  };
+  product();  // warm-up: first touch, packing buffers
   for (auto _ : state) {
-    product_threaded<float>(a, w.transpose(), c);
+    product();
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(M * K * N) / 1e9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 #ifdef EIGEN_USE_BLAS
   state.SetLabel("BLAS sgemm (EIGENFORMER_USE_BLAS)");
+#elif defined(__AVX512F__)
+  state.SetLabel(eigen ? "Eigen GEMM" : "eigenformer's AVX-512 kernel");
 #else
   state.SetLabel("Eigen GEMM");
 #endif
