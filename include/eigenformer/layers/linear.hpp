@@ -455,32 +455,79 @@ namespace detail {
 ///     x (M, in) at x, rows ldx apart    W (out, in) at w, rows ldw apart    y (M, out) at y, rows ldy apart
 /// for the output columns (rows of W) o = first .. first + count − 1. Eigen's GEMM reaches 52–62% of this core's FMA
 /// peak at an encoder's shapes, OpenBLAS 69–89% (docs/performance.md, "Memory given back, and taken again"); this
-/// kernel, in the classic blocked layout (Goto & van de Geijn 2008), 72–89%:
+/// kernel, in the classic blocked layout (Goto & van de Geijn 2008), 80–94% (bench_blocks' BM_Gemm):
 ///   - the tokens are packed, kProductDepth inputs and 32 tokens at a time, into a buffer of the thread's own:
-///     panel p holds x(32p + j, k) at [k·32 + j], zeros past the last token;
-///   - a tile is 14 rows of W against one panel: 28 running sums of 16 floats (14 rows × 32 tokens) in 28 of
-///     AVX-512's 32 registers; each step k loads the panel's two registers once and multiplies them by the 14
-///     weights W(o + r, k), each broadcast to a register — 28 multiply-adds for 2 loads and 14 broadcasts;
-///   - the 14 rows of W (14 × 768 × 4 bytes = 43 kB) stay in the L1 cache while every panel of tokens passes.
+///     panel p holds x(32p + j, k) at [k·32 + j], zeros past the last token (pack_token_panels);
+///   - a tile is 12 rows of W against one panel: 24 running sums of 16 floats (12 rows × 32 tokens) in 24 of
+///     AVX-512's 32 registers; each step k loads the panel's two registers once and multiplies them by the 12
+///     weights W(o + r, k), each broadcast to a register — 24 multiply-adds for 2 loads and 12 broadcasts;
+///   - the 12 rows of W (12 × 768 × 4 bytes = 36 kB) stay in the L1 cache while every panel of tokens passes;
+///   - 12 rows, not the 14 that 28 registers would hold: 12 divides every width of BERT-base and Llama (768, 2304,
+///     3072, 288, 2048), so no row of W is left for a narrower tile and two threads get equal runs (768 = 2 × 32 × 12);
+///     against 14 rows it measured 1.00–1.11× (the most where 14 left 12 rows of W to one-row tiles). A width that
+///     12 does not divide ends with one tile of the rows left over (tile_rows_left).
 /// Each y(m, o) is the same sum whatever the split: Σ over blocks of kProductDepth inputs, in order, each a chain of
-/// multiply-adds in input order — it depends on `in` only, not on M, on the tile (14 rows or 1) or on the thread,
+/// multiply-adds in input order — it depends on `in` only, not on M, on the tile's rows or on the thread,
 /// so the result has the same bits on any thread count. Against Eigen's product the difference is rounding (within
 /// 1e-6 of the largest value in the tests).
-inline constexpr Index kProductTileRows = 14;    // rows of W per tile
+inline constexpr Index kProductTileRows = 12;    // rows of W per tile
 inline constexpr Index kProductPanel = 32;       // tokens per panel: two registers
-inline constexpr Index kProductDepth = 768;      // inputs per block: the 14 rows of W stay in L1
+inline constexpr Index kProductDepth = 768;      // inputs per block: the 12 rows of W stay in L1
 inline constexpr Index kProductTokens = 256;     // tokens packed at a time: 8 panels, 786 kB, in L2
 
-/// Packs tokens m0 .. m0 + count − 1 of x, inputs k0 .. k0 + depth − 1, as panels of kProductPanel tokens.
+/// Transposes the 16 × 16 block of floats held in 16 registers: lane j of rows[i] goes to lane i of rows[j]. It is
+/// four 4 × 4 problems inside one another: unpack and shuffle_ps transpose the 4 × 4 block of floats inside each
+/// 128-bit lane (rows i .. i + 3, lanes 4c .. 4c + 3); two rounds of shuffle_f32x4 then transpose the 4 × 4
+/// arrangement of those lanes across the registers. 64 shuffles move 256 floats, where a float at a time takes 256
+/// loads and 256 stores.
+inline void transpose_16x16(__m512 rows[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {  // t[i] = (a0 b0 a1 b1 | ...), t[i+1] = (a2 b2 a3 b3 | ...) for a, b = rows i, i+1
+    t[i] = _mm512_unpacklo_ps(rows[i], rows[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(rows[i], rows[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // each 128-bit lane of rows[i + c] now holds column c of rows i .. i + 3
+    rows[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+    rows[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+    rows[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    rows[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 8; ++i) {  // lanes 0, 2 and 1, 3 of registers a and a + 4
+    const int a = (i / 4) * 8 + i % 4;
+    t[a] = _mm512_shuffle_f32x4(rows[a], rows[a + 4], 0x88);
+    t[a + 4] = _mm512_shuffle_f32x4(rows[a], rows[a + 4], 0xDD);
+  }
+  for (int i = 0; i < 8; ++i) {  // lanes 0, 2 and 1, 3 of registers i and i + 8: the lanes in their final order
+    rows[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    rows[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  }
+}
+
+/// Packs tokens m0 .. m0 + count − 1 of x, inputs k0 .. k0 + depth − 1, as panels of kProductPanel tokens:
+/// panel p holds x(m0 + 32p + j, k0 + k) at [k·32 + j], zeros past the last token. Packing is a transpose (a token's
+/// inputs are a row of x, and a panel wants them as a column), done 16 tokens × 16 inputs at a time in registers
+/// (transpose_16x16); a half-panel with fewer than 16 tokens, and the last depth mod 16 inputs, go a float at a time.
+/// The float-at-a-time packing took ~6% of an encoder's products on one thread and ~12% on two (each thread packs
+/// the tokens for its own rows of W); the transposes take ~1.5% and ~3%.
 inline void pack_token_panels(const float* x, Index ldx, Index m0, Index count, Index k0, Index depth, float* out) {
   const Index panels = (count + kProductPanel - 1) / kProductPanel;
+  const Index whole_blocks = depth / 16 * 16;  // inputs packed by transposes
   for (Index p = 0; p < panels; ++p) {
     float* panel = out + p * depth * kProductPanel;
-    const Index first = m0 + p * kProductPanel;
-    const Index real = std::min(kProductPanel, m0 + count - first);  // the tokens of this panel; the rest are 0
-    for (Index j = 0; j < kProductPanel; ++j) {
-      const float* row = x + (first + j) * ldx + k0;
-      for (Index k = 0; k < depth; ++k) panel[k * kProductPanel + j] = j < real ? row[k] : 0.0f;
+    for (Index half = 0; half < kProductPanel; half += 16) {
+      const Index first = m0 + p * kProductPanel + half;             // the half-panel's first token
+      const Index real = std::max(Index(0), std::min(Index(16), m0 + count - first));  // its tokens; the rest are 0
+      Index k = 0;
+      if (real == 16) {
+        for (; k < whole_blocks; k += 16) {
+          __m512 block[16];  // block[j] = x(first + j, k0 + k .. k0 + k + 15)
+          for (int j = 0; j < 16; ++j) block[j] = _mm512_loadu_ps(x + (first + j) * ldx + k0 + k);
+          transpose_16x16(block);  // block[i] = x(first .. first + 15, k0 + k + i)
+          for (int i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * kProductPanel + half, block[i]);
+        }
+      }
+      for (; k < depth; ++k)
+        for (Index j = 0; j < 16; ++j) panel[k * kProductPanel + half + j] = j < real ? x[(first + j) * ldx + k0 + k] : 0.0f;
     }
   }
 }
@@ -492,14 +539,14 @@ template <int R>
 void product_tile(const float* w, Index ldw, Index o0, Index k0, Index depth, const float* panel, float* y, Index ldy,
                   Index m0, Index tokens, bool accumulate) {
   __m512 sums[R][2];
-#pragma GCC unroll 14
+#pragma GCC unroll 12
   for (int r = 0; r < R; ++r) sums[r][0] = sums[r][1] = _mm512_setzero_ps();
   const float* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = w + (o0 + r) * ldw + k0;
   for (Index k = 0; k < depth; ++k) {
     const __m512 first_half = _mm512_loadu_ps(panel + k * kProductPanel);
     const __m512 second_half = _mm512_loadu_ps(panel + k * kProductPanel + 16);
-#pragma GCC unroll 14
+#pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       const __m512 weight = _mm512_set1_ps(rows[r][k]);
       sums[r][0] = _mm512_fmadd_ps(weight, first_half, sums[r][0]);
@@ -514,6 +561,19 @@ void product_tile(const float* w, Index ldw, Index o0, Index k0, Index depth, co
   for (Index j = 0; j < tokens; ++j) {
     float* out = y + (m0 + j) * ldy + o0;
     for (int r = 0; r < R; ++r) out[r] = accumulate ? out[r] + totals[r][j] : totals[r][j];
+  }
+}
+
+/// Calls tiles(std::integral_constant<int, R>()) with R = rows, for 1 ≤ rows < kProductTileRows: the last rows of W,
+/// fewer than a tile, go as one narrower tile (product_tile<R>) rather than a row at a time.
+template <int R = 1, class Tiles>
+void tile_rows_left(Index rows, Tiles&& tiles) {
+  if constexpr (R < kProductTileRows) {
+    if (rows == R) {
+      tiles(std::integral_constant<int, R>());
+    } else {
+      tile_rows_left<R + 1>(rows, tiles);
+    }
   }
 }
 
@@ -542,7 +602,7 @@ inline void product_x_wt_avx512(Index M, Index in, const float* x, Index ldx, co
       };
       Index o = first;
       for (; o + kProductTileRows <= end; o += kProductTileRows) tiles(std::integral_constant<int, kProductTileRows>(), o);
-      for (; o < end; ++o) tiles(std::integral_constant<int, 1>(), o);  // the last count mod 14 rows of W
+      if (o < end) tile_rows_left(end - o, [&](auto rows_per_tile) { tiles(rows_per_tile, o); });  // count mod 12
     }
   }
 }
@@ -560,7 +620,7 @@ void linear_product(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<
 #if defined(__AVX512F__) && !defined(EIGEN_USE_BLAS)
   if constexpr (std::is_same_v<Scalar, float>) {
     const Index out = weight.rows();
-    // Runs of W's rows, a multiple of the tile's 14, as many as there are threads (when there is enough work:
+    // Runs of W's rows, a multiple of the tile's 12, as many as there are threads (when there is enough work:
     // M·out·in ≥ 2^21 multiply-adds, as for product_threaded).
     const Index parts = (threads() > 1 && x.rows() * out * x.cols() >= (Index(1) << 21)) ? threads() : 1;
     const Index per_part = ((out + parts - 1) / parts + detail::kProductTileRows - 1) / detail::kProductTileRows *
