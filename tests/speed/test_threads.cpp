@@ -273,8 +273,8 @@ TEST_CASE_TEMPLATE("threads: Linear's product of many rows (linear_product) has 
                    "the exact product's within tolerance", Scalar, float, double) {
   // In a build with AVX-512, float takes detail::product_x_wt_avx512 (tiles of 12 rows of W against panels of 32
   // tokens, blocks of 768 inputs); otherwise, and for double, product_threaded. Shapes around the tile, the panel and
-  // the block: out = 1, 13, 14, 15, 29, 130 rows of W (every leftover tile width from 1 to 10; 130 on two threads is
-  // runs of 72 and 58 rows); M = 1 .. 300 tokens (ragged last panels, more than one block
+  // the block: out = 1, 11, 13, 14, 15, 29, 130 rows of W (narrower tiles of 1, 11, 1, 2, 3, 5 and 10 rows after the
+  // whole ones; 130 on two threads is runs of 72 and 58 rows); M = 1 .. 300 tokens (ragged last panels, more than one block
   // of 256 tokens, half-panels of 16 tokens packed by transposes and ragged ones packed a float at a time); in = 1 ..
   // 1600 (ragged last blocks of inputs; 100 = 6 transposed blocks of 16 inputs and 4 more); x, W and y inside wider
   // matrices (row strides ≠ widths), y's other columns untouched. The reference is the product in double, rounded
@@ -284,7 +284,7 @@ TEST_CASE_TEMPLATE("threads: Linear's product of many rows (linear_product) has 
   for (const std::array<Index, 3>& shape :
        {std::array<Index, 3>{9, 17, 13}, std::array<Index, 3>{33, 1, 14}, std::array<Index, 3>{300, 768, 15},
         std::array<Index, 3>{64, 800, 29}, std::array<Index, 3>{257, 1600, 130}, std::array<Index, 3>{40, 96, 1},
-        std::array<Index, 3>{50, 100, 14}}) {
+        std::array<Index, 3>{50, 100, 14}, std::array<Index, 3>{20, 64, 11}}) {
     const Index M = shape[0], in = shape[1], out = shape[2];
     const Matrix<Scalar> x_wide = random_matrix<Scalar>(M, in + 3, rng), w_wide = random_matrix<Scalar>(out, in + 5, rng);
     const Eigen::Ref<const Matrix<Scalar>> x = x_wide.leftCols(in), W = w_wide.leftCols(in);

@@ -455,7 +455,7 @@ namespace detail {
 ///     x (M, in) at x, rows ldx apart    W (out, in) at w, rows ldw apart    y (M, out) at y, rows ldy apart
 /// for the output columns (rows of W) o = first .. first + count − 1. Eigen's GEMM reaches 52–62% of this core's FMA
 /// peak at an encoder's shapes, OpenBLAS 69–89% (docs/performance.md, "Memory given back, and taken again"); this
-/// kernel, in the classic blocked layout (Goto & van de Geijn 2008), 80–94% (bench_blocks' BM_Gemm):
+/// kernel, in the classic blocked layout (Goto & van de Geijn 2008), 84–94% (bench_blocks' BM_Gemm):
 ///   - the tokens are packed, kProductDepth inputs and 32 tokens at a time, into a buffer of the thread's own:
 ///     panel p holds x(32p + j, k) at [k·32 + j], zeros past the last token (pack_token_panels);
 ///   - a tile is 12 rows of W against one panel: 24 running sums of 16 floats (12 rows × 32 tokens) in 24 of
@@ -486,20 +486,22 @@ inline void transpose_16x16(__m512 rows[16]) {
     t[i] = _mm512_unpacklo_ps(rows[i], rows[i + 1]);
     t[i + 1] = _mm512_unpackhi_ps(rows[i], rows[i + 1]);
   }
+  constexpr int kLow = _MM_SHUFFLE(1, 0, 1, 0), kHigh = _MM_SHUFFLE(3, 2, 3, 2);  // pairs 0, 1 / pairs 2, 3 of each
   for (int i = 0; i < 16; i += 4) {  // each 128-bit lane of rows[i + c] now holds column c of rows i .. i + 3
-    rows[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    rows[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    rows[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    rows[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    rows[i] = _mm512_shuffle_ps(t[i], t[i + 2], kLow);
+    rows[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], kHigh);
+    rows[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], kLow);
+    rows[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], kHigh);
   }
-  for (int i = 0; i < 8; ++i) {  // lanes 0, 2 and 1, 3 of registers a and a + 4
+  constexpr int kEven = _MM_SHUFFLE(2, 0, 2, 0), kOdd = _MM_SHUFFLE(3, 1, 3, 1);  // 128-bit lanes 0, 2 / 1, 3 of each
+  for (int i = 0; i < 8; ++i) {  // registers a and a + 4 (a = 0 .. 3, 8 .. 11)
     const int a = (i / 4) * 8 + i % 4;
-    t[a] = _mm512_shuffle_f32x4(rows[a], rows[a + 4], 0x88);
-    t[a + 4] = _mm512_shuffle_f32x4(rows[a], rows[a + 4], 0xDD);
+    t[a] = _mm512_shuffle_f32x4(rows[a], rows[a + 4], kEven);
+    t[a + 4] = _mm512_shuffle_f32x4(rows[a], rows[a + 4], kOdd);
   }
-  for (int i = 0; i < 8; ++i) {  // lanes 0, 2 and 1, 3 of registers i and i + 8: the lanes in their final order
-    rows[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    rows[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+  for (int i = 0; i < 8; ++i) {  // registers i and i + 8: the lanes in their final order
+    rows[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], kEven);
+    rows[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], kOdd);
   }
 }
 
@@ -511,7 +513,7 @@ inline void transpose_16x16(__m512 rows[16]) {
 /// the tokens for its own rows of W); the transposes take ~1.5% and ~3%.
 inline void pack_token_panels(const float* x, Index ldx, Index m0, Index count, Index k0, Index depth, float* out) {
   const Index panels = (count + kProductPanel - 1) / kProductPanel;
-  const Index whole_blocks = depth / 16 * 16;  // inputs packed by transposes
+  const Index transposed_depth = depth / 16 * 16;  // inputs packed by transposes, 16 at a time
   for (Index p = 0; p < panels; ++p) {
     float* panel = out + p * depth * kProductPanel;
     for (Index half = 0; half < kProductPanel; half += 16) {
@@ -519,7 +521,7 @@ inline void pack_token_panels(const float* x, Index ldx, Index m0, Index count, 
       const Index real = std::max(Index(0), std::min(Index(16), m0 + count - first));  // its tokens; the rest are 0
       Index k = 0;
       if (real == 16) {
-        for (; k < whole_blocks; k += 16) {
+        for (; k < transposed_depth; k += 16) {
           __m512 block[16];  // block[j] = x(first + j, k0 + k .. k0 + k + 15)
           for (int j = 0; j < 16; ++j) block[j] = _mm512_loadu_ps(x + (first + j) * ldx + k0 + k);
           transpose_16x16(block);  // block[i] = x(first .. first + 15, k0 + k + i)
