@@ -186,8 +186,8 @@ inline void BM_FmaPeak(benchmark::State& state) {
 }
 
 /// BM_Gemm/M/K/N/threads/way: one (M, K)·(N, K)ᵀ product after a warm-up; GFLOP/s. way 0: as Linear computes it
-/// (linear_product: the AVX-512 kernel in such a build, else Eigen's GEMM, or the BLAS in a BLAS build); way 1:
-/// Eigen's GEMM (product_threaded) whatever the build, for the comparison.
+/// (linear_product: the product kernel in an AVX-512 or AVX2 build, else Eigen's GEMM, or the BLAS in a BLAS build);
+/// way 1: Eigen's GEMM (product_threaded) whatever the build, for the comparison.
 inline void BM_Gemm(benchmark::State& state) {
   const Index M = state.range(0), K = state.range(1), N = state.range(2);
   use_threads(static_cast<int>(state.range(3)));
@@ -209,6 +209,8 @@ inline void BM_Gemm(benchmark::State& state) {
   state.SetLabel("BLAS sgemm (EIGENFORMER_USE_BLAS)");
 #elif defined(__AVX512F__)
   state.SetLabel(eigen ? "Eigen GEMM" : "eigenformer's AVX-512 kernel");
+#elif defined(__AVX2__) && defined(__FMA__)
+  state.SetLabel(eigen ? "Eigen GEMM" : "eigenformer's AVX2 kernel");
 #else
   state.SetLabel("Eigen GEMM");
 #endif

@@ -54,7 +54,13 @@ bench_decode bench_blocks bench_training), /usr/bin/python3 with Debian's python
 Usage:  /usr/bin/python3 tools/bench_vs_torch.py [--rounds 3] [--cases 15M,110M,encoder,stack,train]
             [--threads 1,2] [--bench-dir build/release/bench] [--blas-dir build/blas/bench]
             [--bench build/release/bench/bench_decode] [--pin] [--any-blas]
-            [--wait-eigenformer passive|default] [--wait-torch passive|default]
+            [--wait-eigenformer passive|default] [--wait-torch passive|default] [--torch-isa avx2]
+
+--torch-isa avx2 holds PyTorch to AVX2 on a CPU with AVX-512 (OPENBLAS_CORETYPE=Haswell: OpenBLAS's AVX2 kernels;
+ATEN_CPU_CAPABILITY=avx2: PyTorch's own, which Debian's 1.13 runs with AVX2 anyway — torch.__config__.show() says
+"CPU capability usage: AVX2"), to compare it with eigenformer built for AVX2 and FMA without AVX-512
+(configure with -march=x86-64-v3 in place of -march=native; --bench-dir names that build): what a machine without
+AVX-512 would see, measured on this one. The table's header says so.
 """
 import json
 import os
@@ -147,9 +153,19 @@ def wait_policy(side):
     return value
 
 
+def torch_isa():
+    """--torch-isa: none (PyTorch uses what the CPU has) or avx2."""
+    value = option("--torch-isa", None)
+    if value not in (None, "avx2"):
+        sys.exit(f"--torch-isa takes avx2, not '{value}'")
+    return value
+
+
 def run_torch(case, threads, runs):
     env = fair_environment(threads, wait_policy("torch"))
     env.update(OMP_NUM_THREADS=str(threads))
+    if torch_isa() == "avx2":
+        env.update(OPENBLAS_CORETYPE="Haswell", ATEN_CPU_CAPABILITY="avx2")
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--torch-worker", case, str(threads), str(runs)],
                          env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -259,7 +275,8 @@ def main():
                          theirs))
     load_after = os.getloadavg()
 
-    print(f"PyTorch {torch_version}, BLAS loaded: {', '.join(sorted(blas_seen)) or 'none'}")
+    print(f"PyTorch {torch_version}, BLAS loaded: {', '.join(sorted(blas_seen)) or 'none'}"
+          + (" (held to AVX2: OPENBLAS_CORETYPE=Haswell, ATEN_CPU_CAPABILITY=avx2)" if torch_isa() else ""))
     print(f"{rounds} alternating rounds per case, medians (range); ratio = eigenformer's speed / PyTorch's; "
           f"load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1-minute); OpenMP wait: "
           f"PyTorch {wait_policy('torch')}, eigenformer {wait_policy('eigenformer')}")

@@ -331,10 +331,11 @@ TEST_CASE("README.md and docs/models.md name no program option that the programs
   const std::set<std::string> other_tools = {"--preset", "--build", "--target", "--install", "--prefix", "--cflags",
                                              "--include", "--local-dir", "--args", "--benchmark_counters_tabular",
                                              "--benchmark_filter", "-R", "--list" /* tools/mutants.sh */,
-                                             "--blas-dir", "--wait-eigenformer" /* tools/bench_vs_torch.py */};
+                                             "--blas-dir", "--wait-eigenformer", "--bench-dir",
+                                             "--torch-isa" /* tools/bench_vs_torch.py */};
   // The side-by-side script's options the README shows are ones its usage names.
   const std::string script = read_text(std::string(EIGENFORMER_SOURCE_DIR) + "/tools/bench_vs_torch.py");
-  for (const char* option : {"--blas-dir", "--wait-eigenformer"}) {
+  for (const char* option : {"--blas-dir", "--wait-eigenformer", "--bench-dir", "--torch-isa"}) {
     CHECK_MESSAGE(script.find(std::string("[") + option + " ") != std::string::npos,
                   option << " is not in tools/bench_vs_torch.py's usage");
   }

@@ -271,14 +271,16 @@ TEST_CASE_TEMPLATE("threads: the products of prompts and training (product_threa
 
 TEST_CASE_TEMPLATE("threads: Linear's product of many rows (linear_product) has the same bits on 1 and 2 threads, and "
                    "the exact product's within tolerance", Scalar, float, double) {
-  // In a build with AVX-512, float takes detail::product_x_wt_avx512 (tiles of 12 rows of W against panels of 32
-  // tokens, blocks of 768 inputs); otherwise, and for double, product_threaded. Shapes around the tile, the panel and
-  // the block: out = 1, 11, 13, 14, 15, 29, 130 rows of W (narrower tiles of 1, 11, 1, 2, 3, 5 and 10 rows after the
-  // whole ones; 130 on two threads is runs of 72 and 58 rows); M = 1 .. 300 tokens (ragged last panels, more than one block
-  // of 256 tokens, half-panels of 16 tokens packed by transposes and ragged ones packed a float at a time); in = 1 ..
-  // 1600 (ragged last blocks of inputs; 100 = 6 transposed blocks of 16 inputs and 4 more); x, W and y inside wider
-  // matrices (row strides ≠ widths), y's other columns untouched. The reference is the product in double, rounded
-  // once.
+  // In a build with AVX-512 or AVX2, float takes detail::product_x_wt_kernel (AVX-512: tiles of 12 rows of W against
+  // panels of 32 tokens, 256 tokens packed at a time; AVX2: tiles of 6 rows against panels of 16 tokens, 128 at a time;
+  // blocks of 768 inputs); otherwise, and for double, product_threaded. Shapes around the tile, the panel and the
+  // block: out = 1, 11, 13, 14, 15, 29, 130 rows of W (AVX-512: narrower tiles of 1, 11, 1, 2, 3, 5 and 10 rows after
+  // the whole ones, 130 on two threads is runs of 72 and 58 rows; AVX2: narrower tiles of 1, 5, 1, 2, 3, 5 and 4 rows,
+  // runs of 66 and 64); M = 1 .. 300 tokens (ragged last panels, more than one block of packed tokens, half-panels
+  // packed by transposes — 16 × 16 or 8 × 8 floats — and ragged ones packed a float at a time); in = 1 .. 1600 (ragged
+  // last blocks of inputs; 100 = 6 transposed blocks of 16 inputs and 4 more, or 12 of 8 and 4); x, W and y inside
+  // wider matrices (row strides ≠ widths), y's other columns untouched. The reference is the product in double,
+  // rounded once.
   ThreadsGuard guard;
   std::mt19937 rng(11);
   for (const std::array<Index, 3>& shape :

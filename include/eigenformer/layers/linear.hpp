@@ -448,33 +448,30 @@ void product_threaded(const Lhs& a, const Rhs& b, Matrix<Scalar>& c) {
   product_threaded<Scalar>(a, b, Eigen::Ref<Matrix<Scalar>>(c), GradientWrite::Assign);
 }
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 namespace detail {
-/// The matrix product of prompts and encoders for float in a build with AVX-512 (-march=native on this project's
-/// CPUs): y = x Wᵀ with the weight as Linear keeps it,
+/// The matrix product of prompts and encoders for float in a build with AVX-512, or with AVX2 and FMA (-march=native on
+/// this project's CPUs): y = x Wᵀ with the weight as Linear keeps it,
 ///     x (M, in) at x, rows ldx apart    W (out, in) at w, rows ldw apart    y (M, out) at y, rows ldy apart
-/// for the output columns (rows of W) o = first .. first + count − 1. Eigen's GEMM reaches 52–62% of this core's FMA
-/// peak at an encoder's shapes, OpenBLAS 69–89% (docs/performance.md, "Memory given back, and taken again"); this
-/// kernel, in the classic blocked layout (Goto & van de Geijn 2008), 84–94% (bench_blocks' BM_Gemm):
-///   - the tokens are packed, kProductDepth inputs and 32 tokens at a time, into a buffer of the thread's own:
-///     panel p holds x(32p + j, k) at [k·32 + j], zeros past the last token (pack_token_panels);
-///   - a tile is 12 rows of W against one panel: 24 running sums of 16 floats (12 rows × 32 tokens) in 24 of
-///     AVX-512's 32 registers; each step k loads the panel's two registers once and multiplies them by the 12
-///     weights W(o + r, k), each broadcast to a register — 24 multiply-adds for 2 loads and 12 broadcasts;
-///   - the 12 rows of W (12 × 768 × 4 bytes = 36 kB) stay in the L1 cache while every panel of tokens passes;
-///   - 12 rows, not the 14 that 28 registers would hold: 12 divides every width of BERT-base and Llama (768, 2304,
-///     3072, 288, 2048), so no row of W is left for a narrower tile and two threads get equal runs (768 = 2 × 32 × 12);
-///     against 14 rows it measured 1.00–1.11× (the most where 14 left 12 rows of W to one-row tiles). A width that
-///     12 does not divide ends with one tile of the rows left over (tile_rows_left).
+/// for the output columns (rows of W) o = first .. first + count − 1. Eigen's GEMM reaches 52–62% of an AVX-512 core's
+/// FMA peak at an encoder's shapes, OpenBLAS 69–89% (docs/performance.md, "Memory given back, and taken again"); this
+/// kernel, in the classic blocked layout (Goto & van de Geijn 2008), 84–94% (bench_blocks' BM_Gemm). Below, a
+/// "register" holds L floats — L = 16 with AVX-512, 8 with AVX2 — and the tile has R rows of W — 12 with AVX-512, 6 with
+/// AVX2 (Avx512Registers, Avx2Registers):
+///   - the tokens are packed, kProductDepth inputs and 2L tokens (a panel: two registers) at a time, into a buffer of
+///     the thread's own: panel p holds x(2Lp + j, k) at [k·2L + j], zeros past the last token (pack_token_panels);
+///   - a tile is R rows of W against one panel: 2R running sums of L floats (R rows × 2L tokens) in registers; each
+///     step k loads the panel's two registers once and multiplies them by the R weights W(o + r, k), each broadcast to
+///     a register — 2R multiply-adds for 2 loads and R broadcasts;
+///   - the R rows of W (R × 768 × 4 bytes: 36 kB with AVX-512, 18 kB with AVX2) stay in the L1 cache while every panel
+///     of tokens passes.
 /// Each y(m, o) is the same sum whatever the split: Σ over blocks of kProductDepth inputs, in order, each a chain of
 /// multiply-adds in input order — it depends on `in` only, not on M, on the tile's rows or on the thread,
 /// so the result has the same bits on any thread count. Against Eigen's product the difference is rounding (within
 /// 1e-6 of the largest value in the tests).
-inline constexpr Index kProductTileRows = 12;    // rows of W per tile
-inline constexpr Index kProductPanel = 32;       // tokens per panel: two registers
-inline constexpr Index kProductDepth = 768;      // inputs per block: the 12 rows of W stay in L1
-inline constexpr Index kProductTokens = 256;     // tokens packed at a time: 8 panels, 786 kB, in L2
+inline constexpr Index kProductDepth = 768;  // inputs per block: the R rows of W stay in L1
 
+#if defined(__AVX512F__)
 /// Transposes the 16 × 16 block of floats held in 16 registers: lane j of rows[i] goes to lane i of rows[j]. It is
 /// four 4 × 4 problems inside one another: unpack and shuffle_ps transpose the 4 × 4 block of floats inside each
 /// 128-bit lane (rows i .. i + 3, lanes 4c .. 4c + 3); two rounds of shuffle_f32x4 then transpose the 4 × 4
@@ -505,60 +502,126 @@ inline void transpose_16x16(__m512 rows[16]) {
   }
 }
 
-/// Packs tokens m0 .. m0 + count − 1 of x, inputs k0 .. k0 + depth − 1, as panels of kProductPanel tokens:
-/// panel p holds x(m0 + 32p + j, k0 + k) at [k·32 + j], zeros past the last token. Packing is a transpose (a token's
-/// inputs are a row of x, and a panel wants them as a column), done 16 tokens × 16 inputs at a time in registers
-/// (transpose_16x16); a half-panel with fewer than 16 tokens, and the last depth mod 16 inputs, go a float at a time.
-/// The float-at-a-time packing took ~6% of an encoder's products on one thread and ~12% on two (each thread packs
-/// the tokens for its own rows of W); the transposes take ~1.5% and ~3%.
-inline void pack_token_panels(const float* x, Index ldx, Index m0, Index count, Index k0, Index depth, float* out) {
-  const Index panels = (count + kProductPanel - 1) / kProductPanel;
-  const Index transposed_depth = depth / 16 * 16;  // inputs packed by transposes, 16 at a time
+/// AVX-512's registers for the product kernel: 32 registers of 16 floats.
+///   - tiles of 12 rows (24 sums, 2 registers of the panel, 1 broadcast weight: 27 of 32 registers), not the 14 that
+///     28 registers would hold: 12 divides every width of BERT-base and Llama (768, 2304, 3072, 288, 2048), so no row of
+///     W is left for a narrower tile and two threads get equal runs (768 = 2 × 32 × 12); against 14 rows it measured
+///     1.00–1.11× (the most where 14 left 12 rows of W to one-row tiles);
+///   - 256 tokens packed at a time: 8 panels × 768 inputs × 4 bytes = 786 kB, in the 1 MiB L2 of Zen 4 and 5.
+struct Avx512Registers {
+  using Vec = __m512;
+  static constexpr Index kLanes = 16;
+  static constexpr Index kTileRows = 12;
+  static constexpr Index kTokensPacked = 256;
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static Vec broadcast(float v) { return _mm512_set1_ps(v); }
+  static Vec multiply_add(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  static void transpose(Vec rows[kLanes]) { transpose_16x16(rows); }
+};
+using ProductRegisters = Avx512Registers;
+#else
+/// Transposes the 8 × 8 block of floats held in 8 registers: lane j of rows[i] goes to lane i of rows[j]. unpack and
+/// shuffle_ps transpose the 4 × 4 block inside each 128-bit half (rows i .. i + 3), permute2f128 then swaps the
+/// halves: rows[c] takes the low halves of the two 4-row groups' column c, rows[c + 4] their high halves.
+inline void transpose_8x8(__m256 rows[8]) {
+  __m256 t[8];
+  for (int i = 0; i < 8; i += 2) {  // t[i] = (a0 b0 a1 b1 | a4 b4 a5 b5), t[i+1] = (a2 b2 a3 b3 | a6 b6 a7 b7)
+    t[i] = _mm256_unpacklo_ps(rows[i], rows[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(rows[i], rows[i + 1]);
+  }
+  constexpr int kLow = _MM_SHUFFLE(1, 0, 1, 0), kHigh = _MM_SHUFFLE(3, 2, 3, 2);  // pairs 0, 1 / pairs 2, 3 of each
+  __m256 columns[8];  // columns[4g + c]: column c (low half) and column c + 4 (high half) of rows 4g .. 4g + 3
+  for (int g = 0; g < 2; ++g) {
+    columns[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], kLow);
+    columns[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], kHigh);
+    columns[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], kLow);
+    columns[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], kHigh);
+  }
+  for (int c = 0; c < 4; ++c) {
+    rows[c] = _mm256_permute2f128_ps(columns[c], columns[4 + c], 0x20);      // low halves: column c
+    rows[c + 4] = _mm256_permute2f128_ps(columns[c], columns[4 + c], 0x31);  // high halves: column c + 4
+  }
+}
+
+/// AVX2's registers for the product kernel: 16 registers of 8 floats.
+///   - tiles of 6 rows (12 sums, 2 registers of the panel, 1 broadcast weight: 15 of 16 registers) against panels of
+///     16 tokens, the shape BLIS gives its Haswell kernel; 12 independent multiply-adds cover FMA's latency (4–5
+///     cycles) on two units;
+///   - 128 tokens packed at a time: 8 panels × 768 inputs × 4 bytes = 393 kB, in a 512 kB L2.
+struct Avx2Registers {
+  using Vec = __m256;
+  static constexpr Index kLanes = 8;
+  static constexpr Index kTileRows = 6;
+  static constexpr Index kTokensPacked = 128;
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec broadcast(float v) { return _mm256_set1_ps(v); }
+  static Vec multiply_add(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  static void transpose(Vec rows[kLanes]) { transpose_8x8(rows); }
+};
+using ProductRegisters = Avx2Registers;
+#endif
+
+/// Packs tokens m0 .. m0 + count − 1 of x, inputs k0 .. k0 + depth − 1, as panels of 2L tokens (L = Regs::kLanes):
+/// panel p holds x(m0 + 2Lp + j, k0 + k) at [k·2L + j], zeros past the last token. Packing is a transpose (a token's
+/// inputs are a row of x, and a panel wants them as a column), done L tokens × L inputs at a time in registers
+/// (Regs::transpose); a half-panel with fewer than L tokens, and the last depth mod L inputs, go a float at a time.
+/// With AVX-512 the float-at-a-time packing took ~6% of an encoder's products on one thread and ~12% on two (each
+/// thread packs the tokens for its own rows of W); the transposes take ~1.5% and ~3%.
+template <class Regs>
+void pack_token_panels(const float* x, Index ldx, Index m0, Index count, Index k0, Index depth, float* out) {
+  constexpr Index L = Regs::kLanes, kPanel = 2 * L;
+  const Index panels = (count + kPanel - 1) / kPanel;
+  const Index transposed_depth = depth / L * L;  // inputs packed by transposes, L at a time
   for (Index p = 0; p < panels; ++p) {
-    float* panel = out + p * depth * kProductPanel;
-    for (Index half = 0; half < kProductPanel; half += 16) {
-      const Index first = m0 + p * kProductPanel + half;             // the half-panel's first token
-      const Index real = std::max(Index(0), std::min(Index(16), m0 + count - first));  // its tokens; the rest are 0
+    float* panel = out + p * depth * kPanel;
+    for (Index half = 0; half < kPanel; half += L) {
+      const Index first = m0 + p * kPanel + half;                                    // the half-panel's first token
+      const Index real = std::max(Index(0), std::min(L, m0 + count - first));  // its tokens; the rest are 0
       Index k = 0;
-      if (real == 16) {
-        for (; k < transposed_depth; k += 16) {
-          __m512 block[16];  // block[j] = x(first + j, k0 + k .. k0 + k + 15)
-          for (int j = 0; j < 16; ++j) block[j] = _mm512_loadu_ps(x + (first + j) * ldx + k0 + k);
-          transpose_16x16(block);  // block[i] = x(first .. first + 15, k0 + k + i)
-          for (int i = 0; i < 16; ++i) _mm512_storeu_ps(panel + (k + i) * kProductPanel + half, block[i]);
+      if (real == L) {
+        for (; k < transposed_depth; k += L) {
+          typename Regs::Vec block[L];  // block[j] = x(first + j, k0 + k .. k0 + k + L − 1)
+          for (Index j = 0; j < L; ++j) block[j] = Regs::load(x + (first + j) * ldx + k0 + k);
+          Regs::transpose(block);  // block[i] = x(first .. first + L − 1, k0 + k + i)
+          for (Index i = 0; i < L; ++i) Regs::store(panel + (k + i) * kPanel + half, block[i]);
         }
       }
       for (; k < depth; ++k)
-        for (Index j = 0; j < 16; ++j) panel[k * kProductPanel + half + j] = j < real ? x[(first + j) * ldx + k0 + k] : 0.0f;
+        for (Index j = 0; j < L; ++j) panel[k * kPanel + half + j] = j < real ? x[(first + j) * ldx + k0 + k] : 0.0f;
     }
   }
 }
 
-/// One tile: for the R rows o0 .. o0 + R − 1 of W and one panel of tokens m0 .. m0 + tokens − 1, over inputs k0 ..
-/// k0 + depth − 1, sums[r][h] (16 tokens each) = Σ_k W(o0 + r, k) · panel(k, 16h ..); then y(m, o) = sum, or
-/// y(m, o) += sum for the blocks of inputs after the first (`accumulate`).
-template <int R>
+/// One tile: for the R rows o0 .. o0 + R − 1 of W and one panel of tokens m0 .. m0 + tokens − 1 (at most 2L), over
+/// inputs k0 .. k0 + depth − 1, sums[r][h] (L tokens each) = Σ_k W(o0 + r, k) · panel(k, L·h ..); then y(m, o) = sum,
+/// or y(m, o) += sum for the blocks of inputs after the first (`accumulate`).
+template <class Regs, int R>
 void product_tile(const float* w, Index ldw, Index o0, Index k0, Index depth, const float* panel, float* y, Index ldy,
                   Index m0, Index tokens, bool accumulate) {
-  __m512 sums[R][2];
+  constexpr Index L = Regs::kLanes, kPanel = 2 * L;
+  typename Regs::Vec sums[R][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < R; ++r) sums[r][0] = sums[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) sums[r][0] = sums[r][1] = Regs::zero();
   const float* rows[R];
   for (int r = 0; r < R; ++r) rows[r] = w + (o0 + r) * ldw + k0;
   for (Index k = 0; k < depth; ++k) {
-    const __m512 first_half = _mm512_loadu_ps(panel + k * kProductPanel);
-    const __m512 second_half = _mm512_loadu_ps(panel + k * kProductPanel + 16);
+    const typename Regs::Vec first_half = Regs::load(panel + k * kPanel);
+    const typename Regs::Vec second_half = Regs::load(panel + k * kPanel + L);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const __m512 weight = _mm512_set1_ps(rows[r][k]);
-      sums[r][0] = _mm512_fmadd_ps(weight, first_half, sums[r][0]);
-      sums[r][1] = _mm512_fmadd_ps(weight, second_half, sums[r][1]);
+      const typename Regs::Vec weight = Regs::broadcast(rows[r][k]);
+      sums[r][0] = Regs::multiply_add(weight, first_half, sums[r][0]);
+      sums[r][1] = Regs::multiply_add(weight, second_half, sums[r][1]);
     }
   }
-  alignas(64) float totals[R][kProductPanel];  // totals[r][j]: token m0 + j, output o0 + r
+  alignas(64) float totals[R][kPanel];  // totals[r][j]: token m0 + j, output o0 + r
   for (int r = 0; r < R; ++r) {
-    _mm512_store_ps(totals[r], sums[r][0]);
-    _mm512_store_ps(totals[r] + 16, sums[r][1]);
+    Regs::store(totals[r], sums[r][0]);
+    Regs::store(totals[r] + L, sums[r][1]);
   }
   for (Index j = 0; j < tokens; ++j) {
     float* out = y + (m0 + j) * ldy + o0;
@@ -566,45 +629,47 @@ void product_tile(const float* w, Index ldw, Index o0, Index k0, Index depth, co
   }
 }
 
-/// Calls tiles(std::integral_constant<int, R>()) with R = rows, for 1 ≤ rows < kProductTileRows: the last rows of W,
-/// fewer than a tile, go as one narrower tile (product_tile<R>) rather than a row at a time.
-template <int R = 1, class Tiles>
+/// Calls tiles(std::integral_constant<int, R>()) with R = rows, for 1 ≤ rows < Regs::kTileRows: the last rows of W,
+/// fewer than a tile, go as one narrower tile (product_tile<Regs, R>) rather than a row at a time.
+template <class Regs, int R = 1, class Tiles>
 void tile_rows_left(Index rows, Tiles&& tiles) {
-  if constexpr (R < kProductTileRows) {
+  if constexpr (R < Regs::kTileRows) {
     if (rows == R) {
       tiles(std::integral_constant<int, R>());
     } else {
-      tile_rows_left<R + 1>(rows, tiles);
+      tile_rows_left<Regs, R + 1>(rows, tiles);
     }
   }
 }
 
 /// y(:, first .. first + count − 1) = x W(first .. first + count − 1, :)ᵀ (shapes above), on the calling thread. Its
 /// packing buffer belongs to the thread and only grows.
-inline void product_x_wt_avx512(Index M, Index in, const float* x, Index ldx, const float* w, Index ldw, float* y,
-                                Index ldy, Index first, Index count) {
+template <class Regs = ProductRegisters>
+void product_x_wt_kernel(Index M, Index in, const float* x, Index ldx, const float* w, Index ldw, float* y, Index ldy,
+                         Index first, Index count) {
+  constexpr Index kPanel = 2 * Regs::kLanes, kTokens = Regs::kTokensPacked, kTileRows = Regs::kTileRows;
   thread_local std::vector<float> packed;
-  const std::size_t needed = static_cast<std::size_t>(kProductTokens * std::min(kProductDepth, in));
+  const std::size_t needed = static_cast<std::size_t>(kTokens * std::min(kProductDepth, in));
   if (packed.size() < needed) packed.resize(needed);
   const Index end = first + count;
-  for (Index m0 = 0; m0 < M; m0 += kProductTokens) {
-    const Index tokens = std::min(kProductTokens, M - m0);
-    const Index panels = (tokens + kProductPanel - 1) / kProductPanel;
+  for (Index m0 = 0; m0 < M; m0 += kTokens) {
+    const Index tokens = std::min(kTokens, M - m0);
+    const Index panels = (tokens + kPanel - 1) / kPanel;
     for (Index k0 = 0; k0 < in; k0 += kProductDepth) {
       const Index depth = std::min(kProductDepth, in - k0);
-      pack_token_panels(x, ldx, m0, tokens, k0, depth, packed.data());
+      pack_token_panels<Regs>(x, ldx, m0, tokens, k0, depth, packed.data());
       const bool accumulate = k0 > 0;
       const auto tiles = [&](auto rows_per_tile, Index o0) {
         constexpr int R = decltype(rows_per_tile)::value;
         for (Index p = 0; p < panels; ++p) {
-          const Index panel_first = m0 + p * kProductPanel;
-          product_tile<R>(w, ldw, o0, k0, depth, packed.data() + p * depth * kProductPanel, y, ldy, panel_first,
-                          std::min(kProductPanel, m0 + tokens - panel_first), accumulate);
+          const Index panel_first = m0 + p * kPanel;
+          product_tile<Regs, R>(w, ldw, o0, k0, depth, packed.data() + p * depth * kPanel, y, ldy, panel_first,
+                                std::min(kPanel, m0 + tokens - panel_first), accumulate);
         }
       };
       Index o = first;
-      for (; o + kProductTileRows <= end; o += kProductTileRows) tiles(std::integral_constant<int, kProductTileRows>(), o);
-      if (o < end) tile_rows_left(end - o, [&](auto rows_per_tile) { tiles(rows_per_tile, o); });  // count mod 12
+      for (; o + kTileRows <= end; o += kTileRows) tiles(std::integral_constant<int, int(kTileRows)>(), o);
+      if (o < end) tile_rows_left<Regs>(end - o, [&](auto rows_per_tile) { tiles(rows_per_tile, o); });  // count mod R
     }
   }
 }
@@ -613,24 +678,24 @@ inline void product_x_wt_avx512(Index M, Index in, const float* x, Index ldx, co
 
 /// y = x Wᵀ for Linear's forward pass with many rows (prompts, encoders, training), W (out, in) as Linear keeps it:
 ///     x (M, in)   W (out, in)   y (M, out), already sized.
-/// For float in a build with AVX-512, detail::product_x_wt_avx512 over runs of W's rows (y's columns), one run per
+/// For float in a build with AVX-512 or AVX2, detail::product_x_wt_kernel over runs of W's rows (y's columns), one run per
 /// thread: each thread reads its own part of W once. Otherwise (and in a BLAS build, which hands the product to the
 /// BLAS) product_threaded, Eigen's GEMM. Both give the same bits on any thread count.
 template <class Scalar>
 void linear_product(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                     Eigen::Ref<Matrix<Scalar>> y) {
-#if defined(__AVX512F__) && !defined(EIGEN_USE_BLAS)
+#if (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))) && !defined(EIGEN_USE_BLAS)
   if constexpr (std::is_same_v<Scalar, float>) {
     const Index out = weight.rows();
-    // Runs of W's rows, a multiple of the tile's 12, as many as there are threads (when there is enough work:
+    // Runs of W's rows, a multiple of the tile's rows, as many as there are threads (when there is enough work:
     // M·out·in ≥ 2^21 multiply-adds, as for product_threaded).
+    constexpr Index kTileRows = detail::ProductRegisters::kTileRows;
     const Index parts = (threads() > 1 && x.rows() * out * x.cols() >= (Index(1) << 21)) ? threads() : 1;
-    const Index per_part = ((out + parts - 1) / parts + detail::kProductTileRows - 1) / detail::kProductTileRows *
-                           detail::kProductTileRows;
+    const Index per_part = ((out + parts - 1) / parts + kTileRows - 1) / kTileRows * kTileRows;
     const auto part_task = [&](Index part) {
       const Index first = std::min(out, part * per_part), count = std::min(per_part, out - first);
       if (count > 0) {
-        detail::product_x_wt_avx512(x.rows(), x.cols(), x.data(), x.outerStride(), weight.data(), weight.outerStride(),
+        detail::product_x_wt_kernel(x.rows(), x.cols(), x.data(), x.outerStride(), weight.data(), weight.outerStride(),
                                     y.data(), y.outerStride(), first, count);
       }
     };
@@ -704,10 +769,10 @@ class Linear {
   /// The same into existing storage (a view of a tensor, say), which must already be (N, out).
   void forward(const Eigen::Ref<const Matrix<Scalar>>& x, Eigen::Ref<Matrix<Scalar>> y) const {
     check_shapes(x, y);
-    // y = x Wᵀ: a matrix product (linear_product: the AVX-512 kernel, else product_threaded), or for decoding's few rows
-    // matrix-vector products over runs of output rows (linear_rows_threaded: no allocation); both shared out over
-    // threads and bit-identical whatever the thread count. A packed weight (BF16 or Q8_0, pack()) converts on the
-    // fly instead (layers/packed_weight.hpp).
+    // y = x Wᵀ: a matrix product (linear_product: the AVX-512 or AVX2 kernel, else product_threaded), or for
+    // decoding's few rows matrix-vector products over runs of output rows (linear_rows_threaded: no allocation); both
+    // shared out over threads and bit-identical whatever the thread count. A packed weight (BF16 or Q8_0, pack())
+    // converts on the fly instead (layers/packed_weight.hpp).
     if (!packed.empty()) {
       Matrix<Scalar> scratch;  // used by prompts only (more than 8 rows): decoding allocates nothing
       packed_product<Scalar>(x, packed, y, scratch);
