@@ -33,6 +33,8 @@
 //         --benchmark_enable_random_interleaving=true --benchmark_counters_tabular=true   (one command line)
 //   BM_HeadRows/way/rows                  the LM head's product alone for 1 to 8 rows: the decoding kernel, row by
 //                                         row, and Eigen's matrix-matrix product
+//   BM_LayerRows/out                      the decoding kernel for 8 rows on the stories15M layers' weights (288 or
+//                                         768 rows of 288, in the L2 cache): its arithmetic rate, GFLOP/s
 //   BM_ScoreRow/part                      greedy search's work on one row of 32,000 scores: conversion and check,
 //                                         log-sum-exp, argmax (each prompt of a batch pays it every step)
 //   BM_QuantizeActivations/vector/width   int8 decoding's quantisation of one activation row (layers/
@@ -237,6 +239,24 @@ void BM_HeadRows(benchmark::State& state) {
   state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * N), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_HeadRows)->ArgNames({"way", "rows"})->ArgsProduct({{0, 1, 2, 3}, {1, 2, 4, 8}})->Unit(benchmark::kMicrosecond);
+
+// The decoding path's product for 8 rows on a weight that stays in the L2 cache: the stories15M layers' shapes,
+// y (8, out) = x (8, 288) Wᵀ with out = 288 (q, k, v, o; the FFN's down projection reads 768 inputs) and 768 (the
+// FFN's gate and up), one thread. With the weight's bytes in cache this measures the kernel's arithmetic, not the
+// memory: GFLOP/s beside BM_FmaPeak (bench_blocks). Random weights.
+void BM_LayerRows(benchmark::State& state) {
+  set_threads(1);
+  const Index out = state.range(0), in = 288, N = 8;
+  const Matrix<float> W = Matrix<float>::Random(out, in), x = Matrix<float>::Random(N, in);
+  Matrix<float> y(N, out);
+  for (auto _ : state) {
+    linear_rows_threaded<float>(x, W, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * static_cast<double>(state.iterations() * N * out * in) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_LayerRows)->ArgName("out")->Arg(288)->Arg(768)->Unit(benchmark::kMicrosecond);
 
 // What greedy search does with each row of scores, once per generated token per prompt (generation/generate.hpp,
 // greedy_or_sample), for one row of V = 32,000 scores (stories15M's vocabulary; fixed values, no model):

@@ -143,19 +143,25 @@ namespace detail {
 #if defined(__AVX512F__)
 /// decode_rows_kernel's fast path for float in a build with AVX-512 (-march=native on this project's CPUs): the same
 /// products, y(n, o) = x(n, :) · W(o, :) for the N rows of x and rows o = first .. first + count − 1 of W,
-///     x (N, in) at x, rows x_stride apart   W (out, in) at w, rows w_stride apart   y (N, out) at y, rows y_stride apart
-/// again R rows of W at a time, running sums of 16 floats (one 512-bit register) each. Two things differ from the
-/// portable kernel, both about cost, not about what is summed:
+///     x_pieces (⌈in / 16⌉ · N · 16): x piece by piece, from pack_x_pieces below
+///     W (out, in) at w, rows w_stride apart   y (N, out) at y, rows y_stride apart
+/// again R rows of W at a time, running sums of 16 floats (one 512-bit register) each. Three things differ from the
+/// portable kernel, all about cost, not about what is summed:
 ///   - all N rows of x in one pass, and more rows of W per pass (R·N up to 24 sums of AVX-512's 32 registers, where
 ///     the portable kernel keeps 8 to fit SSE's and AVX's 16), so each load of x feeds up to 6 multiply-adds;
+///   - x is read from a copy laid out piece by piece (pack_x_pieces): the N pieces a step needs are one block of
+///     N · 64 bytes at one pointer, where N rows of x a stride apart took N pointers — with R rows of W and R rows
+///     ahead, more than the 15 general registers, so the compiler kept some of them on the stack and reloaded them
+///     on every step. The copy is made once per product (linear_rows_threaded), not once per run of W;
 ///   - the end of each pass. Each of the R·N sums still has 16 lanes to add up. Done one sum at a time (the portable
 ///     kernel's .sum()) that is four shuffle-and-add rounds per sum, one after another; here fold_sixteen adds the
 ///     lanes of sixteen sums at once — four rounds for all sixteen, 15 adds in place of 60 — leaving sum k's total in
 ///     one lane of one register. At the 15M shape (in = 288: 18 pieces per dot product) that ending cost about as
 ///     much as the multiply-adds themselves.
-/// The last in mod 16 numbers are read with a masked load (zeros beyond the row), the last count mod R rows of W
-/// go through the same code with R = 1. The order of the sums depends on in, R and N only: the same bits on any
-/// thread count.
+/// The last in mod 16 numbers of W are read with a masked load (zeros beyond the row; x's copy has zeros there), the
+/// last count mod R rows of W go through the same code with R − 1 (then R − 2, ...) rows per pass: a run of 8 rows,
+/// as decode_runs gives a 288-row weight, is 3 + 3 + 2 rows, not 3 + 3 + 1 + 1. Every sum runs in the same order
+/// whatever R: the same bits on any thread count.
 
 /// Lane j of the result = Σ over the 16 lanes of v[fold_source(j)], for 16 registers v[0..15]:
 ///   1) v[2k], v[2k+1] → their 256-bit halves added: 8 registers, each holding 8 partial sums of two of the v;
@@ -182,8 +188,37 @@ inline __m512 fold_sixteen(const __m512* v) {
 /// Which of fold_sixteen's registers lane j of its result sums: quarter j / 4, position j mod 4 → v[4·(j mod 4) + j / 4].
 constexpr int fold_source(int j) { return 4 * (j % 4) + j / 4; }
 
+/// Tells the compiler that v is needed in a register here, as it is: an empty instruction that "changes" it. Without
+/// it GCC 12 folds the load of a piece of x into each of the R multiply-adds that use it (vfmadd231ps with a memory
+/// operand), so a pass loads x R times over: ~23 loads per 24 multiply-adds, more than the core's two loads a cycle
+/// serve beside two multiply-adds. Clang keeps the load on its own either way. No effect on what is computed.
+inline void keep_in_register(__m512& v) {
+#if defined(__GNUC__) || defined(__clang__)
+  __asm__("" : "+v"(v));
+#else
+  (void)v;
+#endif
+}
+
+/// x (N, in), rows x_stride apart → x_pieces[(i / 16) · N · 16 + n · 16 + j] = x(n, i + j), zeros past in: the
+/// 16-number piece i / 16 of every row of x next to each other, in the order decode_rows_avx512 reads them. The copy
+/// is in the calling thread's own buffer, which only grows (after the first decode step nothing is allocated), and
+/// stays valid until the thread's next call; other threads may read it meanwhile.
+inline const float* pack_x_pieces(const float* x, Index rows, Index x_stride, Index in) {
+  thread_local std::vector<float> x_pieces;
+  const std::size_t needed = static_cast<std::size_t>((in + 15) / 16 * 16 * rows);
+  if (x_pieces.size() < needed) x_pieces.resize(needed);
+  for (Index i = 0; i < in; i += 16) {
+    const __mmask16 mask = in - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (in - i)) - 1u);
+    for (Index n = 0; n < rows; ++n) {
+      _mm512_storeu_ps(x_pieces.data() + i * rows + n * 16, _mm512_maskz_loadu_ps(mask, x + n * x_stride + i));
+    }
+  }
+  return x_pieces.data();
+}
+
 template <int R, int N>
-void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_stride, Index out, Index in, float* y,
+void decode_rows_avx512(const float* x_pieces, const float* w, Index w_stride, Index out, Index in, float* y,
                         Index y_stride, Index first, Index count, Index ahead) {
   constexpr int kSums = R * N;                // sums[r·N + n]: the running x(n, :) · W(o + r, :), 16 lanes
   constexpr int kFolds = (kSums + 15) / 16;   // fold_sixteen calls at the end of a pass
@@ -202,8 +237,9 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
       later[r] = o + r + ahead < out ? rows[r] + ahead * w_stride : rows[r];
     }
     // 1) Each 16-number piece of the R rows of W, loaded once, times the same piece of every row of x (the last
-    //    piece masked when in is not a multiple of 16).
-    for (Index i = 0; i < in; i += 16) {
+    //    piece of W masked when in is not a multiple of 16).
+    const float* pieces_x = x_pieces;  // piece i / 16 of the N rows of x
+    for (Index i = 0; i < in; i += 16, pieces_x += N * 16) {
       const __mmask16 mask = i < whole ? static_cast<__mmask16>(0xFFFF) : tail;
       __m512 pieces[R];
 #pragma GCC unroll 8
@@ -212,7 +248,8 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
       for (int r = 0; r < R; ++r) prefetch(later[r] + i);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
-        const __m512 piece_x = _mm512_maskz_loadu_ps(mask, x + n * x_stride + i);
+        __m512 piece_x = _mm512_loadu_ps(pieces_x + n * 16);
+        keep_in_register(piece_x);
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) sums[r * N + n] = _mm512_fmadd_ps(piece_x, pieces[r], sums[r * N + n]);
       }
@@ -231,8 +268,8 @@ void decode_rows_avx512(const float* x, Index x_stride, const float* w, Index w_
       }
     }
   }
-  if constexpr (R > 1) {
-    if (o < end) decode_rows_avx512<1, N>(x, x_stride, w, w_stride, out, in, y, y_stride, o, end - o, ahead);
+  if constexpr (R > 1) {  // the last count mod R rows: one pass of fewer rows (each sum's order is the same)
+    if (o < end) decode_rows_avx512<R - 1, N>(x_pieces, w, w_stride, out, in, y, y_stride, o, end - o, ahead);
   }
 }
 
@@ -313,17 +350,35 @@ void decode_rows_avx2(const float* x, Index x_stride, const float* w, Index w_st
 #endif
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-/// The fast path for N rows of x in this build: AVX-512's kernel, else AVX2's (arguments as decode_rows_avx512's).
+/// The fast path for N rows of x in this build: AVX-512's kernel, which reads x's copy piece by piece (x_pieces:
+/// pack_x_pieces of x, made here when the caller passes nullptr), else AVX2's, which reads x itself (x_pieces
+/// unused). Other arguments as decode_rows_avx2's.
 template <int N>
-void decode_rows_vectorized(const float* x, Index x_stride, const float* w, Index w_stride, Index out, Index in,
-                            float* y, Index y_stride, Index first, Index count, Index ahead) {
+void decode_rows_vectorized(const float* x, Index x_stride, const float* x_pieces, const float* w, Index w_stride,
+                            Index out, Index in, float* y, Index y_stride, Index first, Index count, Index ahead) {
 #if defined(__AVX512F__)
-  decode_rows_avx512<avx512_rows_per_pass<N>(), N>(x, x_stride, w, w_stride, out, in, y, y_stride, first, count, ahead);
+  if (x_pieces == nullptr) x_pieces = pack_x_pieces(x, N, x_stride, in);
+  decode_rows_avx512<avx512_rows_per_pass<N>(), N>(x_pieces, w, w_stride, out, in, y, y_stride, first, count, ahead);
 #else
+  (void)x_pieces;
   decode_rows_avx2<N>(x, x_stride, w, w_stride, out, in, y, y_stride, first, count, ahead);
 #endif
 }
 #endif
+
+/// What linear_rows_threaded hands every run of W besides x: for float in an AVX-512 build with 4 to 8 rows, x's copy
+/// piece by piece (pack_x_pieces), made once for all runs; otherwise nullptr (the kernels read x itself).
+template <class Scalar>
+const Scalar* decode_rows_x_pieces(const Eigen::Ref<const Matrix<Scalar>>& x, Index fewest_rows) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (x.rows() >= fewest_rows) return pack_x_pieces(x.data(), x.rows(), x.outerStride(), x.cols());
+  }
+#endif
+  (void)x;
+  (void)fewest_rows;
+  return nullptr;
+}
 }  // namespace detail
 
 /// The fewest rows the decoding path hands to decode_rows_kernel. Below, row by row is as fast: measured on the
@@ -333,20 +388,22 @@ inline constexpr Index kDecodeKernelRows = 4;
 
 /// decode_rows_kernel for a run-time N in 4 .. 8 (each N its own compiled kernel, so that the sums stay in registers),
 /// or for float in a build with AVX-512 or AVX2 its fast path (detail::decode_rows_avx512 or detail::decode_rows_avx2);
-/// double stays portable.
+/// double stays portable. x_pieces: x's copy for the AVX-512 kernel when the caller has made it
+/// (detail::decode_rows_x_pieces), else nullptr.
 template <class Scalar>
 void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
-                 Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+                 Eigen::Ref<Matrix<Scalar>> y, Index first, Index count, const Scalar* x_pieces = nullptr) {
   const auto run = [&](auto rows) {
     constexpr int N = decltype(rows)::value;
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
     if constexpr (std::is_same_v<Scalar, float>) {
-      detail::decode_rows_vectorized<N>(x.data(), x.outerStride(), weight.data(), weight.outerStride(), weight.rows(),
-                                        weight.cols(), y.data(), y.outerStride(), first, count,
+      detail::decode_rows_vectorized<N>(x.data(), x.outerStride(), x_pieces, weight.data(), weight.outerStride(),
+                                        weight.rows(), weight.cols(), y.data(), y.outerStride(), first, count,
                                         detail::prefetch_rows_ahead(weight.cols() * Index(sizeof(float))));
       return;
     }
 #endif
+    (void)x_pieces;
     decode_rows_kernel<Scalar, N>(x, weight, y, first, count);
   };
   switch (x.rows()) {
@@ -366,15 +423,16 @@ inline bool use_decode_path(Index rows) { return rows <= 8; }
 
 /// One run of the decoding path: y(n, o) = x(n, :) · W(o, :) for every row n of x and the rows o = first .. first +
 /// count − 1 of W (a run of decode_runs, layers/packed_weight.hpp).   x (N, in)   W (out, in)   y (N, out)
+/// x_pieces as decode_rows takes it.
 template <class Scalar>
 void linear_rows_run(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
-                     Eigen::Ref<Matrix<Scalar>> y, Index first, Index count) {
+                     Eigen::Ref<Matrix<Scalar>> y, Index first, Index count, const Scalar* x_pieces = nullptr) {
   if (x.rows() < kDecodeKernelRows) {  // one sequence, or two or three: matrix-vector products, row by row
     for (Index n = 0; n < x.rows(); ++n) {
       y.row(n).segment(first, count).noalias() = x.row(n) * weight.middleRows(first, count).transpose();
     }
   } else {                             // four to eight: each piece of W read once for all N rows
-    decode_rows<Scalar>(x, weight, y, first, count);
+    decode_rows<Scalar>(x, weight, y, first, count, x_pieces);
   }
 }
 
@@ -382,8 +440,9 @@ template <class Scalar>
 void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                           Eigen::Ref<Matrix<Scalar>> y) {
   const DecodeRuns runs = decode_runs(weight.rows());
+  const Scalar* x_pieces = detail::decode_rows_x_pieces<Scalar>(x, kDecodeKernelRows);  // one copy for every run
   const auto run_task = [&](Index r) {
-    linear_rows_run<Scalar>(x, weight, y, runs.first(r), runs.rows(r));
+    linear_rows_run<Scalar>(x, weight, y, runs.first(r), runs.rows(r), x_pieces);
   };
   if (decode_worth_threads(x.rows(), weight.rows(), weight.cols())) {
     parallel_for(runs.count, run_task);
@@ -880,7 +939,8 @@ class Linear {
 /// Decoding (N ≤ 8): every product is split into its own fixed runs of output rows (decode_runs, as its forward
 /// call would split it), and all the runs of all K products go into one parallel loop — shared out when the K
 /// weights together, times the rows of x, are worth threads. A packed (int8) weight reads x quantised once for all
-/// K. Each output has the bits of layers[k]->forward(x, *outputs[k]) (tests/speed/test_threads.cpp).
+/// K, the AVX-512 kernel x copied piece by piece once for all K (detail::decode_rows_x_pieces). Each output has the
+/// bits of layers[k]->forward(x, *outputs[k]) (tests/speed/test_threads.cpp).
 /// More rows (prompts, training): forward one layer after the other; their products are large enough to share out.
 template <class Scalar, std::size_t K>
 void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::array<const Linear<Scalar>*, K>& layers,
@@ -901,6 +961,7 @@ void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::arra
     runs[k] = decode_runs(layer.out_features());
   }
   const QuantizedRows xq = quantized ? quantize_rows<Scalar>(x) : QuantizedRows{};
+  const Scalar* x_pieces = detail::decode_rows_x_pieces<Scalar>(x, kDecodeKernelRows);  // one copy for all K
   // Task t: run t of product 0, then of product 1, ... (the runs numbered one after the other).
   Index total = 0;
   for (const DecodeRuns& r : runs) total += r.count;
@@ -910,7 +971,7 @@ void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::arra
     const Linear<Scalar>& layer = *layers[k];
     const Index first = runs[k].first(t), count = runs[k].rows(t);
     Eigen::Ref<Matrix<Scalar>> y(*outputs[k]);
-    if (layer.packed.empty()) linear_rows_run<Scalar>(x, layer.weight, y, first, count);
+    if (layer.packed.empty()) linear_rows_run<Scalar>(x, layer.weight, y, first, count, x_pieces);
     else packed_rows_run<Scalar>(x, xq, layer.packed, y, first, count);
   };
   if (decode_worth_threads(x.rows() * weights)) {
