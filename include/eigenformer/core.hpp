@@ -15,3 +15,4 @@
 #include "eigenformer/core/memory.hpp"
 #include "eigenformer/core/allocator.hpp"
 #include "eigenformer/core/parameter_memory.hpp"
+#include "eigenformer/core/vector_instructions.hpp"

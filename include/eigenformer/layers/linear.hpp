@@ -20,11 +20,8 @@
 #include "eigenformer/core/parameters.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/threads.hpp"
+#include "eigenformer/core/vector_instructions.hpp"
 #include "eigenformer/layers/packed_weight.hpp"
-
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
-#include <immintrin.h>
-#endif
 
 namespace eigenformer {
 
@@ -349,7 +346,7 @@ void decode_rows_avx2(const float* x, Index x_stride, const float* w, Index w_st
 }
 #endif
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if EIGENFORMER_VECTOR_KERNELS
 /// The fast path for N rows of x in this build: AVX-512's kernel, which reads x's copy piece by piece (x_pieces:
 /// pack_x_pieces of x, made here when the caller passes nullptr), else AVX2's, which reads x itself (x_pieces
 /// unused). Other arguments as decode_rows_avx2's.
@@ -395,7 +392,7 @@ void decode_rows(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<con
                  Eigen::Ref<Matrix<Scalar>> y, Index first, Index count, const Scalar* x_pieces = nullptr) {
   const auto run = [&](auto rows) {
     constexpr int N = decltype(rows)::value;
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if EIGENFORMER_VECTOR_KERNELS
     if constexpr (std::is_same_v<Scalar, float>) {
       detail::decode_rows_vectorized<N>(x.data(), x.outerStride(), x_pieces, weight.data(), weight.outerStride(),
                                         weight.rows(), weight.cols(), y.data(), y.outerStride(), first, count,
@@ -507,7 +504,7 @@ void product_threaded(const Lhs& a, const Rhs& b, Matrix<Scalar>& c) {
   product_threaded<Scalar>(a, b, Eigen::Ref<Matrix<Scalar>>(c), GradientWrite::Assign);
 }
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if EIGENFORMER_VECTOR_KERNELS
 namespace detail {
 /// The matrix product of prompts and encoders for float in a build with AVX-512, or with AVX2 and FMA (-march=native on
 /// this project's CPUs): y = x Wᵀ with the weight as Linear keeps it,
@@ -743,7 +740,7 @@ void product_x_wt_kernel(Index M, Index in, const float* x, Index ldx, const flo
 template <class Scalar>
 void linear_product(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                     Eigen::Ref<Matrix<Scalar>> y) {
-#if (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))) && !defined(EIGEN_USE_BLAS)
+#if EIGENFORMER_VECTOR_KERNELS && !defined(EIGEN_USE_BLAS)
   if constexpr (std::is_same_v<Scalar, float>) {
     const Index out = weight.rows();
     // Runs of W's rows, a multiple of the tile's rows, as many as there are threads (when there is enough work:

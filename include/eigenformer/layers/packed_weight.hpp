@@ -35,14 +35,11 @@
 #include <utility>
 #include <vector>
 
-#if (defined(__AVX2__) && defined(__FMA__)) || defined(__AVX512F__)
-#include <immintrin.h>
-#endif
-
 #include "eigenformer/core/dtype.hpp"
 #include "eigenformer/core/error.hpp"
 #include "eigenformer/core/tensor.hpp"
 #include "eigenformer/core/threads.hpp"
+#include "eigenformer/core/vector_instructions.hpp"
 
 namespace eigenformer {
 
@@ -250,7 +247,7 @@ inline void round_group(const float* x, float scale, std::int16_t* p) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p + 8 * eighth), _mm256_cvtepi32_epi16(_mm512_cvttpd_epi32(rounded)));
   }
 }
-#elif defined(__AVX2__) && defined(__FMA__)  // the includes above: AVX2 with FMA (every AVX2 CPU has FMA)
+#elif defined(__AVX2__) && defined(__FMA__)  // AVX2 with FMA (every AVX2 CPU has FMA): core/vector_instructions.hpp
 inline float group_largest_abs(const float* x) {
   const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   // max_ps returns its second operand when either is NaN: a NaN lane keeps the running maximum
@@ -288,7 +285,7 @@ inline void round_group(const float* x, float scale, std::int16_t* p) {
 /// or AVX2 (group_largest_abs, round_group), bit for bit the same.  x (n) → p (n), t (⌈n/32⌉).
 template <class Scalar>
 void quantize_activations(const Scalar* x, Index n, std::int16_t* p, float* t) {
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if EIGENFORMER_VECTOR_KERNELS
   if constexpr (std::is_same_v<Scalar, float>) {
     constexpr Index kGroup = PackedWeight::kGroup;
     const Index full = n / kGroup;
