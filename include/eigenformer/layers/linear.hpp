@@ -197,6 +197,11 @@ inline void keep_in_register(__m512& v) {
 #endif
 }
 
+/// The mask of lanes 0 .. k − 1 of a 16-float register (all 16 for k ≥ 16): a row's last piece when in mod 16 ≠ 0.
+inline __mmask16 first_lanes(Index k) {
+  return k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << k) - 1u);
+}
+
 /// x (N, in), rows x_stride apart → x_pieces[(i / 16) · N · 16 + n · 16 + j] = x(n, i + j), zeros past in: the
 /// 16-number piece i / 16 of every row of x next to each other, in the order decode_rows_avx512 reads them. The copy
 /// is in the calling thread's own buffer, which only grows (after the first decode step nothing is allocated), and
@@ -206,7 +211,7 @@ inline const float* pack_x_pieces(const float* x, Index rows, Index x_stride, In
   const std::size_t needed = static_cast<std::size_t>((in + 15) / 16 * 16 * rows);
   if (x_pieces.size() < needed) x_pieces.resize(needed);
   for (Index i = 0; i < in; i += 16) {
-    const __mmask16 mask = in - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (in - i)) - 1u);
+    const __mmask16 mask = first_lanes(in - i);
     for (Index n = 0; n < rows; ++n) {
       _mm512_storeu_ps(x_pieces.data() + i * rows + n * 16, _mm512_maskz_loadu_ps(mask, x + n * x_stride + i));
     }
@@ -220,7 +225,7 @@ void decode_rows_avx512(const float* x_pieces, const float* w, Index w_stride, I
   constexpr int kSums = R * N;                // sums[r·N + n]: the running x(n, :) · W(o + r, :), 16 lanes
   constexpr int kFolds = (kSums + 15) / 16;   // fold_sixteen calls at the end of a pass
   const Index whole = in / 16 * 16;
-  const __mmask16 tail = static_cast<__mmask16>((1u << (in - whole)) - 1u);  // the last in mod 16 numbers
+  const __mmask16 tail = first_lanes(in - whole);  // the last in mod 16 numbers
   const Index end = first + count;
   Index o = first;
   for (; o + R <= end; o += R) {
@@ -362,26 +367,27 @@ void decode_rows_vectorized(const float* x, Index x_stride, const float* x_piece
 #endif
 }
 #endif
-
-/// What linear_rows_threaded hands every run of W besides x: for float in an AVX-512 build with 4 to 8 rows, x's copy
-/// piece by piece (pack_x_pieces), made once for all runs; otherwise nullptr (the kernels read x itself).
-template <class Scalar>
-const Scalar* decode_rows_x_pieces(const Eigen::Ref<const Matrix<Scalar>>& x, Index fewest_rows) {
-#if defined(__AVX512F__)
-  if constexpr (std::is_same_v<Scalar, float>) {
-    if (x.rows() >= fewest_rows) return pack_x_pieces(x.data(), x.rows(), x.outerStride(), x.cols());
-  }
-#endif
-  (void)x;
-  (void)fewest_rows;
-  return nullptr;
-}
 }  // namespace detail
 
 /// The fewest rows the decoding path hands to decode_rows_kernel. Below, row by row is as fast: measured on the
 /// stories15M head (BM_HeadRows in bench/bench_decode.cpp, before the AVX-512 fast path), the portable kernel takes 1.11× the
 /// time of two matrix-vector products for 2 rows, 0.87× for 4 and 0.83× for 8.
 inline constexpr Index kDecodeKernelRows = 4;
+
+namespace detail {
+/// What linear_rows_threaded hands every run of W besides x: for float in an AVX-512 build with 4 to 8 rows, x's copy
+/// piece by piece (pack_x_pieces), made once for all runs; otherwise nullptr (the kernels read x itself).
+template <class Scalar>
+const Scalar* decode_rows_x_pieces(const Eigen::Ref<const Matrix<Scalar>>& x) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (x.rows() >= kDecodeKernelRows) return pack_x_pieces(x.data(), x.rows(), x.outerStride(), x.cols());
+  }
+#endif
+  (void)x;
+  return nullptr;
+}
+}  // namespace detail
 
 /// decode_rows_kernel for a run-time N in 4 .. 8 (each N its own compiled kernel, so that the sums stay in registers),
 /// or for float in a build with AVX-512 or AVX2 its fast path (detail::decode_rows_avx512 or detail::decode_rows_avx2);
@@ -437,7 +443,7 @@ template <class Scalar>
 void linear_rows_threaded(const Eigen::Ref<const Matrix<Scalar>>& x, const Eigen::Ref<const Matrix<Scalar>>& weight,
                           Eigen::Ref<Matrix<Scalar>> y) {
   const DecodeRuns runs = decode_runs(weight.rows());
-  const Scalar* x_pieces = detail::decode_rows_x_pieces<Scalar>(x, kDecodeKernelRows);  // one copy for every run
+  const Scalar* x_pieces = detail::decode_rows_x_pieces<Scalar>(x);  // one copy for every run
   const auto run_task = [&](Index r) {
     linear_rows_run<Scalar>(x, weight, y, runs.first(r), runs.rows(r), x_pieces);
   };
@@ -958,7 +964,7 @@ void forward_together(const Eigen::Ref<const Matrix<Scalar>>& x, const std::arra
     runs[k] = decode_runs(layer.out_features());
   }
   const QuantizedRows xq = quantized ? quantize_rows<Scalar>(x) : QuantizedRows{};
-  const Scalar* x_pieces = detail::decode_rows_x_pieces<Scalar>(x, kDecodeKernelRows);  // one copy for all K
+  const Scalar* x_pieces = detail::decode_rows_x_pieces<Scalar>(x);  // one copy for all K
   // Task t: run t of product 0, then of product 1, ... (the runs numbered one after the other).
   Index total = 0;
   for (const DecodeRuns& r : runs) total += r.count;
