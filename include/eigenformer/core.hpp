@@ -16,3 +16,4 @@
 #include "eigenformer/core/allocator.hpp"
 #include "eigenformer/core/parameter_memory.hpp"
 #include "eigenformer/core/vector_instructions.hpp"
+#include "eigenformer/core/sum_exp.hpp"

@@ -189,10 +189,12 @@ TEST_CASE_TEMPLATE("threads: the decoding kernels for 4 to 8 rows against one Ei
                    Scalar, float, double) {
   // decode_rows (in a build with AVX-512 or AVX2, float takes detail::decode_rows_avx512 or detail::decode_rows_avx2)
   // and the portable decode_rows_kernel on runs of W that start anywhere and hold any number of rows (the R rows per
-  // pass and the one-by-one leftovers), over widths around a SIMD piece (16 floats for AVX-512's masked last pieces,
-  // 8 for AVX2's; Eigen's packet — 4 or 8 floats, 2 or 4 doubles — for the portable kernel's one-by-one ending), x and
-  // y inside larger matrices (row strides ≠ in). The portable kernel takes the rows of x four at a time: 5 to 8 rows
-  // check its second pass; AVX2's takes them all at once, and 4 to 7 rows check the sums it leaves at 0 in its fold.
+  // pass and the one-by-one leftovers), over widths around a SIMD piece (8 floats for the masked last pieces of
+  // AVX-512's kernel, which puts two rows of x in a register, and of AVX2's; Eigen's packet — 4 or 8 floats, 2 or 4
+  // doubles — for the portable kernel's one-by-one ending), x and y inside larger matrices (row strides ≠ in). The
+  // portable kernel takes the rows of x four at a time: 5 to 8 rows check its second pass; AVX2's takes them all at
+  // once, and 4 to 7 rows check the sums it leaves at 0 in its fold; AVX-512's 5 and 7 rows check the empty half of
+  // its last register of x, and 25 rows of W its passes of 6, 7 and 8 rows with every shorter leftover pass.
   std::mt19937 rng(5);
   for (Index in : {1, 3, 5, 7, 8, 9, 15, 16, 17, 33, 288, 300}) {
     for (Index rows = 4; rows <= 8; ++rows) {

@@ -34,6 +34,7 @@
 #include <Eigen/Core>
 
 #include "eigenformer/core/error.hpp"
+#include "eigenformer/core/sum_exp.hpp"
 #include "eigenformer/core/types.hpp"
 
 namespace eigenformer::generation {
@@ -80,25 +81,15 @@ inline Eigen::Map<const Eigen::ArrayXd> scores_array(const Scores& z) {
 /// The normaliser of log softmax alone: log Σ_u exp(z_u) = max z + log Σ_u exp(z_u − max z), so that
 ///     log p(v) = z_v − log_sum_exp(z)
 /// for any one v. Greedy search and sampling need log p of the chosen token only, not all V of log_softmax_into:
-/// one pass of exponentials and no (V) output. The exponentials run vectorised (Eigen's exp over packets of
-/// doubles; std::exp goes one value at a time, ~0.2 ms per step at V = 32,000 — eight rows of a batch paid it
-/// eight times) and the sum in Eigen's order of partial sums, so the result may differ from log_softmax_into's in
-/// the last bits: tests/generation/test_logits_processing.cpp bounds the difference (1e-14 relative).
-/// z: (V), finite (the generation loop checks the model's scores first). No allocation.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push  // GCC 12 warns inside its own AVX-512 intrinsics that Eigen's exp uses (GCC bug 105593)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+/// one pass of exponentials and no (V) output. The exponentials run vectorised (core/sum_exp.hpp: without a division
+/// where the build has AVX-512 or AVX2, else Eigen's exp over packets of doubles; std::exp goes one value at a time,
+/// ~0.2 ms per step at V = 32,000 — eight rows of a batch paid it eight times) and the sum in lanes, so the result
+/// may differ from log_softmax_into's in the last bits: tests/generation/test_logits_processing.cpp bounds the
+/// difference (1e-14 relative). z: (V), finite (the generation loop checks the model's scores first). No allocation.
 inline double log_sum_exp(const Scores& z) {
-  const Eigen::Map<const Eigen::ArrayXd> scores = scores_array(z);
-  const double m = scores.maxCoeff();
-  const double sum = (scores - m).exp().sum();
-  return m + std::log(sum);
+  const double m = scores_array(z).maxCoeff();
+  return m + std::log(sum_exp(z.data(), static_cast<Eigen::Index>(z.size()), m));
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 /// The buffers the filters below work in, kept by the generation loop so that a step allocates nothing once
 /// they have the vocabulary's size (the one-argument forms make their own).

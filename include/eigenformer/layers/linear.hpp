@@ -140,40 +140,43 @@ namespace detail {
 #if defined(__AVX512F__)
 /// decode_rows_kernel's fast path for float in a build with AVX-512 (-march=native on this project's CPUs): the same
 /// products, y(n, o) = x(n, :) · W(o, :) for the N rows of x and rows o = first .. first + count − 1 of W,
-///     x_pieces (⌈in / 16⌉ · N · 16): x piece by piece, from pack_x_pieces below
+///     x_pieces (⌈in / 8⌉ · P · 16), P = ⌈N / 2⌉: x in pieces of 8 numbers, two rows to a register (pack_x_pieces)
 ///     W (out, in) at w, rows w_stride apart   y (N, out) at y, rows y_stride apart
-/// again R rows of W at a time, running sums of 16 floats (one 512-bit register) each. Three things differ from the
-/// portable kernel, all about cost, not about what is summed:
-///   - all N rows of x in one pass, and more rows of W per pass (R·N up to 24 sums of AVX-512's 32 registers, where
-///     the portable kernel keeps 8 to fit SSE's and AVX's 16), so each load of x feeds up to 6 multiply-adds;
-///   - x is read from a copy laid out piece by piece (pack_x_pieces): the N pieces a step needs are one block of
-///     N · 64 bytes at one pointer, where N rows of x a stride apart took N pointers — with R rows of W and R rows
+/// again R rows of W at a time. Each 512-bit register of running sums holds two dot products of 8 lanes each: lanes
+/// 0–7 x(2p, :) · W(o + r, :) and lanes 8–15 x(2p + 1, :) · W(o + r, :). A step takes 8 numbers of each of the R rows
+/// of W, loaded once and copied to both halves of a register (vbroadcastf64x4: a load, no shuffle), times the P
+/// registers of x's pieces, which hold the same 8 numbers of two rows of x each. Three things differ from the portable
+/// kernel, all about cost, not about what is summed:
+///   - all N rows of x in one pass, and more rows of W per pass (R·P up to 24 registers of sums of AVX-512's 32, where
+///     the portable kernel keeps 8 to fit SSE's and AVX's 16), so each load of x feeds R multiply-adds;
+///   - x is read from a copy laid out step by step (pack_x_pieces): the P registers a step needs are one block of
+///     P · 64 bytes at one pointer, where N rows of x a stride apart took N pointers — with R rows of W and R rows
 ///     ahead, more than the 15 general registers, so the compiler kept some of them on the stack and reloaded them
 ///     on every step. The copy is made once per product (linear_rows_threaded), not once per run of W;
-///   - the end of each pass. Each of the R·N sums still has 16 lanes to add up. Done one sum at a time (the portable
-///     kernel's .sum()) that is four shuffle-and-add rounds per sum, one after another; here fold_sixteen adds the
-///     lanes of sixteen sums at once — four rounds for all sixteen, 15 adds in place of 60 — leaving sum k's total in
-///     one lane of one register. At the 15M shape (in = 288: 18 pieces per dot product) that ending cost about as
-///     much as the multiply-adds themselves.
-/// The last in mod 16 numbers of W are read with a masked load (zeros beyond the row; x's copy has zeros there), the
-/// last count mod R rows of W go through the same code with R − 1 (then R − 2, ...) rows per pass: a run of 8 rows,
-/// as decode_runs gives a 288-row weight, is 3 + 3 + 2 rows, not 3 + 3 + 1 + 1. Every sum runs in the same order
-/// whatever R: the same bits on any thread count.
+///   - two sums to a register. Each sum's lanes are added up at the end of a pass, and that ending is not small: at
+///     the 15M shape (in = 288) a sum gets 18 multiply-adds of 16 lanes or 36 of 8. Sixteen sums of 16 lanes take
+///     four rounds of shuffle-and-add (fold_sixteen, until 2026-12-04: 45 instructions; a pass of 3 rows × 8 rows
+///     of x, 24 sums, took two of them, the second half empty); eight registers of two 8-lane sums take three
+///     (fold_pairs: 21 instructions), so a pass of 6 rows × 8 rows of x, 48 sums, ends in 63 instructions where 24
+///     sums ended in 90. The fold was ~19% of the kernel's time with the weights in the L2 cache (perf,
+///     BM_LayerRows/out:768); docs/performance.md, "Two rows of x to a register", measures the change.
+/// Every 16 numbers (one cache line of each row) the rows `ahead` rows further on are asked for (prefetch), all
+/// with one offset: R pointers more would not fit in the general registers beside the R rows.
+/// The last in mod 8 numbers of W are read with a masked load (zeros beyond the row; x's copy has zeros there, and in
+/// the second half of its last register when N is odd), the last count mod R rows of W go through the same code with
+/// R − 1 (then R − 2, ...) rows per pass. Every sum runs in the same order whatever R: the same bits on any thread count.
 
-/// Lane j of the result = Σ over the 16 lanes of v[fold_source(j)], for 16 registers v[0..15]:
-///   1) v[2k], v[2k+1] → their 256-bit halves added: 8 registers, each holding 8 partial sums of two of the v;
-///   2) pairs of those → 128-bit quarters added: 4 registers, quarter q of register j holding 4 partials of v[4j + q];
-///   3) and 4) within each 128-bit quarter, pairs then neighbours added (shufps): quarter q ends as the totals of
-///      v[q], v[4 + q], v[8 + q], v[12 + q].
-inline __m512 fold_sixteen(const __m512* v) {
-  __m512 halves[8], quarters[4];
-  for (int k = 0; k < 8; ++k) {
-    halves[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                              _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-  }
+/// Lane j of the result = Σ over the 8 lanes of sum fold_source(j), for 8 registers v[0..7] of two sums each — sum
+/// 2k in lanes 0–7 of v[k], sum 2k + 1 in lanes 8–15:
+///   1) pairs of registers → their 128-bit quarters added: 4 registers, quarter q of register k holding 4 partials of
+///      sum 4k + q (quarters 0 + 1 and 2 + 3 of v[2k], then of v[2k + 1]);
+///   2) and 3) within each 128-bit quarter, pairs then neighbours added (shufps): quarter q ends as the totals of
+///      sums q, 4 + q, 8 + q, 12 + q.
+inline __m512 fold_pairs(const __m512* v) {
+  __m512 quarters[4];
   for (int k = 0; k < 4; ++k) {
-    quarters[k] = _mm512_add_ps(_mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                _mm512_shuffle_f32x4(halves[2 * k], halves[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    quarters[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], _MM_SHUFFLE(3, 1, 3, 1)));
   }
   const __m512 low = _mm512_add_ps(_mm512_shuffle_ps(quarters[0], quarters[1], _MM_SHUFFLE(1, 0, 1, 0)),
                                    _mm512_shuffle_ps(quarters[0], quarters[1], _MM_SHUFFLE(3, 2, 3, 2)));
@@ -182,7 +185,7 @@ inline __m512 fold_sixteen(const __m512* v) {
   return _mm512_add_ps(_mm512_shuffle_ps(low, high, _MM_SHUFFLE(2, 0, 2, 0)), _mm512_shuffle_ps(low, high, _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-/// Which of fold_sixteen's registers lane j of its result sums: quarter j / 4, position j mod 4 → v[4·(j mod 4) + j / 4].
+/// Which of fold_pairs' sums lane j of its result holds: quarter j / 4, position j mod 4 → sum 4·(j mod 4) + j / 4.
 constexpr int fold_source(int j) { return 4 * (j % 4) + j / 4; }
 
 /// Tells the compiler that v is needed in a register here, as it is: an empty instruction that "changes" it. Without
@@ -202,30 +205,40 @@ inline __mmask16 first_lanes(Index k) {
   return k >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << k) - 1u);
 }
 
-/// x (N, in), rows x_stride apart → x_pieces[(i / 16) · N · 16 + n · 16 + j] = x(n, i + j), zeros past in: the
-/// 16-number piece i / 16 of every row of x next to each other, in the order decode_rows_avx512 reads them. The copy
-/// is in the calling thread's own buffer, which only grows (after the first decode step nothing is allocated), and
-/// stays valid until the thread's next call; other threads may read it meanwhile.
+/// x (N, in), rows x_stride apart → x_pieces[(i / 8) · P · 16 + p · 16 + h · 8 + j] = x(2p + h, i + j), P = ⌈N / 2⌉,
+/// zeros past in and for row N when N is odd: the 8-number piece i / 8 of rows 2p and 2p + 1 in register p, in the
+/// order decode_rows_avx512 reads them. The copy is in the calling thread's own buffer, which only grows (after the
+/// first decode step nothing is allocated), and stays valid until the thread's next call; other threads may read it
+/// meanwhile.
 inline const float* pack_x_pieces(const float* x, Index rows, Index x_stride, Index in) {
   thread_local std::vector<float> x_pieces;
-  const std::size_t needed = static_cast<std::size_t>((in + 15) / 16 * 16 * rows);
+  const Index pairs = (rows + 1) / 2;
+  const std::size_t needed = static_cast<std::size_t>((in + 7) / 8 * pairs * 16);
   if (x_pieces.size() < needed) x_pieces.resize(needed);
-  for (Index i = 0; i < in; i += 16) {
-    const __mmask16 mask = first_lanes(in - i);
-    for (Index n = 0; n < rows; ++n) {
-      _mm512_storeu_ps(x_pieces.data() + i * rows + n * 16, _mm512_maskz_loadu_ps(mask, x + n * x_stride + i));
+  float* out = x_pieces.data();
+  for (Index i = 0; i < in; i += 8) {
+    const __mmask16 mask = first_lanes(std::min<Index>(in - i, 8));
+    for (Index n = 0; n < 2 * pairs; ++n, out += 8) {
+      const __m512 piece = n < rows ? _mm512_maskz_loadu_ps(mask, x + n * x_stride + i) : _mm512_setzero_ps();
+      _mm512_mask_storeu_ps(out, 0x00FF, piece);
     }
   }
   return x_pieces.data();
 }
 
+/// 8 numbers of W at p (lanes 0–7 of mask; the rest read as 0) in both halves of a register.
+inline __m512 load_twice(const float* p, __mmask16 mask) {
+  if (mask == 0x00FF) return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(reinterpret_cast<const double*>(p))));
+  const __m512 piece = _mm512_maskz_loadu_ps(mask, p);
+  return _mm512_shuffle_f32x4(piece, piece, _MM_SHUFFLE(1, 0, 1, 0));
+}
+
 template <int R, int N>
 void decode_rows_avx512(const float* x_pieces, const float* w, Index w_stride, Index out, Index in, float* y,
                         Index y_stride, Index first, Index count, Index ahead) {
-  constexpr int kSums = R * N;                // sums[r·N + n]: the running x(n, :) · W(o + r, :), 16 lanes
-  constexpr int kFolds = (kSums + 15) / 16;   // fold_sixteen calls at the end of a pass
-  const Index whole = in / 16 * 16;
-  const __mmask16 tail = first_lanes(in - whole);  // the last in mod 16 numbers
+  constexpr int P = (N + 1) / 2;             // registers of x per step: two rows of x each
+  constexpr int kSums = R * P;               // sums[r·P + p]: x(2p, :) · W(o + r, :) in lanes 0–7, x(2p + 1, :) in 8–15
+  constexpr int kFolds = (kSums + 7) / 8;    // fold_pairs calls at the end of a pass
   const Index end = first + count;
   Index o = first;
   for (; o + R <= end; o += R) {
@@ -233,40 +246,51 @@ void decode_rows_avx512(const float* x_pieces, const float* w, Index w_stride, I
 #pragma GCC unroll 24
     for (int k = 0; k < kSums; ++k) sums[k] = _mm512_setzero_ps();
     const float* rows[R];
-    const float* later[R];  // the rows `ahead` rows further on, fetched into the cache while these are multiplied
-    for (int r = 0; r < R; ++r) {
-      rows[r] = w + (o + r) * w_stride;
-      later[r] = o + r + ahead < out ? rows[r] + ahead * w_stride : rows[r];
-    }
-    // 1) Each 16-number piece of the R rows of W, loaded once, times the same piece of every row of x (the last
-    //    piece of W masked when in is not a multiple of 16).
-    const float* pieces_x = x_pieces;  // piece i / 16 of the N rows of x
-    for (Index i = 0; i < in; i += 16, pieces_x += N * 16) {
-      const __mmask16 mask = i < whole ? static_cast<__mmask16>(0xFFFF) : tail;
+    for (int r = 0; r < R; ++r) rows[r] = w + (o + r) * w_stride;
+    // The rows `ahead` rows further on, fetched into the cache while these are multiplied: one offset for all R.
+    // Near the end of W, none.
+    const Index later = o + R - 1 + ahead < out ? ahead * w_stride : 0;
+    // 1) Each 8-number piece of the R rows of W, loaded once into both halves of a register, times the same piece of
+    //    every pair of rows of x (the last piece of W masked when in is not a multiple of 8).
+    const auto step = [&](Index i, const float* pieces_x, __mmask16 mask) {
       __m512 pieces[R];
 #pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) pieces[r] = _mm512_maskz_loadu_ps(mask, rows[r] + i);
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r) prefetch(later[r] + i);
-#pragma GCC unroll 8
-      for (int n = 0; n < N; ++n) {
-        __m512 piece_x = _mm512_loadu_ps(pieces_x + n * 16);
+      for (int r = 0; r < R; ++r) pieces[r] = load_twice(rows[r] + i, mask);
+#pragma GCC unroll 4
+      for (int p = 0; p < P; ++p) {
+        __m512 piece_x = _mm512_loadu_ps(pieces_x + p * 16);
         keep_in_register(piece_x);
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) sums[r * N + n] = _mm512_fmadd_ps(piece_x, pieces[r], sums[r * N + n]);
+        for (int r = 0; r < R; ++r) sums[r * P + p] = _mm512_fmadd_ps(piece_x, pieces[r], sums[r * P + p]);
       }
+    };
+    const float* pieces_x = x_pieces;  // piece i / 8 of the pairs of rows of x
+    Index i = 0;
+    for (; i + 16 <= in; i += 16, pieces_x += 2 * P * 16) {  // two steps, one cache line of each row of W
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) prefetch(rows[r] + later + i);
+      step(i, pieces_x, 0x00FF);
+      step(i + 8, pieces_x + P * 16, 0x00FF);
     }
-    // 2) The lanes of sixteen sums at a time added up (fold_sixteen), each total written to its place in y.
-#pragma GCC unroll 2
+    for (; i < in; i += 8, pieces_x += P * 16) {
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) prefetch(rows[r] + later + i);
+      step(i, pieces_x, first_lanes(std::min<Index>(in - i, 8)));
+    }
+    // 2) The lanes of sixteen sums (eight registers) at a time added up (fold_pairs), each total written to its place
+    //    in y: sum s is in register s / 2, half s mod 2, i.e. row r = (s / 2) / P of W and row 2·((s / 2) mod P) +
+    //    s mod 2 of x.
+#pragma GCC unroll 3
     for (int f = 0; f < kFolds; ++f) {
-      __m512 group[16];
-#pragma GCC unroll 16
-      for (int k = 0; k < 16; ++k) group[k] = 16 * f + k < kSums ? sums[16 * f + k] : _mm512_setzero_ps();
+      __m512 group[8];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) group[k] = 8 * f + k < kSums ? sums[8 * f + k] : _mm512_setzero_ps();
       alignas(64) float totals[16];
-      _mm512_store_ps(totals, fold_sixteen(group));
+      _mm512_store_ps(totals, fold_pairs(group));
+#pragma GCC unroll 16
       for (int j = 0; j < 16; ++j) {
-        const int k = 16 * f + fold_source(j);
-        if (k < kSums) y[(k % N) * y_stride + o + k / N] = totals[j];
+        const int s = 16 * f + fold_source(j), k = s / 2, n = 2 * (k % P) + s % 2;
+        if (k < kSums && n < N) y[n * y_stride + o + k / P] = totals[j];
       }
     }
   }
@@ -275,9 +299,10 @@ void decode_rows_avx512(const float* x_pieces, const float* w, Index w_stride, I
   }
 }
 
-/// Rows of W per pass for N rows of x: R·N ≤ 24 running sums, plus R pieces of W and one of x, in 32 registers.
+/// Rows of W per pass for N rows of x, P = ⌈N / 2⌉ registers of x: R·P ≤ 24 registers of sums, plus R of W and one of
+/// x, in AVX-512's 32.
 template <int N>
-constexpr int avx512_rows_per_pass() { return N <= 4 ? 6 : (N <= 6 ? 4 : 3); }
+constexpr int avx512_rows_per_pass() { return N <= 4 ? 8 : (N <= 6 ? 7 : 6); }
 
 #elif defined(__AVX2__) && defined(__FMA__)
 /// decode_rows_kernel's fast path for float in a build with AVX2 and FMA but not AVX-512 (-march=native on an AMD
