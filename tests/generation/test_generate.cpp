@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "eigenformer/generation.hpp"
@@ -199,6 +200,64 @@ TEST_CASE("every stop condition stops, and says why") {
   REQUIRE(nothing.size() == 1);
   CHECK(nothing.front().tokens.empty());
   CHECK(nothing.front().stop_reason == StopReason::MaxNewTokens);
+}
+
+TEST_CASE("greedy search chooses from the filtered scores — each filter alone, when it changes the choice") {
+  // The loop takes greedy's argmax of the model's scores in its parallel pass and must take it again after any filter
+  // that changed them. Each run below is replayed from its trace's raw scores: the filter applied to them (the public
+  // apply_* with the same context) and its argmax must give every chosen token, and at least one step must choose
+  // otherwise than the raw scores' argmax — else the run would not show the filter mattering.
+  GenerationConfig plain;
+  plain.max_new_tokens = 12;
+  plain.eos_token_ids = {70};  // rare in this model: full-length runs
+  const TokenSequence free_run = generate(llama(), kPrompt, plain).front().tokens;
+  REQUIRE(free_run.size() == 12);
+  struct Case {
+    const char* name;
+    TokenSequence prompt;
+    std::function<void(GenerationConfig&)> set;
+    std::function<void(Scores&, const TokenSequence&, std::int64_t)> apply;  // z, context so far, step
+  };
+  const std::vector<Case> cases = {
+      {"repetition_penalty", kPrompt, [](GenerationConfig& c) { c.repetition_penalty = 5.0; },
+       [](Scores& z, const TokenSequence& context, std::int64_t) { apply_repetition_penalty(z, context, 5.0); }},
+      {"no_repeat_ngram_size", kPrompt, [](GenerationConfig& c) { c.no_repeat_ngram_size = 1; },
+       [](Scores& z, const TokenSequence& context, std::int64_t) { apply_no_repeat_ngram(z, context, 1); }},
+      {"min_new_tokens", kPrompt,
+       [&](GenerationConfig& c) {
+         c.eos_token_ids = {70, free_run[0]};  // the free run's first token is an EOS now, banned for 4 steps
+         c.min_new_tokens = 4;
+       },
+       [&](Scores& z, const TokenSequence&, std::int64_t step) { apply_min_new_tokens(z, step, 4, {70, free_run[0]}); }},
+      {"forced_bos_token_id", {1}, [](GenerationConfig& c) { c.forced_bos_token_id = 7; },
+       [](Scores& z, const TokenSequence& context, std::int64_t) { apply_forced_bos(z, context.size(), TokenId(7)); }},
+      {"forced_eos_token_ids", kPrompt, [](GenerationConfig& c) { c.forced_eos_token_ids = {9}; },
+       [](Scores& z, const TokenSequence&, std::int64_t step) { apply_forced_eos(z, step, 12, {9}); }},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.name);
+    GenerationConfig config = plain;
+    k.set(config);
+    Trace trace;
+    trace.keep_logits = true;
+    GenerationIO io;
+    io.trace = &trace;
+    const GeneratedSequence run = generate(llama(), k.prompt, config, io).front();
+    REQUIRE(trace.logits.size() == run.tokens.size());
+    TokenSequence context = k.prompt;
+    int changed = 0;
+    for (std::size_t step = 0; step < run.tokens.size(); ++step) {
+      Scores z = trace.logits[step];
+      const TokenId unfiltered = argmax(z);
+      k.apply(z, context, static_cast<std::int64_t>(step));
+      const TokenId expected = argmax(z);
+      CAPTURE(step);
+      CHECK(run.tokens[step] == expected);
+      changed += expected != unfiltered ? 1 : 0;
+      context.push_back(run.tokens[step]);
+    }
+    CHECK(changed > 0);
+  }
 }
 
 TEST_CASE("stop strings across token boundaries — streaming emits whole characters") {

@@ -344,28 +344,35 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
   // here, so that nothing in step 1's parallel pass allocates (or throws).
   std::vector<Scores> row_scores(static_cast<std::size_t>(B), Scores(static_cast<std::size_t>(session.vocab_size())));
   std::vector<double> log_normalisers(static_cast<std::size_t>(B), 0.0);
+  std::vector<char> finite_rows(static_cast<std::size_t>(B), 1);  // (B) every score of the row finite (char: each
+                                                                   // thread writes its own rows; vector<bool> shares words)
+  std::vector<TokenId> best_unfiltered(static_cast<std::size_t>(B), 0);  // (B) greedy: argmax of the model's scores
   Matrix<Scalar> logits;
   session.reserve(config.max_new_tokens);
   session.start(per_prompt, logits);  // per_prompt copies of each prompt: B rows
   for (std::int64_t step = 0;; ++step) {
     std::fill(next.begin(), next.end(), filler);
-    // 1) The model's scores for the next token, as doubles, and their log Σ exp — log p of the chosen token (step 4)
-    //    under the unfiltered scores is z_chosen − log Σ exp z, so only the sum — for every unfinished row at once.
-    //    These two passes are most of a row's choice (31–74 µs at V = 32,000, by machine: BM_ScoreRow in
-    //    bench/bench_decode.cpp), and each row's are its own, so the rows are shared out over the threads; a batch's
-    //    rows would otherwise keep the second thread waiting (docs/performance.md, "Batches"). The scores are checked
-    //    for NaN and ±∞ below, one row at a time, before anything uses them: the check's error may run the model again.
+    // 1) The model's scores for the next token, as doubles, whether they are all finite, their log Σ exp — log p of
+    //    the chosen token (step 4) under the unfiltered scores is z_chosen − log Σ exp z, so only the sum — and for
+    //    greedy search their argmax, for every unfinished row at once. These passes are most of a row's choice
+    //    (27–60 µs at V = 32,000, by machine: BM_ScoreRow in bench/bench_decode.cpp), and each row's are its own, so
+    //    the rows are shared out over the threads; a batch's rows would otherwise keep the second thread waiting
+    //    (docs/performance.md, "Batches"). A row with NaN or ±∞ throws below, in the loop over the rows, before
+    //    anything uses its scores: the check's error may run the model again.
     parallel_for(B, [&](Index b) {
       const std::size_t ub = static_cast<std::size_t>(b);
       if (finished[ub]) return;
       copy_scores(logits.row(b), row_scores[ub]);
-      log_normalisers[ub] = log_sum_exp(row_scores[ub]);  // not used when a score is not finite: the check throws
+      finite_rows[ub] = all_finite(row_scores[ub]) ? 1 : 0;
+      if (!finite_rows[ub]) return;  // the loop below throws
+      log_normalisers[ub] = log_sum_exp(row_scores[ub]);
+      if (!sampling) best_unfiltered[ub] = argmax(row_scores[ub]);
     });
     for (Index b = 0; b < B; ++b) {
       const std::size_t ub = static_cast<std::size_t>(b);
       if (finished[ub]) continue;
       Scores& z = row_scores[ub];
-      check_finite(z, step, [&session, b] { return session.locate_non_finite(b); });
+      if (!finite_rows[ub]) check_finite(z, step, [&session, b] { return session.locate_non_finite(b); });  // throws
       if (io.trace != nullptr && io.trace->keep_logits) io.trace->logits.push_back(z);
       const double log_normaliser = log_normalisers[ub];
       TokenStep record;
@@ -374,26 +381,32 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
       const std::size_t top_n = io.trace != nullptr ? io.trace->top_n : 0;
       if (io.trace != nullptr) record.stages.push_back(stage("model", z, top_n));
 
-      // 2) The filters, in Hugging Face's order.
+      // 2) The filters, in Hugging Face's order (filtered: one of them changed z, so greedy's argmax of step 1 is stale).
+      bool filtered = false;
       const TokenSequence& context = session.sequences()[ub];
       if (config.repetition_penalty != 1.0) {
         apply_repetition_penalty(z, context, config.repetition_penalty, buffers.filters);
+        filtered = true;
         if (io.trace != nullptr) record.stages.push_back(stage("repetition_penalty", z, top_n));
       }
       if (config.no_repeat_ngram_size > 0) {
         apply_no_repeat_ngram(z, context, config.no_repeat_ngram_size);
+        filtered = true;
         if (io.trace != nullptr) record.stages.push_back(stage("no_repeat_ngram", z, top_n));
       }
       if (step < config.min_new_tokens) {
         apply_min_new_tokens(z, step, config.min_new_tokens, config.eos_token_ids);
+        filtered = true;
         if (io.trace != nullptr) record.stages.push_back(stage("min_new_tokens", z, top_n));
       }
       if (config.forced_bos_token_id && context.size() == 1) {
         apply_forced_bos(z, context.size(), config.forced_bos_token_id);
+        filtered = true;
         if (io.trace != nullptr) record.stages.push_back(stage("forced_bos", z, top_n));
       }
       if (!config.forced_eos_token_ids.empty() && step == config.max_new_tokens - 1) {
         apply_forced_eos(z, step, config.max_new_tokens, config.forced_eos_token_ids);
+        filtered = true;
         if (io.trace != nullptr) record.stages.push_back(stage("forced_eos", z, top_n));
       }
       TokenId chosen = 0;
@@ -419,7 +432,7 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
         record.chosen_probability = p[static_cast<std::size_t>(chosen)];
       } else {
         // 3b) Greedy: the best score (ties: the lowest id). Its probability only matters to a trace.
-        chosen = argmax(z);
+        chosen = filtered ? argmax(z) : best_unfiltered[ub];
         if (io.trace != nullptr) record.chosen_probability = softmax(z)[static_cast<std::size_t>(chosen)];
       }
       if (io.trace != nullptr) {

@@ -121,11 +121,12 @@ inline TokenId argmax(const Scores& z) {
 /// no choice made from them would mean anything. `locate()` is called only then, and what it returns — the
 /// generation loop's diagnosis, naming the first layer whose output was not finite (diagnosis.hpp) — ends the
 /// message: a run whose scores are finite pays for this one pass over them and nothing else.
+/// Whether every score is finite: x · 0 is 0 for a finite x and NaN for ±∞ and NaN, so one vectorised sum says.
+inline bool all_finite(const Scores& z) { return (scores_array(z) * 0.0).sum() == 0.0; }
+
 template <class Locate>
 void check_finite(const Scores& z, std::int64_t step, Locate locate) {
-  // x · 0 is 0 for a finite x and NaN for ±∞ and NaN, so one vectorised sum says whether every score is finite;
-  // only when one is not does the loop below look for the first.
-  if ((scores_array(z) * 0.0).sum() == 0.0) return;
+  if (all_finite(z)) return;  // only when a score is not finite does the loop below look for the first
   for (std::size_t v = 0; v < z.size(); ++v) {
     if (!std::isfinite(z[v])) {
       const std::string where = locate();
