@@ -15,8 +15,9 @@
 // multiplies but only four deep where Horner's rule is thirteen (so more exponentials are under way at once):
 //     q_k = c_2k + c_2k+1 r,   s_j = q_2j + q_2j+1 r²  (s_3 = q_6),   exp(r) ≈ (s_0 + s_1 r⁴) + (s_2 + s_3 r⁴) r⁸
 // One row of 32,000 scores: 15.5 µs where Eigen's exp took 28 (BM_ScoreRow in bench/bench_decode.cpp, AVX-512). Each
-// exponential then differs from std::exp by at most 2^-52 relative over [−700, 0] as measured (one unit in the last
-// place; tests/speed/test_sum_exp.cpp holds it to 2^-51). The sum runs in two registers of lanes, so its order
+// exponential then differs from std::exp by at most 4.3e-16 relative over [−700, 0] as measured, AVX-512 and AVX2
+// alike (1.9 · 2^-52: Horner's rule gave 2.2e-16, Estrin's order of rounding costs about one unit in the last place;
+// tests/speed/test_sum_exp.cpp holds it to 2^-51 = 4.4e-16). The sum runs in two registers of lanes, so its order
 // differs from a one-at-a-time loop's: the result may differ from one in the last bits.
 //
 // Other builds (another processor, -march=x86-64) sum Eigen's exponentials, as before.
@@ -51,48 +52,60 @@ inline constexpr double kLog2e = 1.4426950408889634074;           // 1 / ln 2
 inline constexpr double kLn2Hi = 0.69314718055994528623;          // ln 2 rounded to double
 inline constexpr double kLn2Lo = 2.3190468138462996154e-17;       // ln 2 − kLn2Hi
 
+// The lanes the exponentials run in, and the few operations exp_lanes needs on them, for each kind of build:
+//     DoubleLanes                  8 doubles (AVX-512) or 4 (AVX2)
+//     lanes_of(v)                  v in every lane
+//     multiply(a, b), multiply_add(a, b, c) = a·b + c (fused), round_to_integer(a) (to nearest)
+//     times_power_of_two(p, n)     p · 2^n for whole n
+//     kLowestExponent              the smallest x − m that exp_lanes is given (sum_exp raises smaller ones to it)
 #if defined(__AVX512F__)
-/// exp(x) in 8 lanes (the equations at the top). x ≥ −1000 (below, exp underflows to 0 anyway); NaN stays NaN.
-/// vscalefpd multiplies by 2^n with the rounding of one product, so results below 2^-1022 come out as the
-/// subnormals (or 0) they should be.
-inline __m512d exp_lanes(__m512d x) {
-  const __m512d n = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512d r = _mm512_fnmadd_pd(n, _mm512_set1_pd(kLn2Hi), x);  // x − n·ln2_hi, one rounding
-  r = _mm512_fnmadd_pd(n, _mm512_set1_pd(kLn2Lo), r);          //   − n·ln2_lo
-  // Estrin's scheme (top of this file): the q, then the s, then (s_0 + s_1 r⁴) and (s_2 + s_3 r⁴), then p.
-  const auto c = [](int k) { return _mm512_set1_pd(kExpTaylor[k]); };
-  const __m512d r2 = _mm512_mul_pd(r, r), r4 = _mm512_mul_pd(r2, r2), r8 = _mm512_mul_pd(r4, r4);
-  const __m512d q0 = _mm512_fmadd_pd(c(1), r, c(0)), q1 = _mm512_fmadd_pd(c(3), r, c(2));
-  const __m512d q2 = _mm512_fmadd_pd(c(5), r, c(4)), q3 = _mm512_fmadd_pd(c(7), r, c(6));
-  const __m512d q4 = _mm512_fmadd_pd(c(9), r, c(8)), q5 = _mm512_fmadd_pd(c(11), r, c(10));
-  const __m512d q6 = _mm512_fmadd_pd(c(13), r, c(12));
-  const __m512d s0 = _mm512_fmadd_pd(q1, r2, q0), s1 = _mm512_fmadd_pd(q3, r2, q2), s2 = _mm512_fmadd_pd(q5, r2, q4);
-  const __m512d t0 = _mm512_fmadd_pd(s1, r4, s0), t1 = _mm512_fmadd_pd(q6, r4, s2);
-  const __m512d p = _mm512_fmadd_pd(t1, r8, t0);
-  return _mm512_scalef_pd(p, n);  // p · 2^n
+using DoubleLanes = __m512d;
+inline DoubleLanes lanes_of(double v) { return _mm512_set1_pd(v); }
+inline DoubleLanes multiply(DoubleLanes a, DoubleLanes b) { return _mm512_mul_pd(a, b); }
+inline DoubleLanes multiply_add(DoubleLanes a, DoubleLanes b, DoubleLanes c) { return _mm512_fmadd_pd(a, b, c); }
+inline DoubleLanes round_to_integer(DoubleLanes a) {
+  return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
+/// vscalefpd multiplies by 2^n with the rounding of one product, so results below 2^-1022 come out as the subnormals
+/// (or 0) they should be: below −1000, exp underflows to 0 anyway.
+inline DoubleLanes times_power_of_two(DoubleLanes p, DoubleLanes n) { return _mm512_scalef_pd(p, n); }
+inline constexpr double kLowestExponent = -1000.0;
 #elif defined(__AVX2__) && defined(__FMA__)
-/// exp(x) in 4 lanes (the equations at the top). x ≥ −708, so that 2^n is a normal double and can be written
-/// directly into the exponent bits: the caller raises smaller x to −708 (exp(−708) ≈ 3e-308, nothing beside a sum
-/// ≥ 1). NaN stays NaN.
-inline __m256d exp_lanes(__m256d x) {
-  const __m256d n = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256d r = _mm256_fnmadd_pd(n, _mm256_set1_pd(kLn2Hi), x);
-  r = _mm256_fnmadd_pd(n, _mm256_set1_pd(kLn2Lo), r);
-  const auto c = [](int k) { return _mm256_set1_pd(kExpTaylor[k]); };  // Estrin's scheme, as above
-  const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2), r8 = _mm256_mul_pd(r4, r4);
-  const __m256d q0 = _mm256_fmadd_pd(c(1), r, c(0)), q1 = _mm256_fmadd_pd(c(3), r, c(2));
-  const __m256d q2 = _mm256_fmadd_pd(c(5), r, c(4)), q3 = _mm256_fmadd_pd(c(7), r, c(6));
-  const __m256d q4 = _mm256_fmadd_pd(c(9), r, c(8)), q5 = _mm256_fmadd_pd(c(11), r, c(10));
-  const __m256d q6 = _mm256_fmadd_pd(c(13), r, c(12));
-  const __m256d s0 = _mm256_fmadd_pd(q1, r2, q0), s1 = _mm256_fmadd_pd(q3, r2, q2), s2 = _mm256_fmadd_pd(q5, r2, q4);
-  const __m256d t0 = _mm256_fmadd_pd(s1, r4, s0), t1 = _mm256_fmadd_pd(q6, r4, s2);
-  const __m256d p = _mm256_fmadd_pd(t1, r8, t0);
-  // 2^n for −1022 ≤ n ≤ 0: n + 1.5·2^52 holds the integer n + 2^51 in its low mantissa bits; adding the exponent
-  // bias 1023 and shifting by 52 keeps exactly n + 1023 as the exponent field of a double.
+using DoubleLanes = __m256d;
+inline DoubleLanes lanes_of(double v) { return _mm256_set1_pd(v); }
+inline DoubleLanes multiply(DoubleLanes a, DoubleLanes b) { return _mm256_mul_pd(a, b); }
+inline DoubleLanes multiply_add(DoubleLanes a, DoubleLanes b, DoubleLanes c) { return _mm256_fmadd_pd(a, b, c); }
+inline DoubleLanes round_to_integer(DoubleLanes a) {
+  return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+/// 2^n for −1022 ≤ n ≤ 0 written into the exponent bits: n + 1.5·2^52 holds the integer n + 2^51 in its low
+/// mantissa bits; adding the exponent bias 1023 and shifting by 52 keeps exactly n + 1023 as the exponent field of a
+/// double. So x ≥ −708 (2^n a normal double): smaller x count as exp(−708) ≈ 3e-308, nothing beside a sum ≥ 1.
+inline DoubleLanes times_power_of_two(DoubleLanes p, DoubleLanes n) {
   const __m256i integer = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(6755399441055744.0)));
   const __m256i power = _mm256_slli_epi64(_mm256_add_epi64(integer, _mm256_set1_epi64x(1023)), 52);
   return _mm256_mul_pd(p, _mm256_castsi256_pd(power));
+}
+inline constexpr double kLowestExponent = -708.0;
+#endif
+
+#if EIGENFORMER_VECTOR_KERNELS
+/// exp(x) in every lane (the equations at the top), x ≥ kLowestExponent; NaN stays NaN.
+inline DoubleLanes exp_lanes(DoubleLanes x) {
+  const DoubleLanes n = round_to_integer(multiply(x, lanes_of(kLog2e)));
+  DoubleLanes r = multiply_add(n, lanes_of(-kLn2Hi), x);  // x − n·ln2_hi, one rounding
+  r = multiply_add(n, lanes_of(-kLn2Lo), r);               //   − n·ln2_lo
+  // Estrin's scheme (top of this file): the q, then the s, then (s_0 + s_1 r⁴) and (s_2 + s_3 r⁴), then p.
+  const auto c = [](int k) { return lanes_of(kExpTaylor[k]); };
+  const DoubleLanes r2 = multiply(r, r), r4 = multiply(r2, r2), r8 = multiply(r4, r4);
+  const DoubleLanes q0 = multiply_add(c(1), r, c(0)), q1 = multiply_add(c(3), r, c(2));
+  const DoubleLanes q2 = multiply_add(c(5), r, c(4)), q3 = multiply_add(c(7), r, c(6));
+  const DoubleLanes q4 = multiply_add(c(9), r, c(8)), q5 = multiply_add(c(11), r, c(10));
+  const DoubleLanes q6 = multiply_add(c(13), r, c(12));
+  const DoubleLanes s0 = multiply_add(q1, r2, q0), s1 = multiply_add(q3, r2, q2), s2 = multiply_add(q5, r2, q4);
+  const DoubleLanes t0 = multiply_add(s1, r4, s0), t1 = multiply_add(q6, r4, s2);
+  const DoubleLanes p = multiply_add(t1, r8, t0);
+  return times_power_of_two(p, n);  // p · 2^n
 }
 #endif
 
@@ -104,7 +117,7 @@ inline __m256d exp_lanes(__m256d x) {
 /// std::exp: the result agrees with one to ~1e-15 relative, not to the bit.
 inline double sum_exp(const double* x, Eigen::Index n, double m) {
 #if defined(__AVX512F__)
-  const __m512d shift = _mm512_set1_pd(m), lowest = _mm512_set1_pd(-1000.0);
+  const __m512d shift = _mm512_set1_pd(m), lowest = _mm512_set1_pd(detail::kLowestExponent);
   // _mm512_max_pd(lowest, v) returns v when v is NaN (its second operand), so NaN is not raised to −1000.
   const auto term = [&](__m512d v) { return detail::exp_lanes(_mm512_max_pd(lowest, _mm512_sub_pd(v, shift))); };
   __m512d sum0 = _mm512_setzero_pd(), sum1 = _mm512_setzero_pd();  // two running sums: two chains of adds
@@ -119,7 +132,7 @@ inline double sum_exp(const double* x, Eigen::Index n, double m) {
   }
   return _mm512_reduce_add_pd(_mm512_add_pd(sum0, sum1));
 #elif defined(__AVX2__) && defined(__FMA__)
-  const __m256d shift = _mm256_set1_pd(m), lowest = _mm256_set1_pd(-708.0);
+  const __m256d shift = _mm256_set1_pd(m), lowest = _mm256_set1_pd(detail::kLowestExponent);
   const auto term = [&](__m256d v) { return detail::exp_lanes(_mm256_max_pd(lowest, _mm256_sub_pd(v, shift))); };
   __m256d sum0 = _mm256_setzero_pd(), sum1 = _mm256_setzero_pd();
   Eigen::Index i = 0;

@@ -365,8 +365,9 @@ std::vector<GeneratedSequence> greedy_or_sample(DecodingSession<Scalar>& session
       copy_scores(logits.row(b), row_scores[ub]);
       finite_rows[ub] = all_finite(row_scores[ub]) ? 1 : 0;
       if (!finite_rows[ub]) return;  // the loop below throws
-      log_normalisers[ub] = log_sum_exp(row_scores[ub]);
-      if (!sampling) best_unfiltered[ub] = argmax(row_scores[ub]);
+      const double largest = scores_array(row_scores[ub]).maxCoeff();  // for both
+      log_normalisers[ub] = log_sum_exp(row_scores[ub], largest);
+      if (!sampling) best_unfiltered[ub] = argmax(row_scores[ub], largest);
     });
     for (Index b = 0; b < B; ++b) {
       const std::size_t ub = static_cast<std::size_t>(b);

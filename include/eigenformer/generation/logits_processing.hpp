@@ -86,10 +86,11 @@ inline Eigen::Map<const Eigen::ArrayXd> scores_array(const Scores& z) {
 /// ~0.2 ms per step at V = 32,000 — eight rows of a batch paid it eight times) and the sum in lanes, so the result
 /// may differ from log_softmax_into's in the last bits: tests/generation/test_logits_processing.cpp bounds the
 /// difference (1e-14 relative). z: (V), finite (the generation loop checks the model's scores first). No allocation.
-inline double log_sum_exp(const Scores& z) {
-  const double m = scores_array(z).maxCoeff();
-  return m + std::log(sum_exp(z.data(), static_cast<Eigen::Index>(z.size()), m));
+/// largest: max z, when the caller has it already (the generation loop takes it once for this and argmax).
+inline double log_sum_exp(const Scores& z, double largest) {
+  return largest + std::log(sum_exp(z.data(), static_cast<Eigen::Index>(z.size()), largest));
 }
+inline double log_sum_exp(const Scores& z) { return log_sum_exp(z, scores_array(z).maxCoeff()); }
 
 /// The buffers the filters below work in, kept by the generation loop so that a step allocates nothing once
 /// they have the vocabulary's size (the one-argument forms make their own).
@@ -104,9 +105,8 @@ struct FilterWorkspace {
 /// Two passes: the largest score with Eigen's vectorised maxCoeff, then the first id that has it. One pass that
 /// compares and keeps an index at every id does not vectorise: at V = 32,000 it took 22 µs, these two 7 µs with
 /// the largest score halfway (BM_ScoreRow in bench/bench_decode.cpp; docs/performance.md, "Batches").
-inline TokenId argmax(const Scores& z) {
-  if (z.empty()) return 0;
-  const double largest = scores_array(z).maxCoeff();
+/// largest: max z, when the caller has it already (the generation loop takes it once for this and log_sum_exp).
+inline TokenId argmax(const Scores& z, double largest) {
   for (std::size_t v = 0; v < z.size(); ++v) {
     if (z[v] == largest) return static_cast<TokenId>(v);
   }
@@ -116,6 +116,7 @@ inline TokenId argmax(const Scores& z) {
   }
   return static_cast<TokenId>(best);
 }
+inline TokenId argmax(const Scores& z) { return z.empty() ? 0 : argmax(z, scores_array(z).maxCoeff()); }
 
 /// Throws ValueError when the model's scores hold NaN or ±infinity (a broken model or a numeric overflow):
 /// no choice made from them would mean anything. `locate()` is called only then, and what it returns — the
